@@ -1,0 +1,5 @@
+import { createFunction } from '#shared/app';
+import { healthRoute } from '#shared/routes/send';
+import { validateRoute } from '#shared/routes/validate';
+
+export const handler = createFunction({ name: 'template-validate', routes: [validateRoute, healthRoute] });

@@ -1,0 +1,45 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { NotifyError } from './errors.ts';
+import type { HttpRequest } from './adapters/http.ts';
+import type { Runtime } from './runtime.ts';
+
+/**
+ * Caller authentication for the HTTP API: `Authorization: Bearer <key>` or `X-Api-Key: <key>`,
+ * keys from API_KEYS (`name:key,…`). Returns the caller's name (never the key).
+ * Fails closed: with no API_KEYS, HTTP sends are refused unless ALLOW_UNAUTHENTICATED=1.
+ */
+
+const digest = (s: string) => createHash('sha256').update(s, 'utf8').digest();
+
+function presentedKey(req: HttpRequest): string | undefined {
+  const auth = req.headers.authorization;
+  if (auth) {
+    const m = /^Bearer[ ]+(\S+)\s*$/i.exec(auth);
+    if (m) return m[1];
+  }
+  const apiKey = req.headers['x-api-key'];
+  return apiKey ? apiKey.trim() : undefined;
+}
+
+export function authenticate(req: HttpRequest, rt: Runtime): string {
+  const config = rt.config;
+  if (!config) throw rt.configError ?? new NotifyError('INTERNAL', 'function is misconfigured');
+  if (config.apiKeys.length === 0) {
+    if (config.allowUnauthenticated) return 'anonymous';
+    throw new NotifyError(
+      'INTERNAL',
+      'function is misconfigured: API_KEYS is required for the HTTP trigger (or ALLOW_UNAUTHENTICATED=1 to accept anyone, not recommended)',
+    );
+  }
+  const key = presentedKey(req);
+  const unauthorized = new NotifyError('UNAUTHORIZED', 'missing or invalid API key');
+  if (!key) throw unauthorized;
+  // Compare fixed-length digests so neither length nor content leaks through timing; check all keys.
+  const given = digest(key);
+  let caller: string | undefined;
+  for (const k of config.apiKeys) {
+    if (timingSafeEqual(given, digest(k.key)) && caller === undefined) caller = k.name;
+  }
+  if (caller === undefined) throw unauthorized;
+  return caller;
+}

@@ -1,0 +1,102 @@
+import * as z from 'zod/mini';
+import { InvalidRequestError } from './errors.ts';
+import { normalizePhone } from './phone.ts';
+import { parseOrThrow } from './validation.ts';
+
+export type Channel = 'sms' | 'voice';
+
+export const LIMITS = {
+  /** Long SMS: the provider caps the whole text at 200 characters. */
+  paramLength: 200,
+  paramCount: 20,
+  /** Voice: the vendor registers texts of up to 500 characters. */
+  voiceContentLength: 500,
+  idempotencyKeyLength: 200,
+  skinLength: 64,
+  signLength: 64,
+} as const;
+
+// C0 controls other than TAB/LF/CR, DEL, and lone surrogates cannot be sent as text.
+const CONTROL = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/;
+
+const text = (max: number) =>
+  z.string().check(
+    z.maxLength(max),
+    z.refine((s) => !CONTROL.test(s), { error: 'must not contain control characters' }),
+    z.refine((s) => s.isWellFormed(), { error: 'must be valid Unicode text' }),
+  );
+
+const paramValue = text(LIMITS.paramLength).check(
+  z.refine((s) => !s.includes('|'), {
+    error: 'must not contain "|": the provider joins parameters with it and cannot escape it',
+  }),
+);
+
+const sendAt = z.string().check(
+  z.refine((s) => /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})$/.test(s) && !Number.isNaN(Date.parse(s)), {
+    error: 'must be an ISO-8601 time with a zone, e.g. 2026-05-01T09:00:00+08:00',
+  }),
+);
+
+const common = {
+  phone: z.string().check(z.minLength(1, { error: 'is required' })),
+  idempotencyKey: z.optional(text(LIMITS.idempotencyKeyLength).check(z.minLength(1))),
+  sendAt: z.optional(sendAt),
+};
+
+export const smsJobSchema = z.strictObject({
+  channel: z.optional(z.literal('sms')),
+  ...common,
+  skin: text(LIMITS.skinLength).check(z.minLength(1, { error: 'is required' })),
+  params: z.union([
+    z.array(paramValue).check(z.maxLength(LIMITS.paramCount)),
+    z.record(z.string().check(z.regex(/^[\w\u4e00-\u9fff]{1,32}$/)), paramValue),
+  ]),
+  sign: z.optional(text(LIMITS.signLength).check(z.minLength(1))),
+});
+
+export const voiceJobSchema = z.strictObject({
+  channel: z.optional(z.literal('voice')),
+  ...common,
+  // Length is checked after parsing so that an over-long text gets CONTENT_TOO_LONG.
+  content: text(10_000).check(z.minLength(1, { error: 'is required' })),
+});
+
+export type SmsJob = Omit<z.infer<typeof smsJobSchema>, 'channel'> & { channel: 'sms' };
+export type VoiceJob = Omit<z.infer<typeof voiceJobSchema>, 'channel'> & { channel: 'voice' };
+export type Job = SmsJob | VoiceJob;
+
+/** A job addressed to the other channel (one topic feeding both functions). */
+export class ChannelMismatchError extends InvalidRequestError {
+  override name = 'ChannelMismatchError';
+  readonly jobChannel: string;
+  constructor(expected: Channel, actual: string, prefix: string) {
+    super(`${prefix}channel must be "${expected}" for this function, got ${JSON.stringify(actual).slice(0, 40)}`, `${prefix}channel`);
+    this.jobChannel = actual;
+  }
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
+
+/**
+ * Validates one job for `channel`. Phone numbers come back normalised to 11 digits.
+ * `prefix` points error paths into the real payload (e.g. `jobs[3].`).
+ */
+export function parseJob(raw: unknown, channel: Channel, prefix = ''): Job {
+  const at = prefix.replace(/\.$/, '');
+  if (!isRecord(raw)) throw new InvalidRequestError(`${at || 'body'} must be a JSON object`, at || '(body)');
+  if (raw.channel !== undefined && raw.channel !== channel) {
+    throw new ChannelMismatchError(channel, String(raw.channel), prefix);
+  }
+  if (channel === 'sms') {
+    const job = parseOrThrow(smsJobSchema, raw, at);
+    return { ...job, channel: 'sms', phone: normalizePhone(job.phone, `${prefix}phone`) };
+  }
+  const job = parseOrThrow(voiceJobSchema, raw, at);
+  if (job.content.length > LIMITS.voiceContentLength) {
+    throw new InvalidRequestError(`${prefix}content is over ${LIMITS.voiceContentLength} characters`, `${prefix}content`, 'CONTENT_TOO_LONG');
+  }
+  return { ...job, channel: 'voice', phone: normalizePhone(job.phone, `${prefix}phone`) };
+}

@@ -1,0 +1,90 @@
+import pino from 'pino';
+
+/**
+ * One JSON line per event, to stdout (FC ships stdout to SLS).
+ *
+ * Two layers keep secrets and phone numbers out:
+ * 1. pino `redact` removes known fields (authorization headers, keys, codes) by path;
+ * 2. every finished line is scrubbed: the configured secret values are replaced and any
+ *    11-digit mainland mobile number is masked (`138****8000`), so a value that slipped
+ *    into an unexpected field (a raw provider body, an error message) still does not leak.
+ */
+
+export type Logger = pino.Logger;
+
+export const REDACT_PATHS = [
+  'appCode',
+  'appSecret',
+  'apiKey',
+  'key',
+  'secret',
+  'password',
+  'authorization',
+  'headers.authorization',
+  'headers.Authorization',
+  'headers["x-api-key"]',
+  'headers["X-Api-Key"]',
+  'headers["x-ca-signature"]',
+  'params',
+  '*.appCode',
+  '*.appSecret',
+  '*.apiKey',
+  '*.authorization',
+  '*.params',
+];
+
+const secrets = new Set<string>();
+
+/** Values that must never appear in a log line (AppCode, AppSecret, caller keys). */
+export function registerSecret(value: string | undefined): void {
+  // Very short values would mangle ordinary text and are refused by config anyway.
+  if (value && value.length >= 6) secrets.add(value);
+}
+
+const PHONE_IN_TEXT = /(?<!\d)(1[3-9]\d)(\d{4})(\d{4})(?!\d)/g;
+
+export function scrub(line: string): string {
+  let out = line;
+  for (const secret of secrets) {
+    if (out.includes(secret)) out = out.replaceAll(secret, '[REDACTED]');
+  }
+  return out.replace(PHONE_IN_TEXT, '$1****$3');
+}
+
+export interface LoggerOptions {
+  level?: string;
+  /** Where lines go; tests pass a collector. Defaults to stdout. */
+  destination?: pino.DestinationStream;
+  base?: Record<string, unknown>;
+}
+
+export function createLogger(options: LoggerOptions = {}): Logger {
+  return pino(
+    {
+      level: options.level ?? 'info',
+      base: options.base ?? null,
+      messageKey: 'msg',
+      timestamp: pino.stdTimeFunctions.isoTime,
+      formatters: { level: (label) => ({ level: label }) },
+      redact: { paths: REDACT_PATHS, censor: '[REDACTED]' },
+      hooks: { streamWrite: scrub },
+    },
+    options.destination ?? pino.destination({ dest: 1, sync: true }),
+  );
+}
+
+let root: Logger | undefined;
+let rootDestination: pino.DestinationStream | undefined;
+
+/** The instance's logger. Tests may swap the destination before the first use. */
+export function rootLogger(level?: string): Logger {
+  if (!root) root = createLogger({ level, destination: rootDestination });
+  else if (level && root.level !== level) root.level = level;
+  return root;
+}
+
+/** For tests and the local server: send every future root log line to `destination`. */
+export function setLogDestination(destination: pino.DestinationStream | undefined): void {
+  rootDestination = destination;
+  root = undefined;
+}

@@ -1,0 +1,146 @@
+import http from 'node:http';
+import https from 'node:https';
+import axios, { type AxiosInstance, type AxiosRequestConfig } from 'axios';
+import pRetry from 'p-retry';
+import type { Credentials } from '../config.ts';
+import { NotifyError } from '../errors.ts';
+import { type Classified, classifyAnswer } from './classify.ts';
+import { type ProviderRequest, requestUrl } from './request.ts';
+import { sandboxAdapter } from './sandbox.ts';
+
+/**
+ * The one HTTP client both channels share: one keep-alive agent per instance (module scope,
+ * style.md §8), a total deadline per attempt, and retries only where the provider surely
+ * did not act (connection refused, DNS failure, gateway flow control).
+ */
+
+// Below the usual 5 s server keep-alive, so an idle socket is closed by us, not reset under us.
+const agentOptions = { keepAlive: true, scheduling: 'lifo' as const, timeout: 4000, maxSockets: 32 };
+const httpAgent = new http.Agent(agentOptions);
+const httpsAgent = new https.Agent(agentOptions);
+
+export interface ProviderResult extends Classified {
+  attempts: number;
+  latencyMs: number;
+}
+
+export interface ProviderClientOptions {
+  credentials: Credentials;
+  timeoutMs: number;
+  retries: number;
+  /** Minimum backoff between attempts (ms); jittered, doubling. Tests shorten it. */
+  retryDelayMs?: number;
+  /** Adds authentication headers; the default handles AppCode. Signature mode plugs in here. */
+  authenticate?: (req: ProviderRequest, url: string) => Record<string, string>;
+}
+
+export interface ProviderClient {
+  send(req: ProviderRequest): Promise<ProviderResult>;
+}
+
+/** Network error codes raised before any byte of the request could reach the provider. */
+const NOT_SENT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EAI_NONAME', 'EHOSTUNREACH', 'ENETUNREACH']);
+
+function networkCode(err: unknown): string | undefined {
+  const e = err as { code?: unknown; cause?: { code?: unknown; errors?: Array<{ code?: unknown }> } };
+  const candidates = [e?.cause?.code, e?.cause?.errors?.[0]?.code, e?.code];
+  for (const c of candidates) if (typeof c === 'string' && c !== 'ERR_BAD_REQUEST') return c;
+  return undefined;
+}
+
+class RetrySignal extends Error {
+  constructor(readonly result: Classified) {
+    super('retry');
+  }
+}
+
+/** What went wrong on the wire, as a classification. Never carries the axios error (it holds our headers). */
+export function classifyTransportError(err: unknown): Classified {
+  const code = networkCode(err) ?? 'UNKNOWN';
+  if (NOT_SENT_CODES.has(code)) {
+    return {
+      status: 'failed',
+      provider: { code, message: 'could not connect to the provider' },
+      error: new NotifyError('PROVIDER_ERROR', `could not reach the provider (${code}); nothing was sent`, { retryable: true }),
+      safeToRetry: true,
+    };
+  }
+  const timedOut = code === 'ECONNABORTED' || code === 'ETIMEDOUT' || code === 'ERR_CANCELED' || code === 'ABORT_ERR';
+  const why = timedOut ? 'timed out' : code === 'ECONNRESET' || code === 'EPIPE' ? 'connection reset' : `transport error ${code}`;
+  return {
+    status: 'unknown',
+    provider: { code, message: why },
+    error: new NotifyError(
+      'OUTCOME_UNKNOWN',
+      `the provider did not answer (${why}) after the request was sent; it may or may not have been delivered, so it is not retried automatically`,
+    ),
+    safeToRetry: false,
+  };
+}
+
+export function createProviderClient(options: ProviderClientOptions): ProviderClient {
+  const { credentials } = options;
+  const instance: AxiosInstance = axios.create({
+    httpAgent,
+    httpsAgent,
+    proxy: false,
+    maxRedirects: 0,
+    responseType: 'text',
+    transformResponse: [(data: unknown) => data],
+    validateStatus: () => true,
+    maxContentLength: 256 * 1024,
+    ...(credentials.kind === 'sandbox' ? { adapter: sandboxAdapter } : {}),
+  });
+
+  const authenticate =
+    options.authenticate ??
+    ((): Record<string, string> => (credentials.kind === 'appcode' ? { Authorization: `APPCODE ${credentials.appCode}` } : {}));
+
+  async function attempt(req: ProviderRequest): Promise<Classified> {
+    const url = requestUrl(req);
+    const config: AxiosRequestConfig = {
+      method: 'GET',
+      url,
+      headers: { Accept: 'application/json', 'User-Agent': 'fc-notify/0.1', ...authenticate(req, url) },
+      timeout: options.timeoutMs,
+      signal: AbortSignal.timeout(options.timeoutMs),
+    };
+    let result: Classified;
+    try {
+      const res = await instance.request<string>(config);
+      result = classifyAnswer(req.channel, res.status, res.headers as Record<string, unknown>, typeof res.data === 'string' ? res.data : String(res.data));
+    } catch (err) {
+      result = classifyTransportError(err);
+    }
+    if (result.safeToRetry) throw new RetrySignal(result);
+    return result;
+  }
+
+  return {
+    async send(req) {
+      const started = performance.now();
+      let attempts = 0;
+      let result: Classified;
+      try {
+        result = await pRetry(
+          () => {
+            attempts += 1;
+            return attempt(req);
+          },
+          {
+            retries: options.retries,
+            minTimeout: options.retryDelayMs ?? 200,
+            maxTimeout: 2000,
+            factor: 2,
+            randomize: true,
+            shouldRetry: ({ error }) => error instanceof RetrySignal,
+          },
+        );
+      } catch (err) {
+        if (!(err instanceof RetrySignal)) throw err;
+        result = err.result;
+      }
+      return { ...result, attempts, latencyMs: Math.round(performance.now() - started) };
+    },
+  };
+}

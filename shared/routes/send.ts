@@ -1,0 +1,67 @@
+import { errorResponse, json, readJsonBody, type HttpResponse, type Route } from '../adapters/http.ts';
+import type { Outcome } from '../core/send.ts';
+import { NotifyError } from '../errors.ts';
+import { type Channel, parseJob } from '../jobs.ts';
+
+/** The HTTP answer for an outcome: 200 with the contract's shape when sent, the error otherwise. */
+export function outcomeResponse(outcome: Outcome): HttpResponse {
+  const headers: Record<string, string> = outcome.replayed ? { 'idempotent-replayed': 'true' } : {};
+  if (outcome.status !== 'sent') {
+    const err = outcome.error ?? new NotifyError('OUTCOME_UNKNOWN', 'the provider answer could not be read');
+    return errorResponse(err, headers);
+  }
+  const provider: Record<string, string> = { code: outcome.provider?.code ?? 'OK', message: outcome.provider?.message ?? '' };
+  if (outcome.provider?.requestId) provider.requestId = outcome.provider.requestId;
+  return json(
+    200,
+    {
+      status: 'sent',
+      channel: outcome.channel,
+      phone: outcome.phoneMasked,
+      provider,
+      idempotencyKey: outcome.idempotencyKey,
+      replayed: outcome.replayed,
+    },
+    headers,
+  );
+}
+
+/** `POST /sms` and `POST /voice`: one job in the body. */
+export function sendRoute(channel: Channel): Route {
+  return {
+    method: 'POST',
+    path: channel === 'sms' ? '/sms' : '/voice',
+    async handler(req, { rt, fc, log }) {
+      if (!rt.sender) throw rt.configError ?? new NotifyError('INTERNAL', 'function is misconfigured');
+      const body = readJsonBody(req);
+      const headerKey = req.headers['idempotency-key'];
+      if (headerKey !== undefined && body.idempotencyKey === undefined) body.idempotencyKey = headerKey;
+      else if (headerKey !== undefined && headerKey !== body.idempotencyKey) {
+        throw new NotifyError('INVALID_REQUEST', 'Idempotency-Key header and idempotencyKey field disagree');
+      }
+      const job = parseJob(body, channel);
+      if (job.sendAt !== undefined) {
+        throw new NotifyError('NOT_IMPLEMENTED', 'sendAt (scheduled sends) needs the timer trigger and a store; not available in this version');
+      }
+      const timeoutS = fc.function?.timeout;
+      const outcome = await rt.sender.send(job, {
+        requestId: req.requestId,
+        caller: String(log.caller ?? 'anonymous'),
+        logger: rt.logger.child({ requestId: req.requestId }),
+        ...(timeoutS ? { claimTtlMs: (timeoutS + 30) * 1000 } : {}),
+      });
+      Object.assign(log, { outcome: outcome.status, providerCode: outcome.provider?.code, replayed: outcome.replayed, upstreamMs: outcome.latencyMs });
+      return outcomeResponse(outcome);
+    },
+  };
+}
+
+export const healthRoute: Route = {
+  method: 'GET',
+  path: '/healthz',
+  public: true,
+  async handler(_req, { rt }) {
+    if (rt.configError) return json(503, { ok: false, problem: rt.configError.message });
+    return json(200, { ok: true });
+  },
+};

@@ -1,0 +1,78 @@
+import { type Config, loadConfig } from './config.ts';
+import { ConfigError } from './errors.ts';
+import { type Channel } from './jobs.ts';
+import { type Logger, registerSecret, rootLogger } from './log.ts';
+import { createProviderClient } from './provider/client.ts';
+import { createSender, type Sender, type SenderDeps } from './core/send.ts';
+import { MemoryStore } from './store/memory.ts';
+import type { Store } from './store/types.ts';
+
+/**
+ * Everything one FC instance builds once, at module load (style.md §8): config, logger,
+ * store, provider client, sender. A broken environment does not crash the instance: it is
+ * logged once, loudly, and every request that needs it is refused naming the variable.
+ */
+
+export type FunctionName = 'long-sms' | 'voice-notify' | 'template-validate';
+
+export interface FcContext {
+  requestId?: string;
+  function?: { name?: string; timeout?: number };
+  credentials?: { accessKeyId?: string; accessKeySecret?: string; securityToken?: string };
+  region?: string;
+  accountId?: string;
+  retryCount?: number;
+}
+
+export interface Runtime {
+  name: FunctionName;
+  channel: Channel | undefined;
+  config: Config | undefined;
+  configError: ConfigError | undefined;
+  logger: Logger;
+  store: Store;
+  sender: Sender | undefined;
+}
+
+export interface RuntimeOptions {
+  env?: Record<string, string | undefined>;
+  /** Overrides for tests and the local server (e.g. a shared store, a shorter retry delay). */
+  store?: Store;
+  retryDelayMs?: number;
+  senderDeps?: Partial<SenderDeps>;
+}
+
+export function createRuntime(name: FunctionName, channel: Channel | undefined, options: RuntimeOptions = {}): Runtime {
+  const env = options.env ?? process.env;
+  let config: Config | undefined;
+  let configError: ConfigError | undefined;
+  try {
+    config = loadConfig(env);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    configError = err;
+  }
+  const logger = rootLogger(config?.logLevel ?? 'info').child({ function: name });
+  if (configError) {
+    logger.error({ event: 'config', variables: configError.variables }, `configuration invalid, refusing to send: ${configError.message}`);
+  }
+  if (config) {
+    const c = config.credentials;
+    if (c.kind === 'appcode') registerSecret(c.appCode);
+    if (c.kind === 'signature') registerSecret(c.appSecret);
+    for (const k of config.apiKeys) registerSecret(k.key);
+    if (c.kind === 'sandbox') logger.warn({ event: 'config' }, 'SANDBOX mode: the built-in sandbox provider answers; nothing is sent');
+  }
+  const store = options.store ?? new MemoryStore();
+  let sender: Sender | undefined;
+  if (config && channel) {
+    const client = createProviderClient({
+      credentials: config.credentials,
+      timeoutMs: config.upstreamTimeoutMs,
+      retries: config.upstreamRetries,
+      ...(options.retryDelayMs !== undefined ? { retryDelayMs: options.retryDelayMs } : {}),
+    });
+    sender = createSender({ client, store, longSmsUrl: config.longSmsUrl, voiceUrl: config.voiceUrl, ...options.senderDeps });
+  }
+  return { name, channel, config, configError, logger, store, sender };
+}

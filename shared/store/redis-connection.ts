@@ -1,0 +1,35 @@
+import type { Redis, RedisOptions } from 'ioredis';
+
+/**
+ * One Redis connection per instance, opened on first use. ioredis is loaded lazily so the
+ * functions that never touch Redis (and instances without REDIS_URL) do not pay for it at
+ * cold start. Both the idempotency/schedule store and the rate limiter share this connection.
+ */
+
+let connection: Promise<Redis> | undefined;
+let connectionUrl: string | undefined;
+
+export const REDIS_OPTIONS: RedisOptions = {
+  // Fail fast inside a function invocation instead of queueing commands forever.
+  maxRetriesPerRequest: 2,
+  connectTimeout: 2000,
+  commandTimeout: 2000,
+  enableOfflineQueue: true,
+  lazyConnect: false,
+};
+
+export function redisConnection(url: string, keyPrefix = ''): Promise<Redis> {
+  if (!connection || connectionUrl !== url) {
+    connectionUrl = url;
+    connection = import('ioredis').then(({ Redis: RedisClient }) => new RedisClient(url, { ...REDIS_OPTIONS, keyPrefix }));
+  }
+  return connection;
+}
+
+/** Closes the shared connection (tests, local server shutdown). */
+export async function closeRedisConnection(): Promise<void> {
+  const c = connection;
+  connection = undefined;
+  connectionUrl = undefined;
+  if (c) await (await c).quit().catch(() => undefined);
+}
