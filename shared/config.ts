@@ -92,8 +92,13 @@ function parseApiKeys(raw: string, problems: string[]): ApiKey[] {
   return keys;
 }
 
+export interface LoadConfigOptions {
+  /** Sending functions need provider credentials; template-validate does not. */
+  requireCredentials?: boolean;
+}
+
 /** Reads and validates the environment. Throws ConfigError listing every problem. */
-export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+export function loadConfig(env: Record<string, string | undefined> = process.env, options: LoadConfigOptions = {}): Config {
   const parsed = envSchema.safeParse(env);
   if (!parsed.success) {
     const vars = [...new Set(parsed.error.issues.map((i) => String(i.path[0])))];
@@ -121,6 +126,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       vars.push('APP_SECRET');
     }
     credentials = { kind: 'signature', appKey: (e.APP_KEY ?? '').trim(), appSecret: (e.APP_SECRET ?? '').trim() };
+  } else if (options.requireCredentials === false) {
+    credentials = { kind: 'sandbox' };
   } else {
     problems.push('APPCODE is required (or APP_KEY and APP_SECRET, or SANDBOX=1 to use the built-in sandbox)');
     vars.push('APPCODE');

@@ -47,7 +47,7 @@ export function createRuntime(name: FunctionName, channel: Channel | undefined, 
   let config: Config | undefined;
   let configError: ConfigError | undefined;
   try {
-    config = loadConfig(env);
+    config = loadConfig(env, { requireCredentials: channel !== undefined });
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     configError = err;
@@ -61,7 +61,7 @@ export function createRuntime(name: FunctionName, channel: Channel | undefined, 
     if (c.kind === 'appcode') registerSecret(c.appCode);
     if (c.kind === 'signature') registerSecret(c.appSecret);
     for (const k of config.apiKeys) registerSecret(k.key);
-    if (c.kind === 'sandbox') logger.warn({ event: 'config' }, 'SANDBOX mode: the built-in sandbox provider answers; nothing is sent');
+    if (c.kind === 'sandbox' && channel) logger.warn({ event: 'config' }, 'SANDBOX mode: the built-in sandbox provider answers; nothing is sent');
   }
   const store = options.store ?? new MemoryStore();
   let sender: Sender | undefined;
