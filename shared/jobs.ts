@@ -51,7 +51,7 @@ export const smsJobSchema = z.strictObject({
   params: z.union([
     z.array(paramValue).check(z.maxLength(LIMITS.paramCount)),
     z.record(z.string().check(z.regex(/^[\w\u4e00-\u9fff]{1,32}$/)), paramValue),
-  ]),
+  ], { error: 'must be an array of strings in template order, or an object of strings by variable name' }),
   sign: z.optional(text(LIMITS.signLength).check(z.minLength(1))),
 });
 

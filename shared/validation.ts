@@ -31,12 +31,14 @@ function typeName(value: unknown): string {
 /** One readable sentence per issue; zod/mini ships no message locale, so we write our own. */
 export function describeIssue(issue: Issue, data: unknown, prefix = ''): string {
   const where = formatPath(issue.path, prefix);
+  if ((issue.code === 'invalid_type' || issue.code === 'invalid_union') && valueAt(data, issue.path) === undefined) {
+    return `${where} is required`;
+  }
   // Messages set explicitly in a schema (`{ error: '…' }`) win.
   if (issue.message && issue.message !== 'Invalid input') return `${where} ${issue.message}`;
   switch (issue.code) {
     case 'invalid_type': {
       const actual = valueAt(data, issue.path);
-      if (actual === undefined) return `${where} is required`;
       return `${where} must be ${article(issue.expected)}, got ${typeName(actual)}`;
     }
     case 'too_small':

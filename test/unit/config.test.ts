@@ -1,0 +1,74 @@
+import { describe, expect, it } from 'vitest';
+import { DEFAULT_LONG_SMS_URL, DEFAULT_VOICE_URL, loadConfig } from '#shared/config';
+import { ConfigError } from '#shared/errors';
+
+function problem(env: Record<string, string>, opts?: { requireCredentials?: boolean }): ConfigError {
+  try {
+    loadConfig(env, opts);
+  } catch (err) {
+    if (err instanceof ConfigError) return err;
+    throw err;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('loadConfig', () => {
+  it('says APPCODE "is required" when a sending function has no credentials', () => {
+    const err = problem({});
+    expect(err.message).toContain('APPCODE is required');
+    expect(err.variables).toContain('APPCODE');
+  });
+
+  it('does not require credentials for template-validate', () => {
+    expect(loadConfig({}, { requireCredentials: false }).credentials).toEqual({ kind: 'sandbox' });
+  });
+
+  it('reads AppCode mode with the documented defaults', () => {
+    const c = loadConfig({ APPCODE: ' abc123secret ' });
+    expect(c.credentials).toEqual({ kind: 'appcode', appCode: 'abc123secret' });
+    expect(c.longSmsUrl).toBe(DEFAULT_LONG_SMS_URL);
+    expect(c.voiceUrl).toBe(DEFAULT_VOICE_URL);
+    expect(c.upstreamTimeoutMs).toBe(5000);
+    expect(c.apiKeys).toEqual([]);
+    expect(c.allowUnauthenticated).toBe(false);
+    expect(c.redisUrl).toBeUndefined();
+    expect(c.logLevel).toBe('info');
+  });
+
+  it('names the missing half of signature credentials, never the value', () => {
+    const err = problem({ APP_KEY: 'key-1234567' });
+    expect(err.message).toContain('APP_SECRET is required');
+    const err2 = problem({ APP_SECRET: 'very-secret-value' });
+    expect(err2.message).toContain('APP_KEY is required');
+    expect(err2.message).not.toContain('very-secret-value');
+  });
+
+  it('tells a malformed value from a missing one', () => {
+    const err = problem({ APPCODE: 'x', UPSTREAM_TIMEOUT_MS: 'soon' });
+    expect(err.message).toContain('UPSTREAM_TIMEOUT_MS must be a whole number');
+    expect(problem({ APPCODE: 'x', LONG_SMS_URL: 'not a url' }).message).toContain('LONG_SMS_URL must be an absolute URL');
+    expect(problem({ APPCODE: 'x', SANDBOX: 'yes' }).variables).toContain('SANDBOX');
+  });
+
+  it('parses API_KEYS and refuses weak or malformed entries without echoing keys', () => {
+    const c = loadConfig({ APPCODE: 'x', API_KEYS: 'app:0123456789abcdef, ops:fedcba9876543210' });
+    expect(c.apiKeys).toEqual([
+      { name: 'app', key: '0123456789abcdef' },
+      { name: 'ops', key: 'fedcba9876543210' },
+    ]);
+    const weak = problem({ APPCODE: 'x', API_KEYS: 'app:short' });
+    expect(weak.message).toContain('at least 16 characters');
+    expect(weak.message).not.toContain('short');
+    expect(problem({ APPCODE: 'x', API_KEYS: 'nocolonhere' }).message).toContain('name:key');
+  });
+
+  it('allows anonymous callers only when asked explicitly and no keys are set', () => {
+    expect(loadConfig({ APPCODE: 'x', ALLOW_UNAUTHENTICATED: '1' }).allowUnauthenticated).toBe(true);
+    expect(loadConfig({ APPCODE: 'x' }).allowUnauthenticated).toBe(false);
+    expect(loadConfig({ APPCODE: 'x', ALLOW_UNAUTHENTICATED: '1', API_KEYS: 'a:0123456789abcdef' }).allowUnauthenticated).toBe(false);
+  });
+
+  it('SANDBOX=1 needs no credentials', () => {
+    expect(loadConfig({ SANDBOX: '1' }).credentials).toEqual({ kind: 'sandbox' });
+  });
+});
