@@ -1,0 +1,327 @@
+/**
+ * `npm run build`: one bundle per function, `functions/<name>/index.ts` → `dist/<name>/index.js`.
+ *
+ * Each `dist/<name>` folder is what s.yaml uploads (`code: ./dist/<name>`), so it must run with no
+ * node_modules: CommonJS (FC's `index.handler` is looked up with require), node20, minified.
+ * Cold starts load the whole file, so every bundle has a size budget and the build fails above it.
+ *
+ * Usable as a module too: tests and benchmarks call `build({ outdir, minify, functions })`.
+ */
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
+import { basename, dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { build as esbuild, type Metafile, type Plugin } from 'esbuild';
+
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+export const DEFAULT_BUDGET_KB = 320;
+
+/**
+ * Heavy modules the source loads only with `await import()`. Inlined, esbuild would still wrap
+ * them in a lazily evaluated require, but every cold start would read and compile their bytes
+ * (ioredis alone adds ~180 KB). Instead each becomes its own file beside index.js, loaded on first
+ * use. A static import of one of these is refused: it would defeat the point.
+ */
+export const LAZY_MODULES: readonly string[] = ['ioredis'];
+
+/**
+ * Dependencies replaced at bundle time, so a bundle requires nothing but Node built-ins.
+ * axios's node build imports `form-data` (and through it mime-types + mime-db, ~160 KB) only to
+ * build multipart bodies; our requests are bodiless GETs. Node 20's built-in FormData is
+ * spec-compliant and axios streams it itself, so multipart would still work if ever needed.
+ */
+export const REPLACED_MODULES: Readonly<Record<string, string>> = {
+  'form-data': 'module.exports = globalThis.FormData;',
+  // `debug` (under axios's proxy agent and follow-redirects) probes for it in a try/catch at load;
+  // unbundled, that would be a node_modules lookup on every cold start that can only fail.
+  'supports-color': 'module.exports = false;',
+};
+
+export interface BuildContext {
+  root: string;
+  outdir: string;
+  functions: string[];
+}
+
+export interface BuildStep {
+  name: string;
+  run: (ctx: BuildContext) => Promise<void> | void;
+}
+
+/**
+ * Steps that produce sources the bundles import (e.g. the template catalog compiled to code at
+ * build time). They run in order before any bundling; a failure fails the build.
+ */
+export const preBuildSteps: BuildStep[] = [];
+
+export async function runPreBuildSteps(ctx: BuildContext, steps: readonly BuildStep[] = preBuildSteps): Promise<void> {
+  for (const step of steps) {
+    try {
+      await step.run(ctx);
+    } catch (err) {
+      throw new Error(`pre-build step "${step.name}" failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    }
+  }
+}
+
+export interface BuildOptions {
+  /** Project root (package.json with the `#shared/*` imports). */
+  root?: string;
+  /** Where `<name>/index.js` go. Default `<root>/dist`. */
+  outdir?: string;
+  /** Folder holding `<name>/index.ts`. Default `<root>/functions`. */
+  functionsDir?: string;
+  /** Which functions; default every folder of functionsDir with an index.ts. */
+  functions?: string[];
+  minify?: boolean;
+  /** Per index.js; default BUNDLE_BUDGET_KB or 320. */
+  budgetKb?: number;
+  /** Default LAZY_MODULES; pass [] to inline them (to measure what laziness saves). */
+  lazyModules?: readonly string[];
+  /** Metafiles go here, never inside an uploaded folder. Default `<outdir>/.meta`. */
+  metaDir?: string;
+  /** Run preBuildSteps first (default true). */
+  preBuild?: boolean;
+}
+
+export interface LazyFile {
+  module: string;
+  file: string;
+  bytes: number;
+}
+
+export interface BundleReport {
+  name: string;
+  /** Absolute path of index.js. */
+  file: string;
+  bytes: number;
+  lazy: LazyFile[];
+  /** Absolute path of the metafile of index.js. */
+  metafile: string;
+  /** Every input file that contributed bytes to index.js (paths relative to root). */
+  inputs: string[];
+  overBudget: boolean;
+}
+
+export interface BuildResult {
+  outdir: string;
+  budgetBytes: number;
+  bundles: BundleReport[];
+  overBudget: BundleReport[];
+}
+
+export function discoverFunctions(functionsDir: string): string[] {
+  return readdirSync(functionsDir)
+    .filter((name) => statSync(join(functionsDir, name)).isDirectory() && existsSync(join(functionsDir, name, 'index.ts')))
+    .sort();
+}
+
+export function budgetFromEnv(env: Record<string, string | undefined> = process.env): number {
+  const raw = env.BUNDLE_BUDGET_KB;
+  if (raw === undefined || raw.trim() === '') return DEFAULT_BUDGET_KB;
+  const kb = Number(raw);
+  if (!Number.isFinite(kb) || kb <= 0) throw new Error(`BUNDLE_BUDGET_KB must be a positive number of kilobytes, got "${raw}"`);
+  return kb;
+}
+
+const lazyFileName = (module: string) => `${module.replace(/^@/, '').replace(/[^\w.-]+/g, '-')}.js`;
+
+function escapeRegExp(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+function replacePlugin(): Plugin {
+  const names = Object.keys(REPLACED_MODULES);
+  return {
+    name: 'fcn-replace',
+    setup(b) {
+      if (names.length === 0) return;
+      const filter = new RegExp(`^(${names.map(escapeRegExp).join('|')})$`);
+      b.onResolve({ filter }, (args) => ({ path: args.path, namespace: 'fcn-replaced' }));
+      b.onLoad({ filter: /.*/, namespace: 'fcn-replaced' }, (args) => ({ contents: REPLACED_MODULES[args.path] ?? '', loader: 'js' }));
+    },
+  };
+}
+
+/**
+ * Turns `await import('<lazy module>')` into a require of `./<module>.js` beside the bundle, made
+ * only when the import runs. (Left as an external `import()`, Node would load the CommonJS sidecar
+ * as ESM and lose its named exports such as `Redis`.) Records which modules were used.
+ */
+function lazyPlugin(modules: readonly string[], used: Set<string>): Plugin {
+  return {
+    name: 'fcn-lazy',
+    setup(b) {
+      if (modules.length === 0) return;
+      const filter = new RegExp(`^(${modules.map(escapeRegExp).join('|')})$`);
+      b.onResolve({ filter }, (args) => {
+        if (args.kind !== 'dynamic-import') {
+          return {
+            errors: [
+              {
+                text: `"${args.path}" must be loaded with \`await import('${args.path}')\` so cold starts do not pay for it (imported from ${relative(ROOT, args.importer)})`,
+              },
+            ],
+          };
+        }
+        used.add(args.path);
+        return { path: args.path, namespace: 'fcn-lazy' };
+      });
+      b.onLoad({ filter: /.*/, namespace: 'fcn-lazy' }, (args) => ({
+        contents: `module.exports = require(${JSON.stringify(`./${lazyFileName(args.path)}`)});`,
+        loader: 'js',
+      }));
+      b.onResolve({ filter: /^\.\//, namespace: 'fcn-lazy' }, (args) => ({ path: args.path, external: true }));
+    },
+  };
+}
+
+const COMMON = {
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'cjs',
+  logLevel: 'silent',
+} as const;
+
+function contributors(meta: Metafile, root: string): string[] {
+  const out = Object.values(meta.outputs)[0];
+  if (!out) return [];
+  return Object.entries(out.inputs)
+    .filter(([, v]) => v.bytesInOutput > 0)
+    .map(([k]) => relative(root, resolve(root, k)));
+}
+
+async function findEnvFiles(dir: string): Promise<string[]> {
+  if (!existsSync(dir)) return [];
+  const found: string[] = [];
+  for (const entry of await readdir(dir, { withFileTypes: true, recursive: true })) {
+    if (entry.isFile() && /^\.env(\..*)?$/.test(entry.name)) found.push(join(entry.parentPath, entry.name));
+  }
+  return found;
+}
+
+export async function build(options: BuildOptions = {}): Promise<BuildResult> {
+  const root = resolve(options.root ?? ROOT);
+  const outdir = resolve(options.outdir ?? join(root, 'dist'));
+  const functionsDir = resolve(options.functionsDir ?? join(root, 'functions'));
+  const functions = options.functions ?? discoverFunctions(functionsDir);
+  const metaDir = resolve(options.metaDir ?? join(outdir, '.meta'));
+  const lazyModules = options.lazyModules ?? LAZY_MODULES;
+  const minify = options.minify ?? true;
+  const budgetBytes = Math.round((options.budgetKb ?? budgetFromEnv()) * 1024);
+
+  if (functions.length === 0) throw new Error(`no functions found in ${functionsDir} (expected <name>/index.ts)`);
+  for (const name of functions) {
+    if (!existsSync(join(functionsDir, name, 'index.ts')))
+      throw new Error(`function "${name}" has no ${join(functionsDir, name, 'index.ts')}`);
+  }
+
+  if (options.preBuild ?? true) await runPreBuildSteps({ root, outdir, functions });
+  await mkdir(metaDir, { recursive: true });
+
+  const bundles: BundleReport[] = [];
+  for (const name of functions) {
+    const dir = join(outdir, name);
+    // A clean folder each time: whatever is in it gets uploaded (stale files, a stray .env).
+    await rm(dir, { recursive: true, force: true });
+    await mkdir(dir, { recursive: true });
+    const file = join(dir, 'index.js');
+    const used = new Set<string>();
+    const result = await esbuild({
+      ...COMMON,
+      absWorkingDir: root,
+      entryPoints: [join(functionsDir, name, 'index.ts')],
+      outfile: file,
+      minify,
+      metafile: true,
+      plugins: [replacePlugin(), lazyPlugin(lazyModules, used)],
+    });
+    const metafile = join(metaDir, `${name}.json`);
+    await writeFile(metafile, JSON.stringify(result.metafile));
+
+    const lazy: LazyFile[] = [];
+    for (const module of [...used].sort()) {
+      const lazyFile = join(dir, lazyFileName(module));
+      const lazyResult = await esbuild({
+        ...COMMON,
+        absWorkingDir: root,
+        stdin: { contents: `module.exports = require(${JSON.stringify(module)});`, resolveDir: root, loader: 'js' },
+        outfile: lazyFile,
+        minify,
+        metafile: true,
+        plugins: [replacePlugin()],
+      });
+      await writeFile(join(metaDir, `${name}.${basename(lazyFile, '.js')}.json`), JSON.stringify(lazyResult.metafile));
+      lazy.push({ module, file: lazyFile, bytes: statSync(lazyFile).size });
+    }
+    // The repo's package.json says "type": "module"; this keeps the folder CommonJS wherever it is copied.
+    await writeFile(join(dir, 'package.json'), `${JSON.stringify({ type: 'commonjs', private: true })}\n`);
+
+    const bytes = statSync(file).size;
+    bundles.push({ name, file, bytes, lazy, metafile, inputs: contributors(result.metafile, root), overBudget: bytes > budgetBytes });
+  }
+
+  const envFiles = await findEnvFiles(outdir);
+  if (envFiles.length > 0) {
+    await Promise.all(envFiles.map((f) => rm(f, { force: true })));
+    throw new Error(`removed .env file(s) from the upload folder, check how they got there: ${envFiles.join(', ')}`);
+  }
+
+  return { outdir, budgetBytes, bundles, overBudget: bundlesOverBudget(bundles, budgetBytes) };
+}
+
+/** The bundles whose index.js (what every cold start loads) is larger than the budget. */
+export function bundlesOverBudget(bundles: readonly BundleReport[], budgetBytes: number): BundleReport[] {
+  return bundles.filter((b) => b.bytes > budgetBytes);
+}
+
+const kb = (bytes: number) => `${(bytes / 1024).toFixed(1)} KB`;
+
+export function sizeTable(result: BuildResult): string {
+  const header = ['function', 'index.js (bytes)', 'index.js', 'lazy files (loaded on first use)', 'budget'];
+  const rows = result.bundles.map((b) => [
+    b.name,
+    b.bytes.toLocaleString('en-US'),
+    kb(b.bytes),
+    b.lazy.map((l) => `${basename(l.file)} ${kb(l.bytes)}`).join(', ') || '-',
+    b.overBudget ? 'OVER BUDGET' : 'ok',
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]?.length ?? 0)));
+  // Numbers right-aligned, text left-aligned.
+  const format = (r: string[]) =>
+    r
+      .map((c, i) => (i === 1 || i === 2 ? c.padStart(widths[i] ?? 0) : c.padEnd(widths[i] ?? 0)))
+      .join('  ')
+      .trimEnd();
+  return [
+    format(header),
+    widths.map((w) => '-'.repeat(w)).join('  '),
+    ...rows.map(format),
+    `budget: ${kb(result.budgetBytes)} per index.js (BUNDLE_BUDGET_KB)`,
+  ].join('\n');
+}
+
+async function main(): Promise<void> {
+  const result = await build();
+  process.stdout.write(`${sizeTable(result)}\n`);
+  if (result.overBudget.length > 0) {
+    process.stderr.write(
+      `bundle budget exceeded: ${result.overBudget.map((b) => `${b.name} ${kb(b.bytes)}`).join(', ')} > ${kb(result.budgetBytes)}; ` +
+        `inspect ${relative(process.cwd(), join(result.outdir, '.meta'))}/<name>.json (e.g. https://esbuild.github.io/analyze/)\n`,
+    );
+    process.exitCode = 1;
+  }
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  main().catch((err: unknown) => {
+    const e = err as { errors?: Array<{ text: string; location?: { file: string; line: number } | null }>; message?: string };
+    if (Array.isArray(e.errors) && e.errors.length > 0) {
+      for (const m of e.errors) process.stderr.write(`error: ${m.text}${m.location ? ` (${m.location.file}:${m.location.line})` : ''}\n`);
+    } else {
+      process.stderr.write(`build failed: ${e.message ?? String(err)}\n`);
+    }
+    process.exitCode = 1;
+  });
+}
