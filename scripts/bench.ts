@@ -1,0 +1,230 @@
+/**
+ * `npm run bench`: cold start, warm per-call cost, batch throughput and bundle sizes, measured
+ * side by side with the hand-written baseline (scripts/bench/baseline-handler.cjs) in one run,
+ * against a local HTTPS provider stand-in. Exits 0 only when every goal holds.
+ *
+ * Options (env): BENCH_COLD_RUNS (default 21 per side), BENCH_WARM_CALLS (1000),
+ * BENCH_BATCH_JOBS (1000), BENCH_PROVIDER_DELAY_MS (50, for the batch only).
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { cpus, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { build as esbuild } from 'esbuild';
+import { build, ROOT } from './build.ts';
+
+const OUT = join(ROOT, '.bench');
+const APPCODE = 'bench-appcode-0000000000000000';
+const CALLER_KEY = 'bench-caller-key-000000000000';
+const COLD_RUNS = Number(process.env.BENCH_COLD_RUNS || 21);
+const WARM_CALLS = Number(process.env.BENCH_WARM_CALLS || 1000);
+const BATCH_JOBS = Number(process.env.BENCH_BATCH_JOBS || 1000);
+const PROVIDER_DELAY_MS = Number(process.env.BENCH_PROVIDER_DELAY_MS || 50);
+const BATCH_CONCURRENCY = 8;
+
+const GOALS = { coldRatio: 1.1, warmP50Ratio: 1.1, bundleKb: 320, batchRatio: 1.2 };
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
+}
+
+/** The HTTPS stand-in: answers like the long-SMS vendor, after `delayMs`. Counts requests. */
+async function startProvider(cert: { key: string; cert: string }) {
+  const state = { delayMs: 0, requests: 0 };
+  const server = https.createServer({ key: cert.key, cert: cert.cert }, (req, res) => {
+    state.requests += 1;
+    req.resume();
+    const answer = () => {
+      res.writeHead(200, { 'content-type': 'application/json; charset=utf-8' });
+      res.end(req.url?.startsWith('/chuangxin') ? '{"ReturnStatus":"Success","Message":"ok","TaskID":1,"SuccessCounts":1}' : '{"Message":"发送成功","Code":"OK"}');
+    };
+    if (state.delayMs > 0) setTimeout(answer, state.delayMs);
+    else answer();
+  });
+  server.keepAliveTimeout = 60_000;
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return { state, url: `https://127.0.0.1:${(server.address() as AddressInfo).port}`, close: () => new Promise<void>((r) => server.close(() => r())) };
+}
+
+function makeCert(dir: string): { key: string; cert: string; certPath: string } {
+  const keyPath = join(dir, 'key.pem');
+  const certPath = join(dir, 'cert.pem');
+  execFileSync(
+    'openssl',
+    ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', keyPath, '-out', certPath, '-days', '2', '-subj', '/CN=localhost', '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost'],
+    { stdio: 'ignore' },
+  );
+  return { key: readFileSync(keyPath, 'utf8'), cert: readFileSync(certPath, 'utf8'), certPath };
+}
+
+function run(args: string[], env: Record<string, string>): Promise<{ ms: number; code: number | null; out: string; err: string }> {
+  return new Promise((resolve) => {
+    const t0 = process.hrtime.bigint();
+    const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (c) => (out += String(c)));
+    child.stderr.on('data', (c) => (err += String(c)));
+    child.on('exit', (code) => resolve({ ms: Number(process.hrtime.bigint() - t0) / 1e6, code, out, err }));
+  });
+}
+
+function httpEvent(): string {
+  return JSON.stringify({
+    version: 'v1',
+    rawPath: '/sms',
+    headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${CALLER_KEY}` },
+    queryParameters: {},
+    body: JSON.stringify({ phone: '13800138000', skin: '1', params: ['1234'], sign: '1' }),
+    isBase64Encoded: false,
+    requestContext: { http: { method: 'POST', path: '/sms', sourceIp: '127.0.0.1' }, requestId: 'bench' },
+  });
+}
+
+function batchEvent(n: number): string {
+  const events = Array.from({ length: n }, (_, i) => ({
+    id: `bench-${i}`,
+    source: 'MNS-bench',
+    specversion: '1.0',
+    type: 'mns:Queue:SendMessage',
+    subject: 'acs:mns:cn-hangzhou:0:queues/notify',
+    time: new Date().toISOString(),
+    data: {
+      requestId: `r-${i}`,
+      messageId: `m-${i}`,
+      messageBody: JSON.stringify({ channel: 'sms', phone: `138${String(i).padStart(8, '0')}`, skin: '1', params: [String(1000 + i)] }),
+    },
+  }));
+  return JSON.stringify(events);
+}
+
+async function main(): Promise<void> {
+  mkdirSync(OUT, { recursive: true });
+  const tlsDir = join(OUT, 'tls');
+  mkdirSync(tlsDir, { recursive: true });
+  const cert = makeCert(tlsDir);
+
+  // Our bundles exactly as `npm run build` makes them; the baseline bundled plainly, same settings.
+  const ours = await build({ outdir: join(OUT, 'dist') });
+  const baselineFile = join(OUT, 'baseline', 'index.js');
+  await esbuild({
+    entryPoints: [join(ROOT, 'scripts', 'bench', 'baseline-handler.cjs')],
+    outfile: baselineFile,
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'cjs',
+    minify: true,
+    logLevel: 'error',
+  });
+  // The repo is "type": "module"; the bundles are CommonJS, as FC loads them.
+  writeFileSync(join(OUT, 'baseline', 'package.json'), '{"type":"commonjs"}\n');
+  const baselineBytes = readFileSync(baselineFile).length;
+  const smsBundle = ours.bundles.find((b) => b.name === 'long-sms');
+  if (!smsBundle) throw new Error('no long-sms bundle');
+
+  const provider = await startProvider(cert);
+  const eventFile = join(OUT, 'http-event.json');
+  writeFileSync(eventFile, httpEvent());
+  const env = {
+    PATH: process.env.PATH ?? '',
+    NODE_EXTRA_CA_CERTS: cert.certPath,
+    APPCODE,
+    API_KEYS: `bench:${CALLER_KEY}`,
+    LONG_SMS_URL: `${provider.url}/largesms`,
+    VOICE_URL: `${provider.url}/chuangxin/yytz`,
+  };
+  const runner = (name: string) => join(ROOT, 'scripts', 'bench', name);
+
+  // Cold: alternate ours and baseline so drift on the machine hits both alike.
+  const cold = { ours: [] as number[], baseline: [] as number[] };
+  for (let i = 0; i < COLD_RUNS; i++) {
+    for (const [side, file] of [
+      ['ours', smsBundle.file],
+      ['baseline', baselineFile],
+    ] as const) {
+      const r = await run([runner('cold-runner.cjs'), file, eventFile], env);
+      if (r.code !== 0 || r.err.trim().split('\n').at(-1) !== '200') throw new Error(`cold run of ${side} failed (${r.code}): ${r.err.slice(0, 300)}`);
+      cold[side].push(r.ms);
+    }
+  }
+
+  // Warm: 1000 sequential calls in one process each, alternated twice; the better run of each side.
+  const warm: Record<'ours' | 'baseline', { p50: number; p99: number; mean: number }[]> = { ours: [], baseline: [] };
+  for (let i = 0; i < 2; i++) {
+    for (const [side, file] of [
+      ['ours', smsBundle.file],
+      ['baseline', baselineFile],
+    ] as const) {
+      const r = await run([runner('warm-runner.cjs'), file, eventFile, String(WARM_CALLS), '100'], env);
+      if (r.code !== 0) throw new Error(`warm run of ${side} failed: ${r.err.slice(0, 300)}`);
+      warm[side].push(JSON.parse(r.err.trim().split('\n').at(-1) as string));
+    }
+  }
+  const bestWarm = (xs: { p50: number; p99: number }[]) => xs.reduce((a, b) => (b.p50 < a.p50 ? b : a));
+
+  // Batch: one MNS queue batch through our handler, provider answering after 50 ms.
+  provider.state.delayMs = PROVIDER_DELAY_MS;
+  provider.state.requests = 0;
+  const batchFile = join(OUT, 'batch-event.json');
+  writeFileSync(batchFile, batchEvent(BATCH_JOBS));
+  const batchRun = await run([runner('batch-runner.cjs'), smsBundle.file, batchFile], { ...env, BATCH_CONCURRENCY: String(BATCH_CONCURRENCY) });
+  const batch =
+    batchRun.code === 0
+      ? { ok: true, ms: JSON.parse(batchRun.err.trim().split('\n').at(-1) as string).ms as number, requests: provider.state.requests }
+      : { ok: false, ms: Number.NaN, requests: provider.state.requests, error: batchRun.err.slice(0, 400) };
+  await provider.close();
+
+  const idealBatchMs = (BATCH_JOBS / BATCH_CONCURRENCY) * PROVIDER_DELAY_MS;
+  const coldOurs = median(cold.ours);
+  const coldBase = median(cold.baseline);
+  const wOurs = bestWarm(warm.ours);
+  const wBase = bestWarm(warm.baseline);
+  const results = {
+    date: new Date().toISOString(),
+    machine: { cpus: cpus().length, model: cpus()[0]?.model, memGiB: Math.round(totalmem() / 2 ** 30), node: process.version },
+    bundles: Object.fromEntries<{ kb: number; lazy: string[] }>([
+      ...ours.bundles.map((b) => [b.name, { kb: +(b.bytes / 1024).toFixed(1), lazy: b.lazy.map((l) => `${l.module} ${(l.bytes / 1024).toFixed(1)} KB`) }] as const),
+      ['baseline', { kb: +(baselineBytes / 1024).toFixed(1), lazy: [] }] as const,
+    ]),
+    cold: { runs: COLD_RUNS, oursMs: +coldOurs.toFixed(1), baselineMs: +coldBase.toFixed(1), ratio: +(coldOurs / coldBase).toFixed(3) },
+    warm: {
+      calls: WARM_CALLS,
+      oursP50: +wOurs.p50.toFixed(3),
+      baselineP50: +wBase.p50.toFixed(3),
+      p50Ratio: +(wOurs.p50 / wBase.p50).toFixed(3),
+      oursP99: +wOurs.p99.toFixed(3),
+      baselineP99: +wBase.p99.toFixed(3),
+    },
+    batch: { jobs: BATCH_JOBS, concurrency: BATCH_CONCURRENCY, providerDelayMs: PROVIDER_DELAY_MS, ms: batch.ms, idealMs: idealBatchMs, ratio: +(batch.ms / idealBatchMs).toFixed(3), providerRequests: batch.requests, ...(batch.ok ? {} : { error: batch.error }) },
+  };
+  const checks = [
+    ['cold first response ≤ 1.10× baseline', results.cold.ratio <= GOALS.coldRatio, `${results.cold.ratio}×`],
+    ['warm p50 ≤ 1.10× baseline', results.warm.p50Ratio <= GOALS.warmP50Ratio, `${results.warm.p50Ratio}×`],
+    ...ours.bundles.map((b) => [`bundle ${b.name} ≤ ${GOALS.bundleKb} KB`, b.bytes <= GOALS.bundleKb * 1024, `${(b.bytes / 1024).toFixed(1)} KB`] as const),
+    ['batch ≤ 1.2× ideal', batch.ok && results.batch.ratio <= GOALS.batchRatio && batch.requests === BATCH_JOBS, batch.ok ? `${results.batch.ratio}× (${batch.requests} requests)` : 'failed'],
+  ] as const;
+  writeFileSync(join(OUT, 'last.json'), `${JSON.stringify({ ...results, checks }, null, 2)}\n`);
+
+  const line = (a: string, b: string, c = '') => `${a.padEnd(26)}${b.padEnd(30)}${c}`;
+  console.log(`fc-notify bench — ${results.machine.cpus} cores, ${results.machine.model}, Node ${process.version}\n`);
+  console.log(line('bundle sizes', Object.entries(results.bundles).map(([k, v]) => `${k} ${v.kb} KB`).join(', ')));
+  for (const b of ours.bundles) if (b.lazy.length) console.log(line('', `${b.name} loads on demand: ${b.lazy.map((l) => l.module).join(', ')}`));
+  console.log(line('cold first response', `ours ${results.cold.oursMs} ms`, `baseline ${results.cold.baselineMs} ms  ratio ${results.cold.ratio}× (median of ${COLD_RUNS})`));
+  console.log(line('warm p50', `ours ${results.warm.oursP50} ms`, `baseline ${results.warm.baselineP50} ms  ratio ${results.warm.p50Ratio}×`));
+  console.log(line('warm p99', `ours ${results.warm.oursP99} ms`, `baseline ${results.warm.baselineP99} ms`));
+  console.log(line(`batch ${BATCH_JOBS} jobs`, `${Number.isNaN(batch.ms) ? 'failed' : `${Math.round(batch.ms)} ms`}`, `ideal ${idealBatchMs} ms (${BATCH_JOBS}/${BATCH_CONCURRENCY} × ${PROVIDER_DELAY_MS} ms)  ratio ${results.batch.ratio}×`));
+  console.log('');
+  for (const [name, ok, value] of checks) console.log(`${ok ? 'PASS' : 'FAIL'}  ${name}: ${value}`);
+  if (!batch.ok) console.log(`batch error: ${batch.error}`);
+  process.exitCode = checks.every(([, ok]) => ok) ? 0 : 1;
+}
+
+main().catch((err) => {
+  console.error(err instanceof Error ? err.stack : err);
+  process.exitCode = 2;
+});

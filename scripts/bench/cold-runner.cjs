@@ -1,0 +1,15 @@
+// One cold start: a fresh node process requires the bundle, handles one HTTP event, exits.
+// argv: bundle path, event file. Prints the answer's status code on stderr (stdout carries the
+// function's own log lines, as on FC).
+const { readFileSync } = require('node:fs');
+const { handler } = require(process.argv[2]);
+handler(readFileSync(process.argv[3]), { requestId: 'bench-cold', function: { name: 'bench', timeout: 30 } }).then(
+  (res) => {
+    process.stderr.write(`\n${res && res.statusCode}\n`);
+    process.exit(0);
+  },
+  (err) => {
+    process.stderr.write(String(err && err.message));
+    process.exit(1);
+  },
+);
