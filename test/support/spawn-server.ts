@@ -26,7 +26,9 @@ export async function spawnNpmStart(env: Record<string, string>, options: { dire
     cwd: new URL('../..', import.meta.url).pathname,
     env: { ...base, ...env, PORT: String(port) },
     stdio: ['ignore', 'pipe', 'pipe'],
-    detached: false,
+    // Its own process group: npm → tsx → node is three processes, and a signal to npm alone
+    // leaves the server running as an orphan.
+    detached: true,
   });
   let out = '';
   child.stdout?.on('data', (c) => (out += String(c)));
@@ -52,8 +54,9 @@ export async function spawnNpmStart(env: Record<string, string>, options: { dire
     child,
     output: () => out,
     async stop(signal = 'SIGTERM') {
-      // npm forwards the signal to the node process it started.
-      child.kill(signal);
+      if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
+      // Signal the whole group, as a terminal's Ctrl-C does.
+      process.kill(-(child.pid as number), signal);
       return exited;
     },
   };
