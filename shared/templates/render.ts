@@ -4,7 +4,8 @@
  * positions (named params fill both with the same value).
  */
 
-export const VARIABLE_NAME = /^[A-Za-z0-9_\u4e00-\u9fff]{1,32}$/;
+// `__proto__` cannot be a key of named params (it would be dropped), so it cannot be a variable either.
+export const VARIABLE_NAME = /^(?!__proto__$)[A-Za-z0-9_\u4e00-\u9fff]{1,32}$/;
 const SIGNATURE = /^【([^【】]*)】/;
 
 export interface Variable {
