@@ -54,7 +54,7 @@ export function schemaFindings(errors: readonly ValidationError[], prefix = ''):
   const out: Finding[] = [];
   for (const e of errors) {
     // propertyNames reports the same name twice (pattern, then propertyNames): keep the clearer one.
-    if (e.keyword === 'pattern' && e.instancePath === '' && e.params.pattern && errors.some((o) => o.keyword === 'propertyNames' && o.schemaPath.startsWith(e.schemaPath.split('/propertyNames')[0] ?? ''))) continue;
+    if (e.schemaPath.includes('/propertyNames/')) continue;
     const d = describeAjvError(e, prefix);
     const line = `${d.path} ${d.message}`;
     if (seen.has(line)) continue;

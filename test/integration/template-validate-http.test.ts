@@ -83,6 +83,14 @@ describe('POST /templates/validate {"template":…}', () => {
     ]);
   });
 
+  it('names a bad example variable once, and a non-string example value', async () => {
+    const res = await post({ template: { skin: '8', kind: 'notification', text: '【测试】#x#', example: { 'a b': 'v', x: 1 } } });
+    expect(res.json.errors).toEqual([
+      { path: 'template.example', rule: 'schema', message: 'has an invalid name "a b" (variable names: letters, digits, _ or 汉字, at most 32)' },
+      { path: 'template.example.x', rule: 'schema', message: 'must be string' },
+    ]);
+  });
+
   it('measures voice templates against 500 characters and gives no segments', async () => {
     const res = await post({ template: { skin: 'v1', kind: 'notification', provider: 'voice', text: '您'.repeat(501) } });
     expect(res.json).toMatchObject({ valid: false, length: 501, segments: null, errors: [{ rule: 'length.max' }] });
