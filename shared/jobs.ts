@@ -91,6 +91,10 @@ export function parseJob(raw: unknown, channel: Channel, prefix = ''): Job {
     throw new ChannelMismatchError(channel, String(raw.channel), prefix);
   }
   if (channel === 'sms') {
+    // zod drops a JSON "__proto__" key from records without a word; refuse it so nothing is lost.
+    if (isRecord(raw.params) && Object.hasOwn(raw.params, '__proto__')) {
+      throw new InvalidRequestError(`${prefix}params must not use the name __proto__`, `${prefix}params.__proto__`);
+    }
     const job = parseOrThrow(smsJobSchema, raw, at);
     return { ...job, channel: 'sms', phone: normalizePhone(job.phone, `${prefix}phone`) };
   }

@@ -5,6 +5,8 @@ import { type Logger, registerSecret, rootLogger } from './log.ts';
 import { createProviderClient } from './provider/client.ts';
 import { createSender, type Sender, type SenderDeps } from './core/send.ts';
 import { MemoryStore } from './store/memory.ts';
+import { type Catalog, loadRuntimeCatalog } from './templates/catalog.ts';
+import { createCatalogResolver } from './templates/resolve.ts';
 import type { Store } from './store/types.ts';
 
 /**
@@ -32,6 +34,10 @@ export interface Runtime {
   logger: Logger;
   store: Store;
   sender: Sender | undefined;
+  /** The template catalog (see shared/templates/catalog.ts), if any. */
+  catalog: Catalog | undefined;
+  /** The clock for time rules (marketing sending hours). */
+  now: () => Date;
 }
 
 export interface RuntimeOptions {
@@ -40,6 +46,9 @@ export interface RuntimeOptions {
   store?: Store;
   retryDelayMs?: number;
   senderDeps?: Partial<SenderDeps>;
+  /** A catalog instead of TEMPLATES_FILE / the embedded one; `null` = no catalog. */
+  catalog?: Catalog | null;
+  now?: () => Date;
 }
 
 export function createRuntime(name: FunctionName, channel: Channel | undefined, options: RuntimeOptions = {}): Runtime {
@@ -52,6 +61,16 @@ export function createRuntime(name: FunctionName, channel: Channel | undefined, 
     if (!(err instanceof ConfigError)) throw err;
     configError = err;
   }
+  let catalog: Catalog | undefined;
+  try {
+    catalog = loadRuntimeCatalog(env, options.catalog);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    // A broken catalog fails closed like a broken environment: nothing is sent unchecked.
+    configError ??= err;
+    config = undefined;
+  }
+  const now = options.now ?? (() => new Date());
   const logger = rootLogger(config?.logLevel ?? 'info').child({ function: name });
   if (configError) {
     logger.error({ event: 'config', variables: configError.variables }, `configuration invalid, refusing to send: ${configError.message}`);
@@ -72,7 +91,15 @@ export function createRuntime(name: FunctionName, channel: Channel | undefined, 
       retries: config.upstreamRetries,
       ...(options.retryDelayMs !== undefined ? { retryDelayMs: options.retryDelayMs } : {}),
     });
-    sender = createSender({ client, store, longSmsUrl: config.longSmsUrl, voiceUrl: config.voiceUrl, ...options.senderDeps });
+    sender = createSender({
+      client,
+      store,
+      longSmsUrl: config.longSmsUrl,
+      voiceUrl: config.voiceUrl,
+      resolveSmsParams: createCatalogResolver(catalog, now),
+      ...options.senderDeps,
+    });
   }
-  return { name, channel, config, configError, logger, store, sender };
+  if (catalog) logger.info({ event: 'config', catalog: catalog.source, templates: catalog.templates.length }, 'template catalog loaded');
+  return { name, channel, config, configError, logger, store, sender, catalog, now };
 }

@@ -38,8 +38,11 @@ export interface SendContext {
   claimTtlMs?: number;
 }
 
-/** Turns an SMS job's params into the ordered list the provider wants (template catalog hooks in here). */
-export type SmsParamResolver = (job: SmsJob) => string[];
+/**
+ * Turns an SMS job's params into the ordered list the provider wants (template catalog hooks in
+ * here); may also supply the sign (the catalog's, when the job gives none). Throws to refuse.
+ */
+export type SmsParamResolver = (job: SmsJob) => string[] | { params: string[]; sign: string | undefined };
 
 export interface SenderDeps {
   client: ProviderClient;
@@ -105,7 +108,10 @@ export function createSender(deps: SenderDeps): Sender {
   const resolveSmsParams = deps.resolveSmsParams ?? defaultResolveSmsParams;
 
   function buildRequest(job: Job): ProviderRequest {
-    return job.channel === 'sms' ? longSmsRequest(deps.longSmsUrl, job, resolveSmsParams(job)) : voiceRequest(deps.voiceUrl, job);
+    if (job.channel === 'voice') return voiceRequest(deps.voiceUrl, job);
+    const resolved = resolveSmsParams(job);
+    if (Array.isArray(resolved)) return longSmsRequest(deps.longSmsUrl, job, resolved);
+    return longSmsRequest(deps.longSmsUrl, { ...job, sign: resolved.sign }, resolved.params);
   }
 
   return {

@@ -1,11 +1,17 @@
-import type { Route } from '../adapters/http.ts';
+import { json, readJsonBody, type Route } from '../adapters/http.ts';
 import { NotifyError } from '../errors.ts';
+import { validateBody } from '../templates/validate.ts';
 
-/** `POST /templates/validate`: answered by the template catalog work; 501 until then. */
+/** `POST /templates/validate`: `{"template":{…}}` → rule results; `{"job":{…}}` → a dry run. Never sends. */
 export const validateRoute: Route = {
   method: 'POST',
   path: '/templates/validate',
-  async handler() {
-    throw new NotifyError('NOT_IMPLEMENTED', 'template validation is not available in this version');
+  async handler(req, { rt, log }) {
+    if (!rt.config) throw rt.configError ?? new NotifyError('INTERNAL', 'function is misconfigured');
+    const body = readJsonBody(req);
+    const answer = validateBody(body, { catalog: rt.catalog, longSmsUrl: rt.config.longSmsUrl, voiceUrl: rt.config.voiceUrl, now: rt.now() });
+    // Rule ids only: the body may hold phone numbers and codes.
+    Object.assign(log, { valid: answer.valid, rules: answer.errors.map((e) => e.rule).slice(0, 20) });
+    return json(200, answer);
   },
 };
