@@ -13,7 +13,9 @@ import { basename, dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build as esbuild, type Metafile, type Plugin } from 'esbuild';
 
-export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+import { CatalogBuildError, prepareCatalog, ROOT } from './build-catalog.ts';
+
+export { ROOT };
 export const DEFAULT_BUDGET_KB = 320;
 
 /**
@@ -37,33 +39,6 @@ export const REPLACED_MODULES: Readonly<Record<string, string>> = {
   'supports-color': 'module.exports = false;',
 };
 
-export interface BuildContext {
-  root: string;
-  outdir: string;
-  functions: string[];
-}
-
-export interface BuildStep {
-  name: string;
-  run: (ctx: BuildContext) => Promise<void> | void;
-}
-
-/**
- * Steps that produce sources the bundles import (e.g. the template catalog compiled to code at
- * build time). They run in order before any bundling; a failure fails the build.
- */
-export const preBuildSteps: BuildStep[] = [];
-
-export async function runPreBuildSteps(ctx: BuildContext, steps: readonly BuildStep[] = preBuildSteps): Promise<void> {
-  for (const step of steps) {
-    try {
-      await step.run(ctx);
-    } catch (err) {
-      throw new Error(`pre-build step "${step.name}" failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
-    }
-  }
-}
-
 export interface BuildOptions {
   /** Project root (package.json with the `#shared/*` imports). */
   root?: string;
@@ -80,8 +55,11 @@ export interface BuildOptions {
   lazyModules?: readonly string[];
   /** Metafiles go here, never inside an uploaded folder. Default `<outdir>/.meta`. */
   metaDir?: string;
-  /** Run preBuildSteps first (default true). */
-  preBuild?: boolean;
+  /**
+   * Validate templates.json (or TEMPLATES_FILE) and embed it in the bundles (default true).
+   * A broken catalog fails the build here, not at the first request.
+   */
+  catalog?: boolean;
 }
 
 export interface LazyFile {
@@ -217,7 +195,8 @@ export async function build(options: BuildOptions = {}): Promise<BuildResult> {
       throw new Error(`function "${name}" has no ${join(functionsDir, name, 'index.ts')}`);
   }
 
-  if (options.preBuild ?? true) await runPreBuildSteps({ root, outdir, functions });
+  const catalog = options.catalog === false ? { define: {}, warnings: [] } : prepareCatalog();
+  for (const w of catalog.warnings) process.stderr.write(`warning: ${w}\n`);
   await mkdir(metaDir, { recursive: true });
 
   const bundles: BundleReport[] = [];
@@ -235,6 +214,7 @@ export async function build(options: BuildOptions = {}): Promise<BuildResult> {
       outfile: file,
       minify,
       metafile: true,
+      define: catalog.define,
       plugins: [replacePlugin(), lazyPlugin(lazyModules, used)],
     });
     const metafile = join(metaDir, `${name}.json`);
@@ -316,6 +296,11 @@ async function main(): Promise<void> {
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   main().catch((err: unknown) => {
+    if (err instanceof CatalogBuildError) {
+      process.stderr.write(`build failed: ${err.message}\n`);
+      process.exitCode = 1;
+      return;
+    }
     const e = err as { errors?: Array<{ text: string; location?: { file: string; line: number } | null }>; message?: string };
     if (Array.isArray(e.errors) && e.errors.length > 0) {
       for (const m of e.errors) process.stderr.write(`error: ${m.text}${m.location ? ` (${m.location.file}:${m.location.line})` : ''}\n`);

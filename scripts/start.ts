@@ -2,6 +2,7 @@
  * `npm start`: the three functions on one local HTTP server (PORT, default 9000).
  * With no APPCODE (or APP_KEY/APP_SECRET) it runs the built-in sandbox: nothing leaves the process.
  */
+import { existsSync } from 'node:fs';
 import { closeRedisConnection } from '../shared/store/redis-connection.ts';
 import { startLocalServer } from './local-server.ts';
 
@@ -16,6 +17,9 @@ if (!env.API_KEYS && env.ALLOW_UNAUTHENTICATED === undefined) {
   env.ALLOW_UNAUTHENTICATED = '1';
   notes.push('No API_KEYS set: the local server accepts any caller (a deployed function refuses instead).');
 }
+
+// The deployed bundles embed templates.json at build time; locally the file is read directly.
+if (env.TEMPLATES_FILE === undefined && existsSync('templates.json')) env.TEMPLATES_FILE = 'templates.json';
 
 // Functions read their configuration at module load, so import them after the environment is set.
 const [sms, voice, templates] = await Promise.all([

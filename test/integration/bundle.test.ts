@@ -226,7 +226,8 @@ describe('bundled provider client against the fake gateway over HTTPS', () => {
         {
           event: httpEvent({
             path: '/sms',
-            body: { phone: '13800138000', skin: '1', params: ['12 34&#'] },
+            // Template 2 of the catalog embedded at build time (templates.json), which adds sign "1".
+            body: { phone: '13800138000', skin: '2', params: ['张 三&#', 'A-42', '3'] },
             headers: { authorization: `Bearer ${CALLER_KEY}` },
           }),
         },
@@ -238,7 +239,7 @@ describe('bundled provider client against the fake gateway over HTTPS', () => {
     const got = fake.requests[0]!;
     expect(got.method).toBe('GET');
     expect(got.path).toBe('/largesms');
-    expect(got.rawQuery).toBe('param=12%2034%26%23&phone=13800138000&skin=1');
+    expect(got.rawQuery).toBe('param=%E5%BC%A0%20%E4%B8%89%26%23%7CA-42%7C3&phone=13800138000&skin=2&sign=1');
     expect(got.headers.authorization === `APPCODE ${TEST_APPCODE}`, 'AppCode header sent').toBe(true);
     expect(logs.includes(TEST_APPCODE), 'AppCode in the logs').toBe(false);
     expect(logs.includes(CALLER_KEY), 'caller key in the logs').toBe(false);
@@ -280,7 +281,7 @@ describe('modules loaded with `await import()`', () => {
         '};',
       ].join('\n'),
     );
-    const probe = await build({ functionsDir: fns, outdir: join(work, 'probe-dist'), preBuild: false });
+    const probe = await build({ functionsDir: fns, outdir: join(work, 'probe-dist'), catalog: false });
     const bundle = probe.bundles[0]!;
     expect(bundle.lazy.map((l) => l.module)).toEqual(['ioredis']);
     expect(bundle.inputs.filter((i) => i.includes('node_modules/ioredis/'))).toEqual([]);
@@ -295,7 +296,7 @@ describe('modules loaded with `await import()`', () => {
     const fns = join(work, 'static-functions');
     mkdirSync(join(fns, 'static-redis'), { recursive: true });
     writeFileSync(join(fns, 'static-redis', 'index.ts'), "import { Redis } from 'ioredis';\nexport const handler = () => new Redis();\n");
-    await expect(build({ functionsDir: fns, outdir: join(work, 'static-dist'), preBuild: false })).rejects.toThrow(
+    await expect(build({ functionsDir: fns, outdir: join(work, 'static-dist'), catalog: false })).rejects.toThrow(
       /"ioredis" must be loaded with `await import\('ioredis'\)`/,
     );
   });

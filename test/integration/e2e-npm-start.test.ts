@@ -24,11 +24,13 @@ describe('npm start against the fake provider (AppCode mode)', () => {
 
   it('sends POST /sms over HTTP and the provider receives exactly that request', async () => {
     const res = await post(`${server.url}/sms`, { phone: '0086 13800138000', skin: '2', params: ['张三', 'A-42', '3'] }, { authorization: `Bearer ${CALLER_KEY}` });
+    expect(res.json).toMatchObject({ status: 'sent' });
     expect(res.status).toBe(200);
     expect(res.json).toMatchObject({ status: 'sent', channel: 'sms', phone: '138****8000', provider: { code: 'OK' }, replayed: false });
     expect(fake.requests).toHaveLength(1);
     expect(fake.requests[0]?.path).toBe('/largesms');
-    expect(fake.requests[0]?.query).toEqual({ param: '张三|A-42|3', phone: '13800138000', skin: '2' });
+    // sign "1" comes from the template catalog (templates.json), which npm start loads.
+    expect(fake.requests[0]?.query).toEqual({ param: '张三|A-42|3', phone: '13800138000', skin: '2', sign: '1' });
     expect(fake.requests[0]?.headers.authorization).toBe(`APPCODE ${TEST_APPCODE}`);
   });
 
