@@ -4,6 +4,15 @@ import { type Channel } from './jobs.ts';
 import { type Logger, registerSecret, rootLogger } from './log.ts';
 import { createProviderClient } from './provider/client.ts';
 import { createSender, type Sender, type SenderDeps } from './core/send.ts';
+import { quietHoursGuard } from './guards/quiet-hours.ts';
+import { createQuota } from './guards/rate-limit.ts';
+import { recipientGuard } from './guards/recipient.ts';
+import { type TemplateKindOf, templateKindOf } from './guards/template-kind.ts';
+import type { Limiter } from './limits/limiter.ts';
+import { MemoryLimiter } from './limits/memory.ts';
+import { RedisLimiter } from './limits/redis.ts';
+import { signatureAuthenticator } from './provider/signature.ts';
+import { redisConnection } from './store/redis-connection.ts';
 import { MemoryStore } from './store/memory.ts';
 import type { Store } from './store/types.ts';
 
@@ -31,6 +40,7 @@ export interface Runtime {
   configError: ConfigError | undefined;
   logger: Logger;
   store: Store;
+  limiter: Limiter;
   sender: Sender | undefined;
 }
 
@@ -40,6 +50,12 @@ export interface RuntimeOptions {
   store?: Store;
   retryDelayMs?: number;
   senderDeps?: Partial<SenderDeps>;
+  /** Rate-limit counters; default: Redis when REDIS_URL is set, else this instance's memory. */
+  limiter?: Limiter;
+  /** Clock for limits and sending hours (tests cross day boundaries with it). */
+  now?: () => number;
+  /** Template kind lookup (the template catalog's seam). */
+  templateKindOf?: TemplateKindOf;
 }
 
 export function createRuntime(name: FunctionName, channel: Channel | undefined, options: RuntimeOptions = {}): Runtime {
@@ -62,17 +78,29 @@ export function createRuntime(name: FunctionName, channel: Channel | undefined, 
     if (c.kind === 'signature') registerSecret(c.appSecret);
     for (const k of config.apiKeys) registerSecret(k.key);
     if (c.kind === 'sandbox') logger.warn({ event: 'config' }, 'SANDBOX mode: the built-in sandbox provider answers; nothing is sent');
+    if (config.allowUnauthenticated) {
+      logger.warn({ event: 'config' }, 'ALLOW_UNAUTHENTICATED=1 and no API_KEYS: anyone who can reach the HTTP trigger can send at your expense');
+    }
   }
   const store = options.store ?? new MemoryStore();
+  const redisUrl = config?.redisUrl;
+  const limiter = options.limiter ?? (redisUrl ? new RedisLimiter(() => redisConnection(redisUrl)) : new MemoryLimiter());
   let sender: Sender | undefined;
   if (config && channel) {
+    const c = config.credentials;
     const client = createProviderClient({
-      credentials: config.credentials,
+      credentials: c,
       timeoutMs: config.upstreamTimeoutMs,
       retries: config.upstreamRetries,
       ...(options.retryDelayMs !== undefined ? { retryDelayMs: options.retryDelayMs } : {}),
+      ...(c.kind === 'signature' ? { authenticate: signatureAuthenticator(c) } : {}),
     });
-    sender = createSender({ client, store, longSmsUrl: config.longSmsUrl, voiceUrl: config.voiceUrl, ...options.senderDeps });
+    const now = options.now ?? Date.now;
+    const kindOf = options.templateKindOf ?? templateKindOf;
+    const guards = [recipientGuard(config.recipients)];
+    if (config.quietHours) guards.push(quietHoursGuard(config.quietHours, now, kindOf));
+    const quota = createQuota({ limiter, limits: config.limits, now, kindOf });
+    sender = createSender({ client, store, longSmsUrl: config.longSmsUrl, voiceUrl: config.voiceUrl, guards, quota, ...options.senderDeps });
   }
-  return { name, channel, config, configError, logger, store, sender };
+  return { name, channel, config, configError, logger, store, limiter, sender };
 }
