@@ -42,7 +42,8 @@ for i = 1, #KEYS do
     redis.call('SET', KEYS[i], token, 'PX', a)
   else
     redis.call('INCR', KEYS[i])
-    redis.call('PEXPIREAT', KEYS[i], b + 60000)
+    -- Relative TTL: Redis expires by its own clock, which need not match the injected one.
+    redis.call('PEXPIRE', KEYS[i], b - now + 60000)
   end
 end
 return {1}
