@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { NotifyError } from '../errors.ts';
 import type { Job, SmsJob } from '../jobs.ts';
-import type { Logger } from '../log.ts';
+import { type Logger, scrubValues } from '../log.ts';
 import { maskPhone } from '../phone.ts';
 import type { ProviderInfo } from '../provider/classify.ts';
 import type { ProviderClient } from '../provider/client.ts';
@@ -181,7 +181,11 @@ export function createSender(deps: SenderDeps): Sender {
         attempts: result.attempts,
         latencyMs: result.latencyMs,
       };
-      if (result.provider) outcome.provider = result.provider;
+      if (result.provider) {
+        const texts = job.channel === 'sms' ? request.query.map(([, v]) => v) : [job.content];
+        const { raw, message } = result.provider;
+        outcome.provider = { ...result.provider, message: scrubValues(message, texts), ...(raw !== undefined ? { raw: scrubValues(raw, texts) } : {}) };
+      }
       if (result.error) outcome.error = result.error;
 
       // Not sent and worth retrying later (connection refused, throttled, vendor 106/102):
