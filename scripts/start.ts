@@ -12,6 +12,11 @@ if (!env.APPCODE && !env.APP_KEY && env.SANDBOX !== '0') {
   env.SANDBOX = '1';
   notes.push('SANDBOX mode: no APPCODE set, the built-in sandbox provider answers and nothing is sent.');
   notes.push('  Magic numbers: 134000 + provider code, e.g. 13400000105 answers 105, 13400001009 answers 1009.');
+  if (env.QUIET_HOURS === undefined) {
+    // Trying it out at 22:00 should not meet the 09:00-20:00 voice/marketing window; production keeps it.
+    env.QUIET_HOURS = 'off';
+    notes.push('  Quiet hours are off in the sandbox (set QUIET_HOURS=09:00-20:00 to try them).');
+  }
 }
 if (!env.API_KEYS && env.ALLOW_UNAUTHENTICATED === undefined) {
   env.ALLOW_UNAUTHENTICATED = '1';

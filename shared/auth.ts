@@ -11,6 +11,19 @@ import type { Runtime } from './runtime.ts';
 
 const digest = (s: string) => createHash('sha256').update(s, 'utf8').digest();
 
+/**
+ * 401 with one message whatever went wrong, so a prober learns nothing. Why it failed is kept
+ * for the request's log line only (`authReason`), never the key presented.
+ */
+export class UnauthorizedError extends NotifyError {
+  override name = 'UnauthorizedError';
+  readonly authReason: 'missing' | 'malformed' | 'unknown-key';
+  constructor(reason: UnauthorizedError['authReason']) {
+    super('UNAUTHORIZED', 'missing or invalid API key');
+    this.authReason = reason;
+  }
+}
+
 function presentedKey(req: HttpRequest): string | undefined {
   const auth = req.headers.authorization;
   if (auth) {
@@ -32,14 +45,13 @@ export function authenticate(req: HttpRequest, rt: Runtime): string {
     );
   }
   const key = presentedKey(req);
-  const unauthorized = new NotifyError('UNAUTHORIZED', 'missing or invalid API key');
-  if (!key) throw unauthorized;
+  if (!key) throw new UnauthorizedError(req.headers.authorization || req.headers['x-api-key'] !== undefined ? 'malformed' : 'missing');
   // Compare fixed-length digests so neither length nor content leaks through timing; check all keys.
   const given = digest(key);
   let caller: string | undefined;
   for (const k of config.apiKeys) {
     if (timingSafeEqual(given, digest(k.key)) && caller === undefined) caller = k.name;
   }
-  if (caller === undefined) throw unauthorized;
+  if (caller === undefined) throw new UnauthorizedError('unknown-key');
   return caller;
 }

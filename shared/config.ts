@@ -10,6 +10,8 @@ const flag = z.optional(z.enum(['0', '1', 'true', 'false', '']));
 const positiveInt = (name: string) =>
   z.optional(z.string().check(z.regex(/^\d+$/, { error: `${name} must be a whole number of milliseconds or a count` })));
 
+const count = (name: string) => z.optional(z.string().check(z.regex(/^\s*\d{0,9}\s*$/, { error: `${name} must be a whole number (0 turns the limit off)` })));
+
 const envSchema = z.object({
   APPCODE: z.optional(z.string()),
   APP_KEY: z.optional(z.string()),
@@ -25,6 +27,19 @@ const envSchema = z.object({
   MAX_BODY_BYTES: positiveInt('MAX_BODY_BYTES'),
   OSS_ENDPOINT: z.optional(z.string()),
   LOG_LEVEL: z.optional(z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent', ''])),
+  LIMIT_PHONE_INTERVAL_S: count('LIMIT_PHONE_INTERVAL_S'),
+  LIMIT_PHONE_DAILY: count('LIMIT_PHONE_DAILY'),
+  LIMIT_VERIFICATION_INTERVAL_S: count('LIMIT_VERIFICATION_INTERVAL_S'),
+  LIMIT_VERIFICATION_HOURLY: count('LIMIT_VERIFICATION_HOURLY'),
+  LIMIT_VERIFICATION_DAILY: count('LIMIT_VERIFICATION_DAILY'),
+  LIMIT_CALLER_PER_MINUTE: count('LIMIT_CALLER_PER_MINUTE'),
+  LIMIT_CALLER_DAILY: count('LIMIT_CALLER_DAILY'),
+  LIMIT_GLOBAL_DAILY: count('LIMIT_GLOBAL_DAILY'),
+  LIMIT_ACTION: z.optional(z.enum(['defer', 'report', ''], { error: 'LIMIT_ACTION must be defer or report' })),
+  PHONE_ALLOWLIST: z.optional(z.string()),
+  PHONE_DENYLIST: z.optional(z.string()),
+  QUIET_HOURS: z.optional(z.string()),
+  QUIET_HOURS_ACTION: z.optional(z.enum(['defer', 'refuse', ''], { error: 'QUIET_HOURS_ACTION must be defer or refuse' })),
 });
 
 export type Credentials =
@@ -35,6 +50,33 @@ export type Credentials =
 export interface ApiKey {
   name: string;
   key: string;
+}
+
+/** Counts per window; 0 means the limit is off. Days are Beijing days (UTC+8). */
+export interface LimitConfig {
+  phoneIntervalS: number;
+  phoneDaily: number;
+  verificationIntervalS: number;
+  verificationHourly: number;
+  verificationDaily: number;
+  callerPerMinute: number;
+  callerDaily: number;
+  globalDaily: number;
+  /** What queued jobs over a limit become: scheduled for later, or reported as refused. */
+  action: 'defer' | 'report';
+}
+
+export interface RecipientPolicy {
+  /** Number prefixes (1–11 digits); empty = every mainland mobile. */
+  allow: string[];
+  deny: string[];
+}
+
+/** The window (Beijing time, minutes after midnight) in which voice calls and marketing SMS may go out. */
+export interface QuietHours {
+  startMinute: number;
+  endMinute: number;
+  action: 'defer' | 'refuse';
 }
 
 export interface Config {
@@ -50,7 +92,24 @@ export interface Config {
   maxBodyBytes: number;
   ossEndpoint: string | undefined;
   logLevel: string;
+  limits: LimitConfig;
+  recipients: RecipientPolicy;
+  /** Undefined when QUIET_HOURS=off. */
+  quietHours: QuietHours | undefined;
 }
+
+export const DEFAULT_LIMITS: LimitConfig = {
+  phoneIntervalS: 60,
+  phoneDaily: 15,
+  verificationIntervalS: 60,
+  verificationHourly: 5,
+  verificationDaily: 10,
+  callerPerMinute: 60,
+  callerDaily: 2000,
+  globalDaily: 10000,
+  action: 'defer',
+};
+export const DEFAULT_QUIET_HOURS = '09:00-20:00';
 
 export const DEFAULT_LONG_SMS_URL = 'https://largesms.market.alicloudapi.com/largesms';
 export const DEFAULT_VOICE_URL = 'https://yytz.market.alicloudapi.com/chuangxin/yytz';
@@ -95,6 +154,39 @@ function parseApiKeys(raw: string, problems: string[]): ApiKey[] {
 export interface LoadConfigOptions {
   /** Sending functions need provider credentials; template-validate does not. */
   requireCredentials?: boolean;
+}
+
+function parsePrefixes(name: string, raw: string | undefined, problems: string[]): string[] {
+  if (blank(raw)) return [];
+  const out: string[] = [];
+  for (const entry of (raw as string).split(',')) {
+    const p = entry.trim();
+    if (p === '') continue;
+    if (!/^1\d{0,10}$/.test(p)) {
+      problems.push(`${name} entries must be number prefixes of 1 to 11 digits starting with 1 (e.g. 138,1390000)`);
+      return [];
+    }
+    out.push(p);
+  }
+  return out;
+}
+
+function parseQuietHours(raw: string | undefined, action: QuietHours['action'], problems: string[]): QuietHours | undefined {
+  const value = blank(raw) ? DEFAULT_QUIET_HOURS : (raw as string).trim();
+  if (/^(off|none|0)$/i.test(value)) return undefined;
+  const m = /^(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})$/.exec(value);
+  const minute = (h: string, mm: string) => Number(h) * 60 + Number(mm);
+  if (!m || Number(m[1]) > 24 || Number(m[3]) > 24 || Number(m[2]) > 59 || Number(m[4]) > 59) {
+    problems.push('QUIET_HOURS must look like 09:00-20:00 (Beijing time) or off');
+    return undefined;
+  }
+  const startMinute = minute(m[1] as string, m[2] as string);
+  const endMinute = minute(m[3] as string, m[4] as string);
+  if (startMinute === endMinute || startMinute > 1440 || endMinute > 1440) {
+    problems.push('QUIET_HOURS must be a window of non-zero length within a day, e.g. 09:00-20:00');
+    return undefined;
+  }
+  return { startMinute, endMinute, action };
 }
 
 /** Reads and validates the environment. Throws ConfigError listing every problem. */
@@ -149,6 +241,26 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const maxBodyBytes = Number(e.MAX_BODY_BYTES || 64 * 1024);
   if (maxBodyBytes < 1024) problems.push('MAX_BODY_BYTES must be at least 1024');
 
+  const num = (v: string | undefined, d: number) => (blank(v) ? d : Number((v as string).trim()));
+  const limits: LimitConfig = {
+    phoneIntervalS: num(e.LIMIT_PHONE_INTERVAL_S, DEFAULT_LIMITS.phoneIntervalS),
+    phoneDaily: num(e.LIMIT_PHONE_DAILY, DEFAULT_LIMITS.phoneDaily),
+    verificationIntervalS: num(e.LIMIT_VERIFICATION_INTERVAL_S, DEFAULT_LIMITS.verificationIntervalS),
+    verificationHourly: num(e.LIMIT_VERIFICATION_HOURLY, DEFAULT_LIMITS.verificationHourly),
+    verificationDaily: num(e.LIMIT_VERIFICATION_DAILY, DEFAULT_LIMITS.verificationDaily),
+    callerPerMinute: num(e.LIMIT_CALLER_PER_MINUTE, DEFAULT_LIMITS.callerPerMinute),
+    callerDaily: num(e.LIMIT_CALLER_DAILY, DEFAULT_LIMITS.callerDaily),
+    globalDaily: num(e.LIMIT_GLOBAL_DAILY, DEFAULT_LIMITS.globalDaily),
+    action: e.LIMIT_ACTION === 'report' ? 'report' : 'defer',
+  };
+  if (limits.phoneIntervalS > 86_400) problems.push('LIMIT_PHONE_INTERVAL_S must be at most 86400 (a day)');
+  if (limits.verificationIntervalS > 86_400) problems.push('LIMIT_VERIFICATION_INTERVAL_S must be at most 86400 (a day)');
+  const recipients: RecipientPolicy = {
+    allow: parsePrefixes('PHONE_ALLOWLIST', e.PHONE_ALLOWLIST, problems),
+    deny: parsePrefixes('PHONE_DENYLIST', e.PHONE_DENYLIST, problems),
+  };
+  const quietHours = parseQuietHours(e.QUIET_HOURS, e.QUIET_HOURS_ACTION === 'refuse' ? 'refuse' : 'defer', problems);
+
   if (problems.length > 0) {
     const named = problems.map((p) => p.split(' ')[0] as string);
     throw new ConfigError(problems.join('; '), [...new Set([...vars, ...named])]);
@@ -165,5 +277,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     maxBodyBytes,
     ossEndpoint: blank(e.OSS_ENDPOINT) ? undefined : e.OSS_ENDPOINT,
     logLevel: blank(e.LOG_LEVEL) ? 'info' : (e.LOG_LEVEL as string),
+    limits,
+    recipients,
+    quietHours,
   };
 }

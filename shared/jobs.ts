@@ -26,6 +26,8 @@ const text = (max: number) =>
     z.refine((s) => s.isWellFormed(), { error: 'must be valid Unicode text' }),
   );
 
+const RESERVED_NAMES = new Set(['__proto__', 'constructor', 'prototype']);
+
 const paramValue = text(LIMITS.paramLength).check(
   z.refine((s) => !s.includes('|'), {
     error: 'must not contain "|": the provider joins parameters with it and cannot escape it',
@@ -50,7 +52,15 @@ export const smsJobSchema = z.strictObject({
   skin: text(LIMITS.skinLength).check(z.minLength(1, { error: 'is required' })),
   params: z.union([
     z.array(paramValue).check(z.maxLength(LIMITS.paramCount)),
-    z.record(z.string().check(z.regex(/^[\w\u4e00-\u9fff]{1,32}$/)), paramValue),
+    z.record(
+      z.string().check(
+        z.regex(/^[\w\u4e00-\u9fff]{1,32}$/),
+        // `__proto__` would be dropped silently by the object it lands in, `constructor` and
+        // `prototype` would shadow Object's own: none can be a template variable.
+        z.refine((k) => !RESERVED_NAMES.has(k), { error: 'must not be __proto__, constructor or prototype' }),
+      ),
+      paramValue,
+    ),
   ], { error: 'must be an array of strings in template order, or an object of strings by variable name' }),
   sign: z.optional(text(LIMITS.signLength).check(z.minLength(1))),
 });
@@ -91,9 +101,9 @@ export function parseJob(raw: unknown, channel: Channel, prefix = ''): Job {
     throw new ChannelMismatchError(channel, String(raw.channel), prefix);
   }
   if (channel === 'sms') {
-    // zod drops a JSON "__proto__" key from records without a word; refuse it so nothing is lost.
+    // zod skips a `__proto__` key without a word; a variable silently lost would send a wrong text.
     if (isRecord(raw.params) && Object.hasOwn(raw.params, '__proto__')) {
-      throw new InvalidRequestError(`${prefix}params must not use the name __proto__`, `${prefix}params.__proto__`);
+      throw new InvalidRequestError(`${prefix}params.__proto__ must not be __proto__, constructor or prototype`, `${prefix}params.__proto__`);
     }
     const job = parseOrThrow(smsJobSchema, raw, at);
     return { ...job, channel: 'sms', phone: normalizePhone(job.phone, `${prefix}phone`) };

@@ -12,6 +12,11 @@ import pino from 'pino';
 
 export type Logger = pino.Logger;
 
+/**
+ * The one redaction list: credentials (AppCode, AppSecret, caller keys, signatures, the
+ * Authorization header) and message contents that may carry verification codes (SMS params,
+ * voice content). Values that slip past these paths are still caught by `scrub`.
+ */
 export const REDACT_PATHS = [
   'appCode',
   'appSecret',
@@ -25,12 +30,21 @@ export const REDACT_PATHS = [
   'headers["x-api-key"]',
   'headers["X-Api-Key"]',
   'headers["x-ca-signature"]',
+  'headers.cookie',
   'params',
+  'content',
+  'query',
   '*.appCode',
   '*.appSecret',
   '*.apiKey',
+  '*.key',
+  '*.secret',
   '*.authorization',
   '*.params',
+  '*.content',
+  '*.query',
+  '*.headers.authorization',
+  '*.headers["x-api-key"]',
 ];
 
 const secrets = new Set<string>();
@@ -49,6 +63,24 @@ export function scrub(line: string): string {
     if (out.includes(secret)) out = out.replaceAll(secret, '[REDACTED]');
   }
   return out.replace(PHONE_IN_TEXT, '$1****$3');
+}
+
+/**
+ * Removes the given values (a job's params, its voice text, and the digit runs inside them —
+ * verification codes) from provider text we keep for diagnosis: a vendor that echoes our
+ * request must not put a code into the logs or the store. Values under 4 characters are left,
+ * as replacing them would mangle ordinary text.
+ */
+export function scrubValues(text: string, values: readonly string[]): string {
+  const all = new Set<string>();
+  for (const v of values) {
+    if (v.length >= 4) all.add(v);
+    for (const run of v.match(/\d{4,}/g) ?? []) all.add(run);
+  }
+  let out = text;
+  // Longest first, so a value is not half-replaced by one of its own digit runs.
+  for (const v of [...all].sort((a, b) => b.length - a.length)) out = out.replaceAll(v, '[REDACTED]');
+  return out;
 }
 
 export interface LoggerOptions {

@@ -11,7 +11,8 @@ const SEPARATORS = /[ -]/g;
  */
 export function normalizePhone(raw: string, field = 'phone'): string {
   if (raw.length > 32) throw new InvalidRequestError(`${field} is too long to be a phone number`, field, 'INVALID_PHONE');
-  let digits = raw.trim().replace(SEPARATORS, '');
+  // Not String.trim(): it also eats a BOM, NBSP and other invisible characters, which are refused.
+  let digits = raw.replace(/^[ \t]+|[ \t]+$/g, '').replace(SEPARATORS, '');
   if (digits.startsWith('+86')) digits = digits.slice(3);
   else if (digits.startsWith('0086')) digits = digits.slice(4);
   else if (digits.length === 13 && digits.startsWith('86')) digits = digits.slice(2);

@@ -180,6 +180,8 @@ export async function handleHttp(
     }
   } catch (err) {
     const e = toNotifyError(err);
+    const authReason = (err as { authReason?: unknown } | null)?.authReason;
+    if (typeof authReason === 'string') log.authFailure = authReason;
     if (e.code === 'INTERNAL') {
       log.err = err instanceof Error ? { name: err.name, message: err.message, stack: err.stack } : String(err);
     }

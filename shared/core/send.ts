@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { NotifyError } from '../errors.ts';
 import type { Job, SmsJob } from '../jobs.ts';
-import type { Logger } from '../log.ts';
+import { type Logger, scrubValues } from '../log.ts';
 import { maskPhone } from '../phone.ts';
 import type { ProviderInfo } from '../provider/classify.ts';
 import type { ProviderClient } from '../provider/client.ts';
@@ -44,12 +44,26 @@ export interface SendContext {
  */
 export type SmsParamResolver = (job: SmsJob) => string[] | { params: string[]; sign: string | undefined };
 
+/** A check before anything is claimed or sent (recipient policy, sending hours); throws a NotifyError to refuse. */
+export type SendGuard = (job: Job, ctx: SendContext) => Promise<void>;
+
+/**
+ * Counts a send against the rate limits just before the provider call (after the idempotency
+ * claim, so replays never count); throws to refuse, returns the refund for a send that
+ * turns out not to have reached the vendor.
+ */
+export interface SendQuota {
+  reserve(job: Job, ctx: SendContext): Promise<() => Promise<void>>;
+}
+
 export interface SenderDeps {
   client: ProviderClient;
   store: Store;
   longSmsUrl: string;
   voiceUrl: string;
   resolveSmsParams?: SmsParamResolver;
+  guards?: readonly SendGuard[];
+  quota?: SendQuota;
 }
 
 export const OUTCOME_TTL_MS = 24 * 60 * 60 * 1000;
@@ -119,6 +133,7 @@ export function createSender(deps: SenderDeps): Sender {
       const phoneMasked = maskPhone(job.phone);
       // Refusals that need no provider call happen before the claim: nothing to remember.
       const request = buildRequest(job);
+      for (const guard of deps.guards ?? []) await guard(job, ctx);
       const key = job.idempotencyKey ?? null;
       const storeKey = key === null ? null : `idem:${job.channel}:${ctx.caller}:${key}`;
       const fp = fingerprint(job);
@@ -144,6 +159,16 @@ export function createSender(deps: SenderDeps): Sender {
         token = claim.token;
       }
 
+      let refund: (() => Promise<void>) | undefined;
+      if (deps.quota) {
+        try {
+          refund = await deps.quota.reserve(job, ctx);
+        } catch (err) {
+          if (storeKey !== null && token !== undefined) await deps.store.release(storeKey, token);
+          throw err;
+        }
+      }
+
       let result: Awaited<ReturnType<ProviderClient['send']>>;
       try {
         result = await deps.client.send(request);
@@ -162,13 +187,19 @@ export function createSender(deps: SenderDeps): Sender {
         attempts: result.attempts,
         latencyMs: result.latencyMs,
       };
-      if (result.provider) outcome.provider = result.provider;
+      if (result.provider) {
+        const texts = job.channel === 'sms' ? request.query.map(([, v]) => v) : [job.content];
+        const { raw, message } = result.provider;
+        outcome.provider = { ...result.provider, message: scrubValues(message, texts), ...(raw !== undefined ? { raw: scrubValues(raw, texts) } : {}) };
+      }
       if (result.error) outcome.error = result.error;
 
+      // Not sent and worth retrying later (connection refused, throttled, vendor 106/102):
+      // free the key and give the limits back so the retry can send. Sent, refused and unknown
+      // outcomes are kept (and counted).
+      const nothingSent = outcome.status !== 'sent' && outcome.status !== 'unknown' && outcome.error?.retryable === true;
+      if (nothingSent && refund) await refund();
       if (storeKey !== null && token !== undefined) {
-        // Not sent and worth retrying later (connection refused, throttled, vendor 106/102):
-        // free the key so the retry can send. Sent, refused and unknown outcomes are kept.
-        const nothingSent = outcome.status !== 'sent' && outcome.status !== 'unknown' && outcome.error?.retryable === true;
         if (nothingSent) await deps.store.release(storeKey, token);
         else await deps.store.complete(storeKey, token, storedFrom(outcome, fp), OUTCOME_TTL_MS);
       }

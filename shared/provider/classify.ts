@@ -1,5 +1,6 @@
 import { type ErrorCode, NotifyError } from '../errors.ts';
 import type { Channel } from '../jobs.ts';
+import { redactGatewayMessage } from './signature.ts';
 
 /**
  * Turns what came back from API Gateway and the vendor into an outcome.
@@ -76,7 +77,8 @@ export function classifyGateway(status: number, headers: Record<string, unknown>
   const requestId = header(headers, 'x-ca-request-id');
   const provider: ProviderInfo = {
     code: header(headers, 'x-ca-error-code') ?? `HTTP_${status}`,
-    message: errorMessage || `HTTP ${status}`,
+    // Signature errors echo our query (phones, codes) back: keep the names, drop the values.
+    message: errorMessage ? redactGatewayMessage(errorMessage) : `HTTP ${status}`,
   };
   if (requestId) provider.requestId = requestId;
   if (!errorMessage && body) provider.raw = truncate(body);

@@ -66,11 +66,16 @@ export function throwIfErrors(findings: readonly Finding[]): void {
   throw new InvalidRequestError(`${first.path}: ${first.message} [${first.rule}]${more}`, first.path, errorCodeFor(first.rule));
 }
 
-/** The sender's hook (SenderDeps.resolveSmsParams): refuses before any provider call. */
-export function createCatalogResolver(catalog: Catalog | undefined, now: () => Date = () => new Date()) {
+/**
+ * The sender's hook (SenderDeps.resolveSmsParams): refuses before any provider call.
+ * Sending hours are left to the quiet-hours guard (shared/guards/quiet-hours.ts), which knows
+ * the configured window and whether a queued job is deferred or refused; the dry run still
+ * reports them.
+ */
+export function createCatalogResolver(catalog: Catalog | undefined) {
   return (job: SmsJob): { params: string[]; sign: string | undefined } => {
-    const r = resolveSms(job, catalog, now());
-    throwIfErrors(r.findings);
+    const r = resolveSms(job, catalog, new Date());
+    throwIfErrors(r.findings.filter((f) => f.rule !== 'marketing.sending-hours'));
     return { params: r.params as string[], sign: r.sign };
   };
 }

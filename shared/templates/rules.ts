@@ -251,8 +251,15 @@ export function checkParams(t: TemplateEntry, params: readonly string[] | Record
 }
 
 /** Param rules that hold without a catalog entry (the skin is not in the catalog). */
+/**
+ * Params for a skin not in the catalog. Only `|` breaks the wire format; a line break is a
+ * warning here (we do not know the template, and the value still reaches the vendor exactly as
+ * text), and an error for catalog templates and in /templates/validate.
+ */
 export function checkPlainParams(params: readonly string[], path = 'params'): Finding[] {
-  return params.flatMap((value, i) => valueFindings(undefined, undefined, value, `${path}[${i}]`, false));
+  return params
+    .flatMap((value, i) => valueFindings(undefined, undefined, value, `${path}[${i}]`, false))
+    .map((f) => (f.rule === 'param.newline' ? { ...f, severity: 'warning' as const } : f));
 }
 
 /** Voice content sent directly: length, and a spoken code must be 4-6 digits. */

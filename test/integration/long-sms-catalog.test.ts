@@ -21,7 +21,7 @@ beforeAll(async () => {
   fake = await startFakeProvider({ templates: providerTemplates({ '9': '【测试】#a#和#b#' }) });
   handler = createFunction(
     { name: 'long-sms', channel: 'sms', routes: [sendRoute('sms'), healthRoute] },
-    { env: { APPCODE: TEST_APPCODE, LONG_SMS_URL: fake.longSmsUrl, API_KEYS: `app:${CALLER_KEY}` }, retryDelayMs: 5, catalog: testCatalog(), now: () => clock },
+    { env: { APPCODE: TEST_APPCODE, LONG_SMS_URL: fake.longSmsUrl, API_KEYS: `app:${CALLER_KEY}`, LIMIT_PHONE_INTERVAL_S: '0' }, retryDelayMs: 5, catalog: testCatalog(), now: () => clock.getTime() },
   );
 });
 afterAll(async () => {
@@ -59,7 +59,6 @@ describe('long-sms with the template catalog', () => {
     ['a 3-digit code', { skin: '1', params: ['123'] }, 422, 'TEMPLATE_MISMATCH', /4 to 6 digits.*\[verification\.code-digits\]/],
     ['a 7-digit code', { skin: '1', params: { code: '1234567' } }, 422, 'TEMPLATE_MISMATCH', /\[verification\.code-digits\]/],
     ['a line break in a value', { skin: '4', params: ['第一行\n第二行'] }, 400, 'INVALID_REQUEST', /line breaks.*\[param\.newline\]/],
-    ['a line break for a skin not in the catalog', { skin: '9', params: ['a\r\nb', 'c'] }, 400, 'INVALID_REQUEST', /\[param\.newline\]/],
     ['named params for a skin not in the catalog', { skin: '9', params: { a: '1', b: '2' } }, 422, 'TEMPLATE_MISMATCH', /\[catalog\.unknown-skin\]/],
   ])('refuses %s before any provider call', async (_name, job, status, code, message) => {
     const res = await post({ phone: '13800138000', idempotencyKey: `refused-${_name}`, ...job });
@@ -69,13 +68,21 @@ describe('long-sms with the template catalog', () => {
     expect(fake.requests).toHaveLength(0);
   });
 
+  it('passes a line break for a skin not in the catalog through as text (only catalog templates refuse it)', async () => {
+    const res = await post({ phone: '13800138000', skin: '9', params: ['a\r\nb', 'c'] });
+    expect(res.statusCode).toBe(200);
+    expect(fake.requests[0]?.query.param).toBe('a\r\nb|c');
+  });
+
   it('refuses marketing at 21:00 Beijing time with OUTSIDE_SENDING_HOURS, and sends it at 10:00', async () => {
     clock = BEIJING_9PM;
     const job = { phone: '13800138000', skin: '3', params: { name: '张三' }, idempotencyKey: 'promo-1' };
     const refused = await post(job);
     expect(refused.statusCode).toBe(422);
-    expect(refused.json.error).toMatchObject({ code: 'OUTSIDE_SENDING_HOURS', retryable: false });
-    expect(refused.json.error.message).toMatch(/09:00-20:00 Beijing time/);
+    // Refused by the quiet-hours guard (QUIET_HOURS, default 09:00-20:00): retryable inside the window.
+    expect(refused.json.error).toMatchObject({ code: 'OUTSIDE_SENDING_HOURS', retryable: true });
+    expect(refused.json.error.message).toMatch(/between 09:00 and 20:00 Beijing time/);
+    expect(Number(refused.headers['retry-after'])).toBe(12 * 3600);
     expect(fake.requests).toHaveLength(0);
     // The refusal took no idempotency claim: the same job and key send once inside the hours.
     clock = BEIJING_10AM;

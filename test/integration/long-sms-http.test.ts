@@ -13,7 +13,11 @@ beforeAll(async () => {
   fake = await startFakeProvider();
   handler = createFunction(
     { name: 'long-sms', channel: 'sms', routes: [sendRoute('sms'), healthRoute] },
-    { env: { APPCODE: TEST_APPCODE, LONG_SMS_URL: fake.longSmsUrl, API_KEYS: `app:${CALLER_KEY}` }, retryDelayMs: 5 },
+    {
+      // The tests send to one phone back to back; per-phone limits have their own tests.
+      env: { APPCODE: TEST_APPCODE, LONG_SMS_URL: fake.longSmsUrl, API_KEYS: `app:${CALLER_KEY}`, LIMIT_PHONE_INTERVAL_S: '0' },
+      retryDelayMs: 5,
+    },
   );
 });
 afterAll(async () => {

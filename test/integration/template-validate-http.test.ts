@@ -24,7 +24,7 @@ beforeAll(async () => {
     {
       env: { APPCODE: TEST_APPCODE, LONG_SMS_URL: fake.longSmsUrl, VOICE_URL: fake.voiceUrl, API_KEYS: `app:${CALLER_KEY}`, MAX_BODY_BYTES: '4096' },
       catalog: testCatalog(),
-      now: () => clock,
+      now: () => clock.getTime(),
     },
   );
 });

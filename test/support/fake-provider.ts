@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { createHmac, timingSafeEqual } from 'node:crypto';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import https from 'node:https';
@@ -50,6 +51,15 @@ export interface FakeProviderOptions {
   appCode?: string;
   /** Template id → number of `#var#` placeholders and text, for realistic 105/1009 answers. */
   templates?: Record<string, string>;
+  /**
+   * Signature auth: when set, a request carrying `X-Ca-Signature` is verified the way the gateway
+   * does (its own string-to-sign from the request as received); a mismatch answers 400 with
+   * `X-Ca-Error-Message: Invalid Signature, Server StringToSign:…` (newlines shown as `#`).
+   */
+  appKey?: string;
+  appSecret?: string;
+  /** Clock for the timestamp window check (ms). */
+  now?: () => number;
 }
 
 export interface FakeProvider {
@@ -94,9 +104,53 @@ function send(res: ServerResponse, status: number, body: string, headers: Record
   res.end(body);
 }
 
-function realistic(req: RecordedRequest, opts: Required<Pick<FakeProviderOptions, 'appCode' | 'templates'>>): Behaviour {
+const headerText = (v: string | string[] | undefined) => (Array.isArray(v) ? v.join(',') : (v ?? ''));
+
+/** The gateway's string to sign, rebuilt from the request as it arrived (independent of shared/). */
+export function serverStringToSign(req: RecordedRequest): string {
+  const h = req.headers;
+  const names = headerText(h['x-ca-signature-headers'])
+    .split(',')
+    .map((n) => n.trim().toLowerCase())
+    .filter(Boolean)
+    .sort();
+  let out = `${req.method}\n${headerText(h.accept)}\n${headerText(h['content-md5'])}\n${headerText(h['content-type'])}\n${headerText(h.date)}\n`;
+  for (const n of names) out += `${n}:${headerText(h[n])}\n`;
+  const keys = Object.keys(req.query).sort();
+  out += req.path;
+  if (keys.length > 0) out += `?${keys.map((k) => (req.query[k] === '' ? k : `${k}=${req.query[k]}`)).join('&')}`;
+  return out;
+}
+
+function checkSignature(req: RecordedRequest, opts: FakeProviderOptions, nonces: Set<string>): Behaviour | undefined {
+  const h = req.headers;
+  const bad = (errorMessage: string): Behaviour => ({ kind: 'gateway', status: 400, errorMessage });
+  if (headerText(h['x-ca-key']) !== opts.appKey) return bad('Invalid AppKey');
+  if (headerText(h['x-ca-signature-method']) !== 'HmacSHA256') return bad('Invalid Signature Method');
+  const ts = Number(headerText(h['x-ca-timestamp']));
+  if (!Number.isInteger(ts)) return bad('Invalid Timestamp');
+  if (Math.abs((opts.now ?? Date.now)() - ts) > 15 * 60_000) return bad('Timestamp Expired');
+  const nonce = headerText(h['x-ca-nonce']);
+  if (nonce === '') return bad('Invalid Nonce');
+  if (nonces.has(nonce)) return bad('Nonce Used');
+  const sts = serverStringToSign(req);
+  const expected = createHmac('sha256', opts.appSecret ?? '').update(sts, 'utf8').digest();
+  const given = Buffer.from(headerText(h['x-ca-signature']), 'base64');
+  if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+    // Header values cannot hold newlines or non-Latin-1 text: show them the way a log would.
+    const shown = sts.replaceAll('\n', '#').replace(/[^\x20-\x7e]/g, (c) => encodeURIComponent(c));
+    return bad(`Invalid Signature, Server StringToSign:\`${shown}\``);
+  }
+  nonces.add(nonce);
+  return undefined;
+}
+
+function realistic(req: RecordedRequest, opts: Required<Pick<FakeProviderOptions, 'appCode' | 'templates'>> & FakeProviderOptions, nonces: Set<string>): Behaviour {
   const auth = req.headers.authorization;
-  if (auth !== `APPCODE ${opts.appCode}`) {
+  if (opts.appKey !== undefined && req.headers['x-ca-signature'] !== undefined) {
+    const refusal = checkSignature(req, opts, nonces);
+    if (refusal) return refusal;
+  } else if (auth !== `APPCODE ${opts.appCode}`) {
     return { kind: 'gateway', status: 401, errorMessage: 'Invalid AppCode `not exists`' };
   }
   const phoneOk = (p: string | undefined) => !!p && /^1[3-9]\d{9}$/.test(p);
@@ -142,7 +196,8 @@ export function selfSignedCert(): { key: string; cert: string; caPath: string } 
 }
 
 export async function startFakeProvider(options: FakeProviderOptions = {}): Promise<FakeProvider> {
-  const opts = { appCode: options.appCode ?? TEST_APPCODE, templates: options.templates ?? DEFAULT_TEMPLATES };
+  const opts = { ...options, appCode: options.appCode ?? TEST_APPCODE, templates: options.templates ?? DEFAULT_TEMPLATES };
+  const nonces = new Set<string>();
   const sockets = new Set<Socket>();
   const hanging = new Set<ServerResponse>();
   const state = {
@@ -154,7 +209,7 @@ export async function startFakeProvider(options: FakeProviderOptions = {}): Prom
   async function act(b: Behaviour, rec: RecordedRequest, req: IncomingMessage, res: ServerResponse): Promise<void> {
     switch (b.kind) {
       case 'realistic':
-        return act(realistic(rec, opts), rec, req, res);
+        return act(realistic(rec, opts, nonces), rec, req, res);
       case 'vendor':
         return send(res, 200, JSON.stringify({ Message: b.message, Code: b.code, ...b.extra }));
       case 'json':

@@ -1,0 +1,38 @@
+import { createFunction, type FunctionSpec } from '#shared/app';
+import type { RuntimeOptions } from '#shared/runtime';
+import { healthRoute, sendRoute } from '#shared/routes/send';
+import { validateRoute } from '#shared/routes/validate';
+import { asHttpResult, fcContext, type HttpEventInput, type HttpResult, httpEvent } from './fc.ts';
+
+/** The three functions as functions/*\/index.ts wire them, for tests that cover every route. */
+export const SPECS: Record<'long-sms' | 'voice-notify' | 'template-validate', FunctionSpec> = {
+  'long-sms': { name: 'long-sms', channel: 'sms', routes: [sendRoute('sms'), healthRoute] },
+  'voice-notify': { name: 'voice-notify', channel: 'voice', routes: [sendRoute('voice'), healthRoute] },
+  'template-validate': { name: 'template-validate', routes: [validateRoute, healthRoute] },
+};
+
+/** Every route that needs a caller key, with a body that would pass validation. */
+export const PROTECTED_ROUTES = [
+  { fn: 'long-sms', path: '/sms', body: { phone: '13800138000', skin: '1', params: ['1234'] } },
+  { fn: 'voice-notify', path: '/voice', body: { phone: '13800138000', content: '您好，您的快递已送达。' } },
+  { fn: 'template-validate', path: '/templates/validate', body: { template: { skin: '1', kind: 'verification', text: '【测试】您的验证码是#code#' } } },
+] as const;
+
+export type Invoker = ((input: HttpEventInput & { query?: Record<string, string> }) => Promise<HttpResult>) & {
+  handler: ReturnType<typeof createFunction>;
+};
+
+/** Builds one function and a helper that invokes it with an HTTP event (optionally with query parameters). */
+export function invoker(fn: keyof typeof SPECS, options: RuntimeOptions): Invoker {
+  const handler = createFunction(SPECS[fn], options);
+  const call = async (input: HttpEventInput & { query?: Record<string, string> }) => {
+    let event: Buffer = httpEvent(input);
+    if (input.query) {
+      const parsed = JSON.parse(event.toString('utf8')) as Record<string, unknown>;
+      parsed.queryParameters = input.query;
+      event = Buffer.from(JSON.stringify(parsed));
+    }
+    return asHttpResult(await handler(event, fcContext()));
+  };
+  return Object.assign(call, { handler });
+}
