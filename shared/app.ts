@@ -1,4 +1,8 @@
 import { handleHttp, isHttpEvent, type Route } from './adapters/http.ts';
+import { handleMnsQueue, isMnsQueueEvent } from './adapters/mns-queue.ts';
+import { handleMnsStream, handleMnsTopic, isMnsStreamEvent, isMnsTopicEvent } from './adapters/mns-topic.ts';
+import { handleTimer, isTimerEvent } from './adapters/timer.ts';
+import { BatchRetryError, type BatchSummary } from './core/batch.ts';
 import { authenticate } from './auth.ts';
 import type { Channel } from './jobs.ts';
 import { createRuntime, type FcContext, type FunctionName, type Runtime, type RuntimeOptions } from './runtime.ts';
@@ -42,12 +46,33 @@ export function createFunction(spec: FunctionSpec, options: RuntimeOptions = {})
     if (decoded.ok && isHttpEvent(decoded.value)) {
       return handleHttp(decoded.value, context, rt, spec.routes, authenticate);
     }
-    // Other triggers arrive with the event-driven adapters; never crash on a shape we do not know.
-    rt.logger.error(
-      { event: 'unsupported-event', requestId: context.requestId, parsed: decoded.ok, bytes: decoded.ok ? undefined : decoded.text.length },
-      'event shape not recognised (expected an HTTP trigger event); nothing was sent',
-    );
-    return { ok: false, error: { code: 'INVALID_REQUEST', message: 'event shape not recognised; nothing was sent' } };
+    let summary: BatchSummary | undefined;
+    if (!decoded.ok) {
+      // A body that is not JSON can only be an MNS STREAM-format message (the raw text).
+      summary = await handleMnsStream(undefined, context, rt, decoded.text);
+    } else {
+      const v = decoded.value;
+      const adapter = isTimerEvent(v)
+          ? handleTimer
+          : isMnsTopicEvent(v)
+            ? handleMnsTopic
+            : isMnsQueueEvent(v)
+              ? handleMnsQueue
+              : isMnsStreamEvent(v)
+                ? handleMnsStream
+                : undefined;
+      if (adapter) summary = await adapter(v, context, rt);
+    }
+    if (!summary) {
+      // Never crash on a shape we do not know, and never redeliver it: it would fail again.
+      rt.logger.error(
+        { event: 'unsupported-event', requestId: context.requestId, kind: Array.isArray(decoded.ok ? decoded.value : undefined) ? 'array' : typeof (decoded.ok ? decoded.value : undefined) },
+        'event shape not recognised (expected an HTTP, MNS topic, MNS queue/EventBridge, OSS or timer event); nothing was sent',
+      );
+      return { ok: false, error: { code: 'INVALID_REQUEST', message: 'event shape not recognised; nothing was sent' } };
+    }
+    if (summary.retry > 0) throw new BatchRetryError(summary);
+    return { ok: true, source: summary.source, total: summary.total, counts: summary.counts };
   };
   return Object.assign(handler, { runtime: rt });
 }

@@ -26,6 +26,7 @@ const envSchema = z.object({
   UPSTREAM_RETRIES: positiveInt('UPSTREAM_RETRIES'),
   MAX_BODY_BYTES: positiveInt('MAX_BODY_BYTES'),
   OSS_ENDPOINT: z.optional(z.string()),
+  BATCH_CONCURRENCY: positiveInt('BATCH_CONCURRENCY'),
   LOG_LEVEL: z.optional(z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent', ''])),
   LIMIT_PHONE_INTERVAL_S: count('LIMIT_PHONE_INTERVAL_S'),
   LIMIT_PHONE_DAILY: count('LIMIT_PHONE_DAILY'),
@@ -91,6 +92,8 @@ export interface Config {
   upstreamRetries: number;
   maxBodyBytes: number;
   ossEndpoint: string | undefined;
+  /** How many jobs of one event batch are sent at once. */
+  batchConcurrency: number;
   logLevel: string;
   limits: LimitConfig;
   recipients: RecipientPolicy;
@@ -239,6 +242,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const upstreamRetries = Number(e.UPSTREAM_RETRIES || 2);
   if (upstreamRetries > 5) problems.push('UPSTREAM_RETRIES must be at most 5');
   const maxBodyBytes = Number(e.MAX_BODY_BYTES || 64 * 1024);
+  const batchConcurrency = Number(e.BATCH_CONCURRENCY || 8);
+  if (batchConcurrency < 1 || batchConcurrency > 64) problems.push('BATCH_CONCURRENCY must be between 1 and 64');
   if (maxBodyBytes < 1024) problems.push('MAX_BODY_BYTES must be at least 1024');
 
   const num = (v: string | undefined, d: number) => (blank(v) ? d : Number((v as string).trim()));
@@ -275,6 +280,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     upstreamTimeoutMs,
     upstreamRetries,
     maxBodyBytes,
+    batchConcurrency,
     ossEndpoint: blank(e.OSS_ENDPOINT) ? undefined : e.OSS_ENDPOINT,
     logLevel: blank(e.LOG_LEVEL) ? 'info' : (e.LOG_LEVEL as string),
     limits,

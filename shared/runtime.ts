@@ -14,6 +14,7 @@ import { RedisLimiter } from './limits/redis.ts';
 import { signatureAuthenticator } from './provider/signature.ts';
 import { redisConnection } from './store/redis-connection.ts';
 import { MemoryStore } from './store/memory.ts';
+import { RedisStore } from './store/redis.ts';
 import { type Catalog, loadRuntimeCatalog } from './templates/catalog.ts';
 import { createCatalogResolver } from './templates/resolve.ts';
 import type { Store } from './store/types.ts';
@@ -100,8 +101,8 @@ export function createRuntime(name: FunctionName, channel: Channel | undefined, 
       logger.warn({ event: 'config' }, 'ALLOW_UNAUTHENTICATED=1 and no API_KEYS: anyone who can reach the HTTP trigger can send at your expense');
     }
   }
-  const store = options.store ?? new MemoryStore();
   const redisUrl = config?.redisUrl;
+  const store = options.store ?? (redisUrl ? new RedisStore(() => redisConnection(redisUrl)) : new MemoryStore());
   const limiter = options.limiter ?? (redisUrl ? new RedisLimiter(() => redisConnection(redisUrl)) : new MemoryLimiter());
   let sender: Sender | undefined;
   if (config && channel) {

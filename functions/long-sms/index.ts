@@ -1,4 +1,4 @@
 import { createFunction } from '#shared/app';
-import { healthRoute, sendRoute } from '#shared/routes/send';
+import { cancelRoute, healthRoute, sendRoute } from '#shared/routes/send';
 
-export const handler = createFunction({ name: 'long-sms', channel: 'sms', routes: [sendRoute('sms'), healthRoute] });
+export const handler = createFunction({ name: 'long-sms', channel: 'sms', routes: [sendRoute('sms'), cancelRoute('sms'), healthRoute] });

@@ -1,4 +1,4 @@
 import { createFunction } from '#shared/app';
-import { healthRoute, sendRoute } from '#shared/routes/send';
+import { cancelRoute, healthRoute, sendRoute } from '#shared/routes/send';
 
-export const handler = createFunction({ name: 'voice-notify', channel: 'voice', routes: [sendRoute('voice'), healthRoute] });
+export const handler = createFunction({ name: 'voice-notify', channel: 'voice', routes: [sendRoute('voice'), cancelRoute('voice'), healthRoute] });

@@ -1,6 +1,9 @@
 import { errorResponse, json, readJsonBody, type HttpResponse, type Route } from '../adapters/http.ts';
 import type { Outcome } from '../core/send.ts';
-import { NotifyError } from '../errors.ts';
+import { randomUUID } from 'node:crypto';
+import { toScheduled } from '../core/batch.ts';
+import { InvalidRequestError, NotifyError } from '../errors.ts';
+import { maskPhone } from '../phone.ts';
 import { type Channel, parseJob } from '../jobs.ts';
 
 /** The HTTP answer for an outcome: 200 with the contract's shape when sent, the error otherwise. */
@@ -40,18 +43,41 @@ export function sendRoute(channel: Channel): Route {
         throw new NotifyError('INVALID_REQUEST', 'Idempotency-Key header and idempotencyKey field disagree');
       }
       const job = parseJob(body, channel);
-      if (job.sendAt !== undefined) {
-        throw new NotifyError('NOT_IMPLEMENTED', 'sendAt (scheduled sends) needs the timer trigger and a store; not available in this version');
+      const caller = String(log.caller ?? 'anonymous');
+      if (job.sendAt !== undefined && Date.parse(job.sendAt) > rt.now()) {
+        // The same idempotencyKey schedules the same entry again (a retried POST stays one job).
+        const key = job.idempotencyKey ?? randomUUID();
+        const entry = toScheduled({ ...job, idempotencyKey: key }, caller, key, Date.parse(job.sendAt));
+        await rt.store.schedule(entry);
+        Object.assign(log, { outcome: 'scheduled', scheduledId: entry.id });
+        return json(202, { status: 'scheduled', id: entry.id, channel, phone: maskPhone(job.phone), sendAt: job.sendAt, idempotencyKey: key });
       }
       const timeoutS = fc.function?.timeout;
       const outcome = await rt.sender.send(job, {
         requestId: req.requestId,
-        caller: String(log.caller ?? 'anonymous'),
+        caller,
         logger: rt.logger.child({ requestId: req.requestId }),
         ...(timeoutS ? { claimTtlMs: (timeoutS + 30) * 1000 } : {}),
       });
       Object.assign(log, { outcome: outcome.status, providerCode: outcome.provider?.code, replayed: outcome.replayed, upstreamMs: outcome.latencyMs });
       return outcomeResponse(outcome);
+    },
+  };
+}
+
+/** `DELETE /sms/<id>` and `DELETE /voice/<id>`: cancels a scheduled job of the same caller. */
+export function cancelRoute(channel: Channel): Route {
+  const base = channel === 'sms' ? '/sms/' : '/voice/';
+  return {
+    method: 'DELETE',
+    path: `${base}*`,
+    async handler(req, { rt, log }) {
+      const id = decodeURIComponent(req.path.slice(base.length));
+      if (!/^[\w-]{1,64}$/.test(id)) throw new InvalidRequestError('scheduled job id must be 1-64 letters, digits, - or _', '(path)');
+      const cancelled = await rt.store.cancel(channel, id, String(log.caller ?? 'anonymous'));
+      Object.assign(log, { scheduledId: id, cancelled });
+      if (!cancelled) throw new NotifyError('NOT_FOUND', `no scheduled ${channel} job ${id} (already sent, cancelled, or never scheduled by this caller)`);
+      return json(200, { status: 'cancelled', id, channel });
     },
   };
 }

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { ClaimResult, Store, StoredOutcome } from './types.ts';
+import type { ClaimResult, ScheduledJob, Store, StoredOutcome } from './types.ts';
 
 type Entry =
   | { state: 'claimed'; token: string; fingerprint: string; expiresAt: number }
@@ -10,6 +10,8 @@ export class MemoryStore implements Store {
   readonly kind = 'memory' as const;
   readonly #entries = new Map<string, Entry>();
   readonly #now: () => number;
+  /** channel:id → job and the time it may next be taken (dueAt, or the end of a lease). */
+  readonly #scheduled = new Map<string, { entry: ScheduledJob; availableAt: number }>();
 
   constructor(now: () => number = Date.now) {
     this.#now = now;
@@ -45,7 +47,31 @@ export class MemoryStore implements Store {
     if (e?.state === 'claimed' && e.token === token) this.#entries.delete(key);
   }
 
+  async schedule(entry: ScheduledJob): Promise<void> {
+    this.#scheduled.set(`${entry.channel}:${entry.id}`, { entry: structuredClone(entry), availableAt: entry.dueAt });
+  }
+
+  async cancel(channel: ScheduledJob['channel'], id: string, caller: string): Promise<boolean> {
+    const s = this.#scheduled.get(`${channel}:${id}`);
+    if (!s || s.entry.caller !== caller) return false;
+    return this.#scheduled.delete(`${channel}:${id}`);
+  }
+
+  async claimDue(channel: ScheduledJob['channel'], now: number, limit: number, leaseMs: number): Promise<ScheduledJob[]> {
+    const due = [...this.#scheduled.values()]
+      .filter((s) => s.entry.channel === channel && s.availableAt <= now)
+      .sort((a, b) => a.availableAt - b.availableAt)
+      .slice(0, limit);
+    for (const s of due) s.availableAt = now + leaseMs;
+    return due.map((s) => structuredClone(s.entry));
+  }
+
+  async ack(channel: ScheduledJob['channel'], id: string): Promise<void> {
+    this.#scheduled.delete(`${channel}:${id}`);
+  }
+
   async close(): Promise<void> {
     this.#entries.clear();
+    this.#scheduled.clear();
   }
 }

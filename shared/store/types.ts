@@ -20,6 +20,20 @@ export type ClaimResult =
   | { kind: 'in-progress'; fingerprint: string }
   | { kind: 'done'; outcome: StoredOutcome };
 
+/** A job waiting for its `sendAt` (or for a deferral's retryAt); the timer sends it. */
+export interface ScheduledJob {
+  id: string;
+  channel: 'sms' | 'voice';
+  /** Who scheduled it (caller name or trigger kind): part of its idempotency key, and only they may cancel. */
+  caller: string;
+  /** The idempotency key the send will use, so a scheduled job is sent once however often it is taken. */
+  key: string;
+  /** The validated job as JSON, without `sendAt`. */
+  job: Record<string, unknown>;
+  /** Epoch ms. */
+  dueAt: number;
+}
+
 export interface Store {
   readonly kind: 'memory' | 'redis';
   /** Claims `key` for `ttlMs` (until the send ends or the claim expires). Atomic. */
@@ -28,5 +42,17 @@ export interface Store {
   complete(key: string, token: string, outcome: StoredOutcome, ttlMs: number): Promise<boolean>;
   /** Gives the claim up (nothing was sent; a later delivery may try again). */
   release(key: string, token: string): Promise<void>;
+  /** Stores a scheduled job; the same id again replaces its time and job (schedules are idempotent by id). */
+  schedule(entry: ScheduledJob): Promise<void>;
+  /** Removes a scheduled job of `caller`; false when there is none (never scheduled, sent, cancelled, or another caller's). */
+  cancel(channel: ScheduledJob['channel'], id: string, caller: string): Promise<boolean>;
+  /**
+   * Atomically leases up to `limit` jobs due at `now` for `leaseMs`: two overlapping timer runs
+   * never take the same job. A leased job comes back after the lease unless `ack`ed, so a crash
+   * loses nothing (the idempotency key keeps it from being sent twice).
+   */
+  claimDue(channel: ScheduledJob['channel'], now: number, limit: number, leaseMs: number): Promise<ScheduledJob[]>;
+  /** Forgets a scheduled job after its send ended for good. */
+  ack(channel: ScheduledJob['channel'], id: string): Promise<void>;
   close(): Promise<void>;
 }

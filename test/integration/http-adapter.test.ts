@@ -130,8 +130,15 @@ describe('FC3 HTTP adapter', () => {
 });
 
 describe('unknown event shapes', () => {
+  it('text that is not JSON is read as an MNS STREAM message: a poison job, logged with the reason, answered, nothing sent', async () => {
+    const before = logs.lines.length;
+    const res = await sms(Buffer.from('hello, world'), fcContext());
+    expect(res).toEqual({ ok: true, source: 'mns', total: 1, counts: { poison: 1 } });
+    expect(logs.parsed().slice(before).some((l) => l.event === 'batch-job' && l.status === 'poison' && /not valid JSON/.test(l.msg))).toBe(true);
+    expect(fake.requests).toHaveLength(0);
+  });
+
   it.each([
-    ['not JSON at all', Buffer.from('hello, world')],
     ['JSON without an HTTP shape', asBuffer({ foo: 1 })],
     ['a JSON array', asBuffer([1, 2, 3])],
   ])('%s: a clear log line, an answer, no crash, nothing sent', async (_name, event) => {

@@ -50,6 +50,8 @@ interface Props {
   timeout: number;
   environmentVariables: Record<string, string>;
   triggers: Trigger[];
+  role?: string;
+  asyncInvokeConfig?: { maxAsyncRetryAttempts?: number; destinationConfig?: { onFailure?: { destination?: string } } };
 }
 
 interface Rendered {
@@ -261,6 +263,29 @@ describe('s.yaml rendered by `s preview`', () => {
       const names = props.triggers.map((t) => t.triggerName);
       expect(new Set(names).size, `${name}: trigger names unique`).toBe(names.length);
     }
+  });
+
+  it('subscribes each sending function to the topic (JSON format), the queue (EventBridge) and the scheduler timer, with a bounded retry and a dead-letter queue', () => {
+    for (const name of SENDERS) {
+      const props = rendered.resources[name]!.props;
+      const byType = (t: string) => props.triggers.filter((x) => x.triggerType === t);
+      expect(byType('mns_topic'), name).toHaveLength(1);
+      expect(byType('mns_topic')[0]!.sourceArn).toMatch(/^acs:mns:cn-hangzhou:[^:]*:\/topics\/notify$/);
+      // JSON format: the MessageId is the idempotency key; STREAM has none.
+      expect(byType('mns_topic')[0]!.triggerConfig).toMatchObject({ notifyContentFormat: 'JSON' });
+      expect(byType('eventbridge')[0]!.triggerConfig).toMatchObject({
+        triggerEnable: true,
+        eventSourceConfig: { eventSourceType: 'MNS', eventSourceParameters: { sourceMNSParameters: { QueueName: 'notify' } } },
+      });
+      const timer = byType('timer')[0]!.triggerConfig!;
+      expect(String(timer.cronExpression)).toMatch(/^CRON_TZ=Asia\/Shanghai (\S+ ){5}\S+$/);
+      expect(props.role).toMatch(/^acs:ram::[^:]*:role\/.+/);
+      expect(props.asyncInvokeConfig?.maxAsyncRetryAttempts).toBeGreaterThanOrEqual(1);
+      expect(props.asyncInvokeConfig?.maxAsyncRetryAttempts).toBeLessThanOrEqual(8);
+      expect(props.asyncInvokeConfig?.destinationConfig?.onFailure?.destination).toMatch(/^acs:mns:cn-hangzhou:[^:]*:\/queues\/notify-dlq\/messages$/);
+      expect(props.environmentVariables.BATCH_CONCURRENCY).toBe('8');
+    }
+    expect(rendered.resources['template-validate']!.props.triggers.map((t) => t.triggerType)).toEqual(['http']);
   });
 
   it('builds once before deploying, from a clean install', () => {

@@ -1,13 +1,13 @@
 import { createFunction, type FunctionSpec } from '#shared/app';
 import type { RuntimeOptions } from '#shared/runtime';
-import { healthRoute, sendRoute } from '#shared/routes/send';
+import { cancelRoute, healthRoute, sendRoute } from '#shared/routes/send';
 import { validateRoute } from '#shared/routes/validate';
 import { asHttpResult, fcContext, type HttpEventInput, type HttpResult, httpEvent } from './fc.ts';
 
 /** The three functions as functions/*\/index.ts wire them, for tests that cover every route. */
 export const SPECS: Record<'long-sms' | 'voice-notify' | 'template-validate', FunctionSpec> = {
-  'long-sms': { name: 'long-sms', channel: 'sms', routes: [sendRoute('sms'), healthRoute] },
-  'voice-notify': { name: 'voice-notify', channel: 'voice', routes: [sendRoute('voice'), healthRoute] },
+  'long-sms': { name: 'long-sms', channel: 'sms', routes: [sendRoute('sms'), cancelRoute('sms'), healthRoute] },
+  'voice-notify': { name: 'voice-notify', channel: 'voice', routes: [sendRoute('voice'), cancelRoute('voice'), healthRoute] },
   'template-validate': { name: 'template-validate', routes: [validateRoute, healthRoute] },
 };
 

@@ -1,0 +1,56 @@
+import { type BatchItem, type BatchSummary, FIVE_MINUTES_MS, runBatch } from '../core/batch.ts';
+import type { FcContext, Runtime } from '../runtime.ts';
+import { isRecord, itemsFromText } from './jobs-text.ts';
+
+/**
+ * MNS queue through EventBridge: one CloudEvent `{id, type:"mns:Queue:SendMessage", data:{messageId,
+ * messageBody}}`, or an array of them (batch mode), or with the RawData schema only the `data`
+ * objects. `messageBody` is plain text or base64 (IsBase64Decode off). The key defaults to the
+ * MNS messageId. EventBridge caps an invocation at 5 minutes, whatever the function timeout.
+ */
+
+interface MnsData {
+  messageId?: unknown;
+  messageBody: string;
+}
+
+function dataOf(v: unknown): MnsData | undefined {
+  if (!isRecord(v)) return undefined;
+  if (typeof v.messageBody === 'string') return v as unknown as MnsData;
+  if (isRecord(v.data) && typeof v.data.messageBody === 'string') return v.data as unknown as MnsData;
+  return undefined;
+}
+
+export function isMnsQueueEvent(v: unknown): boolean {
+  if (Array.isArray(v)) return v.length > 0 && v.every((x) => dataOf(x) !== undefined);
+  return dataOf(v) !== undefined;
+}
+
+const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
+
+/** Plain JSON first; otherwise base64 of UTF-8 JSON; otherwise the text as is (it becomes a poison job). */
+export function decodeMessageBody(body: string): string {
+  const t = body.trim();
+  if (t.startsWith('{') || t.startsWith('[')) return body;
+  if (t.length % 4 === 0 && BASE64.test(t)) {
+    try {
+      const decoded = new TextDecoder('utf-8', { fatal: true }).decode(Buffer.from(t, 'base64'));
+      JSON.parse(decoded);
+      return decoded;
+    } catch {
+      // not base64 JSON: fall through
+    }
+  }
+  return body;
+}
+
+export async function handleMnsQueue(event: unknown, fc: FcContext, rt: Runtime): Promise<BatchSummary> {
+  const events = Array.isArray(event) ? event : [event];
+  const items: BatchItem[] = [];
+  events.forEach((ev, i) => {
+    const data = dataOf(ev)!;
+    const id = String(data.messageId ?? (isRecord(ev) ? ev.id : undefined) ?? `index-${i}`).slice(0, 100);
+    items.push(...itemsFromText(decodeMessageBody(data.messageBody), `msg ${id}`, `mns:${id}`));
+  });
+  return runBatch(items, fc, rt, { source: 'mns', maxInvocationMs: FIVE_MINUTES_MS });
+}

@@ -1,0 +1,50 @@
+import { type BatchSummary, runBatch } from '../core/batch.ts';
+import type { FcContext, Runtime } from '../runtime.ts';
+import { contentKey, isRecord, itemsFromText, itemsFromValue } from './jobs-text.ts';
+
+/**
+ * MNS topic trigger. JSON format: `{TopicOwner, TopicName, Message, MessageId, PublishTime, …attributes}`
+ * (the idempotency key defaults to the MessageId). STREAM format (MNS's default): the raw message
+ * text, or `{body, attrs}` when the message has attributes; it carries no MessageId, so the key
+ * defaults to a hash of the text — identical messages within 24 h are sent once; give each job
+ * an `idempotencyKey` (or use the JSON format) to send identical texts twice.
+ */
+
+export interface MnsTopicJsonEvent {
+  Message: string;
+  MessageId: string;
+  TopicName?: string;
+  PublishTime?: number | string;
+}
+
+export function isMnsTopicEvent(v: unknown): boolean {
+  return isRecord(v) && typeof v.Message === 'string' && typeof v.MessageId === 'string' && ('TopicOwner' in v || 'TopicName' in v);
+}
+
+/** STREAM format with attributes: `{body, attrs}`; or a raw message that is itself a job (`{phone, …}`). */
+export function isMnsStreamEvent(v: unknown): boolean {
+  if (!isRecord(v)) return false;
+  if (typeof v.body === 'string' && isRecord(v.attrs) && Object.keys(v).length === 2) return true;
+  return typeof v.phone === 'string';
+}
+
+export async function handleMnsTopic(event: unknown, fc: FcContext, rt: Runtime): Promise<BatchSummary> {
+  const e = event as MnsTopicJsonEvent;
+  const id = e.MessageId.slice(0, 100);
+  return runBatch(itemsFromText(e.Message, `msg ${id}`, `mns:${id}`), fc, rt, { source: 'mns' });
+}
+
+/** STREAM format: `text` is the raw message (or the `body` of `{body, attrs}`). */
+export async function handleMnsStream(event: unknown, fc: FcContext, rt: Runtime, rawText?: string): Promise<BatchSummary> {
+  if (rawText !== undefined) {
+    const key = `mns-stream:${contentKey(rawText)}`;
+    return runBatch(itemsFromText(rawText, 'stream message', key), fc, rt, { source: 'mns' });
+  }
+  const e = event as Record<string, unknown>;
+  if (typeof e.body === 'string' && isRecord(e.attrs)) {
+    return runBatch(itemsFromText(e.body, 'stream message', `mns-stream:${contentKey(e.body)}`), fc, rt, { source: 'mns' });
+  }
+  // The raw message was JSON, so FC's Buffer parsed into the job itself.
+  const text = JSON.stringify(event);
+  return runBatch(itemsFromValue(event, 'stream message', `mns-stream:${contentKey(text)}`), fc, rt, { source: 'mns' });
+}

@@ -1,0 +1,46 @@
+import { type BatchItem, type BatchSummary, runBatch } from '../core/batch.ts';
+import type { FcContext, Runtime } from '../runtime.ts';
+import type { ScheduledJob } from '../store/types.ts';
+import { isRecord, itemsFromText } from './jobs-text.ts';
+
+/**
+ * Timer trigger: `{triggerTime, triggerName, payload}`. `payload` may hold static reminders
+ * (`{"jobs":[…]}`, keyed triggerName+triggerTime+index, so a retried tick sends nothing twice);
+ * every tick also sends this channel's scheduled jobs that are due. Due jobs are leased
+ * atomically, so overlapping ticks never share one; a job is forgotten only once its send has
+ * ended for good, so a crash or a retryable failure brings it back on a later tick.
+ */
+
+/** How many due jobs one tick takes. The rest wait for the next tick. */
+export const DUE_PER_TICK = 500;
+
+export function isTimerEvent(v: unknown): boolean {
+  return isRecord(v) && typeof v.triggerTime === 'string' && typeof v.triggerName === 'string';
+}
+
+export async function handleTimer(event: unknown, fc: FcContext, rt: Runtime): Promise<BatchSummary> {
+  const e = event as { triggerTime: string; triggerName: string; payload?: unknown };
+  const items: BatchItem[] = [];
+  const tick = `${e.triggerName.slice(0, 100)}:${e.triggerTime.slice(0, 40)}`;
+  const payload = typeof e.payload === 'string' ? e.payload.trim() : '';
+  if (payload !== '' && payload !== '{}') {
+    items.push(...itemsFromText(payload, `timer ${tick}`, `timer:${tick}`).map((i) => (i.problem ? { ...i, problem: `timer payload: ${i.problem}` } : i)));
+  }
+  const scheduled = new Map<BatchItem, ScheduledJob>();
+  if (rt.channel) {
+    const leaseMs = ((fc.function?.timeout ?? 60) + 30) * 1000;
+    for (const entry of await rt.store.claimDue(rt.channel, rt.now(), DUE_PER_TICK, leaseMs)) {
+      const item: BatchItem = { ref: `scheduled ${entry.id}`, raw: entry.job, defaultKey: entry.key, caller: entry.caller };
+      scheduled.set(item, entry);
+      items.push(item);
+    }
+  }
+  return runBatch(items, fc, rt, {
+    source: 'timer',
+    async onResult(item, result) {
+      const entry = scheduled.get(item);
+      // Deferred: re-scheduled under the same id for later. Retryable: the lease runs out and a later tick retries.
+      if (entry && !result.retry && result.status !== 'deferred') await rt.store.ack(entry.channel, entry.id);
+    },
+  });
+}

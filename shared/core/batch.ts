@@ -1,0 +1,183 @@
+import { createHash } from 'node:crypto';
+import pLimit from 'p-limit';
+import { NotifyError } from '../errors.ts';
+import { deferral } from '../guards/errors.ts';
+import { ChannelMismatchError, type Job, parseJob } from '../jobs.ts';
+import { maskPhone } from '../phone.ts';
+import type { FcContext, Runtime } from '../runtime.ts';
+import type { ScheduledJob } from '../store/types.ts';
+
+/**
+ * Runs the jobs of one event (an MNS message, a queue batch, an OSS file, a timer tick) through
+ * the sender with bounded concurrency and turns each into an outcome. Nothing here throws for
+ * one job: poison jobs are logged and dropped, retryable failures are counted, and the adapter
+ * throws once after the whole batch (`BatchRetryError`) so the platform redelivers and the jobs
+ * already sent are replayed from the store instead of sent again.
+ */
+
+export interface BatchItem {
+  /** Where the job came from, for logs and result files (`msg C6DB…`, `line 12`). Never the phone. */
+  ref: string;
+  /** The job as received (parsed JSON), or undefined with `problem` when it could not be read. */
+  raw?: unknown;
+  problem?: string;
+  /** The idempotency key when the job has none of its own (MessageId, bucket+key+eTag+line, …). */
+  defaultKey: string;
+  /** Store key owner: the trigger kind, or the caller who scheduled the job. */
+  caller?: string;
+}
+
+export type JobStatus =
+  | 'sent'
+  | 'replayed'
+  | 'rejected'
+  | 'failed'
+  | 'unknown'
+  | 'refused'
+  | 'scheduled'
+  | 'deferred'
+  | 'skipped'
+  | 'poison'
+  | 'in-progress'
+  | 'not-started';
+
+export interface JobResult {
+  ref: string;
+  status: JobStatus;
+  /** True when a later delivery should try this job again (the invocation will fail). */
+  retry: boolean;
+  phone?: string;
+  code?: string;
+  message?: string;
+  /** Scheduled/deferred jobs: their id and time. */
+  id?: string;
+  sendAt?: string;
+}
+
+export interface BatchSummary {
+  source: string;
+  total: number;
+  counts: Partial<Record<JobStatus, number>>;
+  /** How many jobs want a redelivery. */
+  retry: number;
+  results: JobResult[];
+}
+
+/** Thrown by the adapter after the batch, so FC/MNS redeliver. The message names counts only. */
+export class BatchRetryError extends Error {
+  override name = 'BatchRetryError';
+  readonly summary: BatchSummary;
+  constructor(summary: BatchSummary) {
+    super(`${summary.retry} of ${summary.total} jobs from ${summary.source} failed in a retryable way; the event is redelivered and jobs already sent are not sent again`);
+    this.summary = summary;
+  }
+}
+
+export interface BatchOptions {
+  /** Trigger kind: `mns`, `oss`, `timer`; the store key owner when an item names none. */
+  source: string;
+  /** Upper bound on the invocation's own length (EventBridge caps at 5 min). */
+  maxInvocationMs?: number;
+  /** Called for each finished job (timers ack scheduled jobs, OSS writes a result line). */
+  onResult?: (item: BatchItem, result: JobResult, job: Job | undefined) => Promise<void>;
+}
+
+export const FIVE_MINUTES_MS = 5 * 60 * 1000;
+
+/** A stable id for a job scheduled from `caller` + `key`: scheduling the same job twice keeps one entry. */
+export function scheduleId(caller: string, key: string): string {
+  return createHash('sha256').update(`${caller}\n${key}`).digest('base64url').slice(0, 22);
+}
+
+/** The job as stored for the timer: JSON without `sendAt`, and with the key it will be sent under. */
+export function toScheduled(job: Job, caller: string, key: string, dueAt: number, id = scheduleId(caller, key)): ScheduledJob {
+  const { sendAt: _s, ...rest } = job;
+  return { id, channel: job.channel, caller, key, job: { ...rest, idempotencyKey: key }, dueAt };
+}
+
+export async function runBatch(items: readonly BatchItem[], fc: FcContext, rt: Runtime, options: BatchOptions): Promise<BatchSummary> {
+  const started = rt.now();
+  const timeoutMs = (fc.function?.timeout ?? 60) * 1000;
+  const budget = Math.min(timeoutMs, options.maxInvocationMs ?? Number.POSITIVE_INFINITY);
+  const upstreamWorst = (rt.config?.upstreamTimeoutMs ?? 5000) * ((rt.config?.upstreamRetries ?? 2) + 1) + 2000;
+  // Stop taking new jobs while one more send still fits before the platform kills us.
+  const deadline = started + Math.max(budget / 2, budget - upstreamWorst);
+  const claimTtlMs = timeoutMs + 30_000;
+  const logger = rt.logger.child({ requestId: fc.requestId, source: options.source });
+  const limit = pLimit(rt.config?.batchConcurrency ?? 8);
+
+  async function one(item: BatchItem): Promise<{ result: JobResult; job?: Job }> {
+    const base = { ref: item.ref };
+    if (item.problem !== undefined) return { result: { ...base, status: 'poison', retry: false, code: 'INVALID_REQUEST', message: item.problem } };
+    const channel = rt.channel;
+    if (!channel || !rt.sender) {
+      // Retryable: once the configuration is fixed, the redelivery sends (the message names the variables, no values).
+      const message = rt.configError?.message ?? 'function is misconfigured';
+      return { result: { ...base, status: 'failed', retry: true, code: 'CONFIG', message } };
+    }
+    let job: Job;
+    try {
+      job = parseJob(item.raw, channel);
+    } catch (err) {
+      if (err instanceof ChannelMismatchError) {
+        return { result: { ...base, status: 'skipped', retry: false, code: 'CHANNEL_MISMATCH', message: `job is for channel ${err.jobChannel.slice(0, 20)}; this function sends ${channel}` } };
+      }
+      const e = err instanceof NotifyError ? err : new NotifyError('INVALID_REQUEST', 'job could not be read');
+      return { result: { ...base, status: 'poison', retry: false, code: e.code, message: e.message } };
+    }
+    const phone = maskPhone(job.phone);
+    const caller = item.caller ?? options.source;
+    const key = job.idempotencyKey ?? item.defaultKey;
+    const keyed: Job = { ...job, idempotencyKey: key };
+    const at = { ...base, phone };
+
+    if (job.sendAt !== undefined && Date.parse(job.sendAt) > rt.now()) {
+      const entry = toScheduled(keyed, caller, key, Date.parse(job.sendAt));
+      await rt.store.schedule(entry);
+      return { result: { ...at, status: 'scheduled', retry: false, id: entry.id, sendAt: job.sendAt }, job };
+    }
+    if (rt.now() >= deadline) {
+      return { result: { ...at, status: 'not-started', retry: true, code: 'DEADLINE', message: 'not started: the invocation was close to its time limit' }, job };
+    }
+    try {
+      const o = await rt.sender.send(keyed, { requestId: fc.requestId ?? 'event', caller, logger, claimTtlMs });
+      const status: JobStatus = o.replayed ? 'replayed' : o.status;
+      const retry = o.status === 'failed' && o.error?.retryable === true;
+      const result: JobResult = { ...at, status, retry };
+      if (o.error) Object.assign(result, { code: o.error.code, message: o.error.message });
+      return { result, job };
+    } catch (err) {
+      const d = deferral(err);
+      if (d?.action === 'defer') {
+        const entry = toScheduled(keyed, caller, key, d.retryAt.getTime());
+        await rt.store.schedule(entry);
+        return { result: { ...at, status: 'deferred', retry: false, code: d.code, message: d.message, id: entry.id, sendAt: d.retryAt.toISOString() }, job };
+      }
+      if (d) return { result: { ...at, status: 'refused', retry: false, code: d.code, message: d.message }, job };
+      if (err instanceof NotifyError) {
+        // DUPLICATE_IN_PROGRESS is retryable: another delivery holds the claim; leave this one for redelivery.
+        const status: JobStatus = err.code === 'DUPLICATE_IN_PROGRESS' ? 'in-progress' : err.retryable ? 'failed' : 'rejected';
+        return { result: { ...at, status, retry: err.retryable, code: err.code, message: err.message }, job };
+      }
+      logger.error({ event: 'batch-job', ref: item.ref, phone, err: { name: (err as Error)?.name } }, 'job failed unexpectedly');
+      return { result: { ...at, status: 'failed', retry: true, code: 'INTERNAL', message: 'unexpected failure' }, job };
+    }
+  }
+
+  const results = await Promise.all(
+    items.map((item) =>
+      limit(async () => {
+        const { result, job } = await one(item);
+        const level = result.status === 'poison' || (result.retry && result.status !== 'in-progress') ? 'warn' : 'info';
+        logger[level]({ event: 'batch-job', ref: item.ref, status: result.status, retry: result.retry, code: result.code, phone: result.phone }, result.message ? `${result.status}: ${result.message}` : result.status);
+        if (options.onResult) await options.onResult(item, result, job);
+        return result;
+      }),
+    ),
+  );
+  const counts: BatchSummary['counts'] = {};
+  for (const r of results) counts[r.status] = (counts[r.status] ?? 0) + 1;
+  const summary: BatchSummary = { source: options.source, total: results.length, counts, retry: results.filter((r) => r.retry).length, results };
+  logger[summary.retry > 0 ? 'warn' : 'info']({ event: 'batch', total: summary.total, counts, retry: summary.retry, ms: rt.now() - started }, `batch of ${summary.total} from ${options.source} done`);
+  return summary;
+}

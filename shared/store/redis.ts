@@ -1,0 +1,154 @@
+import { randomUUID } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import type { ClaimResult, ScheduledJob, Store, StoredOutcome } from './types.ts';
+
+/**
+ * The store in Redis, shared by every FC instance. Claims are `SET NX PX` with a random token;
+ * completing or releasing a claim is a compare-and-set in Lua, so an instance whose claim has
+ * expired (and been taken by another) can never overwrite the new owner's state. Scheduled jobs
+ * live in a ZSET (score = when the job may next be taken) plus a hash of their JSON; taking due
+ * jobs is one Lua script that moves their score past a lease, so overlapping timers never share one.
+ *
+ * Values: `c:<token>:<fingerprint>` while claimed, `d:<outcome JSON>` when done.
+ */
+
+// KEYS[1]: idempotency key. ARGV: token, new value, ttl ms. Replaces the value only while `token` holds the claim.
+const COMPLETE = `
+local v = redis.call('GET', KEYS[1])
+local p = 'c:' .. ARGV[1] .. ':'
+if v and string.sub(v, 1, #p) == p then
+  redis.call('SET', KEYS[1], ARGV[2], 'PX', tonumber(ARGV[3]))
+  return 1
+end
+return 0
+`;
+
+// KEYS[1]: idempotency key. ARGV: token.
+const RELEASE = `
+local v = redis.call('GET', KEYS[1])
+local p = 'c:' .. ARGV[1] .. ':'
+if v and string.sub(v, 1, #p) == p then return redis.call('DEL', KEYS[1]) end
+return 0
+`;
+
+// KEYS: zset, hash. ARGV: now, limit, lease end. Returns the JSON of every job taken.
+const CLAIM_DUE = `
+local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
+local out = {}
+for _, id in ipairs(ids) do
+  local j = redis.call('HGET', KEYS[2], id)
+  if j then
+    redis.call('ZADD', KEYS[1], 'XX', ARGV[3], id)
+    table.insert(out, j)
+  else
+    redis.call('ZREM', KEYS[1], id)
+  end
+end
+return out
+`;
+
+// KEYS: zset, hash. ARGV: id, caller. Only the caller who scheduled a job may cancel it.
+const CANCEL = `
+local j = redis.call('HGET', KEYS[2], ARGV[1])
+if not j then return 0 end
+if cjson.decode(j).caller ~= ARGV[2] then return 0 end
+redis.call('ZREM', KEYS[1], ARGV[1])
+redis.call('HDEL', KEYS[2], ARGV[1])
+return 1
+`;
+
+type StoreRedis = Redis & {
+  fcnStoreComplete(numKeys: number, ...args: Array<string | number>): Promise<number>;
+  fcnStoreRelease(numKeys: number, ...args: Array<string | number>): Promise<number>;
+  fcnStoreClaimDue(numKeys: number, ...args: Array<string | number>): Promise<string[]>;
+  fcnStoreCancel(numKeys: number, ...args: Array<string | number>): Promise<number>;
+};
+
+export interface RedisStoreOptions {
+  /** Prepended to every key (tests use a unique prefix per file). */
+  prefix?: string;
+}
+
+export const DEFAULT_STORE_PREFIX = 'fcn:';
+
+export class RedisStore implements Store {
+  readonly kind = 'redis' as const;
+  readonly #connect: () => Promise<Redis>;
+  readonly #prefix: string;
+  #redis: Promise<StoreRedis> | undefined;
+
+  /** `connect` is called once, on first use (ioredis loads lazily). */
+  constructor(connect: () => Promise<Redis>, options: RedisStoreOptions = {}) {
+    this.#connect = connect;
+    this.#prefix = options.prefix ?? DEFAULT_STORE_PREFIX;
+  }
+
+  #client(): Promise<StoreRedis> {
+    this.#redis ??= this.#connect().then((r) => {
+      const c = r as StoreRedis;
+      if (typeof c.fcnStoreComplete !== 'function') c.defineCommand('fcnStoreComplete', { lua: COMPLETE });
+      if (typeof c.fcnStoreRelease !== 'function') c.defineCommand('fcnStoreRelease', { lua: RELEASE });
+      if (typeof c.fcnStoreClaimDue !== 'function') c.defineCommand('fcnStoreClaimDue', { lua: CLAIM_DUE });
+      if (typeof c.fcnStoreCancel !== 'function') c.defineCommand('fcnStoreCancel', { lua: CANCEL });
+      return c;
+    });
+    return this.#redis;
+  }
+
+  #schedKeys(channel: string): [string, string] {
+    return [`${this.#prefix}sched:${channel}`, `${this.#prefix}sched:${channel}:jobs`];
+  }
+
+  async claim(key: string, fingerprint: string, ttlMs: number): Promise<ClaimResult> {
+    const r = await this.#client();
+    const k = this.#prefix + key;
+    // Two rounds: the value seen by GET may expire between the failed SET and the GET.
+    for (let round = 0; round < 2; round += 1) {
+      const token = randomUUID();
+      const ok = await r.set(k, `c:${token}:${fingerprint}`, 'PX', Math.max(1, Math.round(ttlMs)), 'NX');
+      if (ok === 'OK') return { kind: 'claimed', token };
+      const v = await r.get(k);
+      if (v === null) continue;
+      if (v.startsWith('d:')) return { kind: 'done', outcome: JSON.parse(v.slice(2)) as StoredOutcome };
+      // c:<uuid>:<fingerprint>; the uuid has no colon.
+      return { kind: 'in-progress', fingerprint: v.slice(2 + 36 + 1) };
+    }
+    return { kind: 'in-progress', fingerprint };
+  }
+
+  async complete(key: string, token: string, outcome: StoredOutcome, ttlMs: number): Promise<boolean> {
+    const r = await this.#client();
+    return (await r.fcnStoreComplete(1, this.#prefix + key, token, `d:${JSON.stringify(outcome)}`, Math.round(ttlMs))) === 1;
+  }
+
+  async release(key: string, token: string): Promise<void> {
+    const r = await this.#client();
+    await r.fcnStoreRelease(1, this.#prefix + key, token);
+  }
+
+  async schedule(entry: ScheduledJob): Promise<void> {
+    const r = await this.#client();
+    const [zset, hash] = this.#schedKeys(entry.channel);
+    await r.multi().hset(hash, entry.id, JSON.stringify(entry)).zadd(zset, entry.dueAt, entry.id).exec();
+  }
+
+  async cancel(channel: ScheduledJob['channel'], id: string, caller: string): Promise<boolean> {
+    const r = await this.#client();
+    return (await r.fcnStoreCancel(2, ...this.#schedKeys(channel), id, caller)) === 1;
+  }
+
+  async claimDue(channel: ScheduledJob['channel'], now: number, limit: number, leaseMs: number): Promise<ScheduledJob[]> {
+    const r = await this.#client();
+    const taken = await r.fcnStoreClaimDue(2, ...this.#schedKeys(channel), now, limit, now + leaseMs);
+    return taken.map((j) => JSON.parse(j) as ScheduledJob);
+  }
+
+  async ack(channel: ScheduledJob['channel'], id: string): Promise<void> {
+    const r = await this.#client();
+    const [zset, hash] = this.#schedKeys(channel);
+    await r.multi().zrem(zset, id).hdel(hash, id).exec();
+  }
+
+  /** The connection is shared (shared/store/redis-connection.ts) and closed there. */
+  async close(): Promise<void> {}
+}

@@ -1,0 +1,70 @@
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { BatchRetryError } from '#shared/core/batch';
+import { RedisStore } from '#shared/store/redis';
+import { asBuffer, captureLogs, fcContext, fixture } from '../support/fc.ts';
+import { type FakeProvider, startFakeProvider } from '../support/fake-provider.ts';
+import { eventFunction, nextPhone, smsJob } from '../support/events.ts';
+import { deleteKeys, REDIS_URL } from '../support/redis.ts';
+
+const PREFIX = `fcn-test-${randomBytes(6).toString('hex')}:`;
+const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
+let fake: FakeProvider;
+const logs = captureLogs();
+
+beforeAll(async () => {
+  fake = await startFakeProvider();
+});
+afterAll(async () => {
+  await deleteKeys(redis, `${PREFIX}*`);
+  await redis.quit();
+  logs.stop();
+  await fake.close();
+});
+
+it('a process killed after claiming and before recording: not resent while the claim lives, sent once after it expires', async () => {
+  const phone = nextPhone();
+  const messageId = `crash-${randomBytes(4).toString('hex')}`;
+  const event = { ...fixture('mns-topic-json'), Message: JSON.stringify(smsJob(phone)), MessageId: messageId };
+  fake.next({ kind: 'hang' });
+  const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, '..', 'support', 'crash-child.ts')], {
+    cwd: join(import.meta.dirname, '..', '..'),
+    env: { ...process.env, FAKE_LONG_SMS_URL: fake.longSmsUrl, STORE_PREFIX: PREFIX, EVENT: JSON.stringify(event) },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  let out = '';
+  child.stdout.on('data', (c: Buffer) => {
+    out += c.toString();
+  });
+  // The provider seeing the request proves the claim was taken (the sender claims first).
+  while (fake.requests.length === 0) {
+    if (child.exitCode !== null) throw new Error(`child exited early: ${out}`);
+    await new Promise((r) => setImmediate(r));
+  }
+  child.kill('SIGKILL');
+  await once(child, 'exit');
+  expect(out).not.toContain('finished');
+
+  const key = `${PREFIX}idem:sms:mns:mns:${messageId}`;
+  expect(await redis.get(key)).toMatch(/^c:/);
+  // The claim lives as long as the function timeout (fixture: 30 s) plus a margin.
+  expect(await redis.pttl(key)).toBeGreaterThan(30_000);
+
+  const fn = eventFunction('long-sms', fake, new RedisStore(() => Promise.resolve(redis), { prefix: PREFIX }));
+  const whileClaimed = await fn(asBuffer(event), fcContext()).catch((e: unknown) => e);
+  expect(whileClaimed).toBeInstanceOf(BatchRetryError);
+  expect((whileClaimed as BatchRetryError).summary.counts).toEqual({ 'in-progress': 1 });
+  expect(fake.requests).toHaveLength(1);
+
+  // Let the claim run out now instead of waiting ~60 s.
+  await redis.pexpire(key, 1);
+  while ((await redis.exists(key)) === 1) await new Promise((r) => setImmediate(r));
+  expect(await fn(asBuffer(event), fcContext())).toMatchObject({ ok: true, counts: { sent: 1 } });
+  expect(await fn(asBuffer(event), fcContext())).toMatchObject({ ok: true, counts: { replayed: 1 } });
+  expect(fake.requests).toHaveLength(2);
+  expect(fake.requests.map((r) => r.query.phone)).toEqual([phone, phone]);
+});

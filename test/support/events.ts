@@ -1,0 +1,41 @@
+import { createFunction } from '#shared/app';
+import type { RuntimeOptions } from '#shared/runtime';
+import type { Store } from '#shared/store/types';
+import type { FakeProvider } from './fake-provider.ts';
+import { TEST_APPCODE } from './fake-provider.ts';
+import { SPECS } from './functions.ts';
+
+export const EVENT_CALLER_KEY = 'caller-key-events-0123456789';
+
+/** A sending function wired to the fake provider; limits and quiet hours off so only idempotency decides. */
+export function eventFunction(fn: 'long-sms' | 'voice-notify', fake: FakeProvider, store: Store, extra: Partial<RuntimeOptions> = {}, env: Record<string, string> = {}) {
+  return createFunction(SPECS[fn], {
+    env: {
+      APPCODE: TEST_APPCODE,
+      LONG_SMS_URL: fake.longSmsUrl,
+      VOICE_URL: fake.voiceUrl,
+      API_KEYS: `app:${EVENT_CALLER_KEY}`,
+      LIMIT_PHONE_INTERVAL_S: '0',
+      QUIET_HOURS: 'off',
+      UPSTREAM_RETRIES: '0',
+      ...env,
+    },
+    store,
+    catalog: null,
+    retryDelayMs: 5,
+    ...extra,
+  });
+}
+
+let n = 0;
+/** A phone no other test in the run uses (distinct per call). */
+export function nextPhone(): string {
+  n += 1;
+  return `1391${String(process.pid % 1000).padStart(3, '0')}${String(n).padStart(4, '0')}`;
+}
+
+export const smsJob = (phone: string, extra: Record<string, unknown> = {}) => ({ channel: 'sms', phone, skin: '1', params: ['1234'], ...extra });
+export const voiceJob = (phone: string, extra: Record<string, unknown> = {}) => ({ channel: 'voice', phone, content: '您好，今天下午三点有例会。', ...extra });
+
+/** Phones the fake provider received, in order. */
+export const phonesSent = (fake: FakeProvider) => fake.requests.map((r) => r.query.phone ?? r.query.mobile ?? JSON.stringify(r.query));
