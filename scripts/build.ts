@@ -8,7 +8,7 @@
  * Usable as a module too: tests and benchmarks call `build({ outdir, minify, functions })`.
  */
 import { existsSync, readdirSync, statSync } from 'node:fs';
-import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build as esbuild, type Metafile, type Plugin } from 'esbuild';
@@ -33,10 +33,46 @@ export const LAZY_MODULES: readonly string[] = ['ioredis'];
  * spec-compliant and axios streams it itself, so multipart would still work if ever needed.
  */
 export const REPLACED_MODULES: Readonly<Record<string, string>> = {
-  'form-data': 'module.exports = globalThis.FormData;',
+  // A lazy stand-in: reading globalThis.FormData at load would load undici (~30 ms per cold start).
+  'form-data':
+    'module.exports = class FormData { constructor() { return new globalThis.FormData(); } static [Symbol.hasInstance](x) { return x instanceof globalThis.FormData; } };',
   // `debug` (under axios's proxy agent and follow-redirects) probes for it in a try/catch at load;
   // unbundled, that would be a node_modules lookup on every cold start that can only fail.
   'supports-color': 'module.exports = false;',
+  // axios imports `http2` at load for an HTTP/2 transport we never select; the built-in is loaded
+  // only if a property is ever read, so the option still works.
+  http2: "module.exports = new Proxy({}, { get: (_, k) => require('node:http2')[k] });",
+  // sonic-boom (pino's stdout writer) requires `assert` at load for rare checks; node:assert pulls
+  // in its error formatting (~5 ms). Loaded on first call instead.
+  assert:
+    "module.exports = new Proxy(function assert() {}, { apply: (_, t, a) => require('node:assert')(...a), get: (_, k) => require('node:assert')[k] });",
+  // axios builds an HTTPS proxy agent only when a proxy is configured; the provider client sets
+  // `proxy: false` (it must not read HTTP(S)_PROXY from the environment), so never here.
+  'https-proxy-agent': "module.exports = class HttpsProxyAgent { constructor() { throw new Error('HTTP proxies are not supported by fc-notify bundles'); } };",
+  // pino's worker-thread transports (pino.transport) are not used: logs go to stdout synchronously.
+  'thread-stream': "module.exports = function ThreadStream() { throw new Error('pino transports are not bundled'); };",
+};
+
+/**
+ * Source files replaced at bundle time (path suffix → contents). axios evaluates its fetch
+ * adapter at load (`getFetch()`), which reads globalThis.Request/Response and so loads Node's
+ * undici (~30 ms of every cold start); our client pins `adapter: 'http'`, so fetch is never used.
+ */
+export const REPLACED_FILES: Readonly<Record<string, string>> = {
+  'node_modules/axios/lib/adapters/fetch.js': 'export const getFetch = () => false;\nexport default false;\n',
+};
+
+/**
+ * Exact edits to dependency sources (path suffix → [find, replace]); the build fails when `find`
+ * is missing, so a dependency upgrade cannot silently undo one. axios reads globalThis.FormData at
+ * load to cache the class, which loads undici; its isFormData() also recognises FormData by shape
+ * (append + [object FormData]), so the cached class is not needed.
+ */
+export const PATCHED_FILES: Readonly<Record<string, readonly [string, string]>> = {
+  'node_modules/axios/lib/utils.js': [
+    "const FormDataCtor = typeof G.FormData !== 'undefined' ? G.FormData : undefined;",
+    'const FormDataCtor = undefined;',
+  ],
 };
 
 export interface BuildOptions {
@@ -110,13 +146,34 @@ function escapeRegExp(s: string): string {
 
 function replacePlugin(): Plugin {
   const names = Object.keys(REPLACED_MODULES);
+  const files = Object.entries(REPLACED_FILES);
   return {
     name: 'fcn-replace',
     setup(b) {
-      if (names.length === 0) return;
-      const filter = new RegExp(`^(${names.map(escapeRegExp).join('|')})$`);
-      b.onResolve({ filter }, (args) => ({ path: args.path, namespace: 'fcn-replaced' }));
-      b.onLoad({ filter: /.*/, namespace: 'fcn-replaced' }, (args) => ({ contents: REPLACED_MODULES[args.path] ?? '', loader: 'js' }));
+      if (names.length > 0) {
+        const filter = new RegExp(`^(${names.map(escapeRegExp).join('|')})$`);
+        b.onResolve({ filter }, (args) => ({ path: args.path, namespace: 'fcn-replaced' }));
+        b.onLoad({ filter: /.*/, namespace: 'fcn-replaced' }, (args) => ({ contents: REPLACED_MODULES[args.path] ?? '', loader: 'js' }));
+      }
+      const patches = Object.entries(PATCHED_FILES);
+      if (patches.length > 0) {
+        const filter = new RegExp(`(${patches.map(([suffix]) => escapeRegExp(suffix)).join('|')})$`);
+        b.onLoad({ filter }, async (args) => {
+          const hit = patches.find(([suffix]) => args.path.replaceAll('\\', '/').endsWith(suffix));
+          if (!hit) return undefined;
+          const [find, replace] = hit[1];
+          const source = await readFile(args.path, 'utf8');
+          if (!source.includes(find)) throw new Error(`build patch for ${hit[0]} no longer applies (dependency changed?): ${find}`);
+          return { contents: source.replace(find, replace), loader: 'js' };
+        });
+      }
+      if (files.length > 0) {
+        const filter = new RegExp(`(${files.map(([suffix]) => escapeRegExp(suffix)).join('|')})$`);
+        b.onLoad({ filter }, (args) => {
+          const hit = files.find(([suffix]) => args.path.replaceAll('\\', '/').endsWith(suffix));
+          return hit ? { contents: hit[1], loader: 'js' } : undefined;
+        });
+      }
     },
   };
 }

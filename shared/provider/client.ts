@@ -81,6 +81,8 @@ export function classifyTransportError(err: unknown): Classified {
 export function createProviderClient(options: ProviderClientOptions): ProviderClient {
   const { credentials } = options;
   const instance: AxiosInstance = axios.create({
+    // Pinned: the build leaves axios's fetch adapter out (it would load undici at every cold start).
+    adapter: credentials.kind === 'sandbox' ? sandboxAdapter : 'http',
     httpAgent,
     httpsAgent,
     proxy: false,
@@ -89,7 +91,6 @@ export function createProviderClient(options: ProviderClientOptions): ProviderCl
     transformResponse: [(data: unknown) => data],
     validateStatus: () => true,
     maxContentLength: 256 * 1024,
-    ...(credentials.kind === 'sandbox' ? { adapter: sandboxAdapter } : {}),
   });
 
   const authenticate =

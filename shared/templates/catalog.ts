@@ -91,6 +91,8 @@ export function loadRuntimeCatalog(env: Record<string, string | undefined>, over
   const file = env.TEMPLATES_FILE?.trim();
   if (file) return loadCatalogFile(file);
   const embedded = embeddedCatalog();
-  if (embedded !== undefined) return parseCatalog(JSON.parse(embedded), 'embedded at build');
+  // The build validated the embedded catalog with the full schema and every rule (a broken one
+  // fails the build), so the instance does not pay to check it again at every cold start.
+  if (embedded !== undefined) return createCatalog(JSON.parse(embedded) as CatalogFile, 'embedded at build');
   return undefined;
 }

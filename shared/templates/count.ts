@@ -9,10 +9,13 @@
  * length is over a limit the grapheme count is under.
  */
 
-const graphemes = new Intl.Segmenter('zh', { granularity: 'grapheme' });
+// Made on first use: building a Segmenter loads ICU break data, a cost no cold start should pay
+// before it counts anything.
+let graphemes: Intl.Segmenter | undefined;
 
 /** User-perceived characters (grapheme clusters). */
 export function countChars(text: string): number {
+  graphemes ??= new Intl.Segmenter('zh', { granularity: 'grapheme' });
   let n = 0;
   for (const _ of graphemes.segment(text)) n += 1;
   return n;
