@@ -34,6 +34,18 @@ function presentedKey(req: HttpRequest): string | undefined {
   return apiKey ? apiKey.trim() : undefined;
 }
 
+// Digests of the configured keys, made once per instance rather than on every request.
+const keyDigests = new WeakMap<object, Array<{ name: string; digest: Buffer }>>();
+
+function configuredDigests(apiKeys: ReadonlyArray<{ name: string; key: string }>): Array<{ name: string; digest: Buffer }> {
+  let d = keyDigests.get(apiKeys);
+  if (!d) {
+    d = apiKeys.map((k) => ({ name: k.name, digest: digest(k.key) }));
+    keyDigests.set(apiKeys, d);
+  }
+  return d;
+}
+
 export function authenticate(req: HttpRequest, rt: Runtime): string {
   const config = rt.config;
   if (!config) throw rt.configError ?? new NotifyError('INTERNAL', 'function is misconfigured');
@@ -49,8 +61,8 @@ export function authenticate(req: HttpRequest, rt: Runtime): string {
   // Compare fixed-length digests so neither length nor content leaks through timing; check all keys.
   const given = digest(key);
   let caller: string | undefined;
-  for (const k of config.apiKeys) {
-    if (timingSafeEqual(given, digest(k.key)) && caller === undefined) caller = k.name;
+  for (const k of configuredDigests(config.apiKeys)) {
+    if (timingSafeEqual(given, k.digest) && caller === undefined) caller = k.name;
   }
   if (caller === undefined) throw new UnauthorizedError('unknown-key');
   return caller;

@@ -36,6 +36,22 @@ export interface SendContext {
   logger: Logger;
   /** How long a claim may live: the function's own timeout plus a margin. */
   claimTtlMs?: number;
+  /**
+   * The request's own log line (HTTP): the send's fields are added to it instead of writing a
+   * second line. Without it (batches) each send logs its own line.
+   */
+  logFields?: Record<string, unknown>;
+}
+
+type Level = 'info' | 'warn' | 'error';
+
+function report(ctx: SendContext, level: Level, fields: Record<string, unknown>, msg: string): void {
+  if (!ctx.logFields) {
+    ctx.logger[level](fields, msg);
+    return;
+  }
+  const { event: _event, ...rest } = fields;
+  Object.assign(ctx.logFields, rest, level === 'error' ? { alert: msg } : {});
 }
 
 /**
@@ -136,7 +152,7 @@ export function createSender(deps: SenderDeps): Sender {
       for (const guard of deps.guards ?? []) await guard(job, ctx);
       const key = job.idempotencyKey ?? null;
       const storeKey = key === null ? null : `idem:${job.channel}:${ctx.caller}:${key}`;
-      const fp = fingerprint(job);
+      const fp = key === null ? '' : fingerprint(job);
       let token: string | undefined;
 
       if (storeKey !== null && key !== null) {
@@ -153,7 +169,7 @@ export function createSender(deps: SenderDeps): Sender {
             });
           }
           const replay = outcomeFromStored(claim.outcome, key);
-          ctx.logger.info({ event: 'send', outcome: replay.status, replayed: true, channel: job.channel, phone: phoneMasked, idempotencyKey: key }, 'replayed stored outcome');
+          report(ctx, 'info', { event: 'send', outcome: replay.status, replayed: true, channel: job.channel, phone: phoneMasked, idempotencyKey: key }, 'replayed stored outcome');
           return replay;
         }
         token = claim.token;
@@ -204,8 +220,10 @@ export function createSender(deps: SenderDeps): Sender {
         else await deps.store.complete(storeKey, token, storedFrom(outcome, fp), OUTCOME_TTL_MS);
       }
 
-      const level = outcome.status === 'sent' || outcome.status === 'rejected' ? 'info' : outcome.error?.code === 'PROVIDER_AUTH_FAILED' ? 'error' : 'warn';
-      ctx.logger[level](
+      const level: Level = outcome.status === 'sent' || outcome.status === 'rejected' ? 'info' : outcome.error?.code === 'PROVIDER_AUTH_FAILED' ? 'error' : 'warn';
+      report(
+        ctx,
+        level,
         {
           event: 'send',
           outcome: outcome.status,
@@ -218,6 +236,7 @@ export function createSender(deps: SenderDeps): Sender {
           attempts: outcome.attempts,
           upstreamMs: outcome.latencyMs,
           idempotencyKey: key,
+          replayed: false,
         },
         outcome.error?.code === 'PROVIDER_AUTH_FAILED' ? 'PROVIDER CREDENTIALS REJECTED: check APPCODE / APP_KEY and the marketplace subscription' : `send ${outcome.status}`,
       );

@@ -57,9 +57,10 @@ export function sendRoute(channel: Channel): Route {
         requestId: req.requestId,
         caller,
         logger: rt.logger.child({ requestId: req.requestId }),
+        // One line per request: the send's outcome, provider code and latency join the HTTP line.
+        logFields: log,
         ...(timeoutS ? { claimTtlMs: (timeoutS + 30) * 1000 } : {}),
       });
-      Object.assign(log, { outcome: outcome.status, providerCode: outcome.provider?.code, replayed: outcome.replayed, upstreamMs: outcome.latencyMs });
       return outcomeResponse(outcome);
     },
   };

@@ -13,8 +13,13 @@
 // before it counts anything.
 let graphemes: Intl.Segmenter | undefined;
 
+// Text where every UTF-16 unit is a character of its own: no surrogates (emoji, rare CJK), no
+// combining marks, joiners or variation selectors, no CR (CRLF is one grapheme). Most SMS text.
+const ONE_UNIT_PER_CHAR = /^[\t\n\x20-\x7e\xa0-\u02ff\u0370-\u0482\u048a-\u0590\u3000-\u3098\u309b-\u9fff\uff01-\uffef]*$/;
+
 /** User-perceived characters (grapheme clusters). */
 export function countChars(text: string): number {
+  if (ONE_UNIT_PER_CHAR.test(text)) return text.length;
   graphemes ??= new Intl.Segmenter('zh', { granularity: 'grapheme' });
   let n = 0;
   for (const _ of graphemes.segment(text)) n += 1;

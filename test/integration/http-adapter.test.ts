@@ -116,15 +116,14 @@ describe('FC3 HTTP adapter', () => {
     expect(fake.requests).toHaveLength(1);
   });
 
-  it('logs one line per request with requestId, function, status and latency, phones masked', async () => {
+  it('logs one line per request with requestId, function, status, outcome and latency, phones masked', async () => {
     const ctx = fcContext();
     await sms(httpEvent({ body: job, headers: { Authorization: `Bearer ${KEY}` } }), ctx);
     const lines = logs.parsed().filter((l) => l.requestId === ctx.requestId);
-    const http = lines.find((l) => l.event === 'http');
-    expect(http).toMatchObject({ level: 'info', function: 'long-sms', status: 200, outcome: 'sent', providerCode: 'OK', caller: 't' });
-    expect(typeof http.ms).toBe('number');
-    const send = lines.find((l) => l.event === 'send');
-    expect(send).toMatchObject({ phone: '138****8000', outcome: 'sent' });
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatchObject({ level: 'info', event: 'http', function: 'long-sms', status: 200, outcome: 'sent', providerCode: 'OK', caller: 't', phone: '138****8000', attempts: 1 });
+    expect(typeof lines[0].ms).toBe('number');
+    expect(typeof lines[0].upstreamMs).toBe('number');
     expect(logs.text()).not.toContain('13800138000');
   });
 });
