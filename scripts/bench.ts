@@ -6,7 +6,7 @@
  * Options (env): BENCH_COLD_RUNS (default 21 per side), BENCH_WARM_CALLS (1000),
  * BENCH_BATCH_JOBS (1000), BENCH_PROVIDER_DELAY_MS (50, for the batch only).
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -14,6 +14,7 @@ import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { build as esbuild } from 'esbuild';
 import { build, ROOT } from './build.ts';
+import { makeSelfSignedCert } from './dev-cert.ts';
 
 const OUT = join(ROOT, '.bench');
 const APPCODE = 'bench-appcode-0000000000000000';
@@ -48,17 +49,6 @@ async function startProvider(cert: { key: string; cert: string }) {
   server.keepAliveTimeout = 60_000;
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   return { state, url: `https://127.0.0.1:${(server.address() as AddressInfo).port}`, close: () => new Promise<void>((r) => server.close(() => r())) };
-}
-
-function makeCert(dir: string): { key: string; cert: string; certPath: string } {
-  const keyPath = join(dir, 'key.pem');
-  const certPath = join(dir, 'cert.pem');
-  execFileSync(
-    'openssl',
-    ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', keyPath, '-out', certPath, '-days', '2', '-subj', '/CN=localhost', '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost'],
-    { stdio: 'ignore' },
-  );
-  return { key: readFileSync(keyPath, 'utf8'), cert: readFileSync(certPath, 'utf8'), certPath };
 }
 
 function run(args: string[], env: Record<string, string>): Promise<{ ms: number; code: number | null; out: string; err: string }> {
@@ -106,7 +96,7 @@ async function main(): Promise<void> {
   mkdirSync(OUT, { recursive: true });
   const tlsDir = join(OUT, 'tls');
   mkdirSync(tlsDir, { recursive: true });
-  const cert = makeCert(tlsDir);
+  const cert = makeSelfSignedCert(tlsDir);
 
   // Our bundles exactly as `npm run build` makes them; the baseline bundled plainly, same settings.
   const ours = await build({ outdir: join(OUT, 'dist') });

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { type LimitDecision, type LimitRule, type Limiter, makeToken, tokenTime, windowEnd, windowIndex, windowKey } from './limiter.ts';
+import { scriptedClient } from '../store/redis-connection.ts';
 
 /**
  * Limits in Redis, so they hold across FC instances. Check-and-count runs in one Lua script
@@ -77,25 +78,13 @@ export const DEFAULT_LIMIT_PREFIX = 'fcn:limit:';
 
 export class RedisLimiter implements Limiter {
   readonly kind = 'redis' as const;
-  readonly #connect: () => Promise<Redis>;
+  readonly #client: () => Promise<LimitRedis>;
   readonly #prefix: string;
-  #redis: Promise<LimitRedis> | undefined;
 
   /** `connect` is called once, on first use (ioredis loads lazily). */
   constructor(connect: () => Promise<Redis>, options: RedisLimiterOptions = {}) {
-    this.#connect = connect;
+    this.#client = scriptedClient<LimitRedis>(connect, { fcnLimitConsume: CONSUME, fcnLimitRefund: REFUND });
     this.#prefix = options.prefix ?? DEFAULT_LIMIT_PREFIX;
-  }
-
-  #client(): Promise<LimitRedis> {
-    this.#redis ??= this.#connect().then((r) => {
-      const c = r as LimitRedis;
-      // defineCommand uses EVALSHA and falls back to EVAL when the script is not cached yet.
-      if (typeof c.fcnLimitConsume !== 'function') c.defineCommand('fcnLimitConsume', { lua: CONSUME });
-      if (typeof c.fcnLimitRefund !== 'function') c.defineCommand('fcnLimitRefund', { lua: REFUND });
-      return c;
-    });
-    return this.#redis;
   }
 
   #key(rule: LimitRule, at: number): string {

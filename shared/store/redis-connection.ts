@@ -33,3 +33,19 @@ export async function closeRedisConnection(): Promise<void> {
   connectionUrl = undefined;
   if (c) await (await c).quit().catch(() => undefined);
 }
+
+/**
+ * A client getter for one user of the shared connection: connects on first call and defines
+ * that user's Lua scripts as commands (ioredis runs them with EVALSHA, falling back to EVAL
+ * when the server has not cached them yet).
+ */
+export function scriptedClient<T extends Redis>(connect: () => Promise<Redis>, scripts: Readonly<Record<string, string>>): () => Promise<T> {
+  let client: Promise<T> | undefined;
+  return () =>
+    (client ??= connect().then((r) => {
+      for (const [name, lua] of Object.entries(scripts)) {
+        if (typeof (r as unknown as Record<string, unknown>)[name] !== 'function') r.defineCommand(name, { lua });
+      }
+      return r as T;
+    }));
+}

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { ClaimResult, ScheduledJob, Store, StoredOutcome } from './types.ts';
+import { scriptedClient } from './redis-connection.ts';
 
 /**
  * The store in Redis, shared by every FC instance. Claims are `SET NX PX` with a random token;
@@ -73,26 +74,13 @@ export const DEFAULT_STORE_PREFIX = 'fcn:';
 
 export class RedisStore implements Store {
   readonly kind = 'redis' as const;
-  readonly #connect: () => Promise<Redis>;
+  readonly #client: () => Promise<StoreRedis>;
   readonly #prefix: string;
-  #redis: Promise<StoreRedis> | undefined;
 
   /** `connect` is called once, on first use (ioredis loads lazily). */
   constructor(connect: () => Promise<Redis>, options: RedisStoreOptions = {}) {
-    this.#connect = connect;
+    this.#client = scriptedClient<StoreRedis>(connect, { fcnStoreComplete: COMPLETE, fcnStoreRelease: RELEASE, fcnStoreClaimDue: CLAIM_DUE, fcnStoreCancel: CANCEL });
     this.#prefix = options.prefix ?? DEFAULT_STORE_PREFIX;
-  }
-
-  #client(): Promise<StoreRedis> {
-    this.#redis ??= this.#connect().then((r) => {
-      const c = r as StoreRedis;
-      if (typeof c.fcnStoreComplete !== 'function') c.defineCommand('fcnStoreComplete', { lua: COMPLETE });
-      if (typeof c.fcnStoreRelease !== 'function') c.defineCommand('fcnStoreRelease', { lua: RELEASE });
-      if (typeof c.fcnStoreClaimDue !== 'function') c.defineCommand('fcnStoreClaimDue', { lua: CLAIM_DUE });
-      if (typeof c.fcnStoreCancel !== 'function') c.defineCommand('fcnStoreCancel', { lua: CANCEL });
-      return c;
-    });
-    return this.#redis;
   }
 
   #schedKeys(channel: string): [string, string] {

@@ -9,6 +9,7 @@ import { captureLogs } from '../support/fc.ts';
 import { type FakeProvider, startFakeProvider, TEST_APPCODE } from '../support/fake-provider.ts';
 import { type Invoker, invoker } from '../support/functions.ts';
 import { globalBudgetContract, limiterContract, NEXT_BEIJING_MIDNIGHT, NOON_BEIJING, uniquePhone } from '../support/limiter-contract.ts';
+import { deleteKeys as deleteMatching } from '../support/redis.ts';
 
 const REDIS_URL = 'redis://127.0.0.1:6379';
 const PREFIX = `fcn-test-${randomBytes(6).toString('hex')}:`;
@@ -27,15 +28,7 @@ function connection(): Promise<Redis> {
 
 const limiter = (prefix = PREFIX) => new RedisLimiter(connection, { prefix });
 
-async function deleteKeys(pattern: string): Promise<void> {
-  const r = await connection();
-  let cursor = '0';
-  do {
-    const [next, keys] = await r.scan(cursor, 'MATCH', pattern, 'COUNT', 500);
-    cursor = next;
-    if (keys.length > 0) await r.del(...keys);
-  } while (cursor !== '0');
-}
+const deleteKeys = async (pattern: string) => deleteMatching(await connection(), pattern);
 
 beforeAll(async () => {
   fake = await startFakeProvider();

@@ -1,11 +1,11 @@
-import { execFileSync } from 'node:child_process';
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import https from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { makeSelfSignedCert } from '../../scripts/dev-cert.ts';
 
 /**
  * A real local HTTP(S) server that behaves like Alibaba Cloud API Gateway in front of the two
@@ -183,15 +183,8 @@ let cachedCert: { key: string; cert: string; caPath: string } | undefined;
 /** A self-signed certificate for 127.0.0.1/localhost, made once per process with openssl. */
 export function selfSignedCert(): { key: string; cert: string; caPath: string } {
   if (cachedCert) return cachedCert;
-  const dir = mkdtempSync(join(tmpdir(), 'fcn-tls-'));
-  const keyPath = join(dir, 'key.pem');
-  const certPath = join(dir, 'cert.pem');
-  execFileSync(
-    'openssl',
-    ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', keyPath, '-out', certPath, '-days', '2', '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1'],
-    { stdio: 'ignore' },
-  );
-  cachedCert = { key: readFileSync(keyPath, 'utf8'), cert: readFileSync(certPath, 'utf8'), caPath: certPath };
+  const made = makeSelfSignedCert(mkdtempSync(join(tmpdir(), 'fcn-tls-')));
+  cachedCert = { key: made.key, cert: made.cert, caPath: made.certPath };
   return cachedCert;
 }
 
