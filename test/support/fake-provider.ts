@@ -70,6 +70,8 @@ export interface FakeProvider {
   /** PEM of the self-signed CA (https only), for NODE_EXTRA_CA_CERTS. */
   caPath?: string;
   requests: RecordedRequest[];
+  /** TCP connections accepted so far (keep-alive reuse shows as fewer connections than requests). */
+  readonly connections: number;
   /** Behaviours consumed one per request; when empty, `fallback` answers. */
   queue: Behaviour[];
   fallback: Behaviour;
@@ -263,6 +265,10 @@ export async function startFakeProvider(options: FakeProviderOptions = {}): Prom
   } else {
     server = http.createServer(onRequest);
   }
+  let connections = 0;
+  server.on(options.https ? 'secureConnection' : 'connection', () => {
+    connections += 1;
+  });
   server.on('connection', (s: Socket) => {
     sockets.add(s);
     s.on('close', () => sockets.delete(s));
@@ -279,6 +285,9 @@ export async function startFakeProvider(options: FakeProviderOptions = {}): Prom
     get requests() {
       return state.requests;
     },
+    get connections() {
+      return connections;
+    },
     get queue() {
       return state.queue;
     },
@@ -292,6 +301,7 @@ export async function startFakeProvider(options: FakeProviderOptions = {}): Prom
       state.queue.push(...behaviours);
     },
     reset() {
+      connections = 0;
       state.requests.length = 0;
       state.queue.length = 0;
       state.fallback = { kind: 'realistic' };
