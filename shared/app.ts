@@ -1,6 +1,7 @@
 import { handleHttp, isHttpEvent, type Route } from './adapters/http.ts';
 import { handleMnsQueue, isMnsQueueEvent } from './adapters/mns-queue.ts';
 import { handleMnsStream, handleMnsTopic, isMnsStreamEvent, isMnsTopicEvent } from './adapters/mns-topic.ts';
+import { handleOss, isOssEvent } from './adapters/oss.ts';
 import { handleTimer, isTimerEvent } from './adapters/timer.ts';
 import { BatchRetryError, type BatchSummary } from './core/batch.ts';
 import { authenticate } from './auth.ts';
@@ -39,6 +40,17 @@ export function decodeEvent(event: unknown): { ok: true; value: unknown } | { ok
   return { ok: true, value: event };
 }
 
+type EventAdapter = (event: unknown, fc: FcContext, rt: Runtime) => Promise<BatchSummary>;
+
+/** Async trigger adapters, each picked by its documented type guard; order matters (STREAM `{body}` last). */
+const EVENT_ADAPTERS: ReadonlyArray<readonly [(v: unknown) => boolean, EventAdapter]> = [
+  [isTimerEvent, handleTimer],
+  [isMnsTopicEvent, handleMnsTopic],
+  [isMnsQueueEvent, handleMnsQueue],
+  [isOssEvent, handleOss],
+  [isMnsStreamEvent, handleMnsStream],
+];
+
 export function createFunction(spec: FunctionSpec, options: RuntimeOptions = {}): FcHandler & { runtime: Runtime } {
   const rt = createRuntime(spec.name, spec.channel, options);
   const handler = async (event: unknown, context: FcContext = {}) => {
@@ -52,15 +64,7 @@ export function createFunction(spec: FunctionSpec, options: RuntimeOptions = {})
       summary = await handleMnsStream(undefined, context, rt, decoded.text);
     } else {
       const v = decoded.value;
-      const adapter = isTimerEvent(v)
-          ? handleTimer
-          : isMnsTopicEvent(v)
-            ? handleMnsTopic
-            : isMnsQueueEvent(v)
-              ? handleMnsQueue
-              : isMnsStreamEvent(v)
-                ? handleMnsStream
-                : undefined;
+      const adapter = EVENT_ADAPTERS.find(([is]) => is(v))?.[1];
       if (adapter) summary = await adapter(v, context, rt);
     }
     if (!summary) {

@@ -78,6 +78,8 @@ export interface BatchOptions {
   source: string;
   /** Upper bound on the invocation's own length (EventBridge caps at 5 min). */
   maxInvocationMs?: number;
+  /** When the invocation started (epoch ms), for adapters that run several batches in one invocation (OSS chunks). */
+  startedAt?: number;
   /** Called for each finished job (timers ack scheduled jobs, OSS writes a result line). */
   onResult?: (item: BatchItem, result: JobResult, job: Job | undefined) => Promise<void>;
 }
@@ -96,7 +98,7 @@ export function toScheduled(job: Job, caller: string, key: string, dueAt: number
 }
 
 export async function runBatch(items: readonly BatchItem[], fc: FcContext, rt: Runtime, options: BatchOptions): Promise<BatchSummary> {
-  const started = rt.now();
+  const started = options.startedAt ?? rt.now();
   const timeoutMs = (fc.function?.timeout ?? 60) * 1000;
   const budget = Math.min(timeoutMs, options.maxInvocationMs ?? Number.POSITIVE_INFINITY);
   const upstreamWorst = (rt.config?.upstreamTimeoutMs ?? 5000) * ((rt.config?.upstreamRetries ?? 2) + 1) + 2000;
@@ -140,7 +142,7 @@ export async function runBatch(items: readonly BatchItem[], fc: FcContext, rt: R
       return { result: { ...at, status: 'not-started', retry: true, code: 'DEADLINE', message: 'not started: the invocation was close to its time limit' }, job };
     }
     try {
-      const o = await rt.sender.send(keyed, { requestId: fc.requestId ?? 'event', caller, logger, claimTtlMs });
+      const o = await rt.sender.send(keyed, { requestId: fc.requestId ?? 'event', caller, logger, claimTtlMs, fromTrigger: item.caller === undefined });
       const status: JobStatus = o.replayed ? 'replayed' : o.status;
       const retry = o.status === 'failed' && o.error?.retryable === true;
       const result: JobResult = { ...at, status, retry };

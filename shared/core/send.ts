@@ -37,6 +37,12 @@ export interface SendContext {
   /** How long a claim may live: the function's own timeout plus a margin. */
   claimTtlMs?: number;
   /**
+   * The job comes from the deployer's own triggers (an MNS message, an OSS file, a timer
+   * reminder), not from an HTTP caller: per-caller limits do not apply (per-phone, verification
+   * and the global budget do).
+   */
+  fromTrigger?: boolean;
+  /**
    * The request's own log line (HTTP): the send's fields are added to it instead of writing a
    * second line. Without it (batches) each send logs its own line.
    */

@@ -11,7 +11,7 @@ import type { TemplateKind, TemplateKindOf } from './template-kind.ts';
  * Which limits a send counts against. Phones are keyed per channel (the SMS and voice vendors
  * count separately) by a hash, so Redis keys hold no phone numbers in clear.
  */
-export function limitRules(job: Job, caller: string, kind: TemplateKind | undefined, c: LimitConfig): LimitRule[] {
+export function limitRules(job: Job, caller: string | undefined, kind: TemplateKind | undefined, c: LimitConfig): LimitRule[] {
   const phone = createHash('sha256').update(job.phone).digest('base64url').slice(0, 16);
   const p = `phone:${job.channel}:${phone}`;
   const rules: LimitRule[] = [];
@@ -23,8 +23,8 @@ export function limitRules(job: Job, caller: string, kind: TemplateKind | undefi
     if (c.verificationHourly > 0) rules.push({ kind: 'window', name: 'verification-hourly', key: `${v}:hour`, limit: c.verificationHourly, windowMs: HOUR_MS });
     if (c.verificationDaily > 0) rules.push({ kind: 'window', name: 'verification-daily', key: `${v}:day`, limit: c.verificationDaily, windowMs: DAY_MS });
   }
-  if (c.callerPerMinute > 0) rules.push({ kind: 'window', name: 'caller-per-minute', key: `caller:${caller}:min`, limit: c.callerPerMinute, windowMs: MINUTE_MS });
-  if (c.callerDaily > 0) rules.push({ kind: 'window', name: 'caller-daily', key: `caller:${caller}:day`, limit: c.callerDaily, windowMs: DAY_MS });
+  if (caller !== undefined && c.callerPerMinute > 0) rules.push({ kind: 'window', name: 'caller-per-minute', key: `caller:${caller}:min`, limit: c.callerPerMinute, windowMs: MINUTE_MS });
+  if (caller !== undefined && c.callerDaily > 0) rules.push({ kind: 'window', name: 'caller-daily', key: `caller:${caller}:day`, limit: c.callerDaily, windowMs: DAY_MS });
   if (c.globalDaily > 0) rules.push({ kind: 'window', name: 'global-daily', key: 'global:day', limit: c.globalDaily, windowMs: DAY_MS });
   return rules;
 }
@@ -54,9 +54,9 @@ export interface QuotaDeps {
  */
 export function createQuota(deps: QuotaDeps) {
   return {
-    async reserve(job: Job, ctx: { caller: string; logger: Logger }): Promise<() => Promise<void>> {
+    async reserve(job: Job, ctx: { caller: string; logger: Logger; fromTrigger?: boolean }): Promise<() => Promise<void>> {
       const kind = deps.kindOf(job);
-      const rules = limitRules(job, ctx.caller, kind, deps.limits);
+      const rules = limitRules(job, ctx.fromTrigger ? undefined : ctx.caller, kind, deps.limits);
       const now = deps.now();
       const decision = await deps.limiter.consume(rules, now);
       if (!decision.allowed) {

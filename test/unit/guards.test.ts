@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '#shared/config';
+import { DEFAULT_LIMITS, loadConfig } from '#shared/config';
 import { ConfigError } from '#shared/errors';
 import { deferral, GuardRefusal } from '#shared/guards/errors';
 import { beijingMinute, nextWindowStart, quietHoursGuard } from '#shared/guards/quiet-hours';
 import { recipientGuard } from '#shared/guards/recipient';
+import { limitRules } from '#shared/guards/rate-limit';
 import type { TemplateKind } from '#shared/guards/template-kind';
 import type { Job } from '#shared/jobs';
 
@@ -151,5 +152,15 @@ describe('configuration of limits, recipients and hours', () => {
     const err = problem(env as Record<string, string>);
     expect(err.variables).toContain(variable);
     expect(err.message).toContain(variable);
+  });
+});
+
+describe('which limits apply to whom', () => {
+  const job = { channel: 'sms' as const, phone: '13800138000', skin: '1', params: ['1234'] };
+  it('an HTTP caller gets per-caller limits; the deployer\'s own triggers (caller undefined) do not', () => {
+    const http = limitRules(job, 'backend', undefined, DEFAULT_LIMITS).map((r) => r.name);
+    const trigger = limitRules(job, undefined, undefined, DEFAULT_LIMITS).map((r) => r.name);
+    expect(http).toEqual(expect.arrayContaining(['phone-interval', 'phone-daily', 'caller-per-minute', 'caller-daily', 'global-daily']));
+    expect(trigger).toEqual(['phone-interval', 'phone-daily', 'global-daily']);
   });
 });
