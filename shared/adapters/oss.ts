@@ -8,7 +8,8 @@ import { isRecord } from './jobs-text.ts';
  * OSS `ObjectCreated` trigger: the uploaded object is a batch file of jobs, JSON Lines (`.jsonl`,
  * `.ndjson`) or CSV with a header row (`.csv`). It is read as a stream, line by line, and sent in
  * chunks of CHUNK_LINES through the batch runner, so memory stays flat whatever the file size.
- * Each line's outcome is written, as it is known, to `<key>.result.jsonl` next to the object.
+ * Each line's outcome is written, as it is known, to `<key>.<channel>.result.jsonl` next to the
+ * object (one file per function: both sending functions may read the same batch file).
  * Idempotency key per line (unless the job has its own): bucket + key + eTag + line number, so a
  * redelivered event, or the same file uploaded again unchanged, never sends a line twice.
  */
@@ -147,7 +148,7 @@ async function handleObject(rec: OssRecord, fc: FcContext, rt: Runtime, started:
   const source: OssObject = { endpoint, bucket, key };
   const eTag = (rec.oss.object.eTag ?? '').replace(/"/g, '');
   const body = await getObjectStream(source, creds);
-  const results = putObjectStream({ endpoint, bucket, key: `${key}${RESULT_SUFFIX}` }, creds, 'application/x-ndjson; charset=utf-8');
+  const results = putObjectStream({ endpoint, bucket, key: `${key}.${rt.channel ?? 'job'}${RESULT_SUFFIX}` }, creds, 'application/x-ndjson; charset=utf-8');
 
   let header: string[] | undefined;
   let pendingCsv = '';

@@ -284,6 +284,14 @@ describe('s.yaml rendered by `s preview`', () => {
       expect(props.asyncInvokeConfig?.maxAsyncRetryAttempts).toBeLessThanOrEqual(8);
       expect(props.asyncInvokeConfig?.destinationConfig?.onFailure?.destination).toMatch(/^acs:mns:cn-hangzhou:[^:]*:\/queues\/notify-dlq\/messages$/);
       expect(props.environmentVariables.BATCH_CONCURRENCY).toBe('8');
+      // Batch files: one OSS trigger per file type (FC takes one suffix per trigger), same prefix.
+      const oss = byType('oss');
+      expect(oss.map((t) => (t.triggerConfig as { filter: { key: { suffix: string } } }).filter.key.suffix).sort()).toEqual(['.csv', '.jsonl']);
+      for (const t of oss) {
+        expect(t.sourceArn).toMatch(/^acs:oss:cn-hangzhou:[^:]*:notify-batches$/);
+        expect(t.triggerConfig).toMatchObject({ filter: { key: { prefix: 'batches/' } } });
+        expect((t.triggerConfig as { events: string[] }).events).toContain('oss:ObjectCreated:PutObject');
+      }
     }
     expect(rendered.resources['template-validate']!.props.triggers.map((t) => t.triggerType)).toEqual(['http']);
   });
