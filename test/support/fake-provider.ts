@@ -25,6 +25,8 @@ export interface RecordedRequest {
   query: Record<string, string>;
   headers: http.IncomingHttpHeaders;
   body: Buffer;
+  /** Which TCP connection (1-based, in order of acceptance) carried it: equal numbers mean keep-alive reuse. */
+  connection?: number;
 }
 
 export type Behaviour =
@@ -70,6 +72,8 @@ export interface FakeProvider {
   /** PEM of the self-signed CA (https only), for NODE_EXTRA_CA_CERTS. */
   caPath?: string;
   requests: RecordedRequest[];
+  /** TCP connections accepted since the server started (not cleared by `reset()`). */
+  readonly connections?: number;
   /** Behaviours consumed one per request; when empty, `fallback` answers. */
   queue: Behaviour[];
   fallback: Behaviour;
@@ -199,6 +203,8 @@ export async function startFakeProvider(options: FakeProviderOptions = {}): Prom
   const opts = { ...options, appCode: options.appCode ?? TEST_APPCODE, templates: options.templates ?? DEFAULT_TEMPLATES };
   const nonces = new Set<string>();
   const sockets = new Set<Socket>();
+  const connectionIds = new WeakMap<Socket, number>();
+  let connections = 0;
   const hanging = new Set<ServerResponse>();
   const state = {
     requests: [] as RecordedRequest[],
@@ -255,6 +261,8 @@ export async function startFakeProvider(options: FakeProviderOptions = {}): Prom
         headers: req.headers,
         body: Buffer.concat(chunks),
       };
+      const connection = connectionIds.get(req.socket);
+      if (connection !== undefined) rec.connection = connection;
       state.requests.push(rec);
       const b = state.queue.shift() ?? state.fallback;
       act(b, rec, req, res).catch(() => req.socket.destroy());
@@ -274,6 +282,11 @@ export async function startFakeProvider(options: FakeProviderOptions = {}): Prom
     sockets.add(s);
     s.on('close', () => sockets.delete(s));
   });
+  // Requests carry the TLS socket over HTTPS, the TCP socket over HTTP: number whichever they carry.
+  server.on(options.https ? 'secureConnection' : 'connection', (s: Socket) => {
+    connections += 1;
+    connectionIds.set(s, connections);
+  });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
   const url = `${options.https ? 'https' : 'http'}://127.0.0.1:${port}`;
@@ -285,6 +298,9 @@ export async function startFakeProvider(options: FakeProviderOptions = {}): Prom
     ...(caPath ? { caPath } : {}),
     get requests() {
       return state.requests;
+    },
+    get connections() {
+      return connections;
     },
     get queue() {
       return state.queue;
