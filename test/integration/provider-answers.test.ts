@@ -147,6 +147,12 @@ describe('API Gateway refusals (X-Ca-Error-Message)', () => {
     [403, 'Quota Exhausted', { status: 503, code: 'QUOTA_EXHAUSTED', retryable: false }],
     [403, 'Api Market Subscription quota exhausted', { status: 503, code: 'QUOTA_EXHAUSTED', retryable: false }],
     [403, 'Quota Expired', { status: 503, code: 'QUOTA_EXHAUSTED', retryable: false }],
+    // Signature-mode refusals are our misconfiguration too (or a clock off by 15 minutes).
+    [400, 'Invalid AppKey', { status: 502, code: 'PROVIDER_AUTH_FAILED', retryable: false }],
+    [400, 'Invalid Timestamp', { status: 502, code: 'PROVIDER_AUTH_FAILED', retryable: false }],
+    [400, 'Timestamp Expired', { status: 502, code: 'PROVIDER_AUTH_FAILED', retryable: false }],
+    // Not a credential problem and not documented: a plain provider error, never retried.
+    [404, 'Invalid Url', { status: 502, code: 'PROVIDER_ERROR', retryable: false }],
   ];
   it.each(table)('%i %s → %o, one request', async (status, message, expected) => {
     fake.next(gateway(status, message));
@@ -172,6 +178,13 @@ describe('API Gateway refusals (X-Ca-Error-Message)', () => {
     expectError(res, { status: 503, code: 'PROVIDER_THROTTLED', retryable: true, retryAfter: '1' });
     expectSmsRequests(RETRIES + 1);
     expect(sendLine('throttled-thrice').attempts).toBe(RETRIES + 1);
+  });
+
+  it.each(['USER', 'API', 'DOMAIN'])('%s flow control is throttling too (retried, then 503)', async (scope) => {
+    fake.next(...Array.from({ length: RETRIES + 1 }, () => gateway(403, `Throttled by ${scope} Flow Control`)));
+    const res = await sendSms();
+    expectError(res, { status: 503, code: 'PROVIDER_THROTTLED', retryable: true, retryAfter: '1' });
+    expectSmsRequests(RETRIES + 1);
   });
 
   it('flow control followed by OK is sent, with two requests', async () => {
@@ -210,6 +223,8 @@ describe('answers that leave the outcome unknown are never "sent" and never retr
     ['a JSON array 200 (even one holding an OK)', { kind: 'json', body: [{ Code: 'OK', Message: '发送成功' }] }],
     ['JSON without Code', { kind: 'json', body: { Message: '发送成功', RequestId: 'r-1' } }],
     ['JSON null', { kind: 'raw', status: 200, body: 'null' }],
+    ['a 200 over the 256 KB answer limit', { kind: 'raw', status: 200, body: JSON.stringify({ Code: 'OK', Message: 'x'.repeat(300 * 1024) }) }],
+    ['a 200 with Code null', { kind: 'json', body: { Code: null, Message: '' } }],
   ];
   it.each(unreadable)('%s → OUTCOME_UNKNOWN 504, one request', async (_name, behaviour) => {
     fake.next(behaviour, vendor('OK'));
