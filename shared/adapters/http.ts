@@ -191,6 +191,7 @@ export async function handleHttp(
   log.status = res.statusCode;
   log.ms = Math.round(performance.now() - started);
   const level = res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info';
-  rt.logger[level](log, `${log.method ?? '?'} ${log.path ?? '?'} ${res.statusCode}`);
+  // A send that must alarm the operator (credentials refused) names it in the message itself.
+  rt.logger[level](log, typeof log.alert === 'string' ? log.alert : `${log.method ?? '?'} ${log.path ?? '?'} ${res.statusCode}`);
   return res;
 }

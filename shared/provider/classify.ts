@@ -61,8 +61,11 @@ const VENDOR_CODES: Record<string, VendorCodeRule> = {
 
 const RAW_LIMIT = 512;
 
+/** Header names are case-insensitive; whether they arrive lower-cased depends on the adapter. */
 function header(headers: Record<string, unknown>, name: string): string | undefined {
-  const v = headers[name] ?? headers[name.toLowerCase()];
+  const wanted = name.toLowerCase();
+  const key = Object.keys(headers).find((k) => k.toLowerCase() === wanted);
+  const v = key === undefined ? undefined : headers[key];
   if (v === undefined || v === null) return undefined;
   return Array.isArray(v) ? v.join(', ') : String(v);
 }

@@ -1,236 +1,369 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { captureLogs } from '../support/fc.ts';
-import { type Behaviour, closedPort, type FakeProvider, startFakeProvider, TEST_APPCODE } from '../support/fake-provider.ts';
+import { captureLogs, type HttpResult } from '../support/fc.ts';
+import { type Behaviour, closedPort, type FakeProvider, type RecordedRequest, startFakeProvider, TEST_APPCODE } from '../support/fake-provider.ts';
 import { type Invoker, invoker } from '../support/functions.ts';
 
 /**
- * Every provider answer, end to end: FC HTTP event → function → shared client → a real local
- * server acting as API Gateway + vendor → the contract's answer. Asserts what the provider
- * received and how many requests it got (a retry where a send may have happened is a bug).
+ * Every kind of answer the gateway and the two vendors can give, driven end to end: FC HTTP event
+ * → function → shared provider client → a real local server, and back to the caller's answer.
+ * Each case asserts the caller's answer (status, error code, retryable, providerCode,
+ * Retry-After) and what the provider received (path, decoded query, AppCode header, count).
  */
 
-const KEY = 'provider-answers-key-0123456789';
+const CALLER_KEY = 'caller-key-provider-answers-0123';
+const auth = { authorization: `Bearer ${CALLER_KEY}` };
+const PHONE = '13800138000';
+const SMS_JOB = { phone: PHONE, skin: '1', params: ['1234'] };
+const VOICE_JOB = { phone: PHONE, content: '您好，您的快递已送达。' };
 const RETRIES = 2;
+
 const logs = captureLogs();
 let fake: FakeProvider;
 let sms: Invoker;
 let voice: Invoker;
 
-const env = (over: Record<string, string> = {}) => ({
-  APPCODE: TEST_APPCODE,
-  LONG_SMS_URL: fake.longSmsUrl,
-  VOICE_URL: fake.voiceUrl,
-  API_KEYS: `app:${KEY}`,
-  UPSTREAM_TIMEOUT_MS: '300',
-  UPSTREAM_RETRIES: String(RETRIES),
-  // Limits and quiet hours have their own tests; here every case sends to one number at any hour.
-  LIMIT_PHONE_INTERVAL_S: '0',
-  LIMIT_PHONE_DAILY: '0',
-  QUIET_HOURS: 'off',
-  ...over,
-});
+function env(extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    APPCODE: TEST_APPCODE,
+    LONG_SMS_URL: fake.longSmsUrl,
+    VOICE_URL: fake.voiceUrl,
+    API_KEYS: `answers:${CALLER_KEY}`,
+    UPSTREAM_TIMEOUT_MS: '300',
+    UPSTREAM_RETRIES: String(RETRIES),
+    QUIET_HOURS: 'off',
+    // One phone, many sends: the limits have their own tests.
+    LIMIT_PHONE_INTERVAL_S: '0',
+    LIMIT_PHONE_DAILY: '0',
+    LIMIT_VERIFICATION_INTERVAL_S: '0',
+    LIMIT_VERIFICATION_HOURLY: '0',
+    LIMIT_VERIFICATION_DAILY: '0',
+    LIMIT_CALLER_PER_MINUTE: '0',
+    ...extra,
+  };
+}
 
 beforeAll(async () => {
   fake = await startFakeProvider();
-  sms = invoker('long-sms', { env: env(), retryDelayMs: 5, catalog: null });
-  voice = invoker('voice-notify', { env: env(), retryDelayMs: 5, catalog: null });
+  sms = invoker('long-sms', { env: env(), retryDelayMs: 5 });
+  voice = invoker('voice-notify', { env: env(), retryDelayMs: 5 });
 });
 afterAll(async () => {
   logs.stop();
   await fake.close();
 });
-beforeEach(() => {
-  fake.reset();
-  // Unless a case scripts otherwise, the vendor accepts (template 7 is not in the fake's own list).
-  fake.fallback = { kind: 'vendor', code: 'OK', message: '发送成功' };
-});
+beforeEach(() => fake.reset());
 
-const auth = { authorization: `Bearer ${KEY}` };
-const smsJob = { phone: '13800138000', skin: '7', params: ['1234', '张三'], sign: '1' };
-const sendSms = (body: Record<string, unknown> = smsJob) => sms({ path: '/sms', body, headers: auth });
-const sendVoice = (body: Record<string, unknown> = { phone: '13800138000', content: '您好，您的快递已送达。' }) => voice({ path: '/voice', body, headers: auth });
+const sendSms = (call: Invoker = sms, body: Record<string, unknown> = SMS_JOB) => call({ path: '/sms', headers: auth, body });
+const sendVoice = (body: Record<string, unknown> = VOICE_JOB) => voice({ path: '/voice', headers: auth, body });
 
-function expectSmsRequest(index = 0): void {
-  const got = fake.requests[index];
-  expect(got?.method).toBe('GET');
-  expect(got?.path).toBe('/largesms');
-  expect(got?.rawQuery).toBe('param=1234%7C%E5%BC%A0%E4%B8%89&phone=13800138000&skin=7&sign=1');
-  expect(got?.query).toEqual({ param: '1234|张三', phone: '13800138000', skin: '7', sign: '1' });
-  expect(got?.headers.authorization).toBe(`APPCODE ${TEST_APPCODE}`);
+function expectSmsRequests(n: number, provider: FakeProvider = fake): void {
+  expect(provider.requests).toHaveLength(n);
+  for (const r of provider.requests) {
+    expect(r.method).toBe('GET');
+    expect(r.path).toBe('/largesms');
+    expect(r.rawQuery).toBe(`param=1234&phone=${PHONE}&skin=1`);
+    expect(r.query).toEqual({ param: '1234', phone: PHONE, skin: '1' });
+    expect(r.headers.authorization).toBe(`APPCODE ${TEST_APPCODE}`);
+  }
 }
 
-describe('long SMS vendor codes', () => {
-  it.each([
-    ['OK', '发送成功'],
-    ['ok', '发送成功'],
-  ])('%s is sent', async (code, message) => {
-    fake.next({ kind: 'vendor', code, message, extra: { RequestId: 'r-1', BizId: 'b-1' } });
+function expectVoiceRequests(n: number): void {
+  expect(fake.requests).toHaveLength(n);
+  for (const r of fake.requests as RecordedRequest[]) {
+    expect(r.method).toBe('GET');
+    expect(r.path).toBe('/chuangxin/yytz');
+    expect(r.query).toEqual({ content: VOICE_JOB.content, mobile: PHONE });
+    expect(r.headers.authorization).toBe(`APPCODE ${TEST_APPCODE}`);
+  }
+}
+
+interface ExpectedError {
+  status: number;
+  code: string;
+  retryable: boolean;
+  providerCode?: string;
+  retryAfter?: string;
+}
+
+function expectError(res: HttpResult, e: ExpectedError): void {
+  expect(res.statusCode).toBe(e.status);
+  expect(res.json).toEqual({
+    error: { code: e.code, message: expect.any(String), retryable: e.retryable, ...(e.providerCode !== undefined ? { providerCode: e.providerCode } : {}) },
+  });
+  expect(res.json.error.message.length).toBeGreaterThan(10);
+  expect(res.headers['retry-after']).toBe(e.retryAfter);
+}
+
+function expectSent(res: HttpResult, channel: 'sms' | 'voice', providerCode: string): void {
+  expect(res.statusCode).toBe(200);
+  expect(res.json).toMatchObject({ status: 'sent', channel, phone: '138****8000', provider: { code: providerCode }, replayed: false });
+}
+
+/** The log line of the request that carried this idempotency key (one line per HTTP request, with the send's fields). */
+function sendLine(idempotencyKey: string): Record<string, unknown> {
+  const lines = logs.parsed().filter((l) => l.event === 'http' && l.idempotencyKey === idempotencyKey);
+  expect(lines).toHaveLength(1);
+  return lines[0];
+}
+
+const vendor = (code: string, message = '供应商消息'): Behaviour => ({ kind: 'vendor', code, message });
+const gateway = (status: number, errorMessage: string): Behaviour => ({ kind: 'gateway', status, errorMessage });
+const THROTTLE = gateway(403, 'Throttled by APP Flow Control');
+
+describe('long SMS vendor codes (HTTP 200, {Code, Message})', () => {
+  it.each(['OK', 'ok'])('%s is sent, after exactly one request', async (code) => {
+    fake.next(vendor(code, '发送成功'));
     const res = await sendSms();
-    expect(res.statusCode).toBe(200);
-    expect(res.json).toMatchObject({ status: 'sent', channel: 'sms', phone: '138****8000', provider: { code, message } });
-    expect(fake.requests).toHaveLength(1);
-    expectSmsRequest();
+    expectSent(res, 'sms', code);
+    expect(res.json.provider.message).toBe('发送成功');
+    expectSmsRequests(1);
   });
 
-  it.each([
-    ['101', '手机号码格式错误!', 422, 'INVALID_PHONE', false],
-    ['102', '业务限流, 向同一手机发送间隔过短', 429, 'RATE_LIMITED', true],
-    ['103', '黑名单管控!', 422, 'RECIPIENT_BLOCKED', false],
-    ['104', '请正确传入签名!', 422, 'SIGNATURE_INVALID', false],
-    ['105', '参数与模板不对应!', 422, 'TEMPLATE_MISMATCH', false],
-    ['106', '系统错误!', 502, 'PROVIDER_ERROR', true],
-    ['107', '其他错误!', 502, 'PROVIDER_ERROR', false],
-    ['1002', '传入参数有误!', 422, 'TEMPLATE_MISMATCH', false],
-    ['1009', '字数限制', 422, 'CONTENT_TOO_LONG', false],
-    ['999', '新错误', 502, 'PROVIDER_ERROR', false],
-  ] as const)('vendor code %s → %s %i %s', async (code, message, status, errorCode, retryable) => {
-    fake.next({ kind: 'vendor', code, message });
+  const table: Array<[string, ExpectedError]> = [
+    ['101', { status: 422, code: 'INVALID_PHONE', retryable: false }],
+    ['102', { status: 429, code: 'RATE_LIMITED', retryable: true, retryAfter: '60' }],
+    ['103', { status: 422, code: 'RECIPIENT_BLOCKED', retryable: false }],
+    ['104', { status: 422, code: 'SIGNATURE_INVALID', retryable: false }],
+    ['105', { status: 422, code: 'TEMPLATE_MISMATCH', retryable: false }],
+    ['106', { status: 502, code: 'PROVIDER_ERROR', retryable: true }],
+    ['107', { status: 502, code: 'PROVIDER_ERROR', retryable: false }],
+    ['1002', { status: 422, code: 'TEMPLATE_MISMATCH', retryable: false }],
+    ['1009', { status: 422, code: 'CONTENT_TOO_LONG', retryable: false }],
+    ['4711', { status: 502, code: 'PROVIDER_ERROR', retryable: false }],
+  ];
+  it.each(table)('%s → %o, one request (a vendor answer is never retried automatically)', async (code, expected) => {
+    fake.next(vendor(code));
     const res = await sendSms();
-    expect(res.statusCode).toBe(status);
-    expect(res.json.error).toMatchObject({ code: errorCode, retryable, providerCode: code });
-    expect(res.json.error.message).not.toContain('13800138000');
-    if (status === 429) expect(res.headers['retry-after']).toBe('60');
-    // A vendor answer is final: never retried, whatever the code.
-    expect(fake.requests).toHaveLength(1);
-    expectSmsRequest();
+    expectError(res, { ...expected, providerCode: code });
+    expectSmsRequests(1);
   });
 });
 
-describe('API Gateway answers', () => {
-  it.each([
-    [400, 'Invalid AppCode `not exists`', 502, 'PROVIDER_AUTH_FAILED'],
-    [401, 'Invalid AppCode `not exists`', 502, 'PROVIDER_AUTH_FAILED'],
-    [403, 'Unauthorized', 502, 'PROVIDER_AUTH_FAILED'],
-    // The gateway writes the string-to-sign's line breaks as '#' (a header value has none).
-    [400, 'Invalid Signature, Server StringToSign:`GET#application/json###x-ca-key:1#/largesms`', 502, 'PROVIDER_AUTH_FAILED'],
-    [403, 'Quota Exhausted', 503, 'QUOTA_EXHAUSTED'],
-    [403, 'Api Market Subscription quota exhausted', 503, 'QUOTA_EXHAUSTED'],
-    [403, 'Quota Expired', 503, 'QUOTA_EXHAUSTED'],
-  ] as const)('%i %s → %i %s, one request', async (gatewayStatus, errorMessage, status, code) => {
-    fake.next({ kind: 'gateway', status: gatewayStatus, errorMessage });
+describe('API Gateway refusals (X-Ca-Error-Message)', () => {
+  const table: Array<[number, string, ExpectedError]> = [
+    [400, 'Invalid AppCode `not exists`', { status: 502, code: 'PROVIDER_AUTH_FAILED', retryable: false }],
+    [401, 'Invalid AppCode `not exists`', { status: 502, code: 'PROVIDER_AUTH_FAILED', retryable: false }],
+    [403, 'Unauthorized', { status: 502, code: 'PROVIDER_AUTH_FAILED', retryable: false }],
+    [403, 'Quota Exhausted', { status: 503, code: 'QUOTA_EXHAUSTED', retryable: false }],
+    [403, 'Api Market Subscription quota exhausted', { status: 503, code: 'QUOTA_EXHAUSTED', retryable: false }],
+    [403, 'Quota Expired', { status: 503, code: 'QUOTA_EXHAUSTED', retryable: false }],
+    // Signature-mode refusals are our misconfiguration too (or a clock off by 15 minutes).
+    [400, 'Invalid AppKey', { status: 502, code: 'PROVIDER_AUTH_FAILED', retryable: false }],
+    [400, 'Invalid Timestamp', { status: 502, code: 'PROVIDER_AUTH_FAILED', retryable: false }],
+    [400, 'Timestamp Expired', { status: 502, code: 'PROVIDER_AUTH_FAILED', retryable: false }],
+    // Not a credential problem and not documented: a plain provider error, never retried.
+    [404, 'Invalid Url', { status: 502, code: 'PROVIDER_ERROR', retryable: false }],
+  ];
+  it.each(table)('%i %s → %o, one request', async (status, message, expected) => {
+    fake.next(gateway(status, message));
     const res = await sendSms();
-    expect(res.statusCode).toBe(status);
-    expect(res.json.error.code).toBe(code);
-    expect(res.json.error.retryable).toBe(false);
-    expect(JSON.stringify(res)).not.toContain(TEST_APPCODE);
+    expectError(res, expected);
+    expectSmsRequests(1);
+  });
+
+  it('a wrong AppCode is refused by the gateway itself and logged loudly without the code', async () => {
+    const wrong = invoker('long-sms', { env: env({ APPCODE: 'wrong-appcode-fedcba9876543210' }), retryDelayMs: 5 });
+    const res = await sendSms(wrong, { ...SMS_JOB, idempotencyKey: 'wrong-appcode' });
+    expectError(res, { status: 502, code: 'PROVIDER_AUTH_FAILED', retryable: false });
     expect(fake.requests).toHaveLength(1);
+    expect(fake.requests[0]!.headers.authorization).toBe('APPCODE wrong-appcode-fedcba9876543210');
+    const line = sendLine('wrong-appcode');
+    expect(line.msg).toContain('PROVIDER CREDENTIALS REJECTED');
+    expect(JSON.stringify(line)).not.toContain('wrong-appcode-fedcba9876543210');
   });
 
-  it.each([500, 502, 503, 504])('%i is PROVIDER_ERROR and never retried (the backend may have sent)', async (gatewayStatus) => {
-    fake.next({ kind: 'raw', status: gatewayStatus, body: 'upstream failed' });
-    const res = await sendSms();
-    expect(res.statusCode).toBe(502);
-    expect(res.json.error).toMatchObject({ code: 'PROVIDER_ERROR', retryable: false });
-    expect(fake.requests).toHaveLength(1);
+  it('flow control is retried 1 + UPSTREAM_RETRIES times, then PROVIDER_THROTTLED 503 with Retry-After', async () => {
+    fake.next(...Array.from({ length: RETRIES + 1 }, () => THROTTLE));
+    const res = await sendSms(sms, { ...SMS_JOB, idempotencyKey: 'throttled-thrice' });
+    expectError(res, { status: 503, code: 'PROVIDER_THROTTLED', retryable: true, retryAfter: '1' });
+    expectSmsRequests(RETRIES + 1);
+    expect(sendLine('throttled-thrice').attempts).toBe(RETRIES + 1);
   });
 
-  it('flow control is retried (nothing was sent), bounded, then PROVIDER_THROTTLED with Retry-After', async () => {
-    const throttled: Behaviour = { kind: 'gateway', status: 403, errorMessage: 'Throttled by APP Flow Control' };
-    fake.fallback = throttled;
+  it.each(['USER', 'API', 'DOMAIN'])('%s flow control is throttling too (retried, then 503)', async (scope) => {
+    fake.next(...Array.from({ length: RETRIES + 1 }, () => gateway(403, `Throttled by ${scope} Flow Control`)));
     const res = await sendSms();
-    expect(res.statusCode).toBe(503);
-    expect(res.json.error).toMatchObject({ code: 'PROVIDER_THROTTLED', retryable: true });
-    expect(Number(res.headers['retry-after'])).toBeGreaterThanOrEqual(1);
-    expect(fake.requests).toHaveLength(1 + RETRIES);
+    expectError(res, { status: 503, code: 'PROVIDER_THROTTLED', retryable: true, retryAfter: '1' });
+    expectSmsRequests(RETRIES + 1);
   });
 
-  it('a throttle followed by OK is sent, with two requests', async () => {
-    fake.next({ kind: 'gateway', status: 403, errorMessage: 'Throttled by API Flow Control' }, { kind: 'vendor', code: 'OK', message: '发送成功' });
+  it('flow control followed by OK is sent, with two requests', async () => {
+    fake.next(THROTTLE, vendor('OK', '发送成功'));
     const res = await sendSms();
-    expect(res.statusCode).toBe(200);
-    expect(fake.requests).toHaveLength(2);
-    expectSmsRequest(0);
-    expectSmsRequest(1);
+    expectSent(res, 'sms', 'OK');
+    expectSmsRequests(2);
+  });
+
+  it('UPSTREAM_RETRIES=0 makes flow control answer after a single request', async () => {
+    const once = invoker('long-sms', { env: env({ UPSTREAM_RETRIES: '0' }), retryDelayMs: 5 });
+    fake.next(THROTTLE, vendor('OK'));
+    const res = await sendSms(once);
+    expectError(res, { status: 503, code: 'PROVIDER_THROTTLED', retryable: true, retryAfter: '1' });
+    expectSmsRequests(1);
+  });
+
+  const serverErrors: Array<[string, Behaviour]> = [500, 502, 503, 504].flatMap((status): Array<[string, Behaviour]> => [
+    [`${status} with X-Ca-Error-Message`, gateway(status, 'Backend Service Unavailable')],
+    [`${status} with an HTML body`, { kind: 'raw', status, body: '<html><body>Bad Gateway</body></html>', headers: { 'content-type': 'text/html' } }],
+  ]);
+  it.each(serverErrors)('%s → PROVIDER_ERROR 502, exactly one request (the backend may have acted)', async (_name, behaviour) => {
+    fake.next(behaviour, vendor('OK'));
+    const res = await sendSms();
+    expectError(res, { status: 502, code: 'PROVIDER_ERROR', retryable: false });
+    expectSmsRequests(1);
   });
 });
 
-describe('answers that leave the outcome unknown: 504, exactly one request, never "sent"', () => {
-  it.each([
-    ['a hang (timeout)', { kind: 'hang' }],
-    ['a reset after the request was read', { kind: 'reset' }],
-    ['a non-JSON 200', { kind: 'raw', status: 200, body: '<html>ok</html>' }],
-    ['a JSON array 200', { kind: 'json', body: [{ Code: 'OK' }] }],
-    ['JSON without Code', { kind: 'json', body: { Message: '发送成功' } }],
-    ['an answer slower than the deadline', { kind: 'delay', ms: 600, then: { kind: 'vendor', code: 'OK', message: '发送成功' } }],
-  ] as Array<[string, Behaviour]>)('%s', async (_name, behaviour) => {
-    fake.next(behaviour);
+describe('answers that leave the outcome unknown are never "sent" and never retried', () => {
+  const unreadable: Array<[string, Behaviour]> = [
+    ['a hang past UPSTREAM_TIMEOUT_MS', { kind: 'hang' }],
+    ['a connection reset after the request', { kind: 'reset' }],
+    ['a non-JSON 200', { kind: 'raw', status: 200, body: 'OK' }],
+    ['an empty 200', { kind: 'raw', status: 200, body: '' }],
+    ['a JSON array 200 (even one holding an OK)', { kind: 'json', body: [{ Code: 'OK', Message: '发送成功' }] }],
+    ['JSON without Code', { kind: 'json', body: { Message: '发送成功', RequestId: 'r-1' } }],
+    ['JSON null', { kind: 'raw', status: 200, body: 'null' }],
+    ['a 200 over the 256 KB answer limit', { kind: 'raw', status: 200, body: JSON.stringify({ Code: 'OK', Message: 'x'.repeat(300 * 1024) }) }],
+    ['a 200 with Code null', { kind: 'json', body: { Code: null, Message: '' } }],
+  ];
+  it.each(unreadable)('%s → OUTCOME_UNKNOWN 504, one request', async (_name, behaviour) => {
+    fake.next(behaviour, vendor('OK'));
     const res = await sendSms();
-    expect(res.statusCode).toBe(504);
-    expect(res.json.error).toMatchObject({ code: 'OUTCOME_UNKNOWN', retryable: false });
-    expect(fake.requests).toHaveLength(1);
+    expectError(res, { status: 504, code: 'OUTCOME_UNKNOWN', retryable: false });
+    expectSmsRequests(1);
   });
 
-  it('an unknown outcome is kept under its idempotency key: the replay sends nothing', async () => {
-    fake.next({ kind: 'hang' });
-    const job = { ...smsJob, idempotencyKey: 'unknown-1' };
-    expect((await sendSms(job)).statusCode).toBe(504);
-    const replay = await sendSms(job);
-    expect(replay.statusCode).toBe(504);
-    expect(replay.headers['idempotent-replayed']).toBe('true');
-    expect(fake.requests).toHaveLength(1);
-  });
-
-  it('a retryable failure (vendor 106) frees the key: the same key sends on retry', async () => {
-    fake.next({ kind: 'vendor', code: '106', message: '系统错误!' });
-    const job = { ...smsJob, idempotencyKey: 'retry-106' };
-    expect((await sendSms(job)).statusCode).toBe(502);
-    const retried = await sendSms(job);
-    expect(retried.statusCode).toBe(200);
-    expect(retried.json.replayed).toBe(false);
-    expect(fake.requests).toHaveLength(2);
-  });
-});
-
-describe('connection refused', () => {
-  it('is retried (nothing was sent) up to UPSTREAM_RETRIES, then PROVIDER_ERROR retryable', async () => {
+  it('connection refused → PROVIDER_ERROR 502 retryable, after 1 + UPSTREAM_RETRIES attempts', async () => {
     const port = await closedPort();
-    const refused = invoker('long-sms', { env: env({ LONG_SMS_URL: `http://127.0.0.1:${port}/largesms` }), retryDelayMs: 5, catalog: null });
-    const before = logs.lines.length;
-    const res = await refused({ path: '/sms', body: smsJob, headers: auth });
-    expect(res.statusCode).toBe(502);
-    expect(res.json.error).toMatchObject({ code: 'PROVIDER_ERROR', retryable: true });
-    expect(res.json.error.message).toContain('nothing was sent');
-    const line = logs.parsed().slice(before).find((l) => l.event === 'http');
-    expect(line.attempts).toBe(1 + RETRIES);
+    const refused = invoker('long-sms', { env: env({ LONG_SMS_URL: `http://127.0.0.1:${port}/largesms` }), retryDelayMs: 5 });
+    const res = await sendSms(refused, { ...SMS_JOB, idempotencyKey: 'refused-1' });
+    expectError(res, { status: 502, code: 'PROVIDER_ERROR', retryable: true });
+    expect(res.json.error.message).toContain('ECONNREFUSED');
+    const line = sendLine('refused-1');
+    expect(line).toMatchObject({ outcome: 'failed', errorCode: 'PROVIDER_ERROR', providerCode: 'ECONNREFUSED', attempts: RETRIES + 1 });
+    expect(fake.requests).toHaveLength(0);
   });
 });
 
-describe('voice answers', () => {
-  it.each([
-    ['ReturnStatus Success', { ReturnStatus: 'Success', Message: 'ok', RemainPoint: 9, TaskID: 123, SuccessCounts: 1 }, 200, undefined],
-    ['Code OK', { Code: 'OK', Message: '发送成功' }, 200, undefined],
-    ['ReturnStatus Faild (the vendor spelling)', { ReturnStatus: 'Faild', Message: '余额不足' }, 502, 'PROVIDER_ERROR'],
-    ['Success with 0 successful calls', { ReturnStatus: 'Success', Message: 'ok', SuccessCounts: 0 }, 502, 'PROVIDER_ERROR'],
-    ['Code 105', { Code: '105', Message: '模板编号错误!' }, 422, 'TEMPLATE_MISMATCH'],
-    ['an unknown shape', { result: 1 }, 504, 'OUTCOME_UNKNOWN'],
-  ] as const)('%s', async (_name, body, status, code) => {
+describe('voice answer shapes', () => {
+  it('{ReturnStatus: "Success"} is sent', async () => {
+    fake.next({ kind: 'json', body: { ReturnStatus: 'Success', Message: 'ok', RemainPoint: 99, TaskID: 1234567, SuccessCounts: 1 } });
+    const res = await sendVoice();
+    expectSent(res, 'voice', 'Success');
+    expectVoiceRequests(1);
+  });
+
+  it('{Code: "OK", Message} is sent', async () => {
+    fake.next(vendor('OK', '发送成功'));
+    const res = await sendVoice();
+    expectSent(res, 'voice', 'OK');
+    expectVoiceRequests(1);
+  });
+
+  const table: Array<[string, unknown, ExpectedError]> = [
+    ['{ReturnStatus: "Faild"}', { ReturnStatus: 'Faild', Message: '参数错误', RemainPoint: 0, TaskID: 0, SuccessCounts: 0 }, { status: 502, code: 'PROVIDER_ERROR', retryable: false, providerCode: 'Faild' }],
+    ['{ReturnStatus: "Success", SuccessCounts: 0}', { ReturnStatus: 'Success', Message: 'ok', TaskID: 0, SuccessCounts: 0 }, { status: 502, code: 'PROVIDER_ERROR', retryable: false, providerCode: 'Success' }],
+    ['{Code: "105"}', { Code: '105', Message: '模板编号错误!' }, { status: 422, code: 'TEMPLATE_MISMATCH', retryable: false, providerCode: '105' }],
+    ['an unknown shape {"result":1}', { result: 1 }, { status: 504, code: 'OUTCOME_UNKNOWN', retryable: false }],
+    ['an unknown ReturnStatus', { ReturnStatus: 'Pending', Message: '' }, { status: 504, code: 'OUTCOME_UNKNOWN', retryable: false }],
+  ];
+  it.each(table)('%s → %o, one request', async (_name, body, expected) => {
     fake.next({ kind: 'json', body });
-    const content = '您好，您的快递已送达小区门口，请前来签收。';
-    const res = await sendVoice({ phone: '+8613900139000', content });
-    expect(res.statusCode).toBe(status);
-    if (code) expect(res.json.error.code).toBe(code);
-    else expect(res.json).toMatchObject({ status: 'sent', channel: 'voice', phone: '139****9000' });
-    expect(fake.requests).toHaveLength(1);
-    const got = fake.requests[0];
-    expect(got?.path).toBe('/chuangxin/yytz');
-    expect(got?.query).toEqual({ content, mobile: '13900139000' });
-    expect(got?.headers.authorization).toBe(`APPCODE ${TEST_APPCODE}`);
+    const res = await sendVoice();
+    expectError(res, expected);
+    expectVoiceRequests(1);
+  });
+
+  it('a voice hang is OUTCOME_UNKNOWN after one request', async () => {
+    fake.next({ kind: 'hang' });
+    const res = await sendVoice();
+    expectError(res, { status: 504, code: 'OUTCOME_UNKNOWN', retryable: false });
+    expectVoiceRequests(1);
   });
 });
 
-describe('the shared client', () => {
-  it('keeps the connection alive between sends (one TCP connection for two requests)', async () => {
-    expect((await sendSms()).statusCode).toBe(200);
-    expect((await sendVoice()).statusCode).toBe(200);
-    expect(fake.requests).toHaveLength(2);
-    expect(fake.connections).toBeLessThanOrEqual(1);
+describe('one keep-alive connection per instance', () => {
+  it('two sequential sends travel on one TCP connection', async () => {
+    const own = await startFakeProvider();
+    try {
+      const call = invoker('long-sms', { env: env({ LONG_SMS_URL: own.longSmsUrl }), retryDelayMs: 5 });
+      expectSent(await sendSms(call), 'sms', 'OK');
+      expectSent(await sendSms(call), 'sms', 'OK');
+      expectSmsRequests(2, own);
+      expect(own.connections).toBe(1);
+      expect(own.requests[0]!.connection).toBe(1);
+      expect(own.requests[1]!.connection).toBe(1);
+    } finally {
+      await own.close();
+    }
   });
 
-  it('sends CJK, emoji and reserved characters so they decode back to exactly the text', async () => {
-    const params = ['a b+c&d=e?f#g%h', '张三😀/\\'];
-    const res = await sendSms({ phone: '13800138000', skin: '7', params });
-    expect(res.statusCode).toBe(200);
-    expect(fake.requests[0]?.query.param).toBe(params.join('|'));
-    expect(fake.requests[0]?.rawQuery.startsWith('param=a%20b%2Bc%26d%3De%3Ff%23g%25h%7C%E5%BC%A0%E4%B8%89%F0%9F%98%80%2F%5C&')).toBe(true);
+  it('a connection the server dropped after an answer is not reused (the next send opens a new one)', async () => {
+    const own = await startFakeProvider();
+    try {
+      const call = invoker('long-sms', { env: env({ LONG_SMS_URL: own.longSmsUrl }), retryDelayMs: 5 });
+      own.next({ kind: 'reset' });
+      expectError(await sendSms(call), { status: 504, code: 'OUTCOME_UNKNOWN', retryable: false });
+      expectSent(await sendSms(call), 'sms', 'OK');
+      expectSmsRequests(2, own);
+      expect(own.requests.map((r) => r.connection)).toEqual([1, 2]);
+    } finally {
+      await own.close();
+    }
+  });
+});
+
+describe('idempotency keys and provider answers', () => {
+  it('an unknown outcome is kept: the same key replays it without a second request', async () => {
+    fake.next({ kind: 'hang' });
+    const job = { ...SMS_JOB, idempotencyKey: 'unknown-kept' };
+    const first = await sendSms(sms, job);
+    expectError(first, { status: 504, code: 'OUTCOME_UNKNOWN', retryable: false });
+    const again = await sendSms(sms, job);
+    expectError(again, { status: 504, code: 'OUTCOME_UNKNOWN', retryable: false });
+    expect(again.headers['idempotent-replayed']).toBe('true');
+    expectSmsRequests(1);
+  });
+
+  it('a non-retryable failure (107) is kept and replayed', async () => {
+    fake.next(vendor('107'));
+    const job = { ...SMS_JOB, idempotencyKey: 'failed-107-kept' };
+    expectError(await sendSms(sms, job), { status: 502, code: 'PROVIDER_ERROR', retryable: false, providerCode: '107' });
+    const again = await sendSms(sms, job);
+    expectError(again, { status: 502, code: 'PROVIDER_ERROR', retryable: false, providerCode: '107' });
+    expect(again.headers['idempotent-replayed']).toBe('true');
+    expectSmsRequests(1);
+  });
+
+  const released: Array<[string, Behaviour[], ExpectedError]> = [
+    ['vendor 106', [vendor('106')], { status: 502, code: 'PROVIDER_ERROR', retryable: true, providerCode: '106' }],
+    ['vendor 102', [vendor('102')], { status: 429, code: 'RATE_LIMITED', retryable: true, providerCode: '102', retryAfter: '60' }],
+    ['gateway flow control', Array.from({ length: RETRIES + 1 }, () => THROTTLE), { status: 503, code: 'PROVIDER_THROTTLED', retryable: true, retryAfter: '1' }],
+  ];
+  it.each(released)('a retryable failure (%s) releases the key: the retry with the same key sends', async (name, behaviours, expected) => {
+    fake.next(...behaviours);
+    const job = { ...SMS_JOB, idempotencyKey: `released-${name.replace(/\W+/g, '-')}` };
+    expectError(await sendSms(sms, job), expected);
+    const retry = await sendSms(sms, job);
+    expectSent(retry, 'sms', 'OK');
+    expectSmsRequests(behaviours.length + 1);
+    // …and once sent, the key is kept.
+    const replay = await sendSms(sms, job);
+    expect(replay.statusCode).toBe(200);
+    expect(replay.json.replayed).toBe(true);
+    expectSmsRequests(behaviours.length + 1);
+  });
+
+  it('a retryable failure gives the phone limit back: with a daily limit of 1, 106 then OK both reach the provider', async () => {
+    const limited = invoker('long-sms', { env: env({ LIMIT_PHONE_DAILY: '1' }), retryDelayMs: 5 });
+    fake.next(vendor('106'));
+    expectError(await sendSms(limited), { status: 502, code: 'PROVIDER_ERROR', retryable: true, providerCode: '106' });
+    expectSent(await sendSms(limited), 'sms', 'OK');
+    expectSmsRequests(2);
+    // The limit is real: a third send is refused before the provider.
+    const third = await sendSms(limited);
+    expect(third.statusCode).toBe(429);
+    expect(third.json.error.code).toBe('RATE_LIMITED');
+    expectSmsRequests(2);
   });
 });

@@ -25,6 +25,8 @@ export interface RecordedRequest {
   query: Record<string, string>;
   headers: http.IncomingHttpHeaders;
   body: Buffer;
+  /** Which TCP connection (1-based, in order of acceptance) carried it: equal numbers mean keep-alive reuse. */
+  connection?: number;
 }
 
 export type Behaviour =
@@ -70,8 +72,8 @@ export interface FakeProvider {
   /** PEM of the self-signed CA (https only), for NODE_EXTRA_CA_CERTS. */
   caPath?: string;
   requests: RecordedRequest[];
-  /** TCP connections accepted so far (keep-alive reuse shows as fewer connections than requests). */
-  readonly connections: number;
+  /** TCP connections accepted since the server started (not cleared by `reset()`). */
+  readonly connections?: number;
   /** Behaviours consumed one per request; when empty, `fallback` answers. */
   queue: Behaviour[];
   fallback: Behaviour;
@@ -194,6 +196,8 @@ export async function startFakeProvider(options: FakeProviderOptions = {}): Prom
   const opts = { ...options, appCode: options.appCode ?? TEST_APPCODE, templates: options.templates ?? DEFAULT_TEMPLATES };
   const nonces = new Set<string>();
   const sockets = new Set<Socket>();
+  const connectionIds = new WeakMap<Socket, number>();
+  let connections = 0;
   const hanging = new Set<ServerResponse>();
   const state = {
     requests: [] as RecordedRequest[],
@@ -250,6 +254,8 @@ export async function startFakeProvider(options: FakeProviderOptions = {}): Prom
         headers: req.headers,
         body: Buffer.concat(chunks),
       };
+      const connection = connectionIds.get(req.socket);
+      if (connection !== undefined) rec.connection = connection;
       state.requests.push(rec);
       const b = state.queue.shift() ?? state.fallback;
       act(b, rec, req, res).catch(() => req.socket.destroy());
@@ -265,13 +271,14 @@ export async function startFakeProvider(options: FakeProviderOptions = {}): Prom
   } else {
     server = http.createServer(onRequest);
   }
-  let connections = 0;
-  server.on(options.https ? 'secureConnection' : 'connection', () => {
-    connections += 1;
-  });
   server.on('connection', (s: Socket) => {
     sockets.add(s);
     s.on('close', () => sockets.delete(s));
+  });
+  // Requests carry the TLS socket over HTTPS, the TCP socket over HTTP: number whichever they carry.
+  server.on(options.https ? 'secureConnection' : 'connection', (s: Socket) => {
+    connections += 1;
+    connectionIds.set(s, connections);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
@@ -301,7 +308,6 @@ export async function startFakeProvider(options: FakeProviderOptions = {}): Prom
       state.queue.push(...behaviours);
     },
     reset() {
-      connections = 0;
       state.requests.length = 0;
       state.queue.length = 0;
       state.fallback = { kind: 'realistic' };
