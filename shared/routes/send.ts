@@ -56,8 +56,9 @@ export function sendRoute(channel: Channel): Route {
       const outcome = await rt.sender.send(job, {
         requestId: req.requestId,
         caller,
-        logger: rt.logger.child({ requestId: req.requestId }),
-        // One line per request: the send's outcome, provider code and latency join the HTTP line.
+        // One line per request: the send's outcome, provider code and latency join the HTTP line,
+        // which carries the requestId; no per-request child logger is needed.
+        logger: rt.logger,
         logFields: log,
         ...(timeoutS ? { claimTtlMs: (timeoutS + 30) * 1000 } : {}),
       });
