@@ -2,21 +2,13 @@ import { type Config, loadConfig } from './config.ts';
 import { ConfigError } from './errors.ts';
 import { type Channel } from './jobs.ts';
 import { type Logger, registerSecret, rootLogger } from './log.ts';
-import { createProviderClient } from './provider/client.ts';
-import { createSender, type Sender, type SenderDeps } from './core/send.ts';
-import { quietHoursGuard } from './guards/quiet-hours.ts';
-import { createQuota } from './guards/rate-limit.ts';
-import { recipientGuard } from './guards/recipient.ts';
-import { catalogKindOf, type TemplateKindOf } from './guards/template-kind.ts';
+import type { Sender, SenderDeps } from './core/send.ts';
+import type { TemplateKindOf } from './guards/template-kind.ts';
 import type { Limiter } from './limits/limiter.ts';
-import { MemoryLimiter } from './limits/memory.ts';
-import { RedisLimiter } from './limits/redis.ts';
-import { signatureAuthenticator } from './provider/signature.ts';
 import { redisConnection } from './store/redis-connection.ts';
 import { MemoryStore } from './store/memory.ts';
 import { RedisStore } from './store/redis.ts';
 import { type Catalog, loadRuntimeCatalog } from './templates/catalog.ts';
-import { createCatalogResolver } from './templates/resolve.ts';
 import type { Store } from './store/types.ts';
 
 /**
@@ -43,7 +35,8 @@ export interface Runtime {
   configError: ConfigError | undefined;
   logger: Logger;
   store: Store;
-  limiter: Limiter;
+  /** Rate-limit counters (sending functions only). */
+  limiter: Limiter | undefined;
   sender: Sender | undefined;
   /** The template catalog (see shared/templates/catalog.ts), if any. */
   catalog: Catalog | undefined;
@@ -67,7 +60,13 @@ export interface RuntimeOptions {
   templateKindOf?: TemplateKindOf;
 }
 
-export function createRuntime(name: FunctionName, channel: Channel | undefined, options: RuntimeOptions = {}): Runtime {
+/** What a sending function adds to its runtime (shared/sending.ts); template-validate has none, so its bundle carries no provider client. */
+export type MakeSender = (deps: { config: Config; catalog: Catalog | undefined; store: Store; now: () => number; options: RuntimeOptions }) => {
+  sender: Sender;
+  limiter: Limiter;
+};
+
+export function createRuntime(name: FunctionName, channel: Channel | undefined, options: RuntimeOptions = {}, makeSender?: MakeSender): Runtime {
   const env = options.env ?? process.env;
   let config: Config | undefined;
   let configError: ConfigError | undefined;
@@ -103,31 +102,10 @@ export function createRuntime(name: FunctionName, channel: Channel | undefined, 
   }
   const redisUrl = config?.redisUrl;
   const store = options.store ?? (redisUrl ? new RedisStore(() => redisConnection(redisUrl)) : new MemoryStore());
-  const limiter = options.limiter ?? (redisUrl ? new RedisLimiter(() => redisConnection(redisUrl)) : new MemoryLimiter());
   let sender: Sender | undefined;
-  if (config && channel) {
-    const c = config.credentials;
-    const client = createProviderClient({
-      credentials: c,
-      timeoutMs: config.upstreamTimeoutMs,
-      retries: config.upstreamRetries,
-      ...(options.retryDelayMs !== undefined ? { retryDelayMs: options.retryDelayMs } : {}),
-      ...(c.kind === 'signature' ? { authenticate: signatureAuthenticator(c) } : {}),
-    });
-    const kindOf = options.templateKindOf ?? catalogKindOf(catalog);
-    const guards = [recipientGuard(config.recipients)];
-    if (config.quietHours) guards.push(quietHoursGuard(config.quietHours, now, kindOf));
-    const quota = createQuota({ limiter, limits: config.limits, now, kindOf });
-    sender = createSender({
-      client,
-      store,
-      longSmsUrl: config.longSmsUrl,
-      voiceUrl: config.voiceUrl,
-      resolveSmsParams: createCatalogResolver(catalog),
-      guards,
-      quota,
-      ...options.senderDeps,
-    });
+  let limiter: Limiter | undefined;
+  if (config && channel && makeSender) {
+    ({ sender, limiter } = makeSender({ config, catalog, store, now, options }));
   }
   if (catalog) logger.info({ event: 'config', catalog: catalog.source, templates: catalog.templates.length }, 'template catalog loaded');
   return { name, channel, config, configError, logger, store, limiter, sender, catalog, now };

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { makeSender } from '#shared/sending';
 import { createFunction } from '#shared/app';
 import { healthRoute, sendRoute } from '#shared/routes/send';
 import { asBuffer, asHttpResult, captureLogs, fcContext, fixture, httpEvent, type HttpEventInput } from '../support/fc.ts';
@@ -9,7 +10,7 @@ const logs = captureLogs();
 let fake: FakeProvider;
 let sms: ReturnType<typeof createFunction>;
 
-const spec = { name: 'long-sms' as const, channel: 'sms' as const, routes: [sendRoute('sms'), healthRoute] };
+const spec = { name: 'long-sms' as const, channel: 'sms' as const, makeSender, routes: [sendRoute('sms'), healthRoute] };
 
 beforeAll(async () => {
   fake = await startFakeProvider();

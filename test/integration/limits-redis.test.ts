@@ -137,7 +137,7 @@ describe('REDIS_URL wiring', () => {
     const env = { APPCODE: TEST_APPCODE, LONG_SMS_URL: fake.longSmsUrl, API_KEYS: `${caller}:${KEY}`, REDIS_URL, QUIET_HOURS: 'off', LIMIT_GLOBAL_DAILY: '0' };
     const x = invoker('long-sms', { env });
     const y = invoker('long-sms', { env });
-    expect(x.handler.runtime.limiter.kind).toBe('redis');
+    expect(x.handler.runtime.limiter?.kind).toBe('redis');
     const phone = uniquePhone();
     try {
       expect((await x({ path: '/sms', headers: auth, body: { phone, skin: '1', params: ['1'] } })).statusCode).toBe(200);

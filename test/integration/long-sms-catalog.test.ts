@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { makeSender } from '#shared/sending';
 import { createFunction } from '#shared/app';
 import { healthRoute, sendRoute } from '#shared/routes/send';
 import { BEIJING_10AM, BEIJING_9PM, providerTemplates, testCatalog } from '../support/catalog.ts';
@@ -20,7 +21,7 @@ beforeAll(async () => {
   // Skin 9 is registered with the vendor but not in the catalog.
   fake = await startFakeProvider({ templates: providerTemplates({ '9': '【测试】#a#和#b#' }) });
   handler = createFunction(
-    { name: 'long-sms', channel: 'sms', routes: [sendRoute('sms'), healthRoute] },
+    { name: 'long-sms', channel: 'sms', makeSender, routes: [sendRoute('sms'), healthRoute] },
     { env: { APPCODE: TEST_APPCODE, LONG_SMS_URL: fake.longSmsUrl, API_KEYS: `app:${CALLER_KEY}`, LIMIT_PHONE_INTERVAL_S: '0' }, retryDelayMs: 5, catalog: testCatalog(), now: () => clock.getTime() },
   );
 });

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { makeSender } from '#shared/sending';
 import { createFunction } from '#shared/app';
 import { healthRoute, sendRoute } from '#shared/routes/send';
 import { asHttpResult, captureLogs, fcContext, httpEvent } from '../support/fc.ts';
@@ -12,7 +13,7 @@ const logs = captureLogs();
 beforeAll(async () => {
   fake = await startFakeProvider();
   handler = createFunction(
-    { name: 'long-sms', channel: 'sms', routes: [sendRoute('sms'), healthRoute] },
+    { name: 'long-sms', channel: 'sms', makeSender, routes: [sendRoute('sms'), healthRoute] },
     {
       // The tests send to one phone back to back; per-phone limits have their own tests.
       env: { APPCODE: TEST_APPCODE, LONG_SMS_URL: fake.longSmsUrl, API_KEYS: `app:${CALLER_KEY}`, LIMIT_PHONE_INTERVAL_S: '0' },

@@ -1,3 +1,4 @@
+import { makeSender } from '#shared/sending';
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -117,7 +118,7 @@ describe('runtime catalog', () => {
   });
 
   it('a function with a broken catalog fails closed: no sender, the problem named', () => {
-    const rt = createRuntime('long-sms', 'sms', { env: { SANDBOX: '1', TEMPLATES_FILE: join(dir, 'missing.json') } });
+    const rt = createRuntime('long-sms', 'sms', { env: { SANDBOX: '1', TEMPLATES_FILE: join(dir, 'missing.json') } }, makeSender);
     expect(rt.sender).toBeUndefined();
     expect(rt.config).toBeUndefined();
     expect(rt.configError?.variables).toEqual(['TEMPLATES_FILE']);

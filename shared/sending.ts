@@ -1,0 +1,45 @@
+import { createSender } from './core/send.ts';
+import { quietHoursGuard } from './guards/quiet-hours.ts';
+import { createQuota } from './guards/rate-limit.ts';
+import { recipientGuard } from './guards/recipient.ts';
+import { catalogKindOf } from './guards/template-kind.ts';
+import { MemoryLimiter } from './limits/memory.ts';
+import { RedisLimiter } from './limits/redis.ts';
+import { createProviderClient } from './provider/client.ts';
+import { signatureAuthenticator } from './provider/signature.ts';
+import type { MakeSender } from './runtime.ts';
+import { redisConnection } from './store/redis-connection.ts';
+import { createCatalogResolver } from './templates/resolve.ts';
+
+/**
+ * The sending half of a runtime: provider client (AppCode or signature), guards (recipient policy,
+ * quiet hours), limits and the catalog resolver, wired into one sender. Imported only by the
+ * sending functions, so template-validate's bundle carries none of it.
+ */
+export const makeSender: MakeSender = ({ config, catalog, store, now, options }) => {
+  const c = config.credentials;
+  const redisUrl = config.redisUrl;
+  const limiter = options.limiter ?? (redisUrl ? new RedisLimiter(() => redisConnection(redisUrl)) : new MemoryLimiter());
+  const client = createProviderClient({
+    credentials: c,
+    timeoutMs: config.upstreamTimeoutMs,
+    retries: config.upstreamRetries,
+    ...(options.retryDelayMs !== undefined ? { retryDelayMs: options.retryDelayMs } : {}),
+    ...(c.kind === 'signature' ? { authenticate: signatureAuthenticator(c) } : {}),
+  });
+  const kindOf = options.templateKindOf ?? catalogKindOf(catalog);
+  const guards = [recipientGuard(config.recipients)];
+  if (config.quietHours) guards.push(quietHoursGuard(config.quietHours, now, kindOf));
+  const quota = createQuota({ limiter, limits: config.limits, now, kindOf });
+  const sender = createSender({
+    client,
+    store,
+    longSmsUrl: config.longSmsUrl,
+    voiceUrl: config.voiceUrl,
+    resolveSmsParams: createCatalogResolver(catalog),
+    guards,
+    quota,
+    ...options.senderDeps,
+  });
+  return { sender, limiter };
+};
