@@ -149,7 +149,8 @@ function classifyCodeShape(body: Record<string, unknown>, code: string): Classif
   const ids = collectIds(body, ['RequestId', 'BizId', 'TaskID', 'TaskId']);
   if (ids) provider.ids = ids;
   if (code.toUpperCase() === 'OK') return { status: 'sent', provider, safeToRetry: false };
-  const rule = VENDOR_CODES[code];
+  // Own keys only: a vendor Code such as "__proto__" or "constructor" must not find Object's members.
+  const rule = Object.hasOwn(VENDOR_CODES, code) ? VENDOR_CODES[code] : undefined;
   if (!rule) {
     return {
       status: 'failed',

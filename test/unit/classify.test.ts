@@ -75,3 +75,154 @@ describe('classifyTransportError', () => {
     expect(r.safeToRetry).toBe(true);
   });
 });
+
+/** The whole answer → outcome table (upstream.md codes, design.md error codes), one row per answer. */
+
+interface Row {
+  status: 'sent' | 'rejected' | 'failed' | 'unknown';
+  code?: string;
+  retryable?: boolean;
+  retryAfter?: number;
+  providerCode?: string;
+  safeToRetry?: boolean;
+}
+
+function expectRow(r: ReturnType<typeof classifyAnswer>, row: Row): void {
+  expect(r.status).toBe(row.status);
+  expect(r.safeToRetry).toBe(row.safeToRetry ?? false);
+  if (row.status === 'sent') {
+    expect(r.error).toBeUndefined();
+    return;
+  }
+  expect(r.error).toBeDefined();
+  expect(r.error).toMatchObject({ code: row.code, retryable: row.retryable ?? false, retryAfter: row.retryAfter, providerCode: row.providerCode });
+}
+
+describe('vendor codes (HTTP 200, {Code, Message})', () => {
+  const table: Array<[string, Row]> = [
+    ['OK', { status: 'sent' }],
+    ['ok', { status: 'sent' }],
+    ['Ok', { status: 'sent' }],
+    ['101', { status: 'rejected', code: 'INVALID_PHONE', providerCode: '101' }],
+    ['102', { status: 'rejected', code: 'RATE_LIMITED', retryable: true, retryAfter: 60, providerCode: '102' }],
+    ['103', { status: 'rejected', code: 'RECIPIENT_BLOCKED', providerCode: '103' }],
+    ['104', { status: 'rejected', code: 'SIGNATURE_INVALID', providerCode: '104' }],
+    ['105', { status: 'rejected', code: 'TEMPLATE_MISMATCH', providerCode: '105' }],
+    ['106', { status: 'failed', code: 'PROVIDER_ERROR', retryable: true, providerCode: '106' }],
+    ['107', { status: 'failed', code: 'PROVIDER_ERROR', providerCode: '107' }],
+    ['1002', { status: 'rejected', code: 'TEMPLATE_MISMATCH', providerCode: '1002' }],
+    ['1009', { status: 'rejected', code: 'CONTENT_TOO_LONG', providerCode: '1009' }],
+    ['4711', { status: 'failed', code: 'PROVIDER_ERROR', providerCode: '4711' }],
+    ['', { status: 'failed', code: 'PROVIDER_ERROR', providerCode: '' }],
+    ['__proto__', { status: 'failed', code: 'PROVIDER_ERROR', providerCode: '__proto__' }],
+    ['constructor', { status: 'failed', code: 'PROVIDER_ERROR', providerCode: 'constructor' }],
+    ['toString', { status: 'failed', code: 'PROVIDER_ERROR', providerCode: 'toString' }],
+  ];
+  it.each(table)('Code %j → %o', (code, row) => {
+    for (const channel of ['sms', 'voice'] as const) {
+      const r = classifyAnswer(channel, 200, {}, JSON.stringify({ Code: code, Message: '供应商消息' }));
+      expectRow(r, row);
+      expect(r.provider).toMatchObject({ code, message: '供应商消息' });
+    }
+  });
+
+  it('reads a lower-case "code" field too', () => {
+    expectRow(classifyAnswer('sms', 200, {}, JSON.stringify({ code: '103', message: '黑名单管控!' })), {
+      status: 'rejected',
+      code: 'RECIPIENT_BLOCKED',
+      providerCode: '103',
+    });
+  });
+});
+
+describe('voice answer shapes (HTTP 200)', () => {
+  const table: Array<[string, unknown, Row]> = [
+    ['Success', { ReturnStatus: 'Success', Message: 'ok', RemainPoint: 9, TaskID: 1, SuccessCounts: 1 }, { status: 'sent' }],
+    ['Success without SuccessCounts', { ReturnStatus: 'Success', Message: 'ok', TaskID: 1 }, { status: 'sent' }],
+    ['Success with SuccessCounts 0', { ReturnStatus: 'Success', Message: 'ok', SuccessCounts: 0 }, { status: 'failed', code: 'PROVIDER_ERROR', providerCode: 'Success' }],
+    ['Faild (the vendor spelling)', { ReturnStatus: 'Faild', Message: '参数错误', SuccessCounts: 0 }, { status: 'failed', code: 'PROVIDER_ERROR', providerCode: 'Faild' }],
+    ['Failed', { ReturnStatus: 'Failed', Message: 'x' }, { status: 'failed', code: 'PROVIDER_ERROR', providerCode: 'Failed' }],
+    ['an unknown ReturnStatus', { ReturnStatus: 'Queued' }, { status: 'unknown', code: 'OUTCOME_UNKNOWN' }],
+    ['a {Code, Message} success', { Code: 'OK', Message: '发送成功' }, { status: 'sent' }],
+    ['a {Code, Message} refusal', { Code: '101', Message: '手机号码格式错误!' }, { status: 'rejected', code: 'INVALID_PHONE', providerCode: '101' }],
+    ['neither shape', { result: 1, success: true }, { status: 'unknown', code: 'OUTCOME_UNKNOWN' }],
+  ];
+  it.each(table)('%s → %o', (_name, body, row) => {
+    expectRow(classifyAnswer('voice', 200, {}, JSON.stringify(body)), row);
+  });
+
+  it('keeps the task id of a voice success for reconciliation', () => {
+    const r = classifyAnswer('voice', 200, {}, JSON.stringify({ ReturnStatus: 'Success', Message: 'ok', TaskID: 1234567, SuccessCounts: 1 }));
+    expect(r.provider?.ids).toEqual({ TaskID: '1234567', SuccessCounts: '1' });
+  });
+});
+
+describe('answers that cannot be read are unknown, never sent', () => {
+  const bodies: Array<[string, string]> = [
+    ['not JSON', 'OK'],
+    ['empty', ''],
+    ['HTML', '<html>发送成功</html>'],
+    ['a JSON array holding an OK', '[{"Code":"OK"}]'],
+    ['JSON null', 'null'],
+    ['a JSON string', '"OK"'],
+    ['a JSON number', '200'],
+    ['an object without Code', '{"Message":"发送成功"}'],
+    ['Code null', '{"Code":null}'],
+    ['Code an object', '{"Code":{"v":"OK"}}'],
+    ['Code true', '{"Code":true}'],
+    ['truncated JSON', '{"Code":"OK"'],
+  ];
+  it.each(bodies)('%s → OUTCOME_UNKNOWN, the raw body kept', (_name, body) => {
+    for (const channel of ['sms', 'voice'] as const) {
+      const r = classifyAnswer(channel, 200, {}, body);
+      expectRow(r, { status: 'unknown', code: 'OUTCOME_UNKNOWN' });
+      expect(r.provider?.raw).toBe(body);
+    }
+  });
+});
+
+describe('gateway answers (non-2xx, X-Ca-Error-Message)', () => {
+  const table: Array<[number, string, Row]> = [
+    [400, 'Invalid AppCode `not exists`', { status: 'failed', code: 'PROVIDER_AUTH_FAILED' }],
+    [401, 'Invalid AppCode `not exists`', { status: 'failed', code: 'PROVIDER_AUTH_FAILED' }],
+    [403, 'Unauthorized', { status: 'failed', code: 'PROVIDER_AUTH_FAILED' }],
+    [403, 'Quota Exhausted', { status: 'failed', code: 'QUOTA_EXHAUSTED' }],
+    [403, 'Api Market Subscription quota exhausted', { status: 'failed', code: 'QUOTA_EXHAUSTED' }],
+    [403, 'Quota Expired', { status: 'failed', code: 'QUOTA_EXHAUSTED' }],
+    [403, 'Throttled by USER Flow Control', { status: 'failed', code: 'PROVIDER_THROTTLED', retryable: true, retryAfter: 1, safeToRetry: true }],
+    [403, 'Throttled by APP Flow Control', { status: 'failed', code: 'PROVIDER_THROTTLED', retryable: true, retryAfter: 1, safeToRetry: true }],
+    [403, 'Throttled by API Flow Control', { status: 'failed', code: 'PROVIDER_THROTTLED', retryable: true, retryAfter: 1, safeToRetry: true }],
+    [403, 'Throttled by DOMAIN Flow Control', { status: 'failed', code: 'PROVIDER_THROTTLED', retryable: true, retryAfter: 1, safeToRetry: true }],
+    [400, 'Invalid Signature, Server StringToSign:`GET#application/json###...`', { status: 'failed', code: 'PROVIDER_AUTH_FAILED' }],
+    [400, 'Invalid Timestamp', { status: 'failed', code: 'PROVIDER_AUTH_FAILED' }],
+    [400, 'Timestamp Expired', { status: 'failed', code: 'PROVIDER_AUTH_FAILED' }],
+    [400, 'Invalid AppKey', { status: 'failed', code: 'PROVIDER_AUTH_FAILED' }],
+    [400, 'Nonce Used', { status: 'failed', code: 'PROVIDER_AUTH_FAILED' }],
+    [400, '', { status: 'failed', code: 'PROVIDER_ERROR' }],
+    [401, '', { status: 'failed', code: 'PROVIDER_AUTH_FAILED' }],
+    [404, 'Invalid Url', { status: 'failed', code: 'PROVIDER_ERROR' }],
+    [500, '', { status: 'failed', code: 'PROVIDER_ERROR' }],
+    [502, 'Backend Service Unavailable', { status: 'failed', code: 'PROVIDER_ERROR' }],
+    [503, 'Throttled by APP Flow Control', { status: 'failed', code: 'PROVIDER_ERROR' }],
+    [504, 'Backend Timeout', { status: 'failed', code: 'PROVIDER_ERROR' }],
+  ];
+  it.each(table)('%i %j → %o', (status, message, row) => {
+    const headers = message === '' ? {} : { 'x-ca-error-message': message, 'x-ca-request-id': 'gw-1' };
+    const r = classifyAnswer('sms', status, headers, '');
+    expectRow(r, row);
+    if (message !== '') expect(r.provider?.requestId).toBe('gw-1');
+  });
+
+  it('a signature refusal keeps the parameter names of the echoed string-to-sign, not the values', () => {
+    const message = 'Invalid Signature, Server StringToSign:`GET#application/json####x-ca-key:1#/largesms?param=864213&phone=13812345678&skin=1`';
+    const r = classifyGateway(400, { 'x-ca-error-message': message }, '');
+    expect(r.provider?.message).toContain('/largesms?param=…&phone=…&skin=…');
+    expect(r.provider?.message).not.toContain('864213');
+    expect(r.provider?.message).not.toContain('13812345678');
+  });
+
+  it('X-Ca-Error-Code becomes the provider code, else HTTP_<status>', () => {
+    expect(classifyGateway(403, { 'x-ca-error-message': 'Quota Exhausted', 'x-ca-error-code': 'Q1' }, '').provider?.code).toBe('Q1');
+    expect(classifyGateway(500, {}, '').provider?.code).toBe('HTTP_500');
+  });
+});
