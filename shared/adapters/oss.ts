@@ -1,4 +1,5 @@
 import { createInterface } from 'node:readline';
+import { Transform, type TransformCallback } from 'node:stream';
 import { type BatchItem, type BatchSummary, type JobResult, runBatch } from '../core/batch.ts';
 import { getObjectStream, type OssCredentials, type OssObject, putObjectStream } from '../oss/client.ts';
 import type { FcContext, Runtime } from '../runtime.ts';
@@ -15,6 +16,40 @@ import { isRecord } from './jobs-text.ts';
  */
 
 const CHUNK_LINES = 256;
+/** A job is a few hundred bytes; a longer line is refused instead of being held in memory. */
+export const MAX_LINE_BYTES = 64 * 1024;
+const TOO_LONG = '\u0000line-too-long';
+
+/**
+ * Passes lines through, but replaces a line over `max` bytes by a marker as soon as it is known
+ * to be too long, dropping its bytes up to the next newline, so readline never buffers it.
+ */
+export function capLines(max = MAX_LINE_BYTES): Transform {
+  let length = 0;
+  let dropping = false;
+  return new Transform({
+    transform(chunk: Buffer, _enc, done: TransformCallback) {
+      const out: Buffer[] = [];
+      let start = 0;
+      for (let i = 0; i < chunk.length; i++) {
+        if (chunk[i] === 0x0a) {
+          if (!dropping) out.push(chunk.subarray(start, i + 1));
+          dropping = false;
+          length = 0;
+          start = i + 1;
+        } else if (!dropping && ++length > max) {
+          out.push(Buffer.from(`${TOO_LONG}\n`));
+          dropping = true;
+        }
+      }
+      if (!dropping && start < chunk.length) out.push(chunk.subarray(start));
+      // Bytes of the long line passed on in earlier chunks stay in readline's buffer (at most
+      // `max` bytes); the marker ends that line, and the reader refuses any line ending in it.
+      done(null, Buffer.concat(out));
+    },
+  });
+}
+
 export const RESULT_SUFFIX = '.result.jsonl';
 
 interface OssRecord {
@@ -174,8 +209,14 @@ async function handleObject(rec: OssRecord, fc: FcContext, rt: Runtime, started:
   }
 
   try {
-    for await (const raw of createInterface({ input: body, crlfDelay: Number.POSITIVE_INFINITY })) {
+    for await (const raw of createInterface({ input: body.pipe(capLines()), crlfDelay: Number.POSITIVE_INFINITY })) {
       lineNo += 1;
+      if (raw.endsWith(TOO_LONG)) {
+        add(pendingCsv === '' ? lineNo : recordLine, { problem: `line is longer than ${MAX_LINE_BYTES} bytes` });
+        pendingCsv = '';
+        if (chunk.length >= CHUNK_LINES) await flush();
+        continue;
+      }
       if (format === 'jsonl') {
         if (raw.trim() === '') continue;
         try {

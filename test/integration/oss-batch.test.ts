@@ -185,6 +185,18 @@ describe('OSS trigger edges', () => {
     expect(resultsOf(key)).toHaveLength(n);
   });
 
+  it('refuses a line longer than 64 KB without holding it, and goes on with the next lines', async () => {
+    const key = `batches/${randomBytes(3).toString('hex')}.jsonl`;
+    const huge = JSON.stringify({ phone: '13812380001', skin: '7', params: ['1', 'x'.repeat(300_000)] });
+    put(key, [huge, JSON.stringify({ phone: '13812380002', skin: '7', params: ['1', '2'] })].join('\n'));
+    await sms(asBuffer(ossEvent(key)), ctx());
+    expect(fake.requests.map((r) => r.query.phone)).toEqual(['13812380002']);
+    expect(resultsOf(key).map((r) => [r.line, r.status, r.message])).toEqual([
+      [1, 'poison', 'line is longer than 65536 bytes'],
+      [2, 'sent', undefined],
+    ]);
+  });
+
   it('keeps the OSS secret and STS token out of every log line', () => {
     expect(logs.text()).not.toContain(CREDS.accessKeySecret);
     expect(logs.text()).not.toContain(CREDS.securityToken);
