@@ -1,5 +1,5 @@
 import { createInterface } from 'node:readline';
-import { Transform, type TransformCallback } from 'node:stream';
+import { pipeline, Transform, type TransformCallback } from 'node:stream';
 import { type BatchItem, type BatchSummary, type JobResult, runBatch } from '../core/batch.ts';
 import { getObjectStream, type OssCredentials, type OssObject, putObjectStream } from '../oss/client.ts';
 import type { FcContext, Runtime } from '../runtime.ts';
@@ -185,6 +185,7 @@ async function handleObject(rec: OssRecord, fc: FcContext, rt: Runtime, started:
   const body = await getObjectStream(source, creds);
   const results = putObjectStream({ endpoint, bucket, key: `${key}.${rt.channel ?? 'job'}${RESULT_SUFFIX}` }, creds, 'application/x-ndjson; charset=utf-8');
 
+  let cut: Error | undefined;
   let header: string[] | undefined;
   let pendingCsv = '';
   let lineNo = 0;
@@ -209,7 +210,18 @@ async function handleObject(rec: OssRecord, fc: FcContext, rt: Runtime, started:
   }
 
   try {
-    for await (const raw of createInterface({ input: body.pipe(capLines()), crlfDelay: Number.POSITIVE_INFINITY })) {
+    // pipeline, not pipe: a body cut short (connection reset, premature close) must end the read
+    // with an error, not leave the line loop waiting until the function times out.
+    const lines = createInterface({
+      input: pipeline(body, capLines(), (err) => {
+        if (err) {
+          cut = err;
+          lines.close();
+        }
+      }),
+      crlfDelay: Number.POSITIVE_INFINITY,
+    });
+    for await (const raw of lines) {
       lineNo += 1;
       if (raw.endsWith(TOO_LONG)) {
         add(pendingCsv === '' ? lineNo : recordLine, { problem: `line is longer than ${MAX_LINE_BYTES} bytes` });
@@ -245,13 +257,18 @@ async function handleObject(rec: OssRecord, fc: FcContext, rt: Runtime, started:
       }
       if (chunk.length >= CHUNK_LINES) await flush();
     }
+    if (cut) throw new Error(`OSS object ${bucket}/${key.slice(0, 200)} was cut short after line ${lineNo}: ${cut.message}`);
     if (pendingCsv !== '') add(recordLine, { problem: 'CSV row has an unclosed quote' });
     await flush();
-  } finally {
-    await results.end().catch((err: unknown) => {
-      rt.logger.error({ event: 'oss-results', bucket, err: { message: (err as Error).message } }, 'could not write the results file');
-    });
+  } catch (err) {
+    // Write what is known, then fail: FC retries, and lines already sent are replayed, not resent.
+    await results.end().catch(() => undefined);
+    if (!cut && !(body as { complete?: boolean }).complete && body.destroyed) cut = err as Error;
+    if (cut) throw new Error(`OSS object ${bucket}/${key.slice(0, 200)} was cut short after line ${lineNo}: ${cut.message}`);
+    throw err;
   }
+  // A results file that did not arrive fails the invocation (FC retries; nothing is resent).
+  await results.end();
   rt.logger.info({ event: 'oss-batch', bucket, key: key.slice(0, 200), lines: lineNo, total: summary.total, counts: summary.counts, retry: summary.retry }, 'batch file done');
   return summary;
 }

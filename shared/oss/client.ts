@@ -70,7 +70,10 @@ function request(verb: 'GET' | 'PUT', o: OssObject, creds: OssCredentials, conte
   const signature = sign(creds.accessKeySecret, stringToSign(verb, '', contentType, date, headers, `/${o.bucket}/${o.key}`));
   headers.Authorization = `OSS ${creds.accessKeyId}:${signature}`;
   const lib = url.protocol === 'https:' ? https : http;
-  return lib.request(url, { method: verb, headers, timeout: 30_000 });
+  // The timeout guards connecting and waiting for an answer only (see responseOf): once a GET's
+  // body is flowing it may pause while a chunk is sent, and a PUT of results stays open, idle
+  // between chunks, for the whole batch. The function's own timeout bounds both.
+  return lib.request(url, { method: verb, headers, timeout: verb === 'GET' ? 30_000 : 0 });
 }
 
 async function failure(res: IncomingMessage, what: string): Promise<OssError> {
@@ -84,7 +87,10 @@ async function failure(res: IncomingMessage, what: string): Promise<OssError> {
 
 function responseOf(req: http.ClientRequest): Promise<IncomingMessage> {
   return new Promise((resolve, reject) => {
-    req.once('response', resolve);
+    req.once('response', (res) => {
+      req.setTimeout(0);
+      resolve(res);
+    });
     req.once('timeout', () => req.destroy(new Error('OSS request timed out')));
     req.once('error', reject);
   });

@@ -197,6 +197,26 @@ describe('OSS trigger edges', () => {
     ]);
   });
 
+  it('a connection cut mid-file fails the invocation promptly (no hang); the retry sends only what is left', async () => {
+    const key = `batches/${randomBytes(3).toString('hex')}.jsonl`;
+    const n = 600;
+    const body = Array.from({ length: n }, (_, i) => JSON.stringify({ phone: `1382${String(i).padStart(7, '0')}`, skin: '7', params: ['1', '2'] })).join('\n');
+    put(key, body);
+    oss.cutAfter(Math.floor(body.length / 2));
+    const event = ossEvent(key);
+    const started = Date.now();
+    const err = await sms(asBuffer(event), ctx()).catch((e: unknown) => e as Error);
+    expect((err as Error).message).toContain('was cut short');
+    expect(Date.now() - started).toBeLessThan(10_000);
+    const sentFirst = fake.requests.length;
+    expect(sentFirst).toBeGreaterThan(0);
+    expect(sentFirst).toBeLessThan(n);
+    // FC retries the invocation: every line goes out exactly once in all.
+    await sms(asBuffer(event), ctx());
+    expect(new Set(fake.requests.map((r) => r.query.phone)).size).toBe(n);
+    expect(fake.requests).toHaveLength(n);
+  });
+
   it('keeps the OSS secret and STS token out of every log line', () => {
     expect(logs.text()).not.toContain(CREDS.accessKeySecret);
     expect(logs.text()).not.toContain(CREDS.securityToken);

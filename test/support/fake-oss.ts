@@ -22,6 +22,8 @@ export interface FakeOss {
   requests: Array<{ method: string; path: string; ok: boolean; chunked: boolean }>;
   /** GET pauses after this many bytes until `release()` (or 5 s); `releasedBy` tells which. */
   gate(afterBytes: number): { release: () => void; releasedBy: () => 'release' | 'timeout' | undefined };
+  /** The next GET drops its connection after this many body bytes (a connection cut mid-file). */
+  cutAfter(bytes: number): void;
   close(): Promise<void>;
 }
 
@@ -45,6 +47,7 @@ export async function startFakeOss(options: FakeOssOptions): Promise<FakeOss> {
   const objects = new Map<string, Buffer>();
   const requests: FakeOss['requests'] = [];
   const sockets = new Set<Socket>();
+  let cutAt: number | undefined;
   let gate: { afterBytes: number; wait: Promise<'release' | 'timeout'>; release: () => void; by?: 'release' | 'timeout' } | undefined;
 
   const server = http.createServer(async (req, res) => {
@@ -76,7 +79,13 @@ export async function startFakeOss(options: FakeOssOptions): Promise<FakeOss> {
     }
     res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(body.length) });
     const step = options.chunkBytes ?? 64 * 1024;
+    const cut = cutAt;
+    cutAt = undefined;
     for (let at = 0; at < body.length; at += step) {
+      if (cut !== undefined && at >= cut) {
+        res.socket?.destroy();
+        return;
+      }
       if (gate && at >= gate.afterBytes && !gate.by) gate.by = await gate.wait;
       if (!res.write(body.subarray(at, at + step))) await new Promise((r) => res.once('drain', r));
     }
@@ -99,6 +108,9 @@ export async function startFakeOss(options: FakeOssOptions): Promise<FakeOss> {
       });
       gate = { afterBytes, wait, release };
       return { release, releasedBy: () => gate?.by };
+    },
+    cutAfter(bytes) {
+      cutAt = bytes;
     },
     async close() {
       for (const s of sockets) s.destroy();
