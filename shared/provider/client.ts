@@ -41,6 +41,28 @@ export interface ProviderClient {
 /** Network error codes raised before any byte of the request could reach the provider. */
 const NOT_SENT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EAI_NONAME', 'EHOSTUNREACH', 'ENETUNREACH']);
 
+/**
+ * The provider's certificate was refused during the TLS handshake, which completes before the
+ * request is written: nothing was sent. Not retried either: the certificate will not change
+ * within a retry's delay, and a refused certificate may mean someone is in the middle.
+ */
+const TLS_REFUSED_CODES = new Set([
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'CERT_REVOKED',
+  'CERT_UNTRUSTED',
+  'CERT_REJECTED',
+  'CERT_SIGNATURE_FAILURE',
+  'INVALID_CA',
+  'HOSTNAME_MISMATCH',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
+
 function networkCode(err: unknown): string | undefined {
   const e = err as { code?: unknown; cause?: { code?: unknown; errors?: Array<{ code?: unknown }> } };
   const candidates = [e?.cause?.code, e?.cause?.errors?.[0]?.code, e?.code];
@@ -65,6 +87,14 @@ export function classifyTransportError(err: unknown): Classified {
       safeToRetry: true,
     };
   }
+  if (TLS_REFUSED_CODES.has(code)) {
+    return {
+      status: 'failed',
+      provider: { code, message: 'the provider certificate was refused' },
+      error: new NotifyError('PROVIDER_ERROR', `the provider's TLS certificate was refused (${code}); nothing was sent`),
+      safeToRetry: false,
+    };
+  }
   const timedOut = code === 'ECONNABORTED' || code === 'ETIMEDOUT' || code === 'ERR_CANCELED' || code === 'ABORT_ERR';
   const why = timedOut ? 'timed out' : code === 'ECONNRESET' || code === 'EPIPE' ? 'connection reset' : `transport error ${code}`;
   return {
@@ -76,6 +106,10 @@ export function classifyTransportError(err: unknown): Classified {
     ),
     safeToRetry: false,
   };
+}
+
+function withoutSecret(text: string, secret: string | undefined): string {
+  return secret && text.includes(secret) ? text.replaceAll(secret, '[REDACTED]') : text;
 }
 
 export function createProviderClient(options: ProviderClientOptions): ProviderClient {
@@ -97,6 +131,8 @@ export function createProviderClient(options: ProviderClientOptions): ProviderCl
     options.authenticate ??
     ((): Record<string, string> => (credentials.kind === 'appcode' ? { Authorization: `APPCODE ${credentials.appCode}` } : {}));
 
+  const secret = credentials.kind === 'appcode' ? credentials.appCode : credentials.kind === 'signature' ? credentials.appSecret : undefined;
+
   async function attempt(req: ProviderRequest): Promise<Classified> {
     const url = requestUrl(req);
     const config: AxiosRequestConfig = {
@@ -109,7 +145,15 @@ export function createProviderClient(options: ProviderClientOptions): ProviderCl
     let result: Classified;
     try {
       const res = await instance.request<string>(config);
-      result = classifyAnswer(req.channel, res.status, res.headers as Record<string, unknown>, typeof res.data === 'string' ? res.data : String(res.data));
+      // A careless gateway or vendor may echo our Authorization header (in X-Ca-Error-Message, a
+      // body, even a Code): remove the secret before the answer is read, so it cannot reach
+      // provider messages, error codes, HTTP answers, logs or the idempotency store.
+      const body = withoutSecret(typeof res.data === 'string' ? res.data : String(res.data), secret);
+      const headers: Record<string, unknown> = {};
+      for (const [k, v] of Object.entries(res.headers as Record<string, unknown>)) {
+        headers[k] = typeof v === 'string' ? withoutSecret(v, secret) : Array.isArray(v) ? v.map((x) => withoutSecret(String(x), secret)) : v;
+      }
+      result = classifyAnswer(req.channel, res.status, headers, body);
     } catch (err) {
       result = classifyTransportError(err);
     }

@@ -1,4 +1,5 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import dc from 'node:diagnostics_channel';
 import { mkdtempSync } from 'node:fs';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import https from 'node:https';
@@ -319,6 +320,21 @@ export async function startFakeProvider(options: FakeProviderOptions = {}): Prom
     },
   };
   return fake;
+}
+
+/**
+ * Counts this process's connection attempts refused by `port`, as Node's own `net.client.socket`
+ * diagnostics channel sees them: an independent count of how often a client really tried.
+ */
+export function countRefusedConnects(port: number): { count: () => number; stop: () => void } {
+  let n = 0;
+  const onSocket = (msg: unknown) => {
+    (msg as { socket: Socket }).socket.once('error', (err: NodeJS.ErrnoException & { port?: number }) => {
+      if (err.code === 'ECONNREFUSED' && err.port === port) n += 1;
+    });
+  };
+  dc.subscribe('net.client.socket', onSocket);
+  return { count: () => n, stop: () => dc.unsubscribe('net.client.socket', onSocket) };
 }
 
 /** A TCP port with nothing listening (connection refused), for retry tests. */

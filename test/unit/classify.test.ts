@@ -70,6 +70,14 @@ describe('classifyTransportError', () => {
     expect(r).toMatchObject({ status: 'unknown', safeToRetry: false, error: { code: 'OUTCOME_UNKNOWN', retryable: false } });
   });
 
+  it.each(['DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_CERT_IN_CHAIN', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'CERT_HAS_EXPIRED', 'ERR_TLS_CERT_ALTNAME_INVALID'])(
+    '%s: the certificate was refused before the request was written; failed, not retried',
+    (code) => {
+      const r = classifyTransportError(Object.assign(new Error('x'), { code }));
+      expect(r).toMatchObject({ status: 'failed', safeToRetry: false, provider: { code }, error: { code: 'PROVIDER_ERROR', retryable: false } });
+    },
+  );
+
   it('reads the code of the cause when axios wraps it', () => {
     const r = classifyTransportError({ code: 'ERR_BAD_REQUEST', cause: { code: 'ECONNREFUSED' } });
     expect(r.safeToRetry).toBe(true);
