@@ -5,7 +5,7 @@ import { createProviderClient } from '#shared/provider/client';
 import { longSmsRequest, voiceRequest } from '#shared/provider/request';
 import { asHttpResult, captureLogs, fcContext, httpEvent } from '../support/fc.ts';
 import { type Behaviour, closedPort, type FakeProvider, startFakeProvider } from '../support/fake-provider.ts';
-import { SPECS } from '../support/functions.ts';
+import { SPECS, LIMITS_AND_QUIET_HOURS_OFF } from '../support/functions.ts';
 
 /**
  * Drives every provider error path with a distinctive AppCode, including answers that echo our
@@ -69,13 +69,8 @@ function env(extra: Record<string, string> = {}): Record<string, string> {
     API_KEYS: `leak:${CALLER_KEY}`,
     UPSTREAM_TIMEOUT_MS: '300',
     UPSTREAM_RETRIES: String(RETRIES),
-    QUIET_HOURS: 'off',
-    LIMIT_PHONE_INTERVAL_S: '0',
-    LIMIT_PHONE_DAILY: '0',
-    LIMIT_VERIFICATION_INTERVAL_S: '0',
-    LIMIT_VERIFICATION_HOURLY: '0',
-    LIMIT_VERIFICATION_DAILY: '0',
-    LIMIT_CALLER_PER_MINUTE: '0',
+    // One phone, many sends: the limits have their own tests.
+    ...LIMITS_AND_QUIET_HOURS_OFF,
     ...extra,
   };
 }

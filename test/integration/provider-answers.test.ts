@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { captureLogs, type HttpResult } from '../support/fc.ts';
 import { type Behaviour, closedPort, type FakeProvider, type RecordedRequest, startFakeProvider, TEST_APPCODE } from '../support/fake-provider.ts';
-import { type Invoker, invoker } from '../support/functions.ts';
+import { type Invoker, invoker, LIMITS_AND_QUIET_HOURS_OFF } from '../support/functions.ts';
 
 /**
  * Every kind of answer the gateway and the two vendors can give, driven end to end: FC HTTP event
@@ -30,14 +30,8 @@ function env(extra: Record<string, string> = {}): Record<string, string> {
     API_KEYS: `answers:${CALLER_KEY}`,
     UPSTREAM_TIMEOUT_MS: '300',
     UPSTREAM_RETRIES: String(RETRIES),
-    QUIET_HOURS: 'off',
     // One phone, many sends: the limits have their own tests.
-    LIMIT_PHONE_INTERVAL_S: '0',
-    LIMIT_PHONE_DAILY: '0',
-    LIMIT_VERIFICATION_INTERVAL_S: '0',
-    LIMIT_VERIFICATION_HOURLY: '0',
-    LIMIT_VERIFICATION_DAILY: '0',
-    LIMIT_CALLER_PER_MINUTE: '0',
+    ...LIMITS_AND_QUIET_HOURS_OFF,
     ...extra,
   };
 }

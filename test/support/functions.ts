@@ -37,3 +37,17 @@ export function invoker(fn: keyof typeof SPECS, options: RuntimeOptions): Invoke
   };
   return Object.assign(call, { handler });
 }
+
+/**
+ * Env that turns every limit and the quiet hours off, for tests that send to one phone many
+ * times at any hour (limits and sending hours have their own tests).
+ */
+export const LIMITS_AND_QUIET_HOURS_OFF: Readonly<Record<string, string>> = {
+  QUIET_HOURS: 'off',
+  LIMIT_PHONE_INTERVAL_S: '0',
+  LIMIT_PHONE_DAILY: '0',
+  LIMIT_VERIFICATION_INTERVAL_S: '0',
+  LIMIT_VERIFICATION_HOURLY: '0',
+  LIMIT_VERIFICATION_DAILY: '0',
+  LIMIT_CALLER_PER_MINUTE: '0',
+};
