@@ -1,4 +1,5 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { timingSafeEqual } from 'node:crypto';
+import { sha256 } from './hash.ts';
 import { NotifyError } from './errors.ts';
 import type { HttpRequest } from './adapters/http.ts';
 import type { Runtime } from './runtime.ts';
@@ -8,8 +9,6 @@ import type { Runtime } from './runtime.ts';
  * keys from API_KEYS (`name:key,…`). Returns the caller's name (never the key).
  * Fails closed: with no API_KEYS, HTTP sends are refused unless ALLOW_UNAUTHENTICATED=1.
  */
-
-const digest = (s: string) => createHash('sha256').update(s, 'utf8').digest();
 
 /**
  * 401 with one message whatever went wrong, so a prober learns nothing. Why it failed is kept
@@ -40,7 +39,7 @@ const keyDigests = new WeakMap<object, Array<{ name: string; digest: Buffer }>>(
 function configuredDigests(apiKeys: ReadonlyArray<{ name: string; key: string }>): Array<{ name: string; digest: Buffer }> {
   let d = keyDigests.get(apiKeys);
   if (!d) {
-    d = apiKeys.map((k) => ({ name: k.name, digest: digest(k.key) }));
+    d = apiKeys.map((k) => ({ name: k.name, digest: sha256(k.key) }));
     keyDigests.set(apiKeys, d);
   }
   return d;
@@ -59,7 +58,7 @@ export function authenticate(req: HttpRequest, rt: Runtime): string {
   const key = presentedKey(req);
   if (!key) throw new UnauthorizedError(req.headers.authorization || req.headers['x-api-key'] !== undefined ? 'malformed' : 'missing');
   // Compare fixed-length digests so neither length nor content leaks through timing; check all keys.
-  const given = digest(key);
+  const given = sha256(key);
   let caller: string | undefined;
   for (const k of configuredDigests(config.apiKeys)) {
     if (timingSafeEqual(given, k.digest) && caller === undefined) caller = k.name;

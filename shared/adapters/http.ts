@@ -113,6 +113,9 @@ export function toHttpRequest(event: FcHttpEvent, fc: FcContext, maxBodyBytes: n
   };
 }
 
+// One strict decoder per instance: decode() without `stream` keeps no state between calls.
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+
 /** Parses a JSON body. Malformed JSON and non-objects are the caller's mistake (400). */
 export function readJsonBody(req: HttpRequest): Record<string, unknown> {
   if (req.body.length === 0) throw new InvalidRequestError('request body is empty; send a JSON object', '(body)');
@@ -122,7 +125,7 @@ export function readJsonBody(req: HttpRequest): Record<string, unknown> {
   }
   let text: string;
   try {
-    text = new TextDecoder('utf-8', { fatal: true }).decode(req.body);
+    text = UTF8.decode(req.body);
   } catch {
     throw new InvalidRequestError('request body is not valid UTF-8', '(body)');
   }

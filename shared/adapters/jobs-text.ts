@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { sha256 } from '../hash.ts';
 import type { BatchItem } from '../core/batch.ts';
 
 /**
@@ -31,5 +31,5 @@ export function isRecord(v: unknown): v is Record<string, unknown> {
 
 /** A key for a message that carries no id of its own (MNS STREAM format): the hash of its text. */
 export function contentKey(text: string): string {
-  return createHash('sha256').update(text).digest('base64url').slice(0, 27);
+  return sha256(text, 'base64url').slice(0, 27);
 }

@@ -1,6 +1,6 @@
-import { createHash } from 'node:crypto';
 import pLimit from 'p-limit';
 import { NotifyError } from '../errors.ts';
+import { sha256 } from '../hash.ts';
 import { deferral } from '../guards/errors.ts';
 import { ChannelMismatchError, type Job, parseJob } from '../jobs.ts';
 import { maskPhone } from '../phone.ts';
@@ -88,7 +88,7 @@ export const FIVE_MINUTES_MS = 5 * 60 * 1000;
 
 /** A stable id for a job scheduled from `caller` + `key`: scheduling the same job twice keeps one entry. */
 export function scheduleId(caller: string, key: string): string {
-  return createHash('sha256').update(`${caller}\n${key}`).digest('base64url').slice(0, 22);
+  return sha256(`${caller}\n${key}`, 'base64url').slice(0, 22);
 }
 
 /** The job as stored for the timer: JSON without `sendAt`, and with the key it will be sent under. */

@@ -1,5 +1,5 @@
-import { createHash } from 'node:crypto';
 import { NotifyError } from '../errors.ts';
+import { sha256 } from '../hash.ts';
 import type { Job, SmsJob } from '../jobs.ts';
 import { type Logger, scrubValues } from '../log.ts';
 import { maskPhone } from '../phone.ts';
@@ -104,7 +104,7 @@ export function fingerprint(job: Job): string {
   const { idempotencyKey: _k, ...rest } = job;
   const canonical = JSON.stringify(rest, Object.keys(rest).sort());
   const params = job.channel === 'sms' ? JSON.stringify(job.params) : '';
-  return createHash('sha256').update(canonical).update(params).digest('base64url').slice(0, 22);
+  return sha256(canonical + params, 'base64url').slice(0, 22);
 }
 
 function storedFrom(outcome: Outcome, fp: string): StoredOutcome {

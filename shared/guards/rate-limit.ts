@@ -1,5 +1,5 @@
-import { createHash } from 'node:crypto';
 import type { LimitConfig } from '../config.ts';
+import { sha256 } from '../hash.ts';
 import type { Job } from '../jobs.ts';
 import type { Logger } from '../log.ts';
 import { maskPhone } from '../phone.ts';
@@ -12,7 +12,7 @@ import type { TemplateKind, TemplateKindOf } from './template-kind.ts';
  * count separately) by a hash, so Redis keys hold no phone numbers in clear.
  */
 export function limitRules(job: Job, caller: string | undefined, kind: TemplateKind | undefined, c: LimitConfig): LimitRule[] {
-  const phone = createHash('sha256').update(job.phone).digest('base64url').slice(0, 16);
+  const phone = sha256(job.phone, 'base64url').slice(0, 16);
   const p = `phone:${job.channel}:${phone}`;
   const rules: LimitRule[] = [];
   if (c.phoneIntervalS > 0) rules.push({ kind: 'interval', name: 'phone-interval', key: `${p}:last`, intervalMs: c.phoneIntervalS * 1000 });

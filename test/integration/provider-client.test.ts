@@ -261,6 +261,18 @@ describe('answers that leave the outcome unknown: never sent, never retried', ()
     expect(res.provider).toMatchObject({ message: 'timed out' });
   });
 
+  it('a body that trickles in past the deadline ends at the deadline (headers came in time), reported as a timeout', async () => {
+    // Every byte arrives well within the socket's idle time: only a total deadline can end this.
+    fake.next({ kind: 'trickle', body: JSON.stringify({ Message: '发送成功', Code: 'OK' }), everyMs: 40 });
+    const started = performance.now();
+    const res = await sms();
+    const took = performance.now() - started;
+    expect(res).toMatchObject({ status: 'unknown', attempts: 1, error: { code: 'OUTCOME_UNKNOWN' }, provider: { message: 'timed out' } });
+    expect(took).toBeGreaterThanOrEqual(TIMEOUT_MS - 5);
+    expect(took).toBeLessThan(TIMEOUT_MS + 250);
+    expectSmsRequest(only());
+  });
+
   it('a voice hang is unknown after one request', async () => {
     fake.next({ kind: 'hang' });
     const res = await voice();

@@ -43,6 +43,8 @@ export type Behaviour =
   | { kind: 'hang' }
   /** Reads the request, then destroys the connection without answering. */
   | { kind: 'reset' }
+  /** Answers 200 with headers at once, then the body one byte every `everyMs` (a vendor that stalls mid-answer). */
+  | { kind: 'trickle'; body: string; everyMs: number }
   /** Waits, then behaves as `then`. */
   | { kind: 'delay'; ms: number; then: Behaviour }
   /** The realistic gateway + vendor logic below. */
@@ -224,6 +226,17 @@ export async function startFakeProvider(options: FakeProviderOptions = {}): Prom
       case 'hang':
         hanging.add(res);
         return;
+      case 'trickle': {
+        const bytes = Buffer.from(b.body);
+        res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'content-length': String(bytes.length) });
+        hanging.add(res);
+        for (let i = 0; i < bytes.length && !res.destroyed; i++) {
+          res.write(bytes.subarray(i, i + 1));
+          await new Promise((r) => setTimeout(r, b.everyMs));
+        }
+        if (!res.destroyed) res.end();
+        return;
+      }
       case 'reset':
         req.socket.destroy();
         return;
