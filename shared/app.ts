@@ -24,8 +24,9 @@ export interface FunctionSpec {
 export type FcHandler = (event: unknown, context?: FcContext) => Promise<unknown>;
 
 export function decodeEvent(event: unknown): { ok: true; value: unknown } | { ok: false; text: string } {
-  if (Buffer.isBuffer(event) || event instanceof Uint8Array) {
-    const text = Buffer.from(event).toString('utf8');
+  if (event instanceof Uint8Array) {
+    // A Buffer is read in place; a plain Uint8Array is viewed as one (no copy either way).
+    const text = (Buffer.isBuffer(event) ? event : Buffer.from(event.buffer, event.byteOffset, event.byteLength)).toString('utf8');
     try {
       return { ok: true, value: JSON.parse(text) };
     } catch {

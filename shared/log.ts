@@ -89,11 +89,14 @@ export function scrub(line: string): string {
  * as replacing them would mangle ordinary text.
  */
 export function scrubValues(text: string, values: readonly string[]): string {
+  // Digit runs can only be found in a text that has one; most provider messages have none.
+  const digits = /\d{4}/.test(text);
   const all = new Set<string>();
   for (const v of values) {
-    if (v.length >= 4) all.add(v);
-    for (const run of v.match(/\d{4,}/g) ?? []) all.add(run);
+    if (v.length >= 4 && text.includes(v)) all.add(v);
+    if (digits) for (const run of v.match(/\d{4,}/g) ?? []) if (text.includes(run)) all.add(run);
   }
+  if (all.size === 0) return text;
   let out = text;
   // Longest first, so a value is not half-replaced by one of its own digit runs.
   for (const v of [...all].sort((a, b) => b.length - a.length)) out = out.replaceAll(v, '[REDACTED]');

@@ -186,34 +186,50 @@ export function createProviderClient(options: ProviderClientOptions): ProviderCl
       // an aborted stream, not as ETIMEDOUT), the answer is: timed out.
       result = classifyTransportError(performance.now() - started >= options.timeoutMs ? { code: 'ETIMEDOUT' } : err);
     }
-    if (result.safeToRetry) throw new RetrySignal(result);
     return result;
+  }
+
+  /**
+   * Attempts 2… for a send that surely did not reach the provider (refused, DNS, flow control).
+   * p-retry's first call hands back the failure already known, so its backoff comes before the
+   * second attempt; a send that succeeds at once (nearly all) never pays for p-retry.
+   */
+  async function retry(req: ProviderRequest, first: Classified, counted: () => void): Promise<Classified> {
+    let known: Classified | undefined = first;
+    try {
+      return await pRetry(
+        async () => {
+          if (known) {
+            const failure = known;
+            known = undefined;
+            throw new RetrySignal(failure);
+          }
+          counted();
+          const r = await attempt(req);
+          if (r.safeToRetry) throw new RetrySignal(r);
+          return r;
+        },
+        {
+          retries: options.retries,
+          minTimeout: options.retryDelayMs ?? 200,
+          maxTimeout: 2000,
+          factor: 2,
+          randomize: true,
+          shouldRetry: ({ error }) => error instanceof RetrySignal,
+        },
+      );
+    } catch (err) {
+      if (!(err instanceof RetrySignal)) throw err;
+      return err.result;
+    }
   }
 
   return {
     async send(req) {
       const started = performance.now();
-      let attempts = 0;
-      let result: Classified;
-      try {
-        result = await pRetry(
-          () => {
-            attempts += 1;
-            return attempt(req);
-          },
-          {
-            retries: options.retries,
-            minTimeout: options.retryDelayMs ?? 200,
-            maxTimeout: 2000,
-            factor: 2,
-            randomize: true,
-            shouldRetry: ({ error }) => error instanceof RetrySignal,
-          },
-        );
-      } catch (err) {
-        if (!(err instanceof RetrySignal)) throw err;
-        result = err.result;
-      }
+      let attempts = 1;
+      let result = await attempt(req);
+      if (result.safeToRetry && options.retries > 0) result = await retry(req, result, () => (attempts += 1));
       return { ...result, attempts, latencyMs: Math.round(performance.now() - started) };
     },
   };

@@ -38,6 +38,18 @@ describe('FC3 HTTP adapter', () => {
     expect(fake.requests).toHaveLength(1);
   });
 
+  it('reads the event from a plain Uint8Array view too (only its own bytes, not the whole buffer under it)', async () => {
+    const event = fixture<Record<string, any>>('http-v1');
+    event.headers.Authorization = `Bearer ${KEY}`;
+    const bytes = asBuffer(event);
+    // The event sits in the middle of a larger ArrayBuffer, with non-JSON bytes on both sides.
+    const backing = new Uint8Array(bytes.length + 8).fill(0x7b);
+    backing.set(bytes, 4);
+    const res = asHttpResult(await sms(new Uint8Array(backing.buffer, 4, bytes.length), fcContext()));
+    expect(res.statusCode).toBe(200);
+    expect(fake.requests).toHaveLength(1);
+  });
+
   it('decodes base64 bodies', async () => {
     const res = await call({ body: job, base64: true });
     expect(res.statusCode).toBe(200);
