@@ -22,6 +22,7 @@ const envSchema = z.object({
   API_KEYS: z.optional(z.string()),
   ALLOW_UNAUTHENTICATED: flag,
   REDIS_URL: z.optional(z.string()),
+  REDIS_CLUSTER: flag,
   UPSTREAM_TIMEOUT_MS: positiveInt('UPSTREAM_TIMEOUT_MS'),
   UPSTREAM_RETRIES: positiveInt('UPSTREAM_RETRIES'),
   MAX_BODY_BYTES: positiveInt('MAX_BODY_BYTES'),
@@ -88,6 +89,8 @@ export interface Config {
   /** True only when API_KEYS is empty and ALLOW_UNAUTHENTICATED=1 was set on purpose. */
   allowUnauthenticated: boolean;
   redisUrl: string | undefined;
+  /** REDIS_CLUSTER=1: REDIS_URL names seed nodes of a cluster in direct mode (ioredis's cluster client). */
+  redisCluster: boolean;
   upstreamTimeoutMs: number;
   upstreamRetries: number;
   maxBodyBytes: number;
@@ -245,6 +248,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const batchConcurrency = Number(e.BATCH_CONCURRENCY || 8);
   if (batchConcurrency < 1 || batchConcurrency > 64) problems.push('BATCH_CONCURRENCY must be between 1 and 64');
   if (maxBodyBytes < 1024) problems.push('MAX_BODY_BYTES must be at least 1024');
+  if (isOn(e.REDIS_CLUSTER) && blank(e.REDIS_URL)) problems.push('REDIS_CLUSTER is set but REDIS_URL is empty: name one or more seed nodes of the cluster, comma-separated');
 
   const num = (v: string | undefined, d: number) => (blank(v) ? d : Number((v as string).trim()));
   const limits: LimitConfig = {
@@ -277,6 +281,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     apiKeys,
     allowUnauthenticated,
     redisUrl: blank(e.REDIS_URL) ? undefined : e.REDIS_URL,
+    redisCluster: isOn(e.REDIS_CLUSTER),
     upstreamTimeoutMs,
     upstreamRetries,
     maxBodyBytes,

@@ -101,7 +101,7 @@ export function createRuntime(name: FunctionName, channel: Channel | undefined, 
     }
   }
   const redisUrl = config?.redisUrl;
-  const store = options.store ?? (redisUrl ? new RedisStore(() => redisConnection(redisUrl)) : new MemoryStore());
+  const store = options.store ?? (redisUrl ? new RedisStore(() => redisConnection(redisUrl, config?.redisCluster === true)) : new MemoryStore());
   let sender: Sender | undefined;
   let limiter: Limiter | undefined;
   if (config && channel && makeSender) {

@@ -19,7 +19,7 @@ import { createCatalogResolver } from './templates/resolve.ts';
 export const makeSender: MakeSender = ({ config, catalog, store, now, options }) => {
   const c = config.credentials;
   const redisUrl = config.redisUrl;
-  const limiter = options.limiter ?? (redisUrl ? new RedisLimiter(() => redisConnection(redisUrl)) : new MemoryLimiter());
+  const limiter = options.limiter ?? (redisUrl ? new RedisLimiter(() => redisConnection(redisUrl, config.redisCluster)) : new MemoryLimiter());
   const client = createProviderClient({
     credentials: c,
     timeoutMs: config.upstreamTimeoutMs,

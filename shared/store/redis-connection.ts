@@ -1,4 +1,5 @@
 import type { Redis, RedisOptions } from 'ioredis';
+import { connectCluster } from './redis-cluster.ts';
 
 /**
  * One Redis connection per instance, opened on first use. ioredis is loaded lazily so the
@@ -18,10 +19,25 @@ export const REDIS_OPTIONS: RedisOptions = {
   lazyConnect: false,
 };
 
-export function redisConnection(url: string, keyPrefix = ''): Promise<Redis> {
-  if (!connection || connectionUrl !== url) {
-    connectionUrl = url;
-    connection = import('ioredis').then(({ Redis: RedisClient }) => new RedisClient(url, { ...REDIS_OPTIONS, keyPrefix }));
+/**
+ * `cluster` (REDIS_CLUSTER=1): `url` names seed nodes of a cluster in direct mode, reached through
+ * ioredis's cluster client with the same options (shared/store/redis-cluster.ts). A cluster that
+ * does not come up is not cached: the next call tries again.
+ */
+export function redisConnection(url: string, cluster = false): Promise<Redis> {
+  const id = `${cluster ? 'cluster' : 'single'} ${url}`;
+  if (!connection || connectionUrl !== id) {
+    connectionUrl = id;
+    const opening: Promise<Redis> = cluster
+      ? connectCluster(url, REDIS_OPTIONS)
+      : import('ioredis').then(({ Redis: RedisClient }) => new RedisClient(url, REDIS_OPTIONS));
+    connection = opening;
+    opening.catch(() => {
+      if (connection === opening) {
+        connection = undefined;
+        connectionUrl = undefined;
+      }
+    });
   }
   return connection;
 }
@@ -41,11 +57,19 @@ export async function closeRedisConnection(): Promise<void> {
  */
 export function scriptedClient<T extends Redis>(connect: () => Promise<Redis>, scripts: Readonly<Record<string, string>>): () => Promise<T> {
   let client: Promise<T> | undefined;
-  return () =>
-    (client ??= connect().then((r) => {
+  return () => {
+    if (client) return client;
+    const c = connect().then((r) => {
       for (const [name, lua] of Object.entries(scripts)) {
         if (typeof (r as unknown as Record<string, unknown>)[name] !== 'function') r.defineCommand(name, { lua });
       }
       return r as T;
-    }));
+    });
+    // A connection that failed to open is not kept: the next call tries again.
+    c.catch(() => {
+      if (client === c) client = undefined;
+    });
+    client = c;
+    return c;
+  };
 }

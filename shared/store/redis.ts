@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { ClaimResult, ScheduledJob, Store, StoredOutcome } from './types.ts';
+import { legacyScheduleKeys, scheduleKeys } from './keys.ts';
 import { scriptedClient } from './redis-connection.ts';
 
 /**
@@ -11,6 +12,9 @@ import { scriptedClient } from './redis-connection.ts';
  * jobs is one Lua script that moves their score past a lease, so overlapping timers never share one.
  *
  * Values: `c:<token>:<fingerprint>` while claimed, `d:<outcome JSON>` when done.
+ *
+ * Cluster editions: every script and MULTI touches keys of one hash slot, all passed in KEYS
+ * (shared/store/keys.ts has the layout).
  */
 
 // KEYS[1]: idempotency key. ARGV: token, new value, ttl ms. Replaces the value only while `token` holds the claim.
@@ -83,8 +87,41 @@ export class RedisStore implements Store {
     this.#prefix = options.prefix ?? DEFAULT_STORE_PREFIX;
   }
 
+  readonly #moved = new Map<string, Promise<void>>();
+
+  /** Both keys of a channel's schedule share a hash tag (shared/store/keys.ts). */
   #schedKeys(channel: string): [string, string] {
-    return [`${this.#prefix}sched:${channel}`, `${this.#prefix}sched:${channel}:jobs`];
+    return scheduleKeys(this.#prefix, channel);
+  }
+
+  /**
+   * Jobs scheduled before 0.2.0 sit under the old, untagged keys; they are moved over once per
+   * channel and instance, before the first take or cancel (one ZRANGE when there is nothing to
+   * move). Two instances moving at once copy the same ids: harmless, a job's idempotency key
+   * still sends it once.
+   */
+  #moveLegacy(r: StoreRedis, channel: string): Promise<void> {
+    let p = this.#moved.get(channel);
+    if (!p) {
+      p = (async () => {
+        const [oldDue, oldJobs] = legacyScheduleKeys(this.#prefix, channel);
+        const [due, jobs] = this.#schedKeys(channel);
+        for (let round = 0; round < 1000; round += 1) {
+          const batch = await r.zrange(oldDue, '0', '99', 'WITHSCORES');
+          if (batch.length === 0) return;
+          for (let i = 0; i < batch.length; i += 2) {
+            const id = batch[i] as string;
+            const j = await r.hget(oldJobs, id);
+            if (j !== null) await r.multi().hsetnx(jobs, id, j).zadd(due, 'NX', batch[i + 1] as string, id).exec();
+            await r.zrem(oldDue, id);
+            await r.hdel(oldJobs, id);
+          }
+        }
+      })();
+      this.#moved.set(channel, p);
+      p.catch(() => this.#moved.delete(channel));
+    }
+    return p;
   }
 
   async claim(key: string, fingerprint: string, ttlMs: number): Promise<ClaimResult> {
@@ -122,11 +159,13 @@ export class RedisStore implements Store {
 
   async cancel(channel: ScheduledJob['channel'], id: string, caller: string): Promise<boolean> {
     const r = await this.#client();
+    await this.#moveLegacy(r, channel);
     return (await r.fcnStoreCancel(2, ...this.#schedKeys(channel), id, caller)) === 1;
   }
 
   async claimDue(channel: ScheduledJob['channel'], now: number, limit: number, leaseMs: number): Promise<ScheduledJob[]> {
     const r = await this.#client();
+    await this.#moveLegacy(r, channel);
     const taken = await r.fcnStoreClaimDue(2, ...this.#schedKeys(channel), now, limit, now + leaseMs);
     return taken.map((j) => JSON.parse(j) as ScheduledJob);
   }

@@ -143,13 +143,16 @@ describe('REDIS_URL wiring', () => {
       expect((await x({ path: '/sms', headers: auth, body: { phone, skin: '1', params: ['1'] } })).statusCode).toBe(200);
       expect((await y({ path: '/sms', headers: auth, body: { phone, skin: '1', params: ['1'] } })).statusCode).toBe(429);
       const r = await connection();
-      const keys = limitRules({ channel: 'sms', phone, skin: '1', params: [] }, caller, undefined, DEFAULT_LIMITS).map((rule) => `fcn:limit:${rule.key}*`);
+      // Hash-tagged per group: fcn:limit:{phone:sms:<hash>}:last, fcn:limit:{caller:<name>}:min:…
+      const keys = limitRules({ channel: 'sms', phone, skin: '1', params: [] }, caller, undefined, DEFAULT_LIMITS).map(
+        (rule) => `fcn:limit:{${rule.group}}${rule.key.slice(rule.group!.length)}*`,
+      );
       const found = (await Promise.all(keys.map((k) => r.keys(k)))).flat();
       expect(found.length).toBeGreaterThanOrEqual(4);
       expect(found.join(' ')).not.toContain(phone);
     } finally {
       await deleteKeys(`fcn:limit:*${limitRules({ channel: 'sms', phone, skin: '1', params: [] }, caller, undefined, DEFAULT_LIMITS)[0]!.key.split(':')[2]}*`);
-      await deleteKeys(`fcn:limit:caller:${caller}:*`);
+      await deleteKeys(`fcn:limit:{caller:${caller}}*`);
     }
   });
 });

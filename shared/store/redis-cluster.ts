@@ -1,0 +1,74 @@
+import type { Cluster, ClusterNode, ClusterOptions, Redis, RedisOptions } from 'ioredis';
+
+/**
+ * REDIS_CLUSTER=1: a Redis Cluster (or Tair cluster edition in direct mode) through ioredis's
+ * cluster client. It follows the standalone client's rules (shared/store/redis-connection.ts):
+ * the same timeouts, no offline queue, and a command that timed out is never written later.
+ * ioredis forces an offline queue on its per-node connections (a node connection is opened on
+ * first use), so the guard below drops commands that already settled when that queue is
+ * flushed. Loaded only through `await import('ioredis')` (see LAZY_MODULES in scripts/build.ts).
+ */
+
+/** `redis://[user:pass@]host:port[,host:port…]` or a comma-separated list of full URLs. */
+export function parseSeeds(url: string): { nodes: ClusterNode[]; auth: Pick<RedisOptions, 'username' | 'password' | 'tls'> } {
+  const nodes: ClusterNode[] = [];
+  let auth: Pick<RedisOptions, 'username' | 'password' | 'tls'> = {};
+  let scheme = 'redis:';
+  for (const raw of url.split(',').map((s) => s.trim()).filter(Boolean)) {
+    const u = new URL(raw.includes('://') ? raw : `${scheme}//${raw}`);
+    scheme = u.protocol;
+    nodes.push({ host: u.hostname, port: Number(u.port || 6379) });
+    if (u.password && auth.password === undefined) {
+      auth = { password: decodeURIComponent(u.password), ...(u.username ? { username: decodeURIComponent(u.username) } : {}) };
+    }
+    if (u.protocol === 'rediss:') auth.tls = {};
+  }
+  return { nodes, auth };
+}
+
+export function clusterOptions(base: RedisOptions, auth: Pick<RedisOptions, 'username' | 'password' | 'tls'>): ClusterOptions {
+  const { enableOfflineQueue: _q, lazyConnect: _l, ...node } = base;
+  return {
+    enableOfflineQueue: false,
+    // MOVED/ASK are followed (the command was not run); a closed connection or CLUSTERDOWN is
+    // reported at once instead of re-sent later: the command may already have run, and the
+    // caller (a function invocation) answers "retry later" rather than waiting.
+    retryDelayOnFailover: 0,
+    retryDelayOnClusterDown: 0,
+    slotsRefreshTimeout: base.connectTimeout ?? 2000,
+    redisOptions: { ...node, ...auth, enableOfflineQueue: false } as ClusterOptions['redisOptions'],
+  };
+}
+
+/** Connects and resolves once the cluster knows its slots; rejects after `connectTimeout`. */
+export async function connectCluster(url: string, base: RedisOptions): Promise<Redis> {
+  const { Cluster: ClusterClient } = await import('ioredis');
+  const { nodes, auth } = parseSeeds(url);
+  const cluster: Cluster = new ClusterClient(nodes, clusterOptions(base, auth));
+  cluster.on('+node', (node: Redis) => {
+    const send = node.sendCommand.bind(node);
+    // A command queued while this node's connection was opening may time out (and be answered
+    // "failed, retry") before the connection is ready; it must not run afterwards.
+    node.sendCommand = ((command: { isSettled?: boolean; promise: Promise<unknown> }, stream?: unknown) =>
+      command.isSettled ? command.promise : send(command as never, stream as never)) as Redis['sendCommand'];
+  });
+  cluster.on('error', () => undefined);
+  const timeoutMs = base.connectTimeout ?? 2000;
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      cluster.disconnect();
+      reject(new Error(`Redis Cluster not ready within ${timeoutMs} ms`));
+    }, timeoutMs);
+    cluster.once('ready', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+  // The store and limiter use the commands both clients share; `isCluster` tells them apart.
+  return cluster as unknown as Redis;
+}
+
+/** True for ioredis's cluster client. */
+export function isCluster(r: Redis): boolean {
+  return (r as unknown as { isCluster?: boolean }).isCluster === true;
+}
