@@ -10,6 +10,7 @@ import { type FakeProvider, startFakeProvider, TEST_APPCODE } from '../support/f
 import { type Invoker, invoker } from '../support/functions.ts';
 import { globalBudgetContract, limiterContract, NEXT_BEIJING_MIDNIGHT, NOON_BEIJING, uniquePhone } from '../support/limiter-contract.ts';
 import { deleteKeys as deleteMatching } from '../support/redis.ts';
+import { slotWatch } from '../support/slot-check.ts';
 
 const REDIS_URL = 'redis://127.0.0.1:6379';
 const PREFIX = `fcn-test-${randomBytes(6).toString('hex')}:`;
@@ -20,8 +21,9 @@ let fake: FakeProvider;
 const logs = captureLogs();
 
 /** A connection of its own, as a separate FC instance would have. */
+const slots = slotWatch();
 function connection(): Promise<Redis> {
-  const r = new Redis(REDIS_URL, { maxRetriesPerRequest: 1, connectTimeout: 2000 });
+  const r = slots.watch(new Redis(REDIS_URL, { maxRetriesPerRequest: 1, connectTimeout: 2000 }));
   clients.push(r);
   return Promise.resolve(r);
 }
@@ -155,4 +157,10 @@ describe('REDIS_URL wiring', () => {
       await deleteKeys(`fcn:limit:{caller:${caller}}*`);
     }
   });
+});
+
+// Runs last: standalone Redis accepts scripts spanning slots, a cluster (or Tair's proxy) does not.
+it('every limiter script touched keys of one hash slot, and every script had a key', () => {
+  expect(slots.checked).toBeGreaterThanOrEqual(50);
+  expect(slots.violations).toEqual([]);
 });
