@@ -46,6 +46,10 @@ export async function connectCluster(url: string, base: RedisOptions): Promise<R
   const { nodes, auth } = parseSeeds(url);
   const cluster: Cluster = new ClusterClient(nodes, clusterOptions(base, auth));
   cluster.on('+node', (node: Redis) => {
+    // Without an offline queue, ioredis refuses a command for a node whose connection is still
+    // opening ("Connection is closed."), so open each node's connection as soon as it is known
+    // instead of on its first command.
+    if (node.status === 'wait') node.connect().catch(() => undefined);
     const send = node.sendCommand.bind(node);
     // A command queued while this node's connection was opening may time out (and be answered
     // "failed, retry") before the connection is ready; it must not run afterwards.
@@ -54,6 +58,7 @@ export async function connectCluster(url: string, base: RedisOptions): Promise<R
   });
   cluster.on('error', () => undefined);
   const timeoutMs = base.connectTimeout ?? 2000;
+  const deadline = Date.now() + timeoutMs;
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => {
       cluster.disconnect();
@@ -64,6 +69,12 @@ export async function connectCluster(url: string, base: RedisOptions): Promise<R
       resolve();
     });
   });
+  // Then let the masters' connections finish opening (within the same time budget); a master
+  // that does not answer only makes its own slots' commands fail (retryable), not the rest.
+  await Promise.race([
+    Promise.all(cluster.nodes('master').map((n) => (n.status === 'ready' ? undefined : new Promise((r) => n.once('ready', r))))),
+    new Promise((r) => setTimeout(r, Math.max(0, deadline - Date.now())).unref()),
+  ]);
   // The store and limiter use the commands both clients share; `isCluster` tells them apart.
   return cluster as unknown as Redis;
 }
