@@ -10,7 +10,7 @@ import { asBuffer, asHttpResult, captureLogs, fcContext, fixture, httpEvent } fr
 import { type FakeProvider, startFakeProvider, TEST_APPCODE } from '../support/fake-provider.ts';
 import { EVENT_CALLER_KEY, eventFunction, nextPhone, phonesSent, smsJob } from '../support/events.ts';
 import { invoker } from '../support/functions.ts';
-import { expectAllowed, expectRefused, globalBudgetContract, harness, limiterContract, smsJob as limitJob, uniquePhone } from '../support/limiter-contract.ts';
+import { globalBudgetContract, limiterContract, partialFailure } from '../support/limiter-contract.ts';
 import { type LocalCluster, startCluster } from '../support/redis-cluster.ts';
 import { slotWatch } from '../support/slot-check.ts';
 import { storeContract } from '../support/store-contract.ts';
@@ -59,24 +59,12 @@ limiterContract('Redis Cluster', () => new RedisLimiter(() => shared, { prefix: 
 globalBudgetContract('Redis Cluster', () => new RedisLimiter(() => shared, { prefix: prefix() }));
 
 describe('limits spanning slots on the cluster', () => {
-  it('a send one group refuses after the others counted is given back everywhere (phone, caller, budget on different nodes)', async () => {
-    const limiter = new RedisLimiter(() => shared, { prefix: prefix() });
-    const h = harness(limiter, { phoneIntervalS: 60, callerPerMinute: 0, callerDaily: 0, globalDaily: 2 });
-    const phone = uniquePhone();
-    expectAllowed(await h.send(limitJob(uniquePhone()), 'a'));
-    expectAllowed(await h.send(limitJob(uniquePhone()), 'b'));
-    // The phone group counts (interval free) and the budget group refuses: the phone is given back.
-    expectRefused(await h.send(limitJob(phone), 'c'), 'global-daily');
-    const h2 = harness(limiter, { phoneIntervalS: 60, callerPerMinute: 0, callerDaily: 0, globalDaily: 0 });
-    h2.clock.t = h.clock.t;
-    expectAllowed(await h2.send(limitJob(phone), 'c'));
-    expectRefused(await h2.send(limitJob(phone), 'c'), 'phone-interval');
-  });
-
-  it('the groups of one send live on more than one node (so the test above crossed nodes)', async () => {
+  it('the groups of one send (phone, caller, budget) live on more than one node', async () => {
     const nodes = new Set(await Promise.all(['{phone:sms:x}', '{caller:c}', '{global}'].map((k) => cluster.portOf(k))));
     expect(nodes.size).toBeGreaterThan(1);
   });
+
+  partialFailure('Redis Cluster', () => shared, `t${RUN}partial-`);
 });
 
 describe('end to end on the cluster (REDIS_URL seeds + REDIS_CLUSTER=1)', () => {
@@ -211,10 +199,18 @@ describe('failures on the cluster', () => {
     const failed = [...answers, ...retries].filter((r) => r.statusCode !== 200);
     expect(failed.length).toBeGreaterThan(0);
     for (const r of failed) {
+      // A limit counted on a live node whose give-back failed (the cluster went down between the
+      // two) answers 429 with Retry-After: retryable as well, and on the safe side.
+      if (r.statusCode === 429) {
+        expect(r.json.error).toMatchObject({ code: 'RATE_LIMITED', retryable: true });
+        continue;
+      }
       expect(r.statusCode).toBeGreaterThanOrEqual(500);
       expect(['INTERNAL', 'STORE_UNAVAILABLE']).toContain(r.json.error.code);
       if (r.json.error.code === 'STORE_UNAVAILABLE') expect(r.json.error.retryable).toBe(true);
     }
+    expect(failed.filter((r) => r.statusCode >= 500).length).toBeGreaterThan(0);
+    console.info(`node killed: ${answers.filter((r) => r.statusCode === 200).length}/${answers.length} sent, then ${retries.filter((r) => r.statusCode === 200).length}/${retries.length} retries answered 200; statuses ${JSON.stringify(failed.map((r) => r.statusCode).reduce<Record<number, number>>((a, c) => ((a[c] = (a[c] ?? 0) + 1), a), {}))}`);
     const sent = phonesSent(fake);
     expect(new Set(sent).size).toBe(sent.length);
     expect(sent.length).toBeGreaterThanOrEqual(10);

@@ -8,7 +8,7 @@ import { closeRedisConnection } from '#shared/store/redis-connection';
 import { captureLogs } from '../support/fc.ts';
 import { type FakeProvider, startFakeProvider, TEST_APPCODE } from '../support/fake-provider.ts';
 import { type Invoker, invoker } from '../support/functions.ts';
-import { globalBudgetContract, limiterContract, NEXT_BEIJING_MIDNIGHT, NOON_BEIJING, uniquePhone } from '../support/limiter-contract.ts';
+import { globalBudgetContract, limiterContract, NEXT_BEIJING_MIDNIGHT, NOON_BEIJING, partialFailure, uniquePhone } from '../support/limiter-contract.ts';
 import { deleteKeys as deleteMatching } from '../support/redis.ts';
 import { slotWatch } from '../support/slot-check.ts';
 
@@ -46,6 +46,7 @@ beforeEach(() => fake.reset());
 
 limiterContract('Redis', () => limiter());
 globalBudgetContract('Redis', () => limiter(`${PREFIX}global-${randomBytes(3).toString('hex')}:`));
+partialFailure('Redis', connection, `${PREFIX}partial-`);
 
 describe('two instances sharing Redis', () => {
   const clock = { t: NOON_BEIJING };
