@@ -66,6 +66,9 @@ end
 return 1
 `;
 
+/** For the cluster benchmark (scripts/bench-cluster.ts), which runs the same script on one node. */
+export const CONSUME_SCRIPT = CONSUME;
+
 type LimitRedis = Redis & {
   fcnLimitConsume(numKeys: number, ...args: Array<string | number>): Promise<number[]>;
   fcnLimitRefund(numKeys: number, ...args: Array<string | number>): Promise<number>;
