@@ -209,6 +209,7 @@ describe('s.yaml rendered by `s preview`', () => {
         UPSTREAM_RETRIES: '2',
         MAX_BODY_BYTES: '65536',
         REDIS_URL: '',
+        REDIS_CLUSTER: '0',
         LOG_LEVEL: 'debug',
       });
     }
