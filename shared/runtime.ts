@@ -66,6 +66,8 @@ export type MakeSender = (deps: { config: Config; catalog: Catalog | undefined; 
   limiter: Limiter;
 };
 
+const blank = (v: string | undefined) => v === undefined || v.trim() === '';
+
 export function createRuntime(name: FunctionName, channel: Channel | undefined, options: RuntimeOptions = {}, makeSender?: MakeSender): Runtime {
   const env = options.env ?? process.env;
   let config: Config | undefined;
@@ -101,7 +103,11 @@ export function createRuntime(name: FunctionName, channel: Channel | undefined, 
     }
   }
   const redisUrl = config?.redisUrl;
-  const store = options.store ?? (redisUrl ? new RedisStore(() => redisConnection(redisUrl)) : new MemoryStore());
+  const store = options.store ?? (config?.store === 'redis' && redisUrl ? new RedisStore(() => redisConnection(redisUrl)) : new MemoryStore());
+  if (!options.store && config?.store === 'memory' && channel && !blank(env.FC_FUNCTION_NAME)) {
+    // Chosen on purpose (STORE=memory), still worth a line in every instance's log.
+    logger.warn({ event: 'config' }, 'STORE=memory: idempotency, limits and schedules are kept per instance; duplicates across instances are possible');
+  }
   let sender: Sender | undefined;
   let limiter: Limiter | undefined;
   if (config && channel && makeSender) {
