@@ -217,7 +217,7 @@ function chooseStore(e: { STORE?: string; REDIS_URL?: string; FC_FUNCTION_NAME?:
   const deployed = !blank(e.FC_FUNCTION_NAME);
   if (!hasRedis && (e.STORE === 'redis' || (deployed && needsStore))) {
     problems.push(
-      'REDIS_URL is required (STORE=redis: idempotency, limits and schedules shared by every instance); set STORE=memory to choose a per-instance store on purpose',
+      'REDIS_URL is required (STORE=redis keeps idempotency, limits and schedules shared by every instance), or set STORE=memory to choose a per-instance store on purpose',
     );
   }
   return hasRedis || e.STORE === 'redis' ? 'redis' : 'memory';
