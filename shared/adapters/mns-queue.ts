@@ -53,7 +53,13 @@ export async function handleMnsQueue(event: unknown, fc: FcContext, rt: Runtime)
     items.push(...itemsFromText(decodeMessageBody(data.messageBody), `msg ${id}`, `mns:${id}`));
   });
   const summary = await runBatch(items, fc, rt, { source: 'mns', maxInvocationMs: FIVE_MINUTES_MS });
-  return failOnMisrouted(summary);
+  try {
+    return failOnMisrouted(summary);
+  } catch (err) {
+    // Loud, once per invocation: a producer is writing to the wrong queue (worth an SLS alert).
+    if (err instanceof MisroutedJobsError) rt.logger.error({ event: 'queue-misrouted', requestId: fc.requestId, refs: err.refs.slice(0, 10), count: err.refs.length }, err.message);
+    throw err;
+  }
 }
 
 /**

@@ -51,6 +51,8 @@ describe('a job for the other channel on a queue (misrouted)', () => {
     expect(e.summary.counts).toEqual({ sent: 2, skipped: 1 });
     expect(e.summary.retry).toBe(1);
     expect(phonesSent(fake).sort()).toEqual([...phones].sort());
+    const alert = logs.parsed().filter((l) => l.event === 'queue-misrouted' && l.level === 'error');
+    expect(alert.map((l) => l.refs)).toContainEqual([`msg ${misroutedId}`]);
 
     // EventBridge retries the whole batch: nothing is sent twice, and it fails again (then the DLQ).
     const again = await sms(asBuffer(batch), fcContext()).catch((x: unknown) => x);
