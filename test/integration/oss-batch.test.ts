@@ -50,7 +50,7 @@ function ossEvent(key: string, eTag = randomBytes(8).toString('hex')) {
 
 const put = (key: string, body: string | Buffer) => oss.objects.set(`/notify-bucket/${key}`, Buffer.from(body));
 const resultsOf = (key: string) =>
-  (oss.objects.get(`/notify-bucket/${key}.sms.result.jsonl`)?.toString('utf8') ?? '')
+  (oss.objects.get(`/notify-bucket/results/${key}.result.jsonl`)?.toString('utf8') ?? '')
     .split('\n')
     .filter(Boolean)
     .map((l) => JSON.parse(l));
@@ -140,7 +140,7 @@ describe('OSS trigger edges', () => {
   });
 
   it('never reads its own results file (no loop) or a file that is not a batch', async () => {
-    for (const key of ['batches/x.jsonl.sms.result.jsonl', 'batches/readme.txt']) {
+    for (const key of ['batches/x.jsonl.sms.result.jsonl', 'results/batches/sms/x.jsonl', 'batches/readme.txt']) {
       const answer = (await sms(asBuffer(ossEvent(key)), ctx())) as { ok: boolean; total: number };
       expect(answer).toMatchObject({ ok: true, total: 0 });
     }
