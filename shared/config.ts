@@ -29,6 +29,7 @@ const envSchema = z.object({
   UPSTREAM_RETRIES: positiveInt('UPSTREAM_RETRIES'),
   MAX_BODY_BYTES: positiveInt('MAX_BODY_BYTES'),
   OSS_ENDPOINT: z.optional(z.string()),
+  RESULT_PREFIX: z.optional(z.string()),
   BATCH_CONCURRENCY: positiveInt('BATCH_CONCURRENCY'),
   LOG_LEVEL: z.optional(z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent', ''])),
   LIMIT_PHONE_INTERVAL_S: count('LIMIT_PHONE_INTERVAL_S'),
@@ -101,6 +102,8 @@ export interface Config {
   upstreamRetries: number;
   maxBodyBytes: number;
   ossEndpoint: string | undefined;
+  /** Where OSS batch results go: `<resultPrefix><batch key>.result.jsonl`, outside every trigger prefix. */
+  resultPrefix: string;
   /** How many jobs of one event batch are sent at once. */
   batchConcurrency: number;
   logLevel: string;
@@ -126,6 +129,7 @@ export const DEFAULT_QUIET_HOURS = '09:00-20:00';
 export const DEFAULT_LONG_SMS_URL = 'https://largesms.market.alicloudapi.com/largesms';
 export const DEFAULT_VOICE_URL = 'https://yytz.market.alicloudapi.com/chuangxin/yytz';
 export const MIN_API_KEY_LENGTH = 16;
+export const DEFAULT_RESULT_PREFIX = 'results/';
 
 const isOn = (v: string | undefined) => v === '1' || v === 'true';
 const blank = (v: string | undefined) => v === undefined || v.trim() === '';
@@ -296,6 +300,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     deny: parsePrefixes('PHONE_DENYLIST', e.PHONE_DENYLIST, problems),
   };
   const store = chooseStore(e, options, problems);
+  const resultPrefix = blank(e.RESULT_PREFIX) ? DEFAULT_RESULT_PREFIX : (e.RESULT_PREFIX as string).trim();
+  // A folder-like prefix, so results never share a name with a batch file; it must lie outside
+  // the OSS trigger prefixes (s.yaml), or every results file would fire the trigger again.
+  if (!/^[^/\\\u0000-\u001f][^\\\u0000-\u001f]{0,199}$/.test(resultPrefix) || !resultPrefix.endsWith('/') || resultPrefix.includes('//')) {
+    problems.push('RESULT_PREFIX must be a folder such as results/ (ends with /, no leading /, no //, at most 200 characters)');
+  }
   const quietHours = parseQuietHours(e.QUIET_HOURS, e.QUIET_HOURS_ACTION === 'refuse' ? 'refuse' : 'defer', problems);
 
   if (problems.length > 0) {
@@ -315,6 +325,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     maxBodyBytes,
     batchConcurrency,
     ossEndpoint: blank(e.OSS_ENDPOINT) ? undefined : e.OSS_ENDPOINT,
+    resultPrefix,
     logLevel: blank(e.LOG_LEVEL) ? 'info' : (e.LOG_LEVEL as string),
     limits,
     recipients,
