@@ -64,6 +64,8 @@ export type MakeSender = (deps: { config: Config; catalog: Catalog | undefined; 
   limiter: Limiter;
 };
 
+const blank = (v: string | undefined) => v === undefined || v.trim() === '';
+
 /**
  * Builds the store from REDIS_URL. Sending functions pass shared/sending.ts's (Redis when the URL
  * is set); a function without one keeps its state in memory and its bundle carries no Redis
@@ -106,7 +108,13 @@ export function createRuntime(name: FunctionName, channel: Channel | undefined, 
     }
   }
   const redisUrl = config?.redisUrl;
-  const store = options.store ?? (makeStore ? makeStore(redisUrl) : new MemoryStore());
+  // STORE=memory keeps the memory store even where a factory could build Redis (a STORE=memory
+  // together with REDIS_URL is a configuration error, so this is only belt and braces).
+  const store = options.store ?? (makeStore ? makeStore(config?.store === 'memory' ? undefined : redisUrl) : new MemoryStore());
+  if (!options.store && config?.store === 'memory' && channel && !blank(env.FC_FUNCTION_NAME)) {
+    // Chosen on purpose (STORE=memory), still worth a line in every instance's log.
+    logger.warn({ event: 'config' }, 'STORE=memory: idempotency, limits and schedules are kept per instance; duplicates across instances are possible');
+  }
   let sender: Sender | undefined;
   let limiter: Limiter | undefined;
   if (config && channel && makeSender) {
