@@ -57,6 +57,19 @@ export async function connectCluster(url: string, base: RedisOptions): Promise<R
       command.isSettled ? command.promise : send(command as never, stream as never)) as Redis['sendCommand'];
   });
   cluster.on('error', () => undefined);
+  // ioredis does not reconnect a node connection that closed (the server dropped it, a network
+  // blip): it waits for a MOVED to rebuild it, so the first command for that node would fail. Ask
+  // for the slot map again shortly after instead (which reopens the connection, see '+node'), at
+  // most every 500 ms, so a node that stays down is not hammered.
+  let refresh: NodeJS.Timeout | undefined;
+  cluster.on('-node', () => {
+    if (refresh) return;
+    refresh = setTimeout(() => {
+      refresh = undefined;
+      if (cluster.status === 'ready') (cluster as unknown as { refreshSlotsCache(cb?: () => void): void }).refreshSlotsCache(() => undefined);
+    }, 500);
+    refresh.unref();
+  });
   const timeoutMs = base.connectTimeout ?? 2000;
   const deadline = Date.now() + timeoutMs;
   await new Promise<void>((resolve, reject) => {

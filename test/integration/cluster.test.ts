@@ -164,6 +164,19 @@ describe('failures on the cluster', () => {
     expect(await cluster.cli(port, 'GET', key)).toBe('');
   }, 10_000);
 
+  it('a node connection the server closes is reopened before the next command needs it', async () => {
+    const c = await client();
+    const port = cluster.ports[0]!;
+    let key = '';
+    for (let i = 0; i < 200 && !key; i += 1) if ((await cluster.portOf(`drop-${RUN}-${i}`)) === port) key = `drop-${RUN}-${i}`;
+    expect(await c.set(key, '1')).toBe('OK');
+    // As a server-side idle timeout or a proxy restart would.
+    await cluster.cli(port, 'CLIENT', 'KILL', 'TYPE', 'normal');
+    await sleep(1500);
+    expect(await c.set(key, '2')).toBe('OK');
+    expect(await c.get(key)).toBe('2');
+  }, 10_000);
+
   it('every script above touched keys of one hash slot', () => {
     expect(slots.checked).toBeGreaterThanOrEqual(50);
     expect(slots.violations).toEqual([]);

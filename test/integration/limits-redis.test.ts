@@ -48,6 +48,27 @@ limiterContract('Redis', () => limiter());
 globalBudgetContract('Redis', () => limiter(`${PREFIX}global-${randomBytes(3).toString('hex')}:`));
 partialFailure('Redis', connection, `${PREFIX}partial-`);
 
+describe('round trips', () => {
+  it("a send's groups (phone, caller, budget) go to Redis as one pipeline: one write, one round trip", async () => {
+    const r = await connection();
+    await r.ping(); // ready: nothing goes through the offline queue (which would show each command twice)
+    const seen: Array<{ name: string; stream: unknown }> = [];
+    const send = r.sendCommand.bind(r) as (...a: unknown[]) => unknown;
+    (r as unknown as { sendCommand: unknown }).sendCommand = (command: { name: string }, stream?: unknown, ...rest: unknown[]) => {
+      seen.push({ name: command.name, stream });
+      return send(command, stream, ...rest);
+    };
+    const l = new RedisLimiter(() => Promise.resolve(r), { prefix: `${PREFIX}rtt:` });
+    const rules = limitRules({ channel: 'sms', phone: uniquePhone(), skin: '1', params: [] }, 'rtt', 'verification', DEFAULT_LIMITS);
+    expect(new Set(rules.map((x) => x.group)).size).toBe(3);
+    expect((await l.consume(rules, NOON_BEIJING)).allowed).toBe(true);
+    const scripts = seen.filter((c) => c.name === 'evalsha' || c.name === 'eval');
+    expect(scripts).toHaveLength(3);
+    expect(scripts[0]!.stream).toBeDefined();
+    expect(new Set(scripts.map((c) => c.stream)).size).toBe(1);
+  });
+});
+
 describe('two instances sharing Redis', () => {
   const clock = { t: NOON_BEIJING };
   let a: Invoker;
