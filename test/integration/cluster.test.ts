@@ -10,7 +10,9 @@ import { asBuffer, asHttpResult, captureLogs, fcContext, fixture, httpEvent } fr
 import { type FakeProvider, startFakeProvider, TEST_APPCODE } from '../support/fake-provider.ts';
 import { EVENT_CALLER_KEY, eventFunction, nextPhone, phonesSent, smsJob } from '../support/events.ts';
 import { invoker } from '../support/functions.ts';
-import { globalBudgetContract, limiterContract, partialFailure } from '../support/limiter-contract.ts';
+import { globalBudgetContract, limiterContract, partialFailure, uniquePhone } from '../support/limiter-contract.ts';
+import { limitRules } from '#shared/guards/rate-limit';
+import { DEFAULT_LIMITS } from '#shared/config';
 import { type LocalCluster, startCluster } from '../support/redis-cluster.ts';
 import { slotWatch } from '../support/slot-check.ts';
 import { storeContract } from '../support/store-contract.ts';
@@ -65,6 +67,29 @@ describe('limits spanning slots on the cluster', () => {
   });
 
   partialFailure('Redis Cluster', () => shared, `t${RUN}partial-`);
+
+  it("a send's three groups are sent to their nodes at once (one round trip of latency), not one after another", async () => {
+    const c = await client();
+    let outstanding = 0;
+    let most = 0;
+    const send = c.sendCommand.bind(c) as (...a: unknown[]) => Promise<unknown>;
+    (c as unknown as { sendCommand: unknown }).sendCommand = (command: { name: string; promise: Promise<unknown> }, ...rest: unknown[]) => {
+      // Read the name first: on a connection's first use ioredis turns EVALSHA into EVAL as it writes.
+      const script = command.name === 'evalsha';
+      const p = send(command, ...rest);
+      if (script) {
+        outstanding += 1;
+        most = Math.max(most, outstanding);
+        command.promise.finally(() => (outstanding -= 1)).catch(() => undefined);
+      }
+      return p;
+    };
+    const l = new RedisLimiter(() => Promise.resolve(c), { prefix: prefix() });
+    const rules = limitRules({ channel: 'sms', phone: uniquePhone(), skin: '1', params: [] }, 'rtt', undefined, DEFAULT_LIMITS);
+    expect(new Set(rules.map((r) => r.group)).size).toBe(3);
+    expect((await l.consume(rules, Date.now())).allowed).toBe(true);
+    expect(most).toBe(3);
+  });
 });
 
 describe('end to end on the cluster (REDIS_URL seeds + REDIS_CLUSTER=1)', () => {
