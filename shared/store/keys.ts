@@ -9,7 +9,8 @@
  *   release are the same key, so it needs no tag (and keeping its name keeps replays working
  *   across the upgrade). A companion key must be `<prefix>{<that whole key>}:<suffix>`, which
  *   hashes to the same slot as long as the key has no `{`.
- * - schedules: `<prefix>{sched:<channel>}:due` (sorted set) and `…:jobs` (hash), one slot per channel.
+ * - schedules: `<prefix>{sched:<channel>}:due` (sorted set), `…:jobs` (hash) and any other key of
+ *   that channel's schedule (scheduleKey), one slot per channel.
  * - limits: `<prefix>{<group>}<rest of the rule key>`: every rule of one group (one phone, one
  *   caller, the global budget) in one slot, so a send runs one script per group.
  */
@@ -22,6 +23,11 @@ export function tagged(prefix: string, tag: string, rest = ''): string {
 /** The sorted set (score: when a job may next be taken) and the hash of jobs, in one slot. */
 export function scheduleKeys(prefix: string, channel: string): [due: string, jobs: string] {
   return [tagged(prefix, `sched:${channel}`, ':due'), tagged(prefix, `sched:${channel}`, ':jobs')];
+}
+
+/** Any other key of a channel's schedule (e.g. a per-caller index) goes in the same slot. */
+export function scheduleKey(prefix: string, channel: string, suffix: string): string {
+  return tagged(prefix, `sched:${channel}`, suffix);
 }
 
 /** Before 0.2.0 (standalone only: the two keys need not share a slot). Read once to move jobs over. */

@@ -27,7 +27,8 @@ export function parseSeeds(url: string): { nodes: ClusterNode[]; auth: Pick<Redi
 }
 
 export function clusterOptions(base: RedisOptions, auth: Pick<RedisOptions, 'username' | 'password' | 'tls'>): ClusterOptions {
-  const { enableOfflineQueue: _q, lazyConnect: _l, ...node } = base;
+  // Per-node reconnection is the cluster client's business (it follows MOVED and re-reads the slot map).
+  const { enableOfflineQueue: _q, lazyConnect: _l, retryStrategy: _r, ...node } = base;
   return {
     enableOfflineQueue: false,
     // MOVED/ASK are followed (the command was not run); a closed connection or CLUSTERDOWN is
