@@ -112,6 +112,12 @@ export const DEFAULT_LIMITS: LimitConfig = {
   globalDaily: 10000,
   action: 'defer',
 };
+/**
+ * The most jobs of one event sent at once. The provider client's socket pool has exactly this
+ * many sockets (shared/provider/client.ts), so a batch never queues for a socket.
+ */
+export const MAX_BATCH_CONCURRENCY = 64;
+
 export const DEFAULT_QUIET_HOURS = '09:00-20:00';
 
 export const DEFAULT_LONG_SMS_URL = 'https://largesms.market.alicloudapi.com/largesms';
@@ -243,7 +249,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (upstreamRetries > 5) problems.push('UPSTREAM_RETRIES must be at most 5');
   const maxBodyBytes = Number(e.MAX_BODY_BYTES || 64 * 1024);
   const batchConcurrency = Number(e.BATCH_CONCURRENCY || 8);
-  if (batchConcurrency < 1 || batchConcurrency > 64) problems.push('BATCH_CONCURRENCY must be between 1 and 64');
+  if (batchConcurrency < 1 || batchConcurrency > MAX_BATCH_CONCURRENCY) problems.push(`BATCH_CONCURRENCY must be between 1 and ${MAX_BATCH_CONCURRENCY}`);
   if (maxBodyBytes < 1024) problems.push('MAX_BODY_BYTES must be at least 1024');
 
   const num = (v: string | undefined, d: number) => (blank(v) ? d : Number((v as string).trim()));

@@ -1,4 +1,5 @@
 import pLimit from 'p-limit';
+import { MAX_BATCH_CONCURRENCY } from '../config.ts';
 import { NotifyError } from '../errors.ts';
 import { sha256 } from '../hash.ts';
 import { deferral } from '../guards/errors.ts';
@@ -106,7 +107,9 @@ export async function runBatch(items: readonly BatchItem[], fc: FcContext, rt: R
   const deadline = started + Math.max(budget / 2, budget - upstreamWorst);
   const claimTtlMs = timeoutMs + 30_000;
   const logger = rt.logger.child({ requestId: fc.requestId, source: options.source });
-  const limit = pLimit(rt.config?.batchConcurrency ?? 8);
+  // Never more than the provider client's socket pool (config refuses more; clamped again here
+  // for runtimes built by hand), so no job of a batch waits for a socket.
+  const limit = pLimit(Math.min(rt.config?.batchConcurrency ?? 8, MAX_BATCH_CONCURRENCY));
 
   async function one(item: BatchItem): Promise<{ result: JobResult; job?: Job }> {
     const base = { ref: item.ref };
