@@ -30,7 +30,8 @@ export function isMnsStreamEvent(v: unknown): boolean {
 
 export async function handleMnsTopic(event: unknown, fc: FcContext, rt: Runtime): Promise<BatchSummary> {
   const e = event as MnsTopicJsonEvent;
-  const id = e.MessageId.slice(0, 100);
+  // An empty or oversized MessageId (not what MNS sends) falls back to a digest of the text, never a shared key.
+  const id = e.MessageId !== '' && e.MessageId.length <= 100 ? e.MessageId : `body-${contentKey(e.Message)}`;
   return runBatch(itemsFromText(e.Message, `msg ${id}`, `mns:${id}`), fc, rt, { source: 'mns' });
 }
 
