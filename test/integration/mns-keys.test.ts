@@ -35,6 +35,13 @@ describe('MNS queue messages without a usable messageId', () => {
     expect(fake.requests).toHaveLength(2);
   });
 
+  it('two different messages without any id, each in its own event (the issue\'s mns:index-0 clash), are both sent', async () => {
+    const send = fn();
+    expect(await send(asBuffer([{ requestId: 'r', messageBody: body() }]), fcContext())).toMatchObject({ counts: { sent: 1 } });
+    expect(await send(asBuffer([{ requestId: 'r', messageBody: body() }]), fcContext())).toMatchObject({ counts: { sent: 1 } });
+    expect(fake.requests).toHaveLength(2);
+  });
+
   it('the same message redelivered alone (another batch position) is sent once', async () => {
     const send = fn();
     const a = { requestId: 'r', messageBody: body() };
