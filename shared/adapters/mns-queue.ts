@@ -1,4 +1,4 @@
-import { type BatchItem, type BatchSummary, FIVE_MINUTES_MS, runBatch } from '../core/batch.ts';
+import { type BatchItem, type BatchSummary, FIVE_MINUTES_MS, maxJobsPerEvent, refuseEvent, runBatch } from '../core/batch.ts';
 import type { FcContext, Runtime } from '../runtime.ts';
 import { contentKey, isRecord, itemsFromText } from './jobs-text.ts';
 
@@ -60,11 +60,14 @@ export function messageKey(data: MnsData, eventId: unknown): string {
 
 export async function handleMnsQueue(event: unknown, fc: FcContext, rt: Runtime): Promise<BatchSummary> {
   const events = Array.isArray(event) ? event : [event];
+  const max = maxJobsPerEvent(rt);
+  if (events.length > max) return refuseEvent('mns', events.length, fc, rt);
   const items: BatchItem[] = [];
   for (const ev of events) {
     const data = dataOf(ev)!;
     const id = messageKey(data, isRecord(ev) ? ev.id : undefined);
     items.push(...itemsFromText(decodeMessageBody(data.messageBody), `msg ${id}`, `mns:${id}`));
   }
+  if (items.length > max) return refuseEvent('mns', items.length, fc, rt);
   return runBatch(items, fc, rt, { source: 'mns', maxInvocationMs: FIVE_MINUTES_MS });
 }

@@ -1,4 +1,4 @@
-import { type BatchItem, type BatchSummary, runBatch } from '../core/batch.ts';
+import { type BatchItem, type BatchSummary, maxJobsPerEvent, refuseEvent, runBatch } from '../core/batch.ts';
 import type { FcContext, Runtime } from '../runtime.ts';
 import type { ScheduledJob } from '../store/types.ts';
 import { isRecord, itemsFromText } from './jobs-text.ts';
@@ -25,6 +25,8 @@ export async function handleTimer(event: unknown, fc: FcContext, rt: Runtime): P
   const payload = typeof e.payload === 'string' ? e.payload.trim() : '';
   if (payload !== '' && payload !== '{}') {
     items.push(...itemsFromText(payload, `timer ${tick}`, `timer:${tick}`).map((i) => (i.problem ? { ...i, problem: `timer payload: ${i.problem}` } : i)));
+    // Only the payload's own jobs count: scheduled jobs are taken DUE_PER_TICK at a time.
+    if (items.length > maxJobsPerEvent(rt)) return refuseEvent('timer', items.length, fc, rt);
   }
   const scheduled = new Map<BatchItem, ScheduledJob>();
   if (rt.channel) {

@@ -1,5 +1,5 @@
 import pLimit from 'p-limit';
-import { MAX_BATCH_CONCURRENCY } from '../config.ts';
+import { DEFAULT_MAX_JOBS_PER_EVENT, MAX_BATCH_CONCURRENCY } from '../config.ts';
 import { NotifyError } from '../errors.ts';
 import { sha256 } from '../hash.ts';
 import { deferral } from '../guards/errors.ts';
@@ -96,6 +96,23 @@ export function scheduleId(caller: string, key: string): string {
 export function toScheduled(job: Job, caller: string, key: string, dueAt: number, id = scheduleId(caller, key)): ScheduledJob {
   const { sendAt: _s, ...rest } = job;
   return { id, channel: job.channel, caller, key, job: { ...rest, idempotencyKey: key }, dueAt };
+}
+
+/** MAX_JOBS_PER_EVENT of this runtime. */
+export function maxJobsPerEvent(rt: Runtime): number {
+  return rt.config?.maxJobsPerEvent ?? DEFAULT_MAX_JOBS_PER_EVENT;
+}
+
+/**
+ * An event with more jobs than MAX_JOBS_PER_EVENT, refused whole before any job is read: a poison
+ * event, logged at error level with the reason, nothing sent, acknowledged (redelivering it would
+ * be refused the same way). Sending only the first N would leave the rest silently behind.
+ */
+export function refuseEvent(source: string, jobs: number, fc: FcContext, rt: Runtime): BatchSummary {
+  const max = maxJobsPerEvent(rt);
+  const message = `event holds ${jobs} jobs, over MAX_JOBS_PER_EVENT (${max}); nothing was sent`;
+  rt.logger.error({ event: 'event-refused', requestId: fc.requestId, source, reason: 'too-many-jobs', jobs, max }, `poison event: ${message}`);
+  return { source, total: 1, counts: { poison: 1 }, retry: 0, results: [{ ref: 'event', status: 'poison', retry: false, code: 'PAYLOAD_TOO_LARGE', message }] };
 }
 
 export async function runBatch(items: readonly BatchItem[], fc: FcContext, rt: Runtime, options: BatchOptions): Promise<BatchSummary> {
