@@ -1,4 +1,6 @@
 import { type BatchItem, type BatchSummary, maxJobsPerEvent, refuseEvent, runBatch } from '../core/batch.ts';
+import { expiryOf } from '../core/schedule.ts';
+import { maskPhone } from '../phone.ts';
 import type { FcContext, Runtime } from '../runtime.ts';
 import type { ScheduledJob } from '../store/types.ts';
 import { isRecord, itemsFromText } from './jobs-text.ts';
@@ -31,8 +33,20 @@ export async function handleTimer(event: unknown, fc: FcContext, rt: Runtime): P
   const scheduled = new Map<BatchItem, ScheduledJob>();
   if (rt.channel) {
     const leaseMs = ((fc.function?.timeout ?? 60) + 30) * 1000;
-    for (const entry of await rt.store.claimDue(rt.channel, rt.now(), DUE_PER_TICK, leaseMs)) {
-      const item: BatchItem = { ref: `scheduled ${entry.id}`, raw: entry.job, defaultKey: entry.key, caller: entry.caller };
+    const now = rt.now();
+    for (const entry of await rt.store.claimDue(rt.channel, now, DUE_PER_TICK, leaseMs)) {
+      // Not sent within SCHEDULE_EXPIRE_HOURS of its time (timers stopped, a long outage, a
+      // deferral loop): a reminder that late does more harm than good. Dropped, with a line.
+      const expiresAt = entry.expiresAt ?? expiryOf(rt, entry.dueAt);
+      if (now > expiresAt) {
+        rt.logger.warn(
+          { event: 'scheduled-expired', requestId: fc.requestId, id: entry.id, caller: entry.caller, channel: entry.channel, dueAt: new Date(entry.dueAt).toISOString(), phone: maskPhone(String(entry.job.phone ?? '')) },
+          'scheduled job expired unsent; dropped',
+        );
+        await rt.store.ack(entry.channel, entry.id, entry.caller);
+        continue;
+      }
+      const item: BatchItem = { ref: `scheduled ${entry.id}`, raw: entry.job, defaultKey: entry.key, caller: entry.caller, scheduled: true };
       scheduled.set(item, entry);
       items.push(item);
     }
@@ -42,7 +56,7 @@ export async function handleTimer(event: unknown, fc: FcContext, rt: Runtime): P
     async onResult(item, result) {
       const entry = scheduled.get(item);
       // Deferred: re-scheduled under the same id for later. Retryable: the lease runs out and a later tick retries.
-      if (entry && !result.retry && result.status !== 'deferred') await rt.store.ack(entry.channel, entry.id);
+      if (entry && !result.retry && result.status !== 'deferred') await rt.store.ack(entry.channel, entry.id, entry.caller);
     },
   });
 }

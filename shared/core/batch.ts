@@ -1,6 +1,7 @@
 import pLimit from 'p-limit';
 import { DEFAULT_MAX_JOBS_PER_EVENT, MAX_BATCH_CONCURRENCY } from '../config.ts';
-import { NotifyError } from '../errors.ts';
+import { InvalidRequestError, NotifyError } from '../errors.ts';
+import { expiryOf, scheduleJob } from './schedule.ts';
 import { sha256 } from '../hash.ts';
 import { deferral } from '../guards/errors.ts';
 import { ChannelMismatchError, type Job, parseJob } from '../jobs.ts';
@@ -26,6 +27,8 @@ export interface BatchItem {
   defaultKey: string;
   /** Store key owner: the trigger kind, or the caller who scheduled the job. */
   caller?: string;
+  /** A scheduled job taken by the timer (already counted against its caller when scheduled). */
+  scheduled?: boolean;
 }
 
 export type JobStatus =
@@ -154,15 +157,24 @@ export async function runBatch(items: readonly BatchItem[], fc: FcContext, rt: R
     const at = { ...base, phone };
 
     if (job.sendAt !== undefined && Date.parse(job.sendAt) > rt.now()) {
-      const entry = toScheduled(keyed, caller, key, Date.parse(job.sendAt));
-      await rt.store.schedule(entry);
+      let entry: ScheduledJob;
+      try {
+        entry = await scheduleJob(rt, { job: keyed, caller, key, dueAt: Date.parse(job.sendAt), http: false });
+      } catch (err) {
+        // Past SCHEDULE_MAX_DAYS: the job itself is wrong, a redelivery would not change it.
+        if (err instanceof InvalidRequestError) return { result: { ...at, status: 'poison', retry: false, code: err.code, message: err.message }, job };
+        throw err;
+      }
       return { result: { ...at, status: 'scheduled', retry: false, id: entry.id, sendAt: job.sendAt }, job };
     }
     if (rt.now() >= deadline) {
       return { result: { ...at, status: 'not-started', retry: true, code: 'DEADLINE', message: 'not started: the invocation was close to its time limit' }, job };
     }
     try {
-      const o = await rt.sender.send(keyed, { requestId: fc.requestId ?? 'event', caller, logger, claimTtlMs, fromTrigger: item.caller === undefined });
+      // Scheduled jobs counted against their caller when they were scheduled (core/schedule.ts):
+      // their send counts like a trigger's, so they are not counted twice.
+      const fromTrigger = item.caller === undefined || item.scheduled === true;
+      const o = await rt.sender.send(keyed, { requestId: fc.requestId ?? 'event', caller, logger, claimTtlMs, fromTrigger });
       const status: JobStatus = o.replayed ? 'replayed' : o.status;
       const retry = o.status === 'failed' && o.error?.retryable === true;
       const result: JobResult = { ...at, status, retry };
@@ -171,8 +183,10 @@ export async function runBatch(items: readonly BatchItem[], fc: FcContext, rt: R
     } catch (err) {
       const d = deferral(err);
       if (d?.action === 'defer') {
+        // A deferral is never refused by the pending cap (maxPending 0): the job was accepted already.
         const entry = toScheduled(keyed, caller, key, d.retryAt.getTime());
-        await rt.store.schedule(entry);
+        entry.expiresAt = expiryOf(rt, entry.dueAt);
+        await rt.store.schedule(entry, { now: rt.now() });
         return { result: { ...at, status: 'deferred', retry: false, code: d.code, message: d.message, id: entry.id, sendAt: d.retryAt.toISOString() }, job };
       }
       if (d) return { result: { ...at, status: 'refused', retry: false, code: d.code, message: d.message }, job };
