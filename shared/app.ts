@@ -9,7 +9,7 @@ import { handleTimer, isTimerEvent } from './adapters/timer.ts';
 import { BatchRetryError, type BatchSummary } from './core/batch.ts';
 import { authenticate } from './auth.ts';
 import type { Channel } from './jobs.ts';
-import { createRuntime, type FcContext, type FunctionName, type MakeSender, type Runtime, type RuntimeOptions } from './runtime.ts';
+import { createRuntime, type FcContext, type FunctionName, type MakeSender, type MakeStore, type Runtime, type RuntimeOptions } from './runtime.ts';
 
 /**
  * Wires one FC function: the runtime (built once per instance) and the adapters.
@@ -22,6 +22,8 @@ export interface FunctionSpec {
   routes: Route[];
   /** Sending functions pass shared/sending.ts's makeSender; template-validate sends nothing. */
   makeSender?: MakeSender;
+  /** Sending functions pass shared/sending.ts's makeStore (Redis when REDIS_URL is set); default: memory. */
+  makeStore?: MakeStore;
 }
 
 export type FcHandler = (event: unknown, context?: FcContext) => Promise<unknown>;
@@ -100,7 +102,7 @@ function refuseLargeEvent(d: { bytes: number; http: boolean }, max: number, fc: 
 }
 
 export function createFunction(spec: FunctionSpec, options: RuntimeOptions = {}): FcHandler & { runtime: Runtime } {
-  const rt = createRuntime(spec.name, spec.channel, options, spec.makeSender);
+  const rt = createRuntime(spec.name, spec.channel, options, spec.makeSender, spec.makeStore);
   const handler = async (event: unknown, context: FcContext = {}) => {
     const maxEventBytes = rt.config?.maxEventBytes ?? DEFAULT_MAX_EVENT_BYTES;
     const decoded = decodeEvent(event, maxEventBytes);
@@ -121,7 +123,10 @@ export function createFunction(spec: FunctionSpec, options: RuntimeOptions = {})
     } catch (err) {
       // The invocation fails and the platform retries it. FC prints a rejected handler's error
       // with its stack: log it here without one, and cut the stack off the error (debug keeps both).
-      rt.logger.error({ event: 'event-failed', requestId: context.requestId, err: errorFields(err, rt.logger) }, 'event failed; the platform will retry it');
+      // A BatchRetryError (e.g. misrouted queue jobs) was decided and logged by its adapter.
+      if (!(err instanceof BatchRetryError)) {
+        rt.logger.error({ event: 'event-failed', requestId: context.requestId, err: errorFields(err, rt.logger) }, 'event failed; the platform will retry it');
+      }
       throw err instanceof Error ? withoutStack(err, rt.logger) : err;
     }
     if (!summary) {

@@ -362,7 +362,11 @@ describe('fuzz: event shapes through the sending functions', () => {
     await fc.assert(
       fc.asyncProperty(wrapped, fc.constantFrom('long-sms', 'voice-notify'), async (event, fn) => {
         const before = fake.requests.length;
-        const out = await fns[fn].handler(Buffer.from(JSON.stringify(event)), fcContext());
+        // A job for the other channel on a queue is misrouted: the invocation fails (dead-letter), nothing is sent.
+        const out = await fns[fn].handler(Buffer.from(JSON.stringify(event)), fcContext()).catch((e: unknown) => {
+          expect(e).toBeInstanceOf(BatchRetryError);
+          return { ok: true };
+        });
         expect(fake.requests.length).toBe(before);
         expect((out as { ok: boolean }).ok).toBe(true);
       }),
