@@ -117,9 +117,10 @@ describe('MNS queue batch at BATCH_CONCURRENCY=64 with a slow provider', () => {
 });
 
 describe('HTTP: more concurrent requests than sockets', () => {
-  it('a request that never got a socket is not answered 504; retried with its key it is sent once', async () => {
+  it('a request that never got a socket is not answered 504; retried with its key it is sent once (claim released, limits refunded)', async () => {
     fake.fallback = { kind: 'hang' };
-    const call = eventFunction('long-sms', fake, new MemoryStore(), {}, { ...LIMITS_AND_QUIET_HOURS_OFF, LIMIT_PHONE_DAILY: '0', UPSTREAM_TIMEOUT_MS: '300' });
+    // One send per phone a day: had the first try's count not been refunded, the retry would be 429.
+    const call = eventFunction('long-sms', fake, new MemoryStore(), {}, { ...LIMITS_AND_QUIET_HOURS_OFF, LIMIT_PHONE_DAILY: '1', UPSTREAM_TIMEOUT_MS: '300' });
     const n = SOCKET_POOL_SIZE + 16;
     const jobs = Array.from({ length: n }, (_, i) => ({ ...smsJob(nextPhone()), idempotencyKey: `pool-${i}-${randomBytes(4).toString('hex')}` }));
     const post = (job: unknown) =>
