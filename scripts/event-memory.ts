@@ -41,8 +41,9 @@ const job = (i: number) => JSON.stringify({ channel: 'sms', phone: `139${String(
 function event(s: Scenario): Buffer {
   if (s === 'baseline') return Buffer.from(JSON.stringify(cloudEvent(0, job(0))));
   if (s === 'at-limit-1000-events') {
-    const pad = 'x'.repeat(9_600);
-    return Buffer.from(JSON.stringify(Array.from({ length: 1000 }, (_, i) => cloudEvent(i, JSON.stringify({ ...JSON.parse(job(i)), note: pad })))));
+    // ~9.6 KB per message: 16 params of 200 CJK characters (3 bytes each in UTF-8).
+    const params = Array.from({ length: 16 }, () => '通'.repeat(200));
+    return Buffer.from(JSON.stringify(Array.from({ length: 1000 }, (_, i) => cloudEvent(i, JSON.stringify({ ...JSON.parse(job(i)), params })))));
   }
   if (s === 'at-limit-tiny-many') {
     const one = '{"messageBody":"{}"}';
