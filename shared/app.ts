@@ -1,4 +1,4 @@
-import { errorResponse, handleHttp, isHttpEvent, type Route } from './adapters/http.ts';
+import { errorResponse, handleHttp, type HttpResponse, isHttpEvent, type Route } from './adapters/http.ts';
 import { DEFAULT_MAX_EVENT_BYTES } from './config.ts';
 import { NotifyError } from './errors.ts';
 import { errorFields, withoutStack } from './log.ts';
@@ -6,7 +6,7 @@ import { handleMnsQueue, isMnsQueueEvent } from './adapters/mns-queue.ts';
 import { handleMnsStream, handleMnsTopic, isMnsStreamEvent, isMnsTopicEvent } from './adapters/mns-topic.ts';
 import { handleOss, isOssEvent } from './adapters/oss.ts';
 import { handleTimer, isTimerEvent } from './adapters/timer.ts';
-import { BatchRetryError, type BatchSummary } from './core/batch.ts';
+import { BatchRetryError, type BatchSummary, PoisonEventError, poisonEvent } from './core/batch.ts';
 import { authenticate } from './auth.ts';
 import type { Channel } from './jobs.ts';
 import { createRuntime, type FcContext, type FunctionName, type MakeSender, type MakeStore, type Runtime, type RuntimeOptions } from './runtime.ts';
@@ -85,20 +85,17 @@ const EVENT_ADAPTERS: ReadonlyArray<readonly [(v: unknown) => boolean, EventAdap
 
 /**
  * An event over MAX_EVENT_BYTES, not parsed. HTTP: 413 PAYLOAD_TOO_LARGE. Async triggers: a poison
- * event — logged at error level with the reason, nothing sent, acknowledged (a redelivery would be
- * refused the same way; see docs/limits.md).
+ * event — logged at error level with the reason, nothing sent, and the invocation fails so the
+ * platform retries it and then dead-letters it whole (see docs/limits.md).
  */
-function refuseLargeEvent(d: { bytes: number; http: boolean }, max: number, fc: FcContext, rt: Runtime): unknown {
+function refuseLargeEvent(d: { bytes: number; http: boolean }, max: number, fc: FcContext, rt: Runtime): HttpResponse {
   const message = `event of ${d.bytes} bytes is over MAX_EVENT_BYTES (${max}); nothing was sent`;
-  if (d.http) {
-    rt.logger.warn({ event: 'http', requestId: fc.requestId, status: 413, bytes: d.bytes }, message);
-    // The same answer as a body over MAX_BODY_BYTES that was small enough to parse.
-    const res = errorResponse(new NotifyError('PAYLOAD_TOO_LARGE', `request body is over the limit of ${rt.config?.maxBodyBytes ?? 64 * 1024} bytes`));
-    res.headers['x-request-id'] = fc.requestId ?? '';
-    return res;
-  }
-  rt.logger.error({ event: 'event-refused', requestId: fc.requestId, reason: 'too-large', bytes: d.bytes, max }, `poison event: ${message}`);
-  return { ok: false, error: { code: 'PAYLOAD_TOO_LARGE', message } };
+  if (!d.http) poisonEvent(rt, fc, 'too-large', message, { bytes: d.bytes, max });
+  rt.logger.warn({ event: 'http', requestId: fc.requestId, status: 413, bytes: d.bytes }, message);
+  // The same answer as a body over MAX_BODY_BYTES that was small enough to parse.
+  const res = errorResponse(new NotifyError('PAYLOAD_TOO_LARGE', `request body is over the limit of ${rt.config?.maxBodyBytes ?? 64 * 1024} bytes`));
+  res.headers['x-request-id'] = fc.requestId ?? '';
+  return res;
 }
 
 export function createFunction(spec: FunctionSpec, options: RuntimeOptions = {}): FcHandler & { runtime: Runtime } {
@@ -106,7 +103,13 @@ export function createFunction(spec: FunctionSpec, options: RuntimeOptions = {})
   const handler = async (event: unknown, context: FcContext = {}) => {
     const maxEventBytes = rt.config?.maxEventBytes ?? DEFAULT_MAX_EVENT_BYTES;
     const decoded = decodeEvent(event, maxEventBytes);
-    if (decoded.ok === 'too-large') return refuseLargeEvent(decoded, maxEventBytes, context, rt);
+    if (decoded.ok === 'too-large') {
+      try {
+        return refuseLargeEvent(decoded, maxEventBytes, context, rt);
+      } catch (err) {
+        throw withoutStack(err as Error, rt.logger);
+      }
+    }
     if (decoded.ok && isHttpEvent(decoded.value)) {
       return handleHttp(decoded.value, context, rt, spec.routes, authenticate);
     }
@@ -123,8 +126,8 @@ export function createFunction(spec: FunctionSpec, options: RuntimeOptions = {})
     } catch (err) {
       // The invocation fails and the platform retries it. FC prints a rejected handler's error
       // with its stack: log it here without one, and cut the stack off the error (debug keeps both).
-      // A BatchRetryError (e.g. misrouted queue jobs) was decided and logged by its adapter.
-      if (!(err instanceof BatchRetryError)) {
+      // A BatchRetryError (e.g. misrouted queue jobs) or a poison event was decided and logged where it was thrown.
+      if (!(err instanceof BatchRetryError) && !(err instanceof PoisonEventError)) {
         rt.logger.error({ event: 'event-failed', requestId: context.requestId, err: errorFields(err, rt.logger) }, 'event failed; the platform will retry it');
       }
       throw err instanceof Error ? withoutStack(err, rt.logger) : err;

@@ -4,7 +4,7 @@ import { contentKey, isRecord, itemsFromText, itemsFromValue } from './jobs-text
 
 /** Runs the items of one message, or refuses the message whole when it holds too many jobs. */
 function run(items: BatchItem[], fc: FcContext, rt: Runtime): Promise<BatchSummary> {
-  if (items.length > maxJobsPerEvent(rt)) return Promise.resolve(refuseEvent('mns', items.length, fc, rt));
+  if (items.length > maxJobsPerEvent(rt)) refuseEvent('mns', items.length, fc, rt);
   return runBatch(items, fc, rt, { source: 'mns' });
 }
 

@@ -107,15 +107,31 @@ export function maxJobsPerEvent(rt: Runtime): number {
 }
 
 /**
- * An event with more jobs than MAX_JOBS_PER_EVENT, refused whole before any job is read: a poison
- * event, logged at error level with the reason, nothing sent, acknowledged (redelivering it would
- * be refused the same way). Sending only the first N would leave the rest silently behind.
+ * An event refused whole (over MAX_EVENT_BYTES or MAX_JOBS_PER_EVENT), nothing of it sent. The
+ * invocation fails with it, so the platform retries (each retry is refused at once, before any
+ * work) and then moves the event to the dead-letter queue, where the operator finds it whole to
+ * split and replay (docs/limits.md). The message names sizes and limits only.
  */
-export function refuseEvent(source: string, jobs: number, fc: FcContext, rt: Runtime): BatchSummary {
+export class PoisonEventError extends Error {
+  override name = 'PoisonEventError';
+  constructor(
+    message: string,
+    readonly reason: 'too-large' | 'too-many-jobs',
+  ) {
+    super(message);
+  }
+}
+
+/** Logs (error level, `event-refused`) and throws a PoisonEventError. */
+export function poisonEvent(rt: Runtime, fc: FcContext, reason: PoisonEventError['reason'], message: string, fields: Record<string, unknown>): never {
+  rt.logger.error({ event: 'event-refused', requestId: fc.requestId, reason, ...fields }, `poison event: ${message}`);
+  throw new PoisonEventError(`poison event: ${message}; the invocation fails so the platform retries it and then dead-letters it`, reason);
+}
+
+/** An event with more jobs than MAX_JOBS_PER_EVENT, refused before any job is read (sending only the first N would leave the rest silently behind). */
+export function refuseEvent(source: string, jobs: number, fc: FcContext, rt: Runtime): never {
   const max = maxJobsPerEvent(rt);
-  const message = `event holds ${jobs} jobs, over MAX_JOBS_PER_EVENT (${max}); nothing was sent`;
-  rt.logger.error({ event: 'event-refused', requestId: fc.requestId, source, reason: 'too-many-jobs', jobs, max }, `poison event: ${message}`);
-  return { source, total: 1, counts: { poison: 1 }, retry: 0, results: [{ ref: 'event', status: 'poison', retry: false, code: 'PAYLOAD_TOO_LARGE', message }] };
+  return poisonEvent(rt, fc, 'too-many-jobs', `event holds ${jobs} jobs, over MAX_JOBS_PER_EVENT (${max}); nothing was sent`, { source, jobs, max });
 }
 
 export async function runBatch(items: readonly BatchItem[], fc: FcContext, rt: Runtime, options: BatchOptions): Promise<BatchSummary> {

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { PoisonEventError } from '#shared/core/batch';
 import { MemoryStore } from '#shared/store/memory';
 import { asBuffer, asHttpResult, captureLogs, fcContext, fixture, httpEvent } from '../support/fc.ts';
 import { type FakeProvider, startFakeProvider } from '../support/fake-provider.ts';
@@ -28,22 +29,32 @@ const cloudEvent = (body: string) => {
 };
 const jobs = (n: number) => Array.from({ length: n }, () => smsJob(nextPhone()));
 const refusedLine = () => logs.parsed().find((l) => l.event === 'event-refused');
+/** A poison event fails the invocation (the platform retries, then dead-letters it): the error it fails with. */
+const poisoned = async (p: Promise<unknown>) => {
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(PoisonEventError);
+  expect((err as Error).stack).not.toMatch(/\n\s+at /);
+  return err as PoisonEventError;
+};
 
 describe('MAX_EVENT_BYTES: checked before the event is parsed', () => {
   const small = () => eventFunction('long-sms', fake, new MemoryStore(), {}, { MAX_EVENT_BYTES: '65536' });
 
-  it('an MNS CloudEvent over the limit is a poison event: acknowledged, nothing sent, logged with the reason', async () => {
+  it('an MNS CloudEvent over the limit is a poison event: nothing sent, logged with the reason, the invocation fails (retried, then dead-lettered)', async () => {
     const event = asBuffer(cloudEvent(JSON.stringify(jobs(2000))));
     expect(event.length).toBeGreaterThan(65536);
-    const res = await small()(event, fcContext());
-    expect(res).toMatchObject({ ok: false, error: { code: 'PAYLOAD_TOO_LARGE' } });
+    const err = await poisoned(small()(event, fcContext()));
+    expect(err.reason).toBe('too-large');
+    expect(err.message).toContain('MAX_EVENT_BYTES (65536)');
     expect(fake.requests).toHaveLength(0);
     expect(refusedLine()).toMatchObject({ level: 'error', reason: 'too-large', bytes: event.length, max: 65536 });
   });
 
   it('the size decides before JSON.parse: bytes over the limit that are not even JSON are refused as too large, not read as a message', async () => {
-    const res = await small()(Buffer.alloc(70_000, 'x'), fcContext());
-    expect(res).toMatchObject({ ok: false, error: { code: 'PAYLOAD_TOO_LARGE' } });
+    expect((await poisoned(small()(Buffer.alloc(70_000, 'x'), fcContext()))).reason).toBe('too-large');
     expect(logs.text()).not.toContain('not valid JSON');
   });
 
@@ -57,9 +68,8 @@ describe('MAX_EVENT_BYTES: checked before the event is parsed', () => {
     const one = JSON.stringify(cloudEvent(JSON.stringify(smsJob('13800138000'))));
     const event = Buffer.from(`[${Array(100_000).fill(one).join(',')}]`);
     const started = performance.now();
-    const res = await eventFunction('long-sms', fake, new MemoryStore())(event, fcContext());
+    await poisoned(eventFunction('long-sms', fake, new MemoryStore())(event, fcContext()));
     expect(performance.now() - started).toBeLessThan(500);
-    expect(res).toMatchObject({ ok: false, error: { code: 'PAYLOAD_TOO_LARGE' } });
     expect(fake.requests).toHaveLength(0);
   });
 });
@@ -67,8 +77,8 @@ describe('MAX_EVENT_BYTES: checked before the event is parsed', () => {
 describe('MAX_JOBS_PER_EVENT: an event with more jobs is refused whole', () => {
   const fn = () => eventFunction('long-sms', fake, new MemoryStore(), {}, { MAX_JOBS_PER_EVENT: '10', LIMIT_PHONE_DAILY: '0' });
 
-  it('an MNS queue batch of 11 CloudEvents: poison, nothing sent, not redelivered; 10 are sent', async () => {
-    expect(await fn()(asBuffer(jobs(11).map((j) => cloudEvent(JSON.stringify(j)))), fcContext())).toEqual({ ok: true, source: 'mns', total: 1, counts: { poison: 1 } });
+  it('an MNS queue batch of 11 CloudEvents: poison, nothing sent, the invocation fails; 10 are sent', async () => {
+    expect((await poisoned(fn()(asBuffer(jobs(11).map((j) => cloudEvent(JSON.stringify(j)))), fcContext()))).reason).toBe('too-many-jobs');
     expect(fake.requests).toHaveLength(0);
     expect(refusedLine()).toMatchObject({ level: 'error', reason: 'too-many-jobs', jobs: 11, max: 10 });
     expect(await fn()(asBuffer(jobs(10).map((j) => cloudEvent(JSON.stringify(j)))), fcContext())).toMatchObject({ ok: true, counts: { sent: 10 } });
@@ -76,15 +86,15 @@ describe('MAX_JOBS_PER_EVENT: an event with more jobs is refused whole', () => {
   });
 
   it('one MNS message whose body is a list of 11 jobs (queue and topic): poison, nothing sent', async () => {
-    expect(await fn()(asBuffer(cloudEvent(JSON.stringify(jobs(11)))), fcContext())).toMatchObject({ ok: true, counts: { poison: 1 } });
+    await poisoned(fn()(asBuffer(cloudEvent(JSON.stringify(jobs(11)))), fcContext()));
     const topic = { ...fixture('mns-topic-json'), Message: JSON.stringify({ jobs: jobs(11) }), MessageId: randomBytes(6).toString('hex') };
-    expect(await fn()(asBuffer(topic), fcContext())).toMatchObject({ ok: true, counts: { poison: 1 } });
+    await poisoned(fn()(asBuffer(topic), fcContext()));
     expect(fake.requests).toHaveLength(0);
   });
 
   it('a timer payload with 11 jobs: poison, nothing sent', async () => {
     const tick = { triggerTime: new Date().toISOString(), triggerName: `t-${randomBytes(3).toString('hex')}`, payload: JSON.stringify({ jobs: jobs(11) }) };
-    expect(await fn()(asBuffer(tick), fcContext())).toMatchObject({ ok: true, source: 'timer', counts: { poison: 1 } });
+    await poisoned(fn()(asBuffer(tick), fcContext()));
     expect(fake.requests).toHaveLength(0);
   });
 });

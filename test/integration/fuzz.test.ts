@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BatchRetryError } from '#shared/core/batch';
+import { BatchRetryError, PoisonEventError } from '#shared/core/batch';
 import { MemoryStore } from '#shared/store/memory';
 import { asHttpResult, captureLogs, fcContext, fixture, httpEvent } from '../support/fc.ts';
 import { type Behaviour, type FakeProvider, startFakeProvider } from '../support/fake-provider.ts';
@@ -15,7 +15,7 @@ import { invoker, LIMITS_AND_QUIET_HOURS_OFF } from '../support/functions.ts';
  *
  * Properties:
  * - no crash: HTTP always answers; an async trigger resolves or throws only the documented
- *   retryable errors (BatchRetryError; OSS read failures, which FC retries);
+ *   errors the platform retries (BatchRetryError, PoisonEventError, OSS read failures);
  * - no 5xx on HTTP except the documented provider/store outcomes (502/503/504 with their codes);
  * - nothing sent for an invalid job: a 4xx without a provider code, and a batch with nothing
  *   sent/answered, leave the provider's request count unchanged;
@@ -300,9 +300,9 @@ const eventCase = fc.oneof(
   ossCase.map((o) => ({ kind: 'oss', event: Buffer.from(JSON.stringify(o.event)), oss: o })),
 );
 
-/** What an async trigger may throw: a batch asking for redelivery, or an OSS read/format failure FC retries. */
+/** What an async trigger may throw: a batch asking for redelivery, a poison event (dead-lettered after retries), or an OSS read/format failure FC retries. */
 function documentedThrow(err: unknown): boolean {
-  if (err instanceof BatchRetryError) return true;
+  if (err instanceof BatchRetryError || err instanceof PoisonEventError) return true;
   const m = (err as Error)?.message ?? '';
   return /^OSS (GET|PUT) .* answered HTTP \d+|^CSV header must name columns|was cut short after line/.test(m);
 }
