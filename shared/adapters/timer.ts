@@ -1,4 +1,4 @@
-import { type BatchItem, type BatchSummary, maxJobsPerEvent, refuseEvent, runBatch } from '../core/batch.ts';
+import { type BatchItem, type BatchSummary, maxJobsPerEvent, runBatch } from '../core/batch.ts';
 import { expiryOf } from '../core/schedule.ts';
 import { maskPhone } from '../phone.ts';
 import type { FcContext, Runtime } from '../runtime.ts';
@@ -27,8 +27,16 @@ export async function handleTimer(event: unknown, fc: FcContext, rt: Runtime): P
   const payload = typeof e.payload === 'string' ? e.payload.trim() : '';
   if (payload !== '' && payload !== '{}') {
     items.push(...itemsFromText(payload, `timer ${tick}`, `timer:${tick}`).map((i) => (i.problem ? { ...i, problem: `timer payload: ${i.problem}` } : i)));
-    // Only the payload's own jobs count: scheduled jobs are taken DUE_PER_TICK at a time.
-    if (items.length > maxJobsPerEvent(rt)) return refuseEvent('timer', items.length, fc, rt);
+    // Only the payload's own jobs count: scheduled jobs are taken DUE_PER_TICK at a time. The
+    // payload is static configuration: failing the tick would not fix it and would stop the
+    // scheduled jobs below, so it becomes one poison item (logged at error level every tick).
+    const max = maxJobsPerEvent(rt);
+    if (items.length > max) {
+      const n = items.length;
+      const problem = `timer payload holds ${n} jobs, over MAX_JOBS_PER_EVENT (${max}); none of them was sent`;
+      rt.logger.error({ event: 'event-refused', requestId: fc.requestId, source: 'timer', reason: 'too-many-jobs', jobs: n, max }, `poison timer payload: ${problem}`);
+      items.splice(0, n, { ref: `timer ${tick}`, defaultKey: `timer:${tick}`, problem });
+    }
   }
   const scheduled = new Map<BatchItem, ScheduledJob>();
   if (rt.channel) {

@@ -4,7 +4,7 @@ import { PoisonEventError } from '#shared/core/batch';
 import { MemoryStore } from '#shared/store/memory';
 import { asBuffer, asHttpResult, captureLogs, fcContext, fixture, httpEvent } from '../support/fc.ts';
 import { type FakeProvider, startFakeProvider } from '../support/fake-provider.ts';
-import { EVENT_CALLER_KEY, eventFunction, nextPhone, smsJob } from '../support/events.ts';
+import { EVENT_CALLER_KEY, eventFunction, nextPhone, phonesSent, smsJob } from '../support/events.ts';
 
 /** Issue 11 items 6 and 7: bounded events (poison, not an out-of-memory kill) and no stacks below debug. */
 
@@ -92,10 +92,15 @@ describe('MAX_JOBS_PER_EVENT: an event with more jobs is refused whole', () => {
     expect(fake.requests).toHaveLength(0);
   });
 
-  it('a timer payload with 11 jobs: poison, nothing sent', async () => {
+  it('a timer payload with 11 jobs: one poison item, none of them sent; the scheduled jobs of the tick still go out', async () => {
+    const store = new MemoryStore();
+    const f = eventFunction('long-sms', fake, store, {}, { MAX_JOBS_PER_EVENT: '10', LIMIT_PHONE_DAILY: '0' });
+    const phone = nextPhone();
+    await store.schedule({ id: `s-${randomBytes(3).toString('hex')}`, channel: 'sms', caller: 'app', key: `k-${phone}`, job: smsJob(phone), dueAt: Date.now() - 1000 });
     const tick = { triggerTime: new Date().toISOString(), triggerName: `t-${randomBytes(3).toString('hex')}`, payload: JSON.stringify({ jobs: jobs(11) }) };
-    await poisoned(fn()(asBuffer(tick), fcContext()));
-    expect(fake.requests).toHaveLength(0);
+    expect(await f(asBuffer(tick), fcContext())).toMatchObject({ ok: true, source: 'timer', total: 2, counts: { poison: 1, sent: 1 } });
+    expect(phonesSent(fake)).toEqual([phone]);
+    expect(refusedLine()).toMatchObject({ level: 'error', source: 'timer', reason: 'too-many-jobs', jobs: 11, max: 10 });
   });
 });
 
