@@ -43,10 +43,11 @@ describe('provider client: waiting for a socket is not part of the deadline', ()
   const client = (timeoutMs: number) => createProviderClient({ credentials: { kind: 'appcode', appCode: TEST_APPCODE }, timeoutMs, retries: 0 });
 
   it(`more concurrent sends than the pool (${SOCKET_POOL_SIZE}) against a slow provider: all are sent, none times out in the queue`, async () => {
-    // Each answer takes 350 ms of a 600 ms deadline: a send queued behind a full pool gets its socket at ~350 ms
-    // and would have timed out at 600 ms had the deadline started before the wait.
-    fake.fallback = { kind: 'delay', ms: 350, then: OK };
-    const c = client(600);
+    // Each answer takes 1,000 ms of a 1,600 ms deadline (600 ms of slack for a loaded machine): a send queued
+    // behind a full pool gets its socket at ~1,000 ms and would have timed out at 1,600 ms had the deadline
+    // started before the wait.
+    fake.fallback = { kind: 'delay', ms: 1000, then: OK };
+    const c = client(1600);
     const n = SOCKET_POOL_SIZE + 16;
     const results = await Promise.all(Array.from({ length: n }, (_, i) => c.send(longSmsRequest(fake.longSmsUrl, { phone: nextPhone(), skin: '1' }, [String(1000 + i)]))));
     expect(results.map((r) => r.status)).toEqual(Array(n).fill('sent'));
@@ -55,7 +56,7 @@ describe('provider client: waiting for a socket is not part of the deadline', ()
 
   it('against a provider that hangs: only sends that reached it are "unknown"; the ones still queued are "not sent", retryable', async () => {
     fake.fallback = { kind: 'hang' };
-    const c = client(300);
+    const c = client(1000);
     const n = SOCKET_POOL_SIZE + 16;
     const results = await Promise.all(Array.from({ length: n }, (_, i) => c.send(longSmsRequest(fake.longSmsUrl, { phone: nextPhone(), skin: '1' }, [String(1000 + i)]))));
     const unknown = results.filter((r) => r.status === 'unknown');
@@ -70,9 +71,9 @@ describe('provider client: waiting for a socket is not part of the deadline', ()
 
 describe('MNS queue batch at BATCH_CONCURRENCY=64 with a slow provider', () => {
   it('64 jobs in one batch: each reaches the provider exactly once, none is counted unknown', async () => {
-    // 500 ms per answer and an 800 ms deadline: with a pool of 32 the second half would end unknown at 800 ms.
-    fake.fallback = { kind: 'delay', ms: 500, then: OK };
-    const fn = eventFunction('long-sms', fake, new MemoryStore(), {}, { ...LIMITS_AND_QUIET_HOURS_OFF, BATCH_CONCURRENCY: '64', UPSTREAM_TIMEOUT_MS: '800' });
+    // 1,000 ms per answer and a 1,600 ms deadline: with a pool of 32 the second half would end unknown at 1,600 ms.
+    fake.fallback = { kind: 'delay', ms: 1000, then: OK };
+    const fn = eventFunction('long-sms', fake, new MemoryStore(), {}, { ...LIMITS_AND_QUIET_HOURS_OFF, BATCH_CONCURRENCY: '64', UPSTREAM_TIMEOUT_MS: '1600' });
     const events = batchOf(64);
     expect(await fn(asBuffer(events), fcContext())).toEqual({ ok: true, source: 'mns', total: 64, counts: { sent: 64 } });
     expectEachOnce(events);
@@ -80,7 +81,7 @@ describe('MNS queue batch at BATCH_CONCURRENCY=64 with a slow provider', () => {
 
   it('two batches of 64 at once (instance concurrency) share the pool: all 128 sent once', async () => {
     fake.fallback = { kind: 'delay', ms: 400, then: OK };
-    const fn = eventFunction('long-sms', fake, new MemoryStore(), {}, { ...LIMITS_AND_QUIET_HOURS_OFF, BATCH_CONCURRENCY: '64', UPSTREAM_TIMEOUT_MS: '1000' });
+    const fn = eventFunction('long-sms', fake, new MemoryStore(), {}, { ...LIMITS_AND_QUIET_HOURS_OFF, BATCH_CONCURRENCY: '64', UPSTREAM_TIMEOUT_MS: '1600' });
     const a = batchOf(64);
     const b = batchOf(64);
     const [ra, rb] = await Promise.all([fn(asBuffer(a), fcContext()), fn(asBuffer(b), fcContext())]);
@@ -91,7 +92,7 @@ describe('MNS queue batch at BATCH_CONCURRENCY=64 with a slow provider', () => {
 
   it('jobs that never got a socket (provider hanging) are redelivered and then sent; the ones that reached it stay unknown, never sent twice', async () => {
     fake.fallback = { kind: 'hang' };
-    const fn = eventFunction('long-sms', fake, new MemoryStore(), {}, { ...LIMITS_AND_QUIET_HOURS_OFF, BATCH_CONCURRENCY: '64', UPSTREAM_TIMEOUT_MS: '300' });
+    const fn = eventFunction('long-sms', fake, new MemoryStore(), {}, { ...LIMITS_AND_QUIET_HOURS_OFF, BATCH_CONCURRENCY: '64', UPSTREAM_TIMEOUT_MS: '1000' });
     const a = batchOf(64);
     const b = batchOf(64);
     const first = await Promise.allSettled([fn(asBuffer(a), fcContext()), fn(asBuffer(b), fcContext())]);
@@ -120,7 +121,7 @@ describe('HTTP: more concurrent requests than sockets', () => {
   it('a request that never got a socket is not answered 504; retried with its key it is sent once (claim released, limits refunded)', async () => {
     fake.fallback = { kind: 'hang' };
     // One send per phone a day: had the first try's count not been refunded, the retry would be 429.
-    const call = eventFunction('long-sms', fake, new MemoryStore(), {}, { ...LIMITS_AND_QUIET_HOURS_OFF, LIMIT_PHONE_DAILY: '1', UPSTREAM_TIMEOUT_MS: '300' });
+    const call = eventFunction('long-sms', fake, new MemoryStore(), {}, { ...LIMITS_AND_QUIET_HOURS_OFF, LIMIT_PHONE_DAILY: '1', UPSTREAM_TIMEOUT_MS: '1000' });
     const n = SOCKET_POOL_SIZE + 16;
     const jobs = Array.from({ length: n }, (_, i) => ({ ...smsJob(nextPhone()), idempotencyKey: `pool-${i}-${randomBytes(4).toString('hex')}` }));
     const post = (job: unknown) =>
