@@ -3,7 +3,8 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Ajv } from 'ajv';
 import standaloneCode from 'ajv/dist/standalone/index.js';
-import { type CatalogFile, catalogProblems, describeAjvErrors, ruleFindings } from '../shared/templates/catalog-check.ts';
+import { nameRuleFindings } from '../shared/notify/rules.ts';
+import { type CatalogFile, catalogProblems, ruleFindings, schemaFindings } from '../shared/templates/catalog-check.ts';
 
 /**
  * Build step for the template catalog. The full ajv compiler runs here, at build time, and
@@ -109,7 +110,8 @@ export function prepareCatalog(options: PrepareOptions = {}): PreparedCatalog {
   }
   const ajv = compiler(false);
   const validate = ajv.compile(readSchema());
-  if (!validate(data)) throw new CatalogBuildError(shown, describeAjvErrors(validate.errors ?? []));
+  // Problems under notifications[i] name the rule, so a build log says which one to fix.
+  if (!validate(data)) throw new CatalogBuildError(shown, nameRuleFindings(schemaFindings(validate.errors ?? []), data).map((f) => `${f.path} ${f.message}`));
   const catalog = data as CatalogFile;
   const findings = ruleFindings(catalog);
   const problems = catalogProblems(findings);

@@ -1,4 +1,5 @@
 import type { ValidationError } from '../generated/catalog-validator.js';
+import { type NotifyRule, notifyFindings } from '../notify/rules.ts';
 import { checkTemplate, type Finding, type TemplateEntry, type TemplateProvider } from './rules.ts';
 
 /**
@@ -11,6 +12,8 @@ export interface CatalogFile {
   $schema?: string;
   pricing?: Partial<Record<TemplateProvider, number>>;
   templates: TemplateEntry[];
+  /** Notify-on-upload rules (shared/notify/rules.ts, docs/notify-on-upload.md). */
+  notifications?: NotifyRule[];
 }
 
 /** `/templates/0/kind` → `templates[0].kind`, under `prefix`. */
@@ -75,6 +78,7 @@ export function ruleFindings(catalog: CatalogFile): Finding[] {
     } else first.set(t.skin, i);
     findings.push(...checkTemplate(t, `templates[${i}]`).findings);
   });
+  findings.push(...notifyFindings(catalog.notifications ?? [], catalog.templates));
   return findings;
 }
 
