@@ -276,9 +276,11 @@ export function buildJob(match: Match, meta: Record<string, string> | undefined)
 /**
  * A user metadata value as sent by HTTP: ASCII, percent-encoded UTF-8 (`%E5%BC%A0…`, what we
  * document), or raw UTF-8 bytes (Node gives them as latin1 text). Returns undefined when the
- * bytes are not UTF-8. A `%` that starts no valid escape is kept as it is.
+ * bytes are not UTF-8. A `%` that starts no valid escape is kept as it is; `+` is not a space.
  */
 export function decodeMetaValue(raw: string): string | undefined {
+  // Characters above U+00FF cannot be header bytes: already text (templates:check --meta 张三).
+  if (/[^\u0000-\u00ff]/.test(raw)) return raw;
   const bytes = Buffer.from(raw, 'latin1');
   if (bytes.some((b) => b >= 0x80)) {
     try {
