@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
+import { loadConfig } from '#shared/config';
 import { buildJob, compilePattern, decodeMetaValue, keyProblem, matchRule, metaNames, type NotifyRule, notifyFindings } from '#shared/notify/rules';
 import { checkCatalogData, parseCatalog } from '#shared/templates/catalog';
 import { RULE_IDS, type TemplateEntry } from '#shared/templates/rules';
@@ -20,6 +21,17 @@ const EXAMPLE = join(ROOT, 'docs', 'examples', 'notify-on-upload.templates.json'
 const example = () => JSON.parse(readFileSync(EXAMPLE, 'utf8'));
 const TEMPLATES: TemplateEntry[] = [{ skin: '31', kind: 'notification', text: '【测试】#name#您好，您的电子发票#order#已开具。', sign: '1' }];
 const invoice: NotifyRule = { name: 'invoice-sms', channel: 'sms', key: 'invoices/{phone}/{order}.pdf', phone: { part: 'phone' }, skin: '31', params: { name: { meta: 'Customer' }, order: { part: 'order' } } };
+
+describe('NOTIFY_PREFIX', () => {
+  const config = (NOTIFY_PREFIX: string, RESULT_PREFIX = '') => loadConfig({ NOTIFY_PREFIX, RESULT_PREFIX }, { requireCredentials: false });
+  it('is a folder apart from RESULT_PREFIX; unset means the channel default', () => {
+    expect(config('').notifyPrefix).toBeUndefined();
+    expect(config(' uploads/notify/ ').notifyPrefix).toBe('uploads/notify/');
+    for (const bad of ['notify', '/notify/', 'a//b/', 'a\u0000/']) expect(() => config(bad), bad).toThrow(/NOTIFY_PREFIX must be a folder/);
+    expect(() => config('results/notify/')).toThrow('NOTIFY_PREFIX must not overlap RESULT_PREFIX (results/)');
+    expect(() => config('out/', 'out/results/')).toThrow('must not overlap RESULT_PREFIX');
+  });
+});
 
 describe('key pattern grammar', () => {
   it('compiles named parts to single-segment captures and everything else to literals', () => {
