@@ -151,6 +151,20 @@ describe('catalog checks of the rules (each names the rule)', () => {
   });
 });
 
+describe('docs/notify-on-upload.md', () => {
+  it('its worked examples are the example catalog: every JSON rule and template block is in it', () => {
+    const doc = readFileSync(join(ROOT, 'docs', 'notify-on-upload.md'), 'utf8');
+    const blocks = [...doc.matchAll(/```json\n([\s\S]*?)```/g)].map((m) => m[1]!.trim()).filter((b) => b.startsWith('{'));
+    expect(blocks.length).toBe(3);
+    const ex = example();
+    for (const b of blocks) {
+      const v = JSON.parse(b);
+      const inExample = v.channel ? ex.notifications.find((r: NotifyRule) => r.name === v.name) : ex.templates.find((t: TemplateEntry) => t.skin === v.skin);
+      expect(inExample, b.slice(0, 60)).toEqual(v.channel ? { ...v, description: inExample?.description } : { ...v, ...(inExample?.description ? { description: inExample.description } : {}) });
+    }
+  });
+});
+
 describe('an invalid rule fails the build, naming the rule', () => {
   it('a rule problem (unknown part) and a schema problem (unknown field, bad source) both name the rule', () => {
     const bad = example();
