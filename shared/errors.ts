@@ -24,6 +24,7 @@ export const ERROR_STATUS = {
   PROVIDER_AUTH_FAILED: 502,
   QUOTA_EXHAUSTED: 503,
   PROVIDER_THROTTLED: 503,
+  STORE_UNAVAILABLE: 503,
   OUTCOME_UNKNOWN: 504,
 } as const;
 
@@ -88,6 +89,28 @@ export class ConfigError extends Error {
     super(message);
     this.variables = variables;
   }
+}
+
+/** Seconds a caller should wait after STORE_UNAVAILABLE (the store is reconnected within about a second). */
+export const STORE_RETRY_AFTER_S = 2;
+
+/**
+ * The store (Redis) could not be reached BEFORE anything was sent (claim, limits, scheduling):
+ * retryable, `503` + `Retry-After`. Never used after a provider call (that send is reported as
+ * sent with `recorded:false` instead, see core/send.ts).
+ */
+export function storeUnavailable(cause: unknown, what = 'nothing was sent'): NotifyError {
+  return new NotifyError('STORE_UNAVAILABLE', `the store (Redis) could not be reached; ${what}, retry later`, {
+    retryable: true,
+    retryAfter: STORE_RETRY_AFTER_S,
+    cause,
+  });
+}
+
+/** A short, secret-free description of a store failure for logs (ioredis messages name commands and hosts, never values). */
+export function storeErrorFields(err: unknown): { name: string; message: string } {
+  const e = err as { name?: unknown; message?: unknown } | null;
+  return { name: String(e?.name ?? typeof err).slice(0, 60), message: String(e?.message ?? '').slice(0, 160) };
 }
 
 /** Turns anything thrown into a NotifyError that is safe to put in an answer. */

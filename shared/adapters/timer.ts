@@ -1,5 +1,6 @@
 import { type BatchItem, type BatchSummary, runBatch } from '../core/batch.ts';
 import type { FcContext, Runtime } from '../runtime.ts';
+import { storeErrorFields } from '../errors.ts';
 import type { ScheduledJob } from '../store/types.ts';
 import { isRecord, itemsFromText } from './jobs-text.ts';
 
@@ -40,7 +41,13 @@ export async function handleTimer(event: unknown, fc: FcContext, rt: Runtime): P
     async onResult(item, result) {
       const entry = scheduled.get(item);
       // Deferred: re-scheduled under the same id for later. Retryable: the lease runs out and a later tick retries.
-      if (entry && !result.retry && result.status !== 'deferred') await rt.store.ack(entry.channel, entry.id);
+      if (entry && !result.retry && result.status !== 'deferred') {
+        // An ack the store misses only brings the job back after its lease; its idempotency key
+        // (replayed or, once stale, unknown) keeps it from being sent again.
+        await rt.store.ack(entry.channel, entry.id).catch((err: unknown) => {
+          rt.logger.warn({ event: 'timer-ack-failed', requestId: fc.requestId, id: entry.id, err: storeErrorFields(err) }, 'could not forget a finished scheduled job; it comes back after its lease and is not sent again');
+        });
+      }
     },
   });
 }

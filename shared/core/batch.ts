@@ -1,5 +1,5 @@
 import pLimit from 'p-limit';
-import { NotifyError } from '../errors.ts';
+import { NotifyError, storeUnavailable } from '../errors.ts';
 import { sha256 } from '../hash.ts';
 import { deferral } from '../guards/errors.ts';
 import { ChannelMismatchError, type Job, parseJob } from '../jobs.ts';
@@ -52,6 +52,8 @@ export interface JobResult {
   /** Scheduled/deferred jobs: their id and time. */
   id?: string;
   sendAt?: string;
+  /** Sent (or refused/unknown) but the store could not record it; the job is not sent again (docs/guarantees.md). */
+  recorded?: false;
 }
 
 export interface BatchSummary {
@@ -135,7 +137,13 @@ export async function runBatch(items: readonly BatchItem[], fc: FcContext, rt: R
 
     if (job.sendAt !== undefined && Date.parse(job.sendAt) > rt.now()) {
       const entry = toScheduled(keyed, caller, key, Date.parse(job.sendAt));
-      await rt.store.schedule(entry);
+      try {
+        await rt.store.schedule(entry);
+      } catch (err) {
+        // Nothing was scheduled: a redelivery schedules it (same id, so never twice).
+        const e = storeUnavailable(err, 'nothing was scheduled');
+        return { result: { ...at, status: 'failed', retry: true, code: e.code, message: e.message }, job };
+      }
       return { result: { ...at, status: 'scheduled', retry: false, id: entry.id, sendAt: job.sendAt }, job };
     }
     if (rt.now() >= deadline) {
@@ -147,12 +155,18 @@ export async function runBatch(items: readonly BatchItem[], fc: FcContext, rt: R
       const retry = o.status === 'failed' && o.error?.retryable === true;
       const result: JobResult = { ...at, status, retry };
       if (o.error) Object.assign(result, { code: o.error.code, message: o.error.message });
+      if (o.recorded === false) result.recorded = false;
       return { result, job };
     } catch (err) {
       const d = deferral(err);
       if (d?.action === 'defer') {
         const entry = toScheduled(keyed, caller, key, d.retryAt.getTime());
-        await rt.store.schedule(entry);
+        try {
+          await rt.store.schedule(entry);
+        } catch (err2) {
+          const e = storeUnavailable(err2, 'nothing was sent or scheduled');
+          return { result: { ...at, status: 'failed', retry: true, code: e.code, message: e.message }, job };
+        }
         return { result: { ...at, status: 'deferred', retry: false, code: d.code, message: d.message, id: entry.id, sendAt: d.retryAt.toISOString() }, job };
       }
       if (d) return { result: { ...at, status: 'refused', retry: false, code: d.code, message: d.message }, job };
@@ -171,7 +185,7 @@ export async function runBatch(items: readonly BatchItem[], fc: FcContext, rt: R
       limit(async () => {
         const { result, job } = await one(item);
         const level = result.status === 'poison' || (result.retry && result.status !== 'in-progress') ? 'warn' : 'info';
-        logger[level]({ event: 'batch-job', ref: item.ref, status: result.status, retry: result.retry, code: result.code, phone: result.phone }, result.message ? `${result.status}: ${result.message}` : result.status);
+        logger[level]({ event: 'batch-job', ref: item.ref, status: result.status, retry: result.retry, code: result.code, phone: result.phone, ...(result.recorded === false ? { recorded: false } : {}) }, result.message ? `${result.status}: ${result.message}` : result.status);
         if (options.onResult) await options.onResult(item, result, job);
         return result;
       }),
