@@ -46,6 +46,10 @@ export async function createRedisClient(url: string, keyPrefix = ''): Promise<Re
   return r;
 }
 
+/**
+ * The instance's shared connection, resolved once it can take commands (bounded by READY_WAIT_MS:
+ * without an offline queue a command sent while connecting would fail at once).
+ */
 export function redisConnection(url: string, keyPrefix = ''): Promise<Redis> {
   if (!connection || connectionUrl !== url) {
     connectionUrl = url;
@@ -55,7 +59,7 @@ export function redisConnection(url: string, keyPrefix = ''): Promise<Redis> {
       if (connection === c) connection = undefined;
     });
   }
-  return connection;
+  return connection.then((r) => whenReady(r));
 }
 
 /** Closes the shared connection (tests, local server shutdown). */
@@ -76,22 +80,31 @@ export async function whenReady(r: Redis, waitMs = READY_WAIT_MS): Promise<Redis
   if (r.status === 'ready' || r.options.enableOfflineQueue !== false) return r;
   if (r.status === 'end') throw new Error('Redis connection is closed');
   if (r.status === 'wait') r.connect().catch(() => undefined);
-  await new Promise<void>((resolve, reject) => {
-    const done = (err?: Error) => {
-      clearTimeout(timer);
-      r.off('ready', onReady);
-      r.off('end', onEnd);
-      if (err) reject(err);
-      else resolve();
-    };
-    const onReady = () => done();
-    const onEnd = () => done(new Error('Redis connection is closed'));
-    const timer = setTimeout(() => done(new Error(`Redis not reachable within ${waitMs} ms (${r.status})`)), waitMs);
-    r.once('ready', onReady);
-    r.once('end', onEnd);
-  });
+  // One wait per client, shared by every command that arrives meanwhile (one listener pair, one timer).
+  let wait = waiting.get(r);
+  if (!wait) {
+    wait = new Promise<void>((resolve, reject) => {
+      const done = (err?: Error) => {
+        clearTimeout(timer);
+        r.off('ready', onReady);
+        r.off('end', onEnd);
+        waiting.delete(r);
+        if (err) reject(err);
+        else resolve();
+      };
+      const onReady = () => done();
+      const onEnd = () => done(new Error('Redis connection is closed'));
+      const timer = setTimeout(() => done(new Error(`Redis not reachable within ${waitMs} ms (${r.status})`)), waitMs);
+      r.once('ready', onReady);
+      r.once('end', onEnd);
+    });
+    waiting.set(r, wait);
+  }
+  await wait;
   return r;
 }
+
+const waiting = new WeakMap<Redis, Promise<void>>();
 
 /**
  * A client getter for one user of the shared connection: connects on first call and defines
