@@ -106,7 +106,7 @@ export class RedisStore implements Store {
         // A SET that timed out on a stalled server is in the socket and runs when the server wakes
         // up: a ghost claim nobody sends under (409, then "unknown"). The release goes out on the
         // same connection right behind it, so it runs right after it (issue 11).
-        this.release(key, token).catch(() => undefined);
+        this.#releaseGhost(key, token, 0);
         throw err;
       }
       if (ok === 'OK') return { kind: 'claimed', token };
@@ -121,6 +121,18 @@ export class RedisStore implements Store {
       return { kind: 'in-progress', fingerprint: m[2] ?? '', stale: at <= Date.now(), staleAt: at };
     }
     return { kind: 'in-progress', fingerprint, stale: false };
+  }
+
+  /**
+   * Releases a claim whose SET failed. The first try is immediate (same connection, right behind
+   * the SET); when the connection is down (the SET may have run before it dropped, and a server
+   * with persistence keeps it) it is tried again a few times over ~7 s. Timers are unref'd: they
+   * never keep a process alive, and in a frozen FC instance they wait for its next invocation.
+   */
+  #releaseGhost(key: string, token: string, attempt: number): void {
+    this.release(key, token).catch(() => {
+      if (attempt < 3) setTimeout(() => this.#releaseGhost(key, token, attempt + 1), 1000 * 2 ** attempt).unref();
+    });
   }
 
   async complete(key: string, token: string, outcome: StoredOutcome, ttlMs: number): Promise<boolean> {

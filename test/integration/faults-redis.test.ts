@@ -249,15 +249,22 @@ describe('Redis faults (real redis-server child, killed or paused by pid)', () =
     await sleep(Math.max(0, Date.parse(sendAt) - Date.now() + 20));
     const tick = () => asBuffer({ triggerTime: new Date().toISOString(), triggerName: `faults-${uid()}`, payload: '' });
 
+    // One send the vendor refuses with 106 (busy: nothing sent, retryable), answered during the
+    // pause: its claim release and limit refund cannot be confirmed, and must not block a retry.
+    const busy = { phone: nextPhone(), key: `pause-busy-${uid()}` };
+    fake.next({ kind: 'delay', ms: 2500, then: { kind: 'vendor', code: '106', message: '系统繁忙' } });
+    const busyRes = post(A, busy.phone, busy.key);
+    await until(() => fake.requests.length === 1, 5000, 'the busy request at the provider');
     fake.fallback = { kind: 'delay', ms: 1500, then: { kind: 'realistic' } };
     const http = phones.map((p, i) => post(A, p, keys[i]!));
     const mns = mnsPhones.map((p, i) => A.handler(topicEvent(p, mnsIds[i]!), fcContext()));
     const timer = A.handler(tick(), fcContext());
-    await until(() => fake.requests.length === 12, 10_000, 'all 12 requests at the provider');
+    await until(() => fake.requests.length === 13, 10_000, 'all 13 requests at the provider');
     R.stop();
     const stoppedAt = Date.now();
     try {
       for (const res of await Promise.all(http)) expect(res.json).toMatchObject({ status: 'sent', recorded: false });
+      expect((await busyRes).json.error).toMatchObject({ code: 'PROVIDER_ERROR', retryable: true, providerCode: '106' });
       for (const res of await Promise.all(mns)) expect(res).toMatchObject({ ok: true, counts: { sent: 1 } });
       expect(await timer).toMatchObject({ ok: true, source: 'timer', counts: { sent: 4 } });
       // Another instance asked for the same key during the pause: refused as retryable, not sent.
@@ -277,5 +284,8 @@ describe('Redis faults (real redis-server child, killed or paused by pid)', () =
     for (let i = 0; i < mnsPhones.length; i++) expect(await B.handler(topicEvent(mnsPhones[i]!, mnsIds[i]!), fcContext())).toMatchObject({ ok: true, counts: { replayed: 1 } });
     expect(await B.handler(tick(), fcContext())).toMatchObject({ ok: true, total: 0 });
     expect(phones.concat(mnsPhones, schedPhones).map(sentTo)).toEqual(Array(12).fill(1));
+    // The refused job: its release and refund ran when Redis woke up, so a retry on another instance sends (no 409, no 429).
+    expect((await post(B, busy.phone, busy.key)).json).toMatchObject({ status: 'sent', replayed: false });
+    expect(sentTo(busy.phone)).toBe(2);
   }, 40_000);
 });
