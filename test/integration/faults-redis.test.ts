@@ -3,6 +3,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { BatchRetryError } from '#shared/core/batch';
+import { fingerprint, OUTCOME_TTL_MS } from '#shared/core/send';
+import { parseJob } from '#shared/jobs';
+import { MemoryStore } from '#shared/store/memory';
+import type { Store } from '#shared/store/types';
 import { RedisLimiter } from '#shared/limits/redis';
 import { RedisStore } from '#shared/store/redis';
 import { closeRedisConnection, createRedisClient, whenReady } from '#shared/store/redis-connection';
@@ -94,6 +98,32 @@ describe('Redis faults (real redis-server child, killed or paused by pid)', () =
     expect(ok.statusCode).toBe(200);
     expect(ok.json).toMatchObject({ ok: true, store: 'redis' });
     expect((await deep(B)).statusCode).toBe(200);
+  });
+
+  it.each([
+    ['Redis', () => new RedisStore(() => Promise.resolve(extra[0]!))],
+    ['memory', () => new MemoryStore()],
+  ] as Array<[string, () => Store]>)('a claim whose attempt never finished (%s store): 409 while it may still run, 504 OUTCOME_UNKNOWN once stale, never sent', async (_name, makeStore) => {
+    const store = makeStore();
+    const fn = invoker('long-sms', { env: env(), catalog: null, retryDelayMs: 5, store });
+    const phone = nextPhone();
+    const key = `stale-${uid()}`;
+    const job = parseJob(smsJob(phone, { idempotencyKey: key }), 'sms');
+    // What an instance that died after claiming leaves behind (stale after 300 ms, kept 24 h).
+    expect((await store.claim(`idem:sms:app:${key}`, fingerprint(job), 300, OUTCOME_TTL_MS)).kind).toBe('claimed');
+    const early = await post(fn, phone, key);
+    expect(early.statusCode).toBe(409);
+    expect(early.json.error).toMatchObject({ code: 'DUPLICATE_IN_PROGRESS', retryable: true });
+    await sleep(350);
+    for (let i = 0; i < 2; i++) {
+      const late = await post(fn, phone, key);
+      expect(late.statusCode).toBe(504);
+      expect(late.json.error).toMatchObject({ code: 'OUTCOME_UNKNOWN', retryable: false });
+      expect(late.json.error.message).toMatch(/did not finish .*not sent again/);
+    }
+    // A different job under the same key is still a caller mistake, stale or not.
+    expect((await post(fn, phone, key, { params: ['9999'] })).json.error.code).toBe('INVALID_REQUEST');
+    expect(sentTo(phone)).toBe(0);
   });
 
   it('the client never runs a command later: one in flight when Redis died is not resent, one issued while it is down fails at once', async () => {
