@@ -1,6 +1,6 @@
 import { type BatchItem, type BatchSummary, runBatch } from '../core/batch.ts';
 import type { FcContext, Runtime } from '../runtime.ts';
-import { storeErrorFields } from '../errors.ts';
+import { storeErrorFields, storeUnavailable } from '../errors.ts';
 import type { ScheduledJob } from '../store/types.ts';
 import { isRecord, itemsFromText } from './jobs-text.ts';
 
@@ -30,7 +30,15 @@ export async function handleTimer(event: unknown, fc: FcContext, rt: Runtime): P
   const scheduled = new Map<BatchItem, ScheduledJob>();
   if (rt.channel) {
     const leaseMs = ((fc.function?.timeout ?? 60) + 30) * 1000;
-    for (const entry of await rt.store.claimDue(rt.channel, rt.now(), DUE_PER_TICK, leaseMs)) {
+    let due: ScheduledJob[];
+    try {
+      due = await rt.store.claimDue(rt.channel, rt.now(), DUE_PER_TICK, leaseMs);
+    } catch (err) {
+      // Nothing was sent; the invocation fails so FC retries it, and the next tick takes the due jobs.
+      rt.logger.error({ event: 'timer', requestId: fc.requestId, storeError: storeErrorFields(err) }, 'store unreachable: due scheduled jobs not taken; nothing was sent');
+      throw storeUnavailable(err, 'no scheduled job was taken');
+    }
+    for (const entry of due) {
       const item: BatchItem = { ref: `scheduled ${entry.id}`, raw: entry.job, defaultKey: entry.key, caller: entry.caller };
       scheduled.set(item, entry);
       items.push(item);
