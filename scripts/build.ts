@@ -219,6 +219,17 @@ const COMMON = {
   logLevel: 'silent',
 } as const;
 
+/**
+ * The lazy modules the bundle really loads: those whose stub made it into index.js. esbuild
+ * resolves a dynamic import even in code it then drops (tree-shaken), so what the resolver saw
+ * is not enough: a function that never reaches the Redis store must not ship ioredis.js.
+ */
+export function shippedLazyModules(meta: Metafile, resolved: ReadonlySet<string>): string[] {
+  const out = Object.values(meta.outputs)[0];
+  if (!out) return [];
+  return [...resolved].filter((m) => (out.inputs[`fcn-lazy:${m}`]?.bytesInOutput ?? 0) > 0).sort();
+}
+
 function contributors(meta: Metafile, root: string): string[] {
   const out = Object.values(meta.outputs)[0];
   if (!out) return [];
@@ -278,7 +289,7 @@ export async function build(options: BuildOptions = {}): Promise<BuildResult> {
     await writeFile(metafile, JSON.stringify(result.metafile));
 
     const lazy: LazyFile[] = [];
-    for (const module of [...used].sort()) {
+    for (const module of shippedLazyModules(result.metafile, used)) {
       const lazyFile = join(dir, lazyFileName(module));
       const lazyResult = await esbuild({
         ...COMMON,

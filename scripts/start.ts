@@ -23,6 +23,11 @@ if (!env.API_KEYS && env.ALLOW_UNAUTHENTICATED === undefined) {
   notes.push('No API_KEYS set: the local server accepts any caller (a deployed function refuses instead).');
 }
 
+if (!env.REDIS_URL && env.STORE !== 'redis') {
+  // Locally a blank REDIS_URL means memory; a deployed function refuses instead (STORE=redis by default).
+  notes.push('No REDIS_URL: in-memory store (idempotency, limits and schedules live in this process only).');
+}
+
 // The deployed bundles embed templates.json at build time; locally the file is read directly.
 if (env.TEMPLATES_FILE === undefined && existsSync('templates.json')) env.TEMPLATES_FILE = 'templates.json';
 

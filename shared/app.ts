@@ -6,7 +6,7 @@ import { handleTimer, isTimerEvent } from './adapters/timer.ts';
 import { BatchRetryError, type BatchSummary } from './core/batch.ts';
 import { authenticate } from './auth.ts';
 import type { Channel } from './jobs.ts';
-import { createRuntime, type FcContext, type FunctionName, type MakeSender, type Runtime, type RuntimeOptions } from './runtime.ts';
+import { createRuntime, type FcContext, type FunctionName, type MakeSender, type MakeStore, type Runtime, type RuntimeOptions } from './runtime.ts';
 
 /**
  * Wires one FC function: the runtime (built once per instance) and the adapters.
@@ -19,6 +19,8 @@ export interface FunctionSpec {
   routes: Route[];
   /** Sending functions pass shared/sending.ts's makeSender; template-validate sends nothing. */
   makeSender?: MakeSender;
+  /** Sending functions pass shared/sending.ts's makeStore (Redis when REDIS_URL is set); default: memory. */
+  makeStore?: MakeStore;
 }
 
 export type FcHandler = (event: unknown, context?: FcContext) => Promise<unknown>;
@@ -55,7 +57,7 @@ const EVENT_ADAPTERS: ReadonlyArray<readonly [(v: unknown) => boolean, EventAdap
 ];
 
 export function createFunction(spec: FunctionSpec, options: RuntimeOptions = {}): FcHandler & { runtime: Runtime } {
-  const rt = createRuntime(spec.name, spec.channel, options, spec.makeSender);
+  const rt = createRuntime(spec.name, spec.channel, options, spec.makeSender, spec.makeStore);
   const handler = async (event: unknown, context: FcContext = {}) => {
     const decoded = decodeEvent(event);
     if (decoded.ok && isHttpEvent(decoded.value)) {

@@ -22,10 +22,14 @@ const envSchema = z.object({
   API_KEYS: z.optional(z.string()),
   ALLOW_UNAUTHENTICATED: flag,
   REDIS_URL: z.optional(z.string()),
+  STORE: z.optional(z.enum(['redis', 'memory', ''], { error: 'STORE must be redis or memory' })),
+  /** Set by Function Compute in every instance (FC_* names are reserved); tells a deployed function from `npm start`. */
+  FC_FUNCTION_NAME: z.optional(z.string()),
   UPSTREAM_TIMEOUT_MS: positiveInt('UPSTREAM_TIMEOUT_MS'),
   UPSTREAM_RETRIES: positiveInt('UPSTREAM_RETRIES'),
   MAX_BODY_BYTES: positiveInt('MAX_BODY_BYTES'),
   OSS_ENDPOINT: z.optional(z.string()),
+  RESULT_PREFIX: z.optional(z.string()),
   BATCH_CONCURRENCY: positiveInt('BATCH_CONCURRENCY'),
   LOG_LEVEL: z.optional(z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent', ''])),
   LIMIT_PHONE_INTERVAL_S: count('LIMIT_PHONE_INTERVAL_S'),
@@ -88,10 +92,18 @@ export interface Config {
   /** True only when API_KEYS is empty and ALLOW_UNAUTHENTICATED=1 was set on purpose. */
   allowUnauthenticated: boolean;
   redisUrl: string | undefined;
+  /**
+   * Where idempotency keys, limits and schedules live: `redis` (shared by every instance) or
+   * `memory` (this instance only). Deployed, `redis` is the default and needs REDIS_URL;
+   * `memory` must be chosen explicitly (STORE=memory).
+   */
+  store: 'redis' | 'memory';
   upstreamTimeoutMs: number;
   upstreamRetries: number;
   maxBodyBytes: number;
   ossEndpoint: string | undefined;
+  /** Where OSS batch results go: `<resultPrefix><batch key>.result.jsonl`, outside every trigger prefix. */
+  resultPrefix: string;
   /** How many jobs of one event batch are sent at once. */
   batchConcurrency: number;
   logLevel: string;
@@ -117,6 +129,7 @@ export const DEFAULT_QUIET_HOURS = '09:00-20:00';
 export const DEFAULT_LONG_SMS_URL = 'https://largesms.market.alicloudapi.com/largesms';
 export const DEFAULT_VOICE_URL = 'https://yytz.market.alicloudapi.com/chuangxin/yytz';
 export const MIN_API_KEY_LENGTH = 16;
+export const DEFAULT_RESULT_PREFIX = 'results/';
 
 const isOn = (v: string | undefined) => v === '1' || v === 'true';
 const blank = (v: string | undefined) => v === undefined || v.trim() === '';
@@ -192,6 +205,28 @@ function parseQuietHours(raw: string | undefined, action: QuietHours['action'], 
   return { startMinute, endMinute, action };
 }
 
+/**
+ * STORE=redis needs REDIS_URL; STORE=memory is a deliberate per-instance store. Unset: Redis when
+ * REDIS_URL is set, otherwise memory locally, but a deployed sending function (FC_FUNCTION_NAME set
+ * by FC) refuses, because a blank REDIS_URL there is a forgotten setting, not a choice.
+ * Messages start with the variable's name (the caller lists those names).
+ */
+function chooseStore(e: { STORE?: string; REDIS_URL?: string; FC_FUNCTION_NAME?: string }, options: LoadConfigOptions, problems: string[]): Config['store'] {
+  const hasRedis = !blank(e.REDIS_URL);
+  if (e.STORE === 'memory') {
+    if (hasRedis) problems.push('STORE is memory but REDIS_URL is set: unset one of them (STORE=redis, the default, uses REDIS_URL)');
+    return 'memory';
+  }
+  const needsStore = options.requireCredentials !== false;
+  const deployed = !blank(e.FC_FUNCTION_NAME);
+  if (!hasRedis && (e.STORE === 'redis' || (deployed && needsStore))) {
+    problems.push(
+      'REDIS_URL is required (STORE=redis keeps idempotency, limits and schedules shared by every instance), or set STORE=memory to choose a per-instance store on purpose',
+    );
+  }
+  return hasRedis || e.STORE === 'redis' ? 'redis' : 'memory';
+}
+
 /** Reads and validates the environment. Throws ConfigError listing every problem. */
 export function loadConfig(env: Record<string, string | undefined> = process.env, options: LoadConfigOptions = {}): Config {
   const parsed = envSchema.safeParse(env);
@@ -264,6 +299,13 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     allow: parsePrefixes('PHONE_ALLOWLIST', e.PHONE_ALLOWLIST, problems),
     deny: parsePrefixes('PHONE_DENYLIST', e.PHONE_DENYLIST, problems),
   };
+  const store = chooseStore(e, options, problems);
+  const resultPrefix = blank(e.RESULT_PREFIX) ? DEFAULT_RESULT_PREFIX : (e.RESULT_PREFIX as string).trim();
+  // A folder-like prefix, so results never share a name with a batch file; it must lie outside
+  // the OSS trigger prefixes (s.yaml), or every results file would fire the trigger again.
+  if (!/^[^/\\\u0000-\u001f][^\\\u0000-\u001f]{0,199}$/.test(resultPrefix) || !resultPrefix.endsWith('/') || resultPrefix.includes('//')) {
+    problems.push('RESULT_PREFIX must be a folder such as results/ (ends with /, no leading /, no //, at most 200 characters)');
+  }
   const quietHours = parseQuietHours(e.QUIET_HOURS, e.QUIET_HOURS_ACTION === 'refuse' ? 'refuse' : 'defer', problems);
 
   if (problems.length > 0) {
@@ -277,11 +319,13 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     apiKeys,
     allowUnauthenticated,
     redisUrl: blank(e.REDIS_URL) ? undefined : e.REDIS_URL,
+    store,
     upstreamTimeoutMs,
     upstreamRetries,
     maxBodyBytes,
     batchConcurrency,
     ossEndpoint: blank(e.OSS_ENDPOINT) ? undefined : e.OSS_ENDPOINT,
+    resultPrefix,
     logLevel: blank(e.LOG_LEVEL) ? 'info' : (e.LOG_LEVEL as string),
     limits,
     recipients,

@@ -5,9 +5,7 @@ import { type Logger, registerSecret, rootLogger } from './log.ts';
 import type { Sender, SenderDeps } from './core/send.ts';
 import type { TemplateKindOf } from './guards/template-kind.ts';
 import type { Limiter } from './limits/limiter.ts';
-import { redisConnection } from './store/redis-connection.ts';
 import { MemoryStore } from './store/memory.ts';
-import { RedisStore } from './store/redis.ts';
 import { type Catalog, loadRuntimeCatalog } from './templates/catalog.ts';
 import type { Store } from './store/types.ts';
 
@@ -66,7 +64,16 @@ export type MakeSender = (deps: { config: Config; catalog: Catalog | undefined; 
   limiter: Limiter;
 };
 
-export function createRuntime(name: FunctionName, channel: Channel | undefined, options: RuntimeOptions = {}, makeSender?: MakeSender): Runtime {
+const blank = (v: string | undefined) => v === undefined || v.trim() === '';
+
+/**
+ * Builds the store from REDIS_URL. Sending functions pass shared/sending.ts's (Redis when the URL
+ * is set); a function without one keeps its state in memory and its bundle carries no Redis
+ * client at all (template-validate: nothing to remember between calls).
+ */
+export type MakeStore = (redisUrl: string | undefined) => Store;
+
+export function createRuntime(name: FunctionName, channel: Channel | undefined, options: RuntimeOptions = {}, makeSender?: MakeSender, makeStore?: MakeStore): Runtime {
   const env = options.env ?? process.env;
   let config: Config | undefined;
   let configError: ConfigError | undefined;
@@ -101,7 +108,13 @@ export function createRuntime(name: FunctionName, channel: Channel | undefined, 
     }
   }
   const redisUrl = config?.redisUrl;
-  const store = options.store ?? (redisUrl ? new RedisStore(() => redisConnection(redisUrl)) : new MemoryStore());
+  // STORE=memory keeps the memory store even where a factory could build Redis (a STORE=memory
+  // together with REDIS_URL is a configuration error, so this is only belt and braces).
+  const store = options.store ?? (makeStore ? makeStore(config?.store === 'memory' ? undefined : redisUrl) : new MemoryStore());
+  if (!options.store && config?.store === 'memory' && channel && !blank(env.FC_FUNCTION_NAME)) {
+    // Chosen on purpose (STORE=memory), still worth a line in every instance's log.
+    logger.warn({ event: 'config' }, 'STORE=memory: idempotency, limits and schedules are kept per instance; duplicates across instances are possible');
+  }
   let sender: Sender | undefined;
   let limiter: Limiter | undefined;
   if (config && channel && makeSender) {

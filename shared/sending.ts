@@ -7,7 +7,9 @@ import { MemoryLimiter } from './limits/memory.ts';
 import { RedisLimiter } from './limits/redis.ts';
 import { createProviderClient } from './provider/client.ts';
 import { signatureAuthenticator } from './provider/signature.ts';
-import type { MakeSender } from './runtime.ts';
+import type { MakeSender, MakeStore } from './runtime.ts';
+import { MemoryStore } from './store/memory.ts';
+import { RedisStore } from './store/redis.ts';
 import { redisConnection } from './store/redis-connection.ts';
 import { createCatalogResolver } from './templates/resolve.ts';
 
@@ -16,6 +18,9 @@ import { createCatalogResolver } from './templates/resolve.ts';
  * quiet hours), limits and the catalog resolver, wired into one sender. Imported only by the
  * sending functions, so template-validate's bundle carries none of it.
  */
+/** Redis (shared by every instance) when REDIS_URL is set, else this instance's memory. */
+export const makeStore: MakeStore = (redisUrl) => (redisUrl ? new RedisStore(() => redisConnection(redisUrl)) : new MemoryStore());
+
 export const makeSender: MakeSender = ({ config, catalog, store, now, options }) => {
   const c = config.credentials;
   const redisUrl = config.redisUrl;

@@ -1,5 +1,5 @@
 import { createFunction } from '#shared/app';
-import { makeSender } from '#shared/sending';
+import { makeSender, makeStore } from '#shared/sending';
 import { cancelRoute, healthRoute, sendRoute } from '#shared/routes/send';
 
-export const handler = createFunction({ name: 'long-sms', channel: 'sms', makeSender, routes: [sendRoute('sms'), cancelRoute('sms'), healthRoute] });
+export const handler = createFunction({ name: 'long-sms', channel: 'sms', makeSender, makeStore, routes: [sendRoute('sms'), cancelRoute('sms'), healthRoute] });

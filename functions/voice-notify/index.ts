@@ -1,5 +1,5 @@
 import { createFunction } from '#shared/app';
-import { makeSender } from '#shared/sending';
+import { makeSender, makeStore } from '#shared/sending';
 import { cancelRoute, healthRoute, sendRoute } from '#shared/routes/send';
 
-export const handler = createFunction({ name: 'voice-notify', channel: 'voice', makeSender, routes: [sendRoute('voice'), cancelRoute('voice'), healthRoute] });
+export const handler = createFunction({ name: 'voice-notify', channel: 'voice', makeSender, makeStore, routes: [sendRoute('voice'), cancelRoute('voice'), healthRoute] });

@@ -1,4 +1,4 @@
-import { type BatchItem, type BatchSummary, FIVE_MINUTES_MS, runBatch } from '../core/batch.ts';
+import { type BatchItem, BatchRetryError, type BatchSummary, FIVE_MINUTES_MS, runBatch } from '../core/batch.ts';
 import type { FcContext, Runtime } from '../runtime.ts';
 import { isRecord, itemsFromText } from './jobs-text.ts';
 
@@ -52,5 +52,38 @@ export async function handleMnsQueue(event: unknown, fc: FcContext, rt: Runtime)
     const id = String(data.messageId ?? (isRecord(ev) ? ev.id : undefined) ?? `index-${i}`).slice(0, 100);
     items.push(...itemsFromText(decodeMessageBody(data.messageBody), `msg ${id}`, `mns:${id}`));
   });
-  return runBatch(items, fc, rt, { source: 'mns', maxInvocationMs: FIVE_MINUTES_MS });
+  const summary = await runBatch(items, fc, rt, { source: 'mns', maxInvocationMs: FIVE_MINUTES_MS });
+  try {
+    return failOnMisrouted(summary);
+  } catch (err) {
+    // Loud, once per invocation: a producer is writing to the wrong queue (worth an SLS alert).
+    if (err instanceof MisroutedJobsError) rt.logger.error({ event: 'queue-misrouted', requestId: fc.requestId, refs: err.refs.slice(0, 10), count: err.refs.length }, err.message);
+    throw err;
+  }
+}
+
+/**
+ * A queue hands each message to one consumer (one queue per channel, docs/deploy.md), so a job
+ * for the other channel here was sent to the wrong queue: skipping it would acknowledge it and
+ * lose it. The rest of the batch has been sent; failing the invocation makes EventBridge retry
+ * (those jobs replay from the store, nothing is sent twice) and then move the batch to the
+ * dead-letter queue, where the operator sees the message ids named here.
+ */
+export class MisroutedJobsError extends BatchRetryError {
+  override name = 'MisroutedJobsError';
+  readonly refs: string[];
+  constructor(summary: BatchSummary, refs: string[]) {
+    super(summary);
+    this.refs = refs;
+    const shown = refs.slice(0, 10).join(', ') + (refs.length > 10 ? `, … (${refs.length} in all)` : '');
+    this.message = `${refs.length} of ${summary.total} jobs on this queue are for another channel (misrouted: ${shown}); the invocation fails so EventBridge retries and then dead-letters them; jobs already sent are replayed, not sent again`;
+  }
+}
+
+function failOnMisrouted(summary: BatchSummary): BatchSummary {
+  const misrouted = summary.results.filter((r) => r.code === 'CHANNEL_MISMATCH');
+  if (misrouted.length === 0) return summary;
+  for (const r of misrouted) r.retry = true;
+  const marked = { ...summary, retry: summary.results.filter((r) => r.retry).length };
+  throw new MisroutedJobsError(marked, misrouted.map((r) => r.ref));
 }

@@ -1,54 +1,25 @@
-import { createInterface } from 'node:readline';
-import { pipeline, Transform, type TransformCallback } from 'node:stream';
 import { type BatchItem, type BatchSummary, type JobResult, runBatch } from '../core/batch.ts';
-import { getObjectStream, type OssCredentials, type OssObject, putObjectStream } from '../oss/client.ts';
+import { DEFAULT_RESULT_PREFIX } from '../config.ts';
+import { getObjectStream, type OssCredentials, type OssObject, putObjectStream, signingRegion } from '../oss/client.ts';
 import type { FcContext, Runtime } from '../runtime.ts';
 import { isRecord } from './jobs-text.ts';
+import { byteLines, CsvReader, type CsvOut, CutShortError, LineDecoder, MAX_LINE_BYTES, TOO_LONG } from './batch-file.ts';
+
+export { MAX_LINE_BYTES, parseCsvRecord, splitCsvLine } from './batch-file.ts';
 
 /**
  * OSS `ObjectCreated` trigger: the uploaded object is a batch file of jobs, JSON Lines (`.jsonl`,
  * `.ndjson`) or CSV with a header row (`.csv`). It is read as a stream, line by line, and sent in
  * chunks of CHUNK_LINES through the batch runner, so memory stays flat whatever the file size.
- * Each line's outcome is written, as it is known, to `<key>.<channel>.result.jsonl` next to the
- * object (one file per function: both sending functions may read the same batch file).
+ * Each line's outcome is written, as it is known, to `<RESULT_PREFIX><key>.result.jsonl`
+ * (default `results/…`): outside every trigger prefix, so writing it fires no trigger. Each
+ * channel has its own trigger prefix (s.yaml), so one function reads a given batch file.
+ * Text is UTF-8, or GB18030/GBK for CSV (Chinese Excel's "CSV"), decided per file (batch-file.ts).
  * Idempotency key per line (unless the job has its own): bucket + key + eTag + line number, so a
  * redelivered event, or the same file uploaded again unchanged, never sends a line twice.
  */
 
 const CHUNK_LINES = 256;
-/** A job is a few hundred bytes; a longer line is refused instead of being held in memory. */
-export const MAX_LINE_BYTES = 64 * 1024;
-const TOO_LONG = '\u0000line-too-long';
-
-/**
- * Passes lines through, but replaces a line over `max` bytes by a marker as soon as it is known
- * to be too long, dropping its bytes up to the next newline, so readline never buffers it.
- */
-export function capLines(max = MAX_LINE_BYTES): Transform {
-  let length = 0;
-  let dropping = false;
-  return new Transform({
-    transform(chunk: Buffer, _enc, done: TransformCallback) {
-      const out: Buffer[] = [];
-      let start = 0;
-      for (let i = 0; i < chunk.length; i++) {
-        if (chunk[i] === 0x0a) {
-          if (!dropping) out.push(chunk.subarray(start, i + 1));
-          dropping = false;
-          length = 0;
-          start = i + 1;
-        } else if (!dropping && ++length > max) {
-          out.push(Buffer.from(`${TOO_LONG}\n`));
-          dropping = true;
-        }
-      }
-      if (!dropping && start < chunk.length) out.push(chunk.subarray(start));
-      // Bytes of the long line passed on in earlier chunks stay in readline's buffer (at most
-      // `max` bytes); the marker ends that line, and the reader refuses any line ending in it.
-      done(null, Buffer.concat(out));
-    },
-  });
-}
 
 export const RESULT_SUFFIX = '.result.jsonl';
 
@@ -77,37 +48,6 @@ export function decodeKey(key: string): string {
   } catch {
     return key;
   }
-}
-
-// ---- CSV (RFC 4180: quoted fields, "" for a quote, commas and line breaks inside quotes) ----
-
-export function splitCsvLine(line: string): string[] {
-  const out: string[] = [];
-  let field = '';
-  let quoted = false;
-  for (let i = 0; i < line.length; i++) {
-    const c = line[i];
-    if (quoted) {
-      if (c === '"' && line[i + 1] === '"') {
-        field += '"';
-        i++;
-      } else if (c === '"') quoted = false;
-      else field += c;
-    } else if (c === '"') quoted = true;
-    else if (c === ',') {
-      out.push(field);
-      field = '';
-    } else field += c;
-  }
-  out.push(field);
-  return out;
-}
-
-/** A CSV record still open inside quotes continues on the next line. */
-function quotesOpen(text: string): boolean {
-  let n = 0;
-  for (const c of text) if (c === '"') n++;
-  return n % 2 === 1;
 }
 
 export const CSV_COLUMNS = ['channel', 'phone', 'skin', 'params', 'sign', 'content', 'idempotencyKey', 'sendAt'] as const;
@@ -163,14 +103,21 @@ function resultLine(line: number, r: JobResult): string {
   return `${JSON.stringify(out)}\n`;
 }
 
+/** Where a batch file's results go; exported for tests and docs. */
+export function resultKeyOf(key: string, resultPrefix = DEFAULT_RESULT_PREFIX): string {
+  return `${resultPrefix}${key}${RESULT_SUFFIX}`;
+}
+
 async function handleObject(rec: OssRecord, fc: FcContext, rt: Runtime, started: number): Promise<BatchSummary> {
   const bucket = rec.oss.bucket.name;
   const key = decodeKey(rec.oss.object.key);
   const summary: BatchSummary = { source: 'oss', total: 0, counts: {}, retry: 0, results: [] };
   const format = formatOf(key);
-  if (key.endsWith(RESULT_SUFFIX) || !format) {
-    // Our own output (a loop otherwise), or not a batch file: nothing to send.
-    rt.logger.info({ event: 'oss-skip', bucket, key: key.slice(0, 200) }, key.endsWith(RESULT_SUFFIX) ? 'result file: not a batch' : 'not a .jsonl/.ndjson/.csv batch file');
+  const resultPrefix = rt.config?.resultPrefix ?? DEFAULT_RESULT_PREFIX;
+  const isResult = key.startsWith(resultPrefix) || key.endsWith(RESULT_SUFFIX);
+  if (isResult || !format) {
+    // Our own output (a loop if a trigger covers it), or not a batch file: nothing to send.
+    rt.logger.info({ event: 'oss-skip', bucket, key: key.slice(0, 200) }, isResult ? 'result file: not a batch' : 'not a .jsonl/.ndjson/.csv batch file');
     return summary;
   }
   const creds = credentialsOf(fc);
@@ -178,20 +125,20 @@ async function handleObject(rec: OssRecord, fc: FcContext, rt: Runtime, started:
     // Thrown so FC retries and, after its retries, sends the event to the dead-letter queue.
     throw new Error('the OSS trigger needs the function role: context.credentials is empty (set `role` in s.yaml)');
   }
-  const region = rec.region ?? fc.region ?? 'cn-hangzhou';
+  // The bucket's region scopes the V4 signature: the event's own region, else the function's.
+  const region = signingRegion(rec.region ?? fc.region ?? 'cn-hangzhou');
   const endpoint = rt.config?.ossEndpoint ?? `https://oss-${region}-internal.aliyuncs.com`;
-  const source: OssObject = { endpoint, bucket, key };
+  const source: OssObject = { endpoint, region, bucket, key };
   const eTag = (rec.oss.object.eTag ?? '').replace(/"/g, '');
   const body = await getObjectStream(source, creds);
-  const results = putObjectStream({ endpoint, bucket, key: `${key}.${rt.channel ?? 'job'}${RESULT_SUFFIX}` }, creds, 'application/x-ndjson; charset=utf-8');
+  const results = putObjectStream({ endpoint, region, bucket, key: resultKeyOf(key, resultPrefix) }, creds, 'application/x-ndjson; charset=utf-8');
 
-  let cut: Error | undefined;
   let header: string[] | undefined;
-  let pendingCsv = '';
   let lineNo = 0;
-  let recordLine = 0;
   let chunk: BatchItem[] = [];
   const lineOf = new Map<string, number>();
+  const decoder = new LineDecoder(format === 'csv');
+  const csv = new CsvReader();
 
   async function flush(): Promise<void> {
     if (chunk.length === 0) return;
@@ -209,62 +156,55 @@ async function handleObject(rec: OssRecord, fc: FcContext, rt: Runtime, started:
     chunk.push({ ref, defaultKey: `oss:${bucket}/${key}@${eTag}#${line}`, ...item });
   }
 
-  try {
-    // pipeline, not pipe: a body cut short (connection reset, premature close) must end the read
-    // with an error, not leave the line loop waiting until the function times out.
-    const lines = createInterface({
-      input: pipeline(body, capLines(), (err) => {
-        if (err) {
-          cut = err;
-          lines.close();
+  function addCsv(records: CsvOut[]): void {
+    for (const r of records) {
+      if (!header) {
+        if ('problem' in r) throw new Error(`CSV header (line ${r.line}) ${r.problem.replace(/^CSV row /, '')}`);
+        header = r.cells.map((c) => c.trim());
+        const unknown = header.filter((h) => !(CSV_COLUMNS as readonly string[]).includes(h));
+        if (unknown.length > 0 || !header.includes('phone')) {
+          throw new Error(`CSV header must name columns from ${CSV_COLUMNS.join(', ')} (with phone); got ${header.join(',').slice(0, 200)}`);
         }
-      }),
-      crlfDelay: Number.POSITIVE_INFINITY,
-    });
-    for await (const raw of lines) {
-      lineNo += 1;
-      if (raw.endsWith(TOO_LONG)) {
-        add(pendingCsv === '' ? lineNo : recordLine, { problem: `line is longer than ${MAX_LINE_BYTES} bytes` });
-        pendingCsv = '';
-        if (chunk.length >= CHUNK_LINES) await flush();
         continue;
       }
-      if (format === 'jsonl') {
+      if ('problem' in r) {
+        add(r.line, { problem: r.problem });
+        continue;
+      }
+      const { job, problem } = csvJob(header, r.cells);
+      add(r.line, problem ? { problem: `CSV row ${problem}` } : { raw: job });
+    }
+  }
+
+  try {
+    for await (const bytes of byteLines(body)) {
+      lineNo += 1;
+      const decoded = bytes === TOO_LONG ? { problem: `line is longer than ${MAX_LINE_BYTES} bytes` } : decoder.decode(bytes, lineNo, lineNo === 1);
+      if ('problem' in decoded) {
+        // A line that cannot be read ends any CSV record open before it; then it is poison itself.
+        if (format === 'csv') addCsv(csv.end());
+        add(lineNo, { problem: decoded.problem });
+      } else if (format === 'jsonl') {
+        const raw = decoded.text;
         if (raw.trim() === '') continue;
         try {
           add(lineNo, { raw: JSON.parse(raw) });
         } catch (err) {
           add(lineNo, { problem: `line is not valid JSON: ${err instanceof SyntaxError ? err.message.slice(0, 120) : 'unreadable'}` });
         }
-      } else {
-        if (pendingCsv === '') recordLine = lineNo;
-        pendingCsv = pendingCsv === '' ? raw : `${pendingCsv}\n${raw}`;
-        if (quotesOpen(pendingCsv)) continue;
-        const text = pendingCsv;
-        pendingCsv = '';
-        if (text.trim() === '') continue;
-        const cells = splitCsvLine(text);
-        if (!header) {
-          header = cells.map((c) => c.trim().replace(/^\uFEFF/, ''));
-          const unknown = header.filter((h) => !(CSV_COLUMNS as readonly string[]).includes(h));
-          if (unknown.length > 0 || !header.includes('phone')) {
-            throw new Error(`CSV header must name columns from ${CSV_COLUMNS.join(', ')} (with phone); got ${header.join(',').slice(0, 200)}`);
-          }
-          continue;
-        }
-        const { job, problem } = csvJob(header, cells);
-        add(recordLine, problem ? { problem: `CSV row ${problem}` } : { raw: job });
-      }
+      } else addCsv(csv.push(lineNo, decoded.text));
       if (chunk.length >= CHUNK_LINES) await flush();
     }
-    if (cut) throw new Error(`OSS object ${bucket}/${key.slice(0, 200)} was cut short after line ${lineNo}: ${cut.message}`);
-    if (pendingCsv !== '') add(recordLine, { problem: 'CSV row has an unclosed quote' });
+    // A response that ended without all its bytes is as cut short as one that errored.
+    if ((body as { complete?: boolean }).complete === false) throw new CutShortError('premature end of the object body');
+    if (format === 'csv') addCsv(csv.end());
+    if (decoder.encoding === 'gb18030') rt.logger.info({ event: 'oss-encoding', bucket, key: key.slice(0, 200), from: decoder.decidedAt }, 'batch file read as GB18030 (not UTF-8)');
     await flush();
   } catch (err) {
     // Write what is known, then fail: FC retries, and lines already sent are replayed, not resent.
+    body.destroy();
     await results.end().catch(() => undefined);
-    if (!cut && !(body as { complete?: boolean }).complete && body.destroyed) cut = err as Error;
-    if (cut) throw new Error(`OSS object ${bucket}/${key.slice(0, 200)} was cut short after line ${lineNo}: ${cut.message}`);
+    if (err instanceof CutShortError) throw new Error(`OSS object ${bucket}/${key.slice(0, 200)} was cut short after line ${lineNo}: ${err.message}`);
     throw err;
   }
   // A results file that did not arrive fails the invocation (FC retries; nothing is resent).

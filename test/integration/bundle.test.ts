@@ -125,6 +125,29 @@ describe('the build', () => {
     }
   });
 
+  it('ships ioredis.js only beside a function whose index.js loads it (template-validate keeps no store)', () => {
+    const shipped = Object.fromEntries(result.bundles.map((b) => [b.name, existsSync(join(result.outdir, b.name, 'ioredis.js'))]));
+    expect(shipped).toEqual({ 'long-sms': true, 'template-validate': false, 'voice-notify': true });
+    for (const b of result.bundles) {
+      // Decided from what index.js contains (the lazy stub in its metafile), not from a list.
+      const meta = JSON.parse(readFileSync(b.metafile, 'utf8')) as { outputs: Record<string, { inputs: Record<string, { bytesInOutput: number }> }> };
+      const loads = Object.values(meta.outputs).some((o) => (o.inputs['fcn-lazy:ioredis']?.bytesInOutput ?? 0) > 0);
+      expect(b.lazy.map((l) => l.module), b.name).toEqual(loads ? ['ioredis'] : []);
+      expect(loads, b.name).toBe(b.name !== 'template-validate');
+      expect(b.inputs.filter((i) => i.includes('shared/store/redis')), b.name).toEqual(loads ? expect.arrayContaining(['shared/store/redis.ts']) : []);
+    }
+  });
+
+  it('never bundles ali-oss (the test oracle): the OSS client is our own V4 signer', () => {
+    for (const b of result.bundles) {
+      expect(b.inputs.filter((i) => i.includes('node_modules/ali-oss/')), b.name).toEqual([]);
+      expect(b.inputs, b.name).toContain('shared/oss/client.ts');
+      const code = readFileSync(b.file, 'utf8');
+      expect(code).toContain('OSS4-HMAC-SHA256');
+      expect(code).not.toContain('ali-oss');
+    }
+  });
+
   it('leaves only the bundle in each upload folder, requiring nothing but Node built-ins', () => {
     const builtins = new Set(builtinModules);
     for (const b of result.bundles) {
@@ -291,6 +314,18 @@ describe('modules loaded with `await import()`', () => {
 
     const { raw } = await invoke(join(elsewhere, 'redis-probe'), {}, [{ event: Buffer.from(probeKey) }]);
     expect(raw[0]).toEqual({ value: 'stored-by-bundle' });
+  });
+
+  it('ship no lazy file for a dynamic import that the bundle drops (tree-shaken)', async () => {
+    const fns = join(work, 'shaken-functions');
+    mkdirSync(join(fns, 'shaken'), { recursive: true });
+    writeFileSync(
+      join(fns, 'shaken', 'index.ts'),
+      `import { redisConnection } from ${JSON.stringify(join(ROOT, 'shared', 'store', 'redis-connection.ts'))};\nconst unused = redisConnection;\nexport const handler = () => 'ok';\n`,
+    );
+    const shaken = await build({ functionsDir: fns, outdir: join(work, 'shaken-dist'), catalog: false });
+    expect(shaken.bundles[0]?.lazy).toEqual([]);
+    expect(readdirSync(join(shaken.outdir, 'shaken')).sort()).toEqual(['index.js', 'package.json']);
   });
 
   it('refuse a static import of a lazy module, naming the fix', async () => {

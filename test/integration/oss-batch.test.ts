@@ -1,9 +1,9 @@
-import { randomBytes } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { splitCsvLine } from '#shared/adapters/oss';
+import { parseCsvRecord } from '#shared/adapters/oss';
 import { BatchRetryError } from '#shared/core/batch';
 import { MemoryStore } from '#shared/store/memory';
 import { RedisStore } from '#shared/store/redis';
@@ -50,7 +50,7 @@ function ossEvent(key: string, eTag = randomBytes(8).toString('hex')) {
 
 const put = (key: string, body: string | Buffer) => oss.objects.set(`/notify-bucket/${key}`, Buffer.from(body));
 const resultsOf = (key: string) =>
-  (oss.objects.get(`/notify-bucket/${key}.sms.result.jsonl`)?.toString('utf8') ?? '')
+  (oss.objects.get(`/notify-bucket/results/${key}.result.jsonl`)?.toString('utf8') ?? '')
     .split('\n')
     .filter(Boolean)
     .map((l) => JSON.parse(l));
@@ -140,7 +140,7 @@ describe('OSS trigger edges', () => {
   });
 
   it('never reads its own results file (no loop) or a file that is not a batch', async () => {
-    for (const key of ['batches/x.jsonl.sms.result.jsonl', 'batches/readme.txt']) {
+    for (const key of ['batches/x.jsonl.sms.result.jsonl', 'results/batches/sms/x.jsonl', 'batches/readme.txt']) {
       const answer = (await sms(asBuffer(ossEvent(key)), ctx())) as { ok: boolean; total: number };
       expect(answer).toMatchObject({ ok: true, total: 0 });
     }
@@ -156,6 +156,66 @@ describe('OSS trigger edges', () => {
     expect((err as Error).message).toContain('403 SignatureDoesNotMatch');
     expect((err as Error).message).not.toContain('wrong-secret');
     expect(fake.requests).toHaveLength(0);
+  });
+
+  it('signs every request with V4 (x-oss-date, UNSIGNED-PAYLOAD, the STS token) scoped to the event region', async () => {
+    const key = `batches/sms/${randomBytes(3).toString('hex')}.jsonl`;
+    put(key, JSON.stringify({ phone: '13812370101', skin: '7', params: ['1', '2'] }));
+    expect(((await sms(asBuffer(ossEvent(key)), ctx())) as { ok: boolean }).ok).toBe(true);
+    expect(oss.requests.map((r) => [r.method, r.auth, r.ok])).toEqual([
+      ['GET', 'v4', true],
+      ['PUT', 'v4', true],
+    ]);
+    for (const r of oss.requests) {
+      expect(r.headers.authorization).toMatch(/^OSS4-HMAC-SHA256 Credential=STS\.test-key-id\/\d{8}\/cn-shanghai\/oss\/aliyun_v4_request,Signature=[0-9a-f]{64}$/);
+      expect(r.headers['x-oss-date']).toMatch(/^\d{8}T\d{6}Z$/);
+      expect(r.headers['x-oss-content-sha256']).toBe('UNSIGNED-PAYLOAD');
+      expect(r.headers['x-oss-security-token']).toBe(CREDS.securityToken);
+    }
+  });
+
+  it('a signature scoped to another region is refused (403 SignatureDoesNotMatch) and the invocation fails', async () => {
+    const key = `batches/sms/${randomBytes(3).toString('hex')}.jsonl`;
+    put(key, JSON.stringify({ phone: '13812370201', skin: '7', params: ['1', '2'] }));
+    const event = ossEvent(key);
+    event.events[0]!.region = 'cn-hangzhou'; // the fake bucket is in cn-shanghai
+    const err = await sms(asBuffer(event), ctx()).catch((e: unknown) => e as Error);
+    expect(err).toBeInstanceOf(Error);
+    expect((err as Error).message).toContain('403 SignatureDoesNotMatch');
+    expect(oss.requests.map((r) => [r.method, r.auth, r.refused])).toEqual([['GET', 'v4', 'SignatureDoesNotMatch']]);
+    expect(fake.requests).toHaveLength(0);
+  });
+
+  it('the fake OSS refuses a V1 signature like a bucket without V1 (403 AccessDenied, EC 0002-00000080)', async () => {
+    const key = 'batches/sms/v1.jsonl';
+    put(key, '{}');
+    const date = new Date().toUTCString();
+    const v1 = createHmac('sha1', CREDS.accessKeySecret)
+      .update(`GET\n\n\n${date}\nx-oss-security-token:${CREDS.securityToken}\n/notify-bucket/${key}`)
+      .digest('base64');
+    const res = await fetch(`${oss.endpoint}/notify-bucket/${key}`, {
+      headers: { Date: date, 'x-oss-security-token': CREDS.securityToken, Authorization: `OSS ${CREDS.accessKeyId}:${v1}` },
+    });
+    expect(res.status).toBe(403);
+    const xml = await res.text();
+    expect(xml).toContain('<Code>AccessDenied</Code>');
+    expect(xml).toContain('<EC>0002-00000080</EC>');
+    expect(oss.requests.at(-1)).toMatchObject({ auth: 'v1', ok: false });
+  });
+
+  it('results go to RESULT_PREFIX + key, outside the trigger prefix; a custom prefix is honoured', async () => {
+    const custom = eventFunction('long-sms', fake, new MemoryStore(), {}, { OSS_ENDPOINT: oss.endpoint, LIMIT_PHONE_DAILY: '0', RESULT_PREFIX: 'out/sms-results/' });
+    const key = `batches/sms/${randomBytes(3).toString('hex')}.jsonl`;
+    put(key, JSON.stringify({ phone: '13812370301', skin: '7', params: ['1', '2'] }));
+    await custom(asBuffer(ossEvent(key)), ctx());
+    expect(oss.requests.map((r) => [r.method, r.path])).toEqual([
+      ['GET', `/notify-bucket/${key}`],
+      ['PUT', `/notify-bucket/out/sms-results/${key}.result.jsonl`],
+    ]);
+    // Its own results file, should a trigger ever cover it, is skipped without a read.
+    oss.requests.length = 0;
+    expect(await custom(asBuffer(ossEvent(`out/sms-results/${key}.result.jsonl`)), ctx())).toMatchObject({ ok: true, total: 0 });
+    expect(oss.requests).toHaveLength(0);
   });
 
   it('without the function role (empty context.credentials) it throws naming the fix', async () => {
@@ -231,6 +291,135 @@ describe('CSV line splitting', () => {
     [',,', ['', '', '']],
     ['"多行\n说明",2', ['多行\n说明', '2']],
   ])('%j', (line, cells) => {
-    expect(splitCsvLine(line)).toEqual(cells);
+    expect(parseCsvRecord(line)).toEqual({ cells });
+  });
+  it.each([
+    ['13800138000,"abc', { open: true }],
+    ['13800138000,ab"c,1', { error: expect.stringContaining('quote inside unquoted field 2') }],
+    ['13800138000,"ab"c,1', { error: expect.stringContaining('text after the closing quote of field 2') }],
+  ])('malformed %j', (line, result) => {
+    expect(parseCsvRecord(line)).toEqual(result);
+  });
+});
+
+/** Bytes as written by an editor in that encoding (hex from a GBK table, not TextEncoder: UTF-8 only). */
+const bytes = (...parts: Array<string | { hex: string }>) => Buffer.concat(parts.map((p) => (typeof p === 'string' ? Buffer.from(p, 'latin1') : Buffer.from(p.hex, 'hex'))));
+const GBK = { 张三: { hex: 'd5c5c8fd' }, 李四: { hex: 'c0eecbc4' }, 王五: { hex: 'cdf5cee5' } };
+
+describe('batch file encodings and malformed CSV quotes', () => {
+  let sms: ReturnType<typeof eventFunction>;
+  beforeEach(() => {
+    sms = eventFunction('long-sms', fake, new MemoryStore(), {}, { OSS_ENDPOINT: oss.endpoint, LIMIT_PHONE_DAILY: '0' });
+  });
+  const csvKey = () => `batches/sms/${randomBytes(3).toString('hex')}.csv`;
+
+  it('a GBK CSV (Chinese Excel) is read as GB18030: the provider receives the right Chinese text', async () => {
+    const key = csvKey();
+    put(key, bytes('phone,skin,params,sign\r\n', '13812390001,7,"[""1234"",""', GBK.张三, '""]",1\r\n', '13812390002,7,"[""5678"",""', GBK.李四, '""]",1\r\n'));
+    const answer = (await sms(asBuffer(ossEvent(key)), ctx())) as { ok: boolean };
+    expect(answer.ok).toBe(true);
+    expect(fake.requests.map((r) => r.query)).toEqual([
+      { param: '1234|张三', phone: '13812390001', skin: '7', sign: '1' },
+      { param: '5678|李四', phone: '13812390002', skin: '7', sign: '1' },
+    ]);
+    // On the wire: UTF-8 percent-encoding of 张三 / 李四, never of the GBK bytes or U+FFFD.
+    expect(fake.requests[0]?.rawQuery).toContain('%E5%BC%A0%E4%B8%89');
+    expect(fake.requests[1]?.rawQuery).toContain('%E6%9D%8E%E5%9B%9B');
+    expect(fake.requests.map((r) => r.rawQuery).join('&')).not.toMatch(/%EF%BF%BD|%D5%C5/i);
+    expect(resultsOf(key).map((r) => [r.line, r.status])).toEqual([
+      [2, 'sent'],
+      [3, 'sent'],
+    ]);
+    expect(logs.text()).toContain('batch file read as GB18030');
+  });
+
+  it('a UTF-8 CSV with a byte order mark (Excel "CSV UTF-8") still works; the BOM is dropped', async () => {
+    const key = csvKey();
+    put(key, Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('phone,skin,params,sign\n13812390003,7,"[""1"",""王五""]",1\n')]));
+    await sms(asBuffer(ossEvent(key)), ctx());
+    expect(fake.requests.map((r) => r.query.param)).toEqual(['1|王五']);
+    expect(resultsOf(key).map((r) => r.status)).toEqual(['sent']);
+  });
+
+  it('mixed encodings: the first non-ASCII line decides; a line in the other encoding is poison, never mojibake', async () => {
+    const utf8First = csvKey();
+    put(utf8First, bytes('phone,skin,params,sign\n', Buffer.from('13812390011,7,"[""1"",""王五""]",1\n').toString('latin1'), '13812390012,7,"[""1"",""', GBK.李四, '""]",1\n', '13812390013,7,"[""1"",""x""]",1\n'));
+    await sms(asBuffer(ossEvent(utf8First)), ctx());
+    expect(fake.requests.map((r) => r.query.param)).toEqual(['1|王五', '1|x']);
+    expect(resultsOf(utf8First).map((r) => [r.line, r.status, r.message])).toEqual([
+      [2, 'sent', undefined],
+      [3, 'poison', 'line is not valid UTF-8 (the file was read as UTF-8 from line 2; save the whole file in one encoding)'],
+      [4, 'sent', undefined],
+    ]);
+
+    fake.reset();
+    fake.fallback = { kind: 'vendor', code: 'OK', message: 'ok' };
+    const gbkFirst = csvKey();
+    put(gbkFirst, bytes('phone,skin,params,sign\n', '13812390021,7,"[""1"",""', GBK.张三, '""]",1\n', Buffer.from('13812390022,7,"[""1"",""王五""]",1\n').toString('latin1'), '13812390023,7,', { hex: '81' }, ',1\n'));
+    await sms(asBuffer(ossEvent(gbkFirst)), ctx());
+    expect(fake.requests.map((r) => r.query.param)).toEqual(['1|张三']);
+    expect(resultsOf(gbkFirst).map((r) => [r.line, r.status, r.message])).toEqual([
+      [2, 'sent', undefined],
+      [3, 'poison', 'line is UTF-8, not GB18030 (the file was read as GB18030 from line 2; save the whole file in one encoding)'],
+      [4, 'poison', 'line is not valid GB18030 (the file was read as GB18030 from line 2; save the whole file in one encoding)'],
+    ]);
+  });
+
+  it('JSON Lines are UTF-8 only: an invalid line is poison, the rest is sent', async () => {
+    const key = `batches/sms/${randomBytes(3).toString('hex')}.jsonl`;
+    put(key, bytes('{"phone":"13812390031","skin":"7","params":["1","', GBK.张三, '"]}\n{"phone":"13812390032","skin":"7","params":["1","2"]}\n'));
+    await sms(asBuffer(ossEvent(key)), ctx());
+    expect(fake.requests.map((r) => r.query.phone)).toEqual(['13812390032']);
+    expect(resultsOf(key).map((r) => [r.line, r.status, r.message])).toEqual([
+      [1, 'poison', 'line is not valid UTF-8 (JSON Lines files are UTF-8)'],
+      [2, 'sent', undefined],
+    ]);
+  });
+
+  it('a UTF-16 file is refused whole with a clear error (nothing sent)', async () => {
+    const key = csvKey();
+    put(key, Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from('phone\n13812390041\n', 'utf16le')]));
+    const err = await sms(asBuffer(ossEvent(key)), ctx()).catch((e: unknown) => e as Error);
+    expect((err as Error).message).toContain('UTF-16');
+    expect(fake.requests).toHaveLength(0);
+  });
+
+  it('a malformed quote makes that line poison; the lines around it are sent', async () => {
+    const key = csvKey();
+    const lines = [
+      'phone,skin,params,sign',
+      '13812391001,7,"[""1"",""a""]",1', // 2 sent
+      '13812391002,7,"abc', // 3 unterminated: poison, and it must not swallow line 4
+      '13812391003,7,"[""1"",""b""]",1', // 4 sent
+      '13812391004,7,ab"c,1', // 5 stray quote in an unquoted field
+      '13812391005,7,"[""1"",""c""]"x,1', // 6 text after the closing quote
+      '13812391006,7,"第一行', // 7-8 a legitimate line break inside quotes
+      '第二行",1',
+      '13812391007,7,"never closed', // 9 unterminated, only quote-free lines after it
+      '13812391008,7,plain,1', // 10 sent
+    ];
+    put(key, lines.join('\n'));
+    await sms(asBuffer(ossEvent(key)), ctx());
+    expect(fake.requests.map((r) => [r.query.phone, r.query.param])).toEqual([
+      ['13812391001', '1|a'],
+      ['13812391003', '1|b'],
+      ['13812391006', '第一行\n第二行'],
+      ['13812391008', 'plain'],
+    ]);
+    const results = resultsOf(key);
+    expect(results.map((r) => [r.line, r.status])).toEqual([
+      [2, 'sent'],
+      [3, 'poison'],
+      [4, 'sent'],
+      [5, 'poison'],
+      [6, 'poison'],
+      [7, 'sent'],
+      [9, 'poison'],
+      [10, 'sent'],
+    ]);
+    expect(results.find((r) => r.line === 3).message).toContain('quote that is never closed');
+    expect(results.find((r) => r.line === 5).message).toContain('quote inside unquoted field 3');
+    expect(results.find((r) => r.line === 6).message).toContain('text after the closing quote of field 3');
+    expect(results.find((r) => r.line === 9).message).toContain('quote that is never closed');
   });
 });

@@ -1,11 +1,25 @@
 import { execFile } from 'node:child_process';
-import { copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_LONG_SMS_URL, DEFAULT_VOICE_URL, loadConfig } from '#shared/config';
 import { discoverFunctions, ROOT } from '../../scripts/build.ts';
+import {
+  allDeployProblems,
+  eventBridgeProblems,
+  eventsOverlap,
+  infraProblems,
+  logConfigProblems,
+  namesCreated,
+  type NameKind,
+  ossOverlapProblems,
+  prefixesOverlap,
+  queueConsumerProblems,
+  type RenderedDoc,
+  suffixesOverlap,
+} from '../support/deploy-rules.ts';
 
 /**
  * Renders s.yaml with the real Serverless Devs CLI (`s preview`, offline) and checks what would be
@@ -20,7 +34,8 @@ const S_BIN = join(ROOT, 'node_modules', '.bin', 's');
 // rendered values only through `redact` so a failing assertion never prints them.
 const FAKE_APPCODE = `fake-appcode-${process.pid}-7f3a9c`;
 const FAKE_API_KEYS = `ci:fake-caller-key-${process.pid}-0123456789`;
-const SECRETS: Record<string, string> = { [FAKE_APPCODE]: '<APPCODE>', [FAKE_API_KEYS]: '<API_KEYS>' };
+const FAKE_REDIS_URL = `redis://default:fake-redis-password-${process.pid}@r-fake.redis.rds.aliyuncs.com:6379/0`;
+const SECRETS: Record<string, string> = { [FAKE_APPCODE]: '<APPCODE>', [FAKE_API_KEYS]: '<API_KEYS>', [FAKE_REDIS_URL]: '<REDIS_URL>' };
 
 function redact<T>(value: T): T {
   return JSON.parse(JSON.stringify(value, (_k, v: unknown) => (typeof v === 'string' && v in SECRETS ? SECRETS[v] : v))) as T;
@@ -51,6 +66,7 @@ interface Props {
   environmentVariables: Record<string, string>;
   triggers: Trigger[];
   role?: string;
+  logConfig?: unknown;
   asyncInvokeConfig?: { maxAsyncRetryAttempts?: number; destinationConfig?: { onFailure?: { destination?: string } } };
 }
 
@@ -134,12 +150,16 @@ function triggerProblems(trigger: Trigger): string[] {
 }
 
 const SENDERS = ['long-sms', 'voice-notify'] as const;
+const INFRA = join(ROOT, 'infra');
+/** The one place resource names come from (infra/main.tf reads it; s.yaml must match it). */
+const NAMES = JSON.parse(readFileSync(join(INFRA, 'names.json'), 'utf8')) as Record<string, string>;
+const CREATED = namesCreated(readFileSync(join(INFRA, 'main.tf'), 'utf8'), NAMES);
 let rendered: Rendered;
 
 beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), 'fcn-s-yaml-'));
   copyFileSync(join(ROOT, 's.yaml'), join(work, 's.yaml'));
-  const result = await preview({ APPCODE: FAKE_APPCODE, API_KEYS: FAKE_API_KEYS, LOG_LEVEL: 'debug' });
+  const result = await preview({ APPCODE: FAKE_APPCODE, API_KEYS: FAKE_API_KEYS, REDIS_URL: FAKE_REDIS_URL, LOG_LEVEL: 'debug' });
   if (!result.ok) throw new Error(`s preview failed:\n${result.output}`);
   rendered = result.rendered;
 });
@@ -208,7 +228,9 @@ describe('s.yaml rendered by `s preview`', () => {
         UPSTREAM_TIMEOUT_MS: '5000',
         UPSTREAM_RETRIES: '2',
         MAX_BODY_BYTES: '65536',
-        REDIS_URL: '',
+        STORE: 'redis',
+        REDIS_URL: '<REDIS_URL>',
+        RESULT_PREFIX: NAMES.resultPrefix,
         LOG_LEVEL: 'debug',
       });
     }
@@ -229,7 +251,8 @@ describe('s.yaml rendered by `s preview`', () => {
     for (const [name, { props }] of Object.entries(rendered.resources)) {
       let problem: string | undefined;
       try {
-        const config = loadConfig(props.environmentVariables, { requireCredentials: name !== 'template-validate' });
+        // As deployed: FC sets FC_FUNCTION_NAME in every instance.
+        const config = loadConfig({ ...props.environmentVariables, FC_FUNCTION_NAME: name }, { requireCredentials: name !== 'template-validate' });
         expect(config.apiKeys.map((k) => k.name)).toEqual(['ci']);
         expect(config.logLevel).toBe('debug');
       } catch (err) {
@@ -265,39 +288,46 @@ describe('s.yaml rendered by `s preview`', () => {
     }
   });
 
-  it('subscribes each sending function to the topic (JSON format), the queue (EventBridge) and the scheduler timer, with a bounded retry and a dead-letter queue', () => {
+  it('subscribes each sending function to the topic (JSON format), its own queue (EventBridge), its own batch prefix and the scheduler timer, with bounded retries and a dead-letter queue', () => {
+    const own = { 'long-sms': { queue: NAMES.smsQueue!, prefix: NAMES.smsBatchPrefix! }, 'voice-notify': { queue: NAMES.voiceQueue!, prefix: NAMES.voiceBatchPrefix! } };
     for (const name of SENDERS) {
       const props = rendered.resources[name]!.props;
       const byType = (t: string) => props.triggers.filter((x) => x.triggerType === t);
       expect(byType('mns_topic'), name).toHaveLength(1);
-      expect(byType('mns_topic')[0]!.sourceArn).toMatch(/^acs:mns:cn-hangzhou:[^:]*:\/topics\/notify$/);
+      expect(byType('mns_topic')[0]!.sourceArn).toMatch(new RegExp(`^acs:mns:${NAMES.region}:[^:]*:/topics/${NAMES.topic}$`));
       // JSON format: the MessageId is the idempotency key; STREAM has none.
       expect(byType('mns_topic')[0]!.triggerConfig).toMatchObject({ notifyContentFormat: 'JSON' });
+      expect(byType('eventbridge')).toHaveLength(1);
       expect(byType('eventbridge')[0]!.triggerConfig).toMatchObject({
         triggerEnable: true,
-        eventSourceConfig: { eventSourceType: 'MNS', eventSourceParameters: { sourceMNSParameters: { QueueName: 'notify' } } },
+        // Plain JSON bodies: EventBridge must not base64-decode them (the adapter decodes base64 bodies itself).
+        eventSourceConfig: { eventSourceType: 'MNS', eventSourceParameters: { sourceMNSParameters: { QueueName: own[name].queue, IsBase64Decode: false } } },
+        runOptions: { deadLetterQueue: { Arn: expect.stringMatching(new RegExp(`:/queues/${NAMES.deadLetterQueue}$`)) } },
       });
       const timer = byType('timer')[0]!.triggerConfig!;
       expect(String(timer.cronExpression)).toMatch(/^CRON_TZ=Asia\/Shanghai (\S+ ){5}\S+$/);
-      expect(props.role).toMatch(/^acs:ram::[^:]*:role\/.+/);
+      expect(props.role).toMatch(new RegExp(`^acs:ram::[^:]*:role/${NAMES.roleName}$`));
       expect(props.asyncInvokeConfig?.maxAsyncRetryAttempts).toBeGreaterThanOrEqual(1);
       expect(props.asyncInvokeConfig?.maxAsyncRetryAttempts).toBeLessThanOrEqual(8);
-      expect(props.asyncInvokeConfig?.destinationConfig?.onFailure?.destination).toMatch(/^acs:mns:cn-hangzhou:[^:]*:\/queues\/notify-dlq\/messages$/);
+      expect(props.asyncInvokeConfig?.destinationConfig?.onFailure?.destination).toMatch(new RegExp(`^acs:mns:${NAMES.region}:[^:]*:/queues/${NAMES.deadLetterQueue}/messages$`));
       expect(props.environmentVariables.BATCH_CONCURRENCY).toBe('8');
-      // Batch files: one OSS trigger per file type (FC takes one suffix per trigger), same prefix.
+      // Batch files: one OSS trigger per file type (FC takes one suffix per trigger), this channel's prefix.
       const oss = byType('oss');
       expect(oss.map((t) => (t.triggerConfig as { filter: { key: { suffix: string } } }).filter.key.suffix).sort()).toEqual(['.csv', '.jsonl']);
       for (const t of oss) {
-        expect(t.sourceArn).toMatch(/^acs:oss:cn-hangzhou:[^:]*:notify-batches$/);
-        expect(t.triggerConfig).toMatchObject({ filter: { key: { prefix: 'batches/' } } });
+        expect(t.sourceArn).toMatch(new RegExp(`^acs:oss:${NAMES.region}:[^:]*:${NAMES.bucket}$`));
+        expect(t.triggerConfig).toMatchObject({ filter: { key: { prefix: own[name].prefix } } });
         expect((t.triggerConfig as { events: string[] }).events).toContain('oss:ObjectCreated:PutObject');
+        // Result files are written outside every trigger prefix.
+        expect(prefixesOverlap(props.environmentVariables.RESULT_PREFIX!, own[name].prefix)).toBe(false);
       }
     }
     expect(rendered.resources['template-validate']!.props.triggers.map((t) => t.triggerType)).toEqual(['http']);
   });
 
   it('builds once before deploying, from a clean install', () => {
-    expect(rendered.actions?.['pre-deploy']).toEqual([{ run: 'npm ci && npm run build', path: './' }]);
+    // The deploy check first: nothing is built or uploaded for an environment the functions would refuse.
+    expect(rendered.actions?.['pre-deploy']).toEqual([{ run: 'npm ci && npm run deploy:check && npm run build', path: './' }]);
   });
 });
 
@@ -337,5 +367,220 @@ describe('project trigger rules', () => {
         triggerConfig: { triggerEnable: true, eventSourceConfig: { eventSourceType: 'MNS', eventSourceParameters: {} } },
       }),
     ).toEqual([]);
+  });
+});
+
+const clone = <T>(v: T): T => JSON.parse(JSON.stringify(v)) as T;
+const doc = (): RenderedDoc & Rendered => clone(rendered) as RenderedDoc & Rendered;
+const triggerOf = (d: Rendered, fn: string, type: string) => d.resources[fn]!.props.triggers.find((t) => t.triggerType === type)!;
+
+describe('platform rules across functions (rendered s.yaml and infra/)', () => {
+  it('hold for s.yaml: one consumer per queue, no overlapping OSS triggers, EventBridge runOptions + dead-letter queue and listed last, logConfig everywhere, every name created by infra/', () => {
+    expect(allDeployProblems(rendered as RenderedDoc, CREATED)).toEqual([]);
+    // The rules see what they check (an empty rendering would pass vacuously).
+    const types = Object.values(rendered.resources).flatMap((r) => r.props.triggers.map((t) => t.triggerType));
+    expect(types.filter((t) => t === 'oss')).toHaveLength(4);
+    expect(types.filter((t) => t === 'eventbridge')).toHaveLength(2);
+  });
+
+  it('s.yaml uses exactly the names in infra/names.json', () => {
+    const props = (fn: string) => rendered.resources[fn]!.props;
+    for (const { props: p } of Object.values(rendered.resources)) {
+      expect(p.region).toBe(NAMES.region);
+      expect(p.logConfig).toMatchObject({ project: NAMES.logProject, logstore: NAMES.logstore });
+    }
+    expect(queueOfTrigger(triggerOf(rendered, 'long-sms', 'eventbridge'))).toBe(NAMES.smsQueue);
+    expect(queueOfTrigger(triggerOf(rendered, 'voice-notify', 'eventbridge'))).toBe(NAMES.voiceQueue);
+    const prefixes = SENDERS.flatMap((fn) => props(fn).triggers.filter((t) => t.triggerType === 'oss').map((t) => (t.triggerConfig as { filter: { key: { prefix: string } } }).filter.key.prefix));
+    expect([...new Set(prefixes)].sort()).toEqual([NAMES.smsBatchPrefix, NAMES.voiceBatchPrefix].sort());
+    for (const fn of SENDERS) expect(props(fn).environmentVariables.RESULT_PREFIX).toBe(NAMES.resultPrefix);
+    // Every resource name in names.json is created by main.tf.
+    const created = Object.values(CREATED).flatMap((set) => [...set]);
+    for (const key of ['topic', 'smsQueue', 'voiceQueue', 'deadLetterQueue', 'bucket', 'roleName', 'logProject', 'logstore']) expect(created, key).toContain(NAMES[key]);
+  });
+
+  it('each rule fails on a mutated copy of the rendered s.yaml', () => {
+    // Both functions on one queue (the bug this issue starts from).
+    const sameQueue = doc();
+    (triggerOf(sameQueue, 'voice-notify', 'eventbridge').triggerConfig as any).eventSourceConfig.eventSourceParameters.sourceMNSParameters.QueueName = NAMES.smsQueue;
+    expect(queueConsumerProblems(sameQueue)).toEqual([expect.stringContaining(`MNS queue ${NAMES.smsQueue} is consumed by 2 triggers`)]);
+
+    // Both functions on one batch prefix: OSS refuses the second notification rule.
+    const samePrefix = doc();
+    for (const t of samePrefix.resources['voice-notify']!.props.triggers.filter((x) => x.triggerType === 'oss')) (t.triggerConfig as any).filter.key.prefix = 'batches/';
+    expect(ossOverlapProblems(samePrefix)).toHaveLength(2);
+    expect(ossOverlapProblems(samePrefix)[0]).toContain('overlap on bucket');
+
+    const noRun = doc();
+    delete (triggerOf(noRun, 'long-sms', 'eventbridge').triggerConfig as any).runOptions;
+    expect(eventBridgeProblems(noRun)).toEqual([expect.stringContaining('long-sms/queue: runOptions is missing')]);
+    const noDlq = doc();
+    delete (triggerOf(noDlq, 'long-sms', 'eventbridge').triggerConfig as any).runOptions.deadLetterQueue;
+    expect(eventBridgeProblems(noDlq)).toEqual([expect.stringContaining('deadLetterQueue.Arn')]);
+    const noRetry = doc();
+    delete (triggerOf(noRetry, 'voice-notify', 'eventbridge').triggerConfig as any).runOptions.retryStrategy;
+    expect(eventBridgeProblems(noRetry)).toEqual([expect.stringContaining('retryStrategy is missing')]);
+    const blocking = doc();
+    (triggerOf(blocking, 'voice-notify', 'eventbridge').triggerConfig as any).runOptions.errorsTolerance = 'NONE';
+    expect(eventBridgeProblems(blocking)).toEqual([expect.stringContaining('errorsTolerance must be ALL')]);
+    const ebFirst = doc();
+    const ts = ebFirst.resources['long-sms']!.props.triggers;
+    ts.unshift(...ts.splice(ts.findIndex((t) => t.triggerType === 'eventbridge'), 1));
+    expect(eventBridgeProblems(ebFirst)).toEqual([expect.stringContaining('must come after the other triggers')]);
+
+    const noLogs = doc();
+    delete noLogs.resources['template-validate']!.props.logConfig;
+    expect(logConfigProblems(noLogs)).toEqual(['template-validate: logConfig with project and logstore (or auto) is required']);
+
+    const renamed = doc();
+    (triggerOf(renamed, 'long-sms', 'mns_topic') as { sourceArn: string }).sourceArn = 'acs:mns:cn-hangzhou::/topics/notify-2';
+    renamed.resources['voice-notify']!.props.role = 'acs:ram:::role/someone-else';
+    expect(infraProblems(renamed, CREATED)).toEqual([
+      'topic notify-2 is used in s.yaml but infra/ does not create it',
+      'role someone-else is used in s.yaml but infra/ does not create it',
+    ]);
+    // And the other way: a queue missing from main.tf.
+    const mainTf = readFileSync(join(INFRA, 'main.tf'), 'utf8').replace('queue_name = local.names.voiceQueue', 'queue_name = "other"');
+    expect(infraProblems(rendered as RenderedDoc, namesCreated(mainTf, NAMES))).toEqual([`queue ${NAMES.voiceQueue} is used in s.yaml but infra/ does not create it`]);
+  });
+
+  it('a deploy without REDIS_URL renders STORE=redis, which the deployed function refuses naming REDIS_URL; STORE=memory is rendered only when chosen', async () => {
+    const plain = await preview({ APPCODE: FAKE_APPCODE, API_KEYS: FAKE_API_KEYS });
+    expect(plain.ok).toBe(true);
+    if (!plain.ok) return;
+    for (const fn of SENDERS) {
+      const env = plain.rendered.resources[fn]!.props.environmentVariables;
+      expect({ STORE: env.STORE, REDIS_URL: env.REDIS_URL }).toEqual({ STORE: 'redis', REDIS_URL: '' });
+      let message = '';
+      try {
+        loadConfig({ ...env, FC_FUNCTION_NAME: fn });
+      } catch (err) {
+        message = scrubText((err as Error).message);
+      }
+      expect(message).toContain('REDIS_URL is required');
+      expect(message).toContain('STORE=memory');
+    }
+    const memory = await preview({ APPCODE: FAKE_APPCODE, API_KEYS: FAKE_API_KEYS, STORE: 'memory' });
+    expect(memory.ok).toBe(true);
+    if (!memory.ok) return;
+    const env = memory.rendered.resources['long-sms']!.props.environmentVariables;
+    expect(env.STORE).toBe('memory');
+    expect(loadConfig({ ...env, FC_FUNCTION_NAME: 'long-sms' }).store).toBe('memory');
+  });
+});
+
+function queueOfTrigger(t: Trigger): string {
+  return String((t.triggerConfig as any)?.eventSourceConfig?.eventSourceParameters?.sourceMNSParameters?.QueueName);
+}
+
+describe('OSS notification overlap predicate', () => {
+  it('prefixes overlap when one is a prefix of the other; the empty prefix matches all', () => {
+    expect(prefixesOverlap('batches/', 'batches/sms/')).toBe(true);
+    expect(prefixesOverlap('batches/sms/', 'batches/')).toBe(true);
+    expect(prefixesOverlap('batches/sms/', 'batches/voice/')).toBe(false);
+    expect(prefixesOverlap('batches/sms/', 'batches/sms/')).toBe(true);
+    expect(prefixesOverlap('', 'anything/')).toBe(true);
+    expect(prefixesOverlap('results/', 'batches/')).toBe(false);
+    expect(prefixesOverlap('batch', 'batches/')).toBe(true);
+  });
+
+  it('suffixes overlap when one ends the other; the empty suffix matches all', () => {
+    expect(suffixesOverlap('.jsonl', '.csv')).toBe(false);
+    expect(suffixesOverlap('.jsonl', 'l')).toBe(true);
+    expect(suffixesOverlap('.result.jsonl', '.jsonl')).toBe(true);
+    expect(suffixesOverlap('', '.csv')).toBe(true);
+    expect(suffixesOverlap('.csv', '.csv')).toBe(true);
+  });
+
+  it('events overlap when equal or covered by a wildcard', () => {
+    expect(eventsOverlap('oss:ObjectCreated:PutObject', 'oss:ObjectCreated:PutObject')).toBe(true);
+    expect(eventsOverlap('oss:ObjectCreated:*', 'oss:ObjectCreated:PostObject')).toBe(true);
+    expect(eventsOverlap('oss:ObjectCreated:PutObject', 'oss:ObjectCreated:*')).toBe(true);
+    expect(eventsOverlap('oss:ObjectCreated:PutObject', 'oss:ObjectRemoved:DeleteObject')).toBe(false);
+  });
+
+  it('two rules conflict only when event, prefix and suffix all overlap, on the same bucket', () => {
+    const rule = (fn: string, bucket: string, events: string[], prefix: string, suffix: string) => ({
+      triggerName: `${fn}-t`,
+      triggerType: 'oss',
+      sourceArn: `acs:oss:cn-hangzhou:1:${bucket}`,
+      triggerConfig: { events, filter: { key: { prefix, suffix } } },
+    });
+    const d = (...triggers: Trigger[]): RenderedDoc => ({ resources: { f: { props: { triggers } } } });
+    const put = ['oss:ObjectCreated:PutObject'];
+    expect(ossOverlapProblems(d(rule('a', 'b', put, 'x/', '.csv'), rule('c', 'b', put, 'x/y/', '')))).toHaveLength(1);
+    expect(ossOverlapProblems(d(rule('a', 'b', put, 'x/', '.csv'), rule('c', 'b', put, 'x/', '.jsonl')))).toEqual([]);
+    expect(ossOverlapProblems(d(rule('a', 'b', put, 'x/', '.csv'), rule('c', 'b', ['oss:ObjectRemoved:DeleteObject'], 'x/', '.csv')))).toEqual([]);
+    expect(ossOverlapProblems(d(rule('a', 'b', put, 'x/', '.csv'), rule('c', 'other', put, 'x/', '.csv')))).toEqual([]);
+    expect(ossOverlapProblems(d(rule('a', 'b', ['oss:ObjectCreated:*'], '', ''), rule('c', 'b', put, 'z/', '.csv')))).toHaveLength(1);
+  });
+});
+
+describe('infra/ (Terraform, provider aliyun/alicloud)', () => {
+  const ACCOUNT = '1234567890123456';
+  /** templatefile() as Terraform does it for this template (plain ${name} placeholders only). */
+  function renderPolicy(): { Statement: Array<{ Effect: string; Action: string[]; Resource: string[] }> } {
+    const tpl = readFileSync(join(INFRA, 'function-policy.json.tftpl'), 'utf8');
+    const vars: Record<string, string> = { ...NAMES, account: ACCOUNT };
+    const text = tpl.replace(/\$\{(\w+)\}/g, (_m, k: string) => {
+      if (!(k in vars)) throw new Error(`template variable ${k} is not in names.json`);
+      return vars[k]!;
+    });
+    return JSON.parse(text);
+  }
+  const allowed = (action: string) => renderPolicy().Statement.filter((s) => s.Effect === 'Allow' && s.Action.includes(action)).flatMap((s) => s.Resource);
+  const covers = (resources: string[], arn: string) => resources.some((r) => (r.endsWith('*') ? arn.startsWith(r.slice(0, -1)) : arn === r));
+
+  it('grants the function role exactly the OSS actions the code uses, on exactly the prefixes s.yaml triggers on and writes to', () => {
+    // The OSS requests the code makes (HTTP verbs in the OSS client and adapter) and the RAM action each needs.
+    const VERB_ACTION: Record<string, string> = { GET: 'oss:GetObject', HEAD: 'oss:GetObject', PUT: 'oss:PutObject', POST: 'oss:PutObject', DELETE: 'oss:DeleteObject' };
+    const sources = [...readdirSync(join(ROOT, 'shared', 'oss')).map((f) => join(ROOT, 'shared', 'oss', f)), join(ROOT, 'shared', 'adapters', 'oss.ts')].filter((f) => f.endsWith('.ts'));
+    const verbs = new Set(sources.flatMap((f) => [...readFileSync(f, 'utf8').matchAll(/'(GET|HEAD|PUT|POST|DELETE)'/g)].map((m) => m[1]!)));
+    expect(verbs.size).toBeGreaterThan(0);
+    const needed = new Set([...verbs].map((v) => VERB_ACTION[v]!));
+    const policy = renderPolicy();
+    const actions = policy.Statement.flatMap((s) => s.Action);
+    expect(new Set(actions.filter((a) => a.startsWith('oss:')))).toEqual(needed);
+    expect(actions.filter((a) => !a.startsWith('oss:')).sort()).toEqual(['log:PostLogStoreLogs', 'mns:SendMessage']);
+    expect(actions.some((a) => a.includes('*'))).toBe(false);
+
+    const objectArn = (key: string) => `acs:oss:*:${ACCOUNT}:${NAMES.bucket}/${key}`;
+    for (const fn of SENDERS) {
+      const props = rendered.resources[fn]!.props;
+      for (const t of props.triggers.filter((x) => x.triggerType === 'oss')) {
+        const { prefix, suffix } = (t.triggerConfig as { filter: { key: { prefix: string; suffix: string } } }).filter.key;
+        const batch = `${prefix}day-1${suffix}`;
+        expect(covers(allowed('oss:GetObject'), objectArn(batch)), `${fn} reads ${batch}`).toBe(true);
+        expect(covers(allowed('oss:PutObject'), objectArn(`${props.environmentVariables.RESULT_PREFIX}${batch}.result.jsonl`)), `${fn} writes its result`).toBe(true);
+        // Never write where a trigger fires, never read results.
+        expect(covers(allowed('oss:PutObject'), objectArn(batch))).toBe(false);
+      }
+      const dlq = props.asyncInvokeConfig!.destinationConfig!.onFailure!.destination!.replace(/^acs:mns:([^:]+):[^:]*:/, `acs:mns:$1:${ACCOUNT}:`);
+      expect(allowed('mns:SendMessage')).toEqual([dlq]);
+      const log = props.logConfig as { project: string; logstore: string };
+      expect(allowed('log:PostLogStoreLogs')).toEqual([`acs:log:${NAMES.region}:${ACCOUNT}:project/${log.project}/logstore/${log.logstore}`]);
+    }
+    // Reading anything else in the bucket is not allowed.
+    expect(covers(allowed('oss:GetObject'), objectArn('results/x.result.jsonl'))).toBe(false);
+  });
+
+  const terraform = ['/usr/local/bin/terraform', '/usr/bin/terraform'].find((p) => existsSync(p));
+  it.skipIf(!terraform)('is valid HCL (terraform fmt -check) and renders the same policy with the real templatefile (when terraform is installed; no provider download)', async () => {
+    await run(terraform!, ['fmt', '-check', '-diff', INFRA], { timeout: 60_000 });
+    const dir = mkdtempSync(join(tmpdir(), 'fcn-tf-'));
+    try {
+      for (const f of ['names.json', 'function-policy.json.tftpl']) copyFileSync(join(INFRA, f), join(dir, f));
+      writeFileSync(
+        join(dir, 'main.tf'),
+        `locals {\n  names = jsondecode(file("\${path.module}/names.json"))\n}\noutput "policy" {\n  value = jsonencode(jsondecode(templatefile("\${path.module}/function-policy.json.tftpl", merge(local.names, { account = "${ACCOUNT}" }))))\n}\n`,
+      );
+      const env = { PATH: process.env.PATH ?? '', HOME: dir, TF_IN_AUTOMATION: '1', CHECKPOINT_DISABLE: '1' };
+      await run(terraform!, ['init', '-input=false', '-backend=false'], { cwd: dir, env, timeout: 60_000 });
+      await run(terraform!, ['apply', '-auto-approve', '-input=false'], { cwd: dir, env, timeout: 60_000 });
+      const { stdout } = await run(terraform!, ['output', '-raw', 'policy'], { cwd: dir, env, timeout: 60_000 });
+      expect(JSON.parse(stdout)).toEqual(renderPolicy());
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

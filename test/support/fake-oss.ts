@@ -1,25 +1,44 @@
-import { createHmac } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import signUtils from 'ali-oss/lib/common/signUtils.js';
 
 /**
  * A real local HTTP server implementing OSS GET and PUT object (path style: /<bucket>/<key>).
- * It verifies the V1 header signature itself (its own implementation of the documented
- * string-to-sign, not the project's) and the STS security token, and records every request.
+ * It authenticates like an OSS bucket that no longer accepts V1: a V4 signature
+ * (`OSS4-HMAC-SHA256`) recomputed here from the raw request with the official ali-oss SDK's
+ * signer (independent of the project's client), scoped to this server's region, with the STS
+ * token and a fresh x-oss-date; a V1 `OSS ak:sig` header is refused. Every request is recorded.
  */
 
 export interface FakeOssOptions {
   accessKeyId: string;
   accessKeySecret: string;
   securityToken?: string;
+  /** The region of the bucket, as V4 scopes signatures (default cn-shanghai, the event fixture's). */
+  region?: string;
   /** Bytes per chunk when serving an object (small chunks prove the reader streams). */
   chunkBytes?: number;
 }
 
+export interface FakeOssRequest {
+  method: string;
+  path: string;
+  ok: boolean;
+  chunked: boolean;
+  /** The Authorization scheme seen. */
+  auth: 'v4' | 'v1' | 'none' | 'other';
+  /** The OSS error code answered, when refused. */
+  refused?: string;
+  /** Raw request headers (lowercase names). */
+  headers: Record<string, string>;
+}
+
 export interface FakeOss {
   endpoint: string;
+  region: string;
   objects: Map<string, Buffer>;
-  requests: Array<{ method: string; path: string; ok: boolean; chunked: boolean }>;
+  requests: FakeOssRequest[];
   /** GET pauses after this many bytes until `release()` (or 5 s); `releasedBy` tells which. */
   gate(afterBytes: number): { release: () => void; releasedBy: () => 'release' | 'timeout' | undefined };
   /** The next GET drops its connection after this many body bytes (a connection cut mid-file). */
@@ -27,23 +46,81 @@ export interface FakeOss {
   close(): Promise<void>;
 }
 
-function expectedSignature(secret: string, req: IncomingMessage, resource: string): string {
-  const h = req.headers;
-  const ossHeaders = Object.keys(h)
-    .filter((k) => k.startsWith('x-oss-'))
-    .sort()
-    .map((k) => `${k}:${String(h[k]).trim()}\n`)
-    .join('');
-  const toSign = [req.method, h['content-md5'] ?? '', h['content-type'] ?? '', h.date ?? ''].join('\n') + '\n' + ossHeaders + resource;
-  return createHmac('sha1', secret).update(toSign).digest('base64');
+interface Refusal {
+  status: number;
+  code: string;
+  message: string;
+  ec?: string;
 }
 
-function deny(res: ServerResponse, code: string): void {
-  res.writeHead(403, { 'content-type': 'application/xml' });
-  res.end(`<?xml version="1.0" encoding="UTF-8"?><Error><Code>${code}</Code><Message>denied</Message></Error>`);
+/** `?acl&a=b` → { acl: null, a: 'b' }, as V4 canonicalises (a parameter without `=` has no value). */
+function queriesOf(search: string): Record<string, string | null> {
+  const out: Record<string, string | null> = {};
+  for (const part of search.replace(/^\?/, '').split('&')) {
+    if (part === '') continue;
+    const at = part.indexOf('=');
+    if (at < 0) out[decodeURIComponent(part)] = null;
+    else out[decodeURIComponent(part.slice(0, at))] = decodeURIComponent(part.slice(at + 1));
+  }
+  return out;
+}
+
+/** What OSS would answer to this request's credentials, or undefined when it is authentic. */
+function authenticate(options: FakeOssOptions & { region: string }, req: IncomingMessage, headers: Record<string, string>, bucket: string, key: string, search: string): Refusal | undefined {
+  const auth = headers.authorization ?? '';
+  if (/^OSS [^:\s]+:/.test(auth)) {
+    // OSS's answer to V1 where it is no longer offered (EC 0002-00000080).
+    return { status: 403, code: 'AccessDenied', message: 'The V1 signature is not supported for this bucket; sign with V4 (OSS4-HMAC-SHA256).', ec: '0002-00000080' };
+  }
+  if (!auth.startsWith('OSS4-HMAC-SHA256 ')) return { status: 403, code: 'AccessDenied', message: 'AccessDenied: missing or unsupported Authorization.' };
+  const fields = new Map(
+    auth
+      .slice('OSS4-HMAC-SHA256 '.length)
+      .split(',')
+      .map((f) => f.trim().split('=') as [string, string]),
+  );
+  const credential = fields.get('Credential')?.split('/') ?? [];
+  const signature = fields.get('Signature');
+  if (credential.length !== 5 || credential[3] !== 'oss' || credential[4] !== 'aliyun_v4_request' || !signature) {
+    return { status: 403, code: 'AccessDenied', message: 'The Authorization header is malformed.' };
+  }
+  const [accessKeyId, day, region] = credential as [string, string, string];
+  if (accessKeyId !== options.accessKeyId) return { status: 403, code: 'InvalidAccessKeyId', message: 'The OSS Access Key Id you provided does not exist in our records.' };
+  const date = headers['x-oss-date'] ?? '';
+  const at = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(date);
+  if (!at || date.slice(0, 8) !== day) return { status: 403, code: 'AccessDenied', message: 'x-oss-date is missing or does not match the credential date.' };
+  const when = Date.UTC(Number(at[1]), Number(at[2]) - 1, Number(at[3]), Number(at[4]), Number(at[5]), Number(at[6]));
+  if (Math.abs(when - Date.now()) > 15 * 60 * 1000) return { status: 403, code: 'RequestTimeTooSkewed', message: 'The difference between the request time and the current time is too large.' };
+  if (!headers['x-oss-content-sha256']) return { status: 403, code: 'AccessDenied', message: 'x-oss-content-sha256 is required with V4.' };
+  if (options.securityToken !== undefined && headers['x-oss-security-token'] !== options.securityToken) {
+    return { status: 403, code: 'InvalidSecurityToken', message: 'The security token you provided is invalid.' };
+  }
+  // Recomputed in this bucket's region: a request scoped to another region does not match.
+  const additional = fields.get('AdditionalHeaders')?.split(';').filter(Boolean);
+  const expected = signUtils.authorizationV4(accessKeyId, options.accessKeySecret, options.region, req.method ?? '', { headers, queries: queriesOf(search) }, bucket, key, additional);
+  const expectedSignature = /Signature=([0-9a-f]+)$/.exec(expected)?.[1];
+  if (region !== options.region || signature !== expectedSignature) {
+    return { status: 403, code: 'SignatureDoesNotMatch', message: 'The request signature we calculated does not match the signature you provided. Check your key and signing method.' };
+  }
+  return undefined;
+}
+
+function deny(res: ServerResponse, r: Refusal): void {
+  res.writeHead(r.status, { 'content-type': 'application/xml', 'x-oss-request-id': randomBytes(12).toString('hex').toUpperCase() });
+  res.end(
+    `<?xml version="1.0" encoding="UTF-8"?>\n<Error>\n  <Code>${r.code}</Code>\n  <Message>${r.message}</Message>\n  <RequestId>${randomBytes(12).toString('hex').toUpperCase()}</RequestId>\n  <HostId>oss.local</HostId>\n${r.ec ? `  <EC>${r.ec}</EC>\n` : ''}</Error>\n`,
+  );
+}
+
+function authKind(auth: string): FakeOssRequest['auth'] {
+  if (auth === '') return 'none';
+  if (auth.startsWith('OSS4-HMAC-SHA256 ')) return 'v4';
+  if (auth.startsWith('OSS ')) return 'v1';
+  return 'other';
 }
 
 export async function startFakeOss(options: FakeOssOptions): Promise<FakeOss> {
+  const opts = { ...options, region: options.region ?? 'cn-shanghai' };
   const objects = new Map<string, Buffer>();
   const requests: FakeOss['requests'] = [];
   const sockets = new Set<Socket>();
@@ -52,18 +129,24 @@ export async function startFakeOss(options: FakeOssOptions): Promise<FakeOss> {
 
   const server = http.createServer(async (req, res) => {
     const url = new URL(req.url ?? '/', 'http://oss.local');
-    const [, bucket, ...rest] = url.pathname.split('/');
+    const [, bucket = '', ...rest] = url.pathname.split('/');
     const key = rest.map(decodeURIComponent).join('/');
     const resource = `/${bucket}/${key}`;
-    const auth = String(req.headers.authorization ?? '');
-    const ok =
-      auth === `OSS ${options.accessKeyId}:${expectedSignature(options.accessKeySecret, req, resource)}` &&
-      (options.securityToken === undefined || req.headers['x-oss-security-token'] === options.securityToken) &&
-      Math.abs(Date.parse(String(req.headers.date)) - Date.now()) < 15 * 60 * 1000;
-    requests.push({ method: req.method ?? '', path: resource, ok, chunked: req.headers['transfer-encoding'] === 'chunked' });
-    if (!ok) {
+    const headers: Record<string, string> = {};
+    for (const [k, v] of Object.entries(req.headers)) if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(',') : v;
+    const refusal = authenticate(opts, req, headers, bucket, key, url.search);
+    requests.push({
+      method: req.method ?? '',
+      path: resource,
+      ok: !refusal,
+      chunked: req.headers['transfer-encoding'] === 'chunked',
+      auth: authKind(headers.authorization ?? ''),
+      ...(refusal ? { refused: refusal.code } : {}),
+      headers,
+    });
+    if (refusal) {
       req.resume();
-      return deny(res, 'SignatureDoesNotMatch');
+      return deny(res, refusal);
     }
     if (req.method === 'PUT') {
       const chunks: Buffer[] = [];
@@ -98,6 +181,7 @@ export async function startFakeOss(options: FakeOssOptions): Promise<FakeOss> {
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   return {
     endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    region: opts.region,
     objects,
     requests,
     gate(afterBytes) {

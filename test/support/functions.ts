@@ -1,5 +1,5 @@
 import { createFunction, type FunctionSpec } from '#shared/app';
-import { makeSender } from '#shared/sending';
+import { makeSender, makeStore } from '#shared/sending';
 import type { RuntimeOptions } from '#shared/runtime';
 import { cancelRoute, healthRoute, sendRoute } from '#shared/routes/send';
 import { validateRoute } from '#shared/routes/validate';
@@ -7,8 +7,8 @@ import { asHttpResult, fcContext, type HttpEventInput, type HttpResult, httpEven
 
 /** The three functions as functions/*\/index.ts wire them, for tests that cover every route. */
 export const SPECS: Record<'long-sms' | 'voice-notify' | 'template-validate', FunctionSpec> = {
-  'long-sms': { name: 'long-sms', channel: 'sms', makeSender, routes: [sendRoute('sms'), cancelRoute('sms'), healthRoute] },
-  'voice-notify': { name: 'voice-notify', channel: 'voice', makeSender, routes: [sendRoute('voice'), cancelRoute('voice'), healthRoute] },
+  'long-sms': { name: 'long-sms', channel: 'sms', makeSender, makeStore, routes: [sendRoute('sms'), cancelRoute('sms'), healthRoute] },
+  'voice-notify': { name: 'voice-notify', channel: 'voice', makeSender, makeStore, routes: [sendRoute('voice'), cancelRoute('voice'), healthRoute] },
   'template-validate': { name: 'template-validate', routes: [validateRoute, healthRoute] },
 };
 

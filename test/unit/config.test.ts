@@ -35,6 +35,17 @@ describe('loadConfig', () => {
     expect(c.logLevel).toBe('info');
   });
 
+  it('RESULT_PREFIX: results/ by default, a folder-like prefix otherwise, refused when malformed', () => {
+    expect(loadConfig({ APPCODE: 'x' }).resultPrefix).toBe('results/');
+    expect(loadConfig({ APPCODE: 'x', RESULT_PREFIX: '  ' }).resultPrefix).toBe('results/');
+    expect(loadConfig({ APPCODE: 'x', RESULT_PREFIX: ' out/batch-results/ ' }).resultPrefix).toBe('out/batch-results/');
+    for (const bad of ['results', '/results/', 'a//b/', 'tab\there/', `${'x'.repeat(201)}/`]) {
+      const err = problem({ APPCODE: 'x', RESULT_PREFIX: bad });
+      expect(err.message, bad).toContain('RESULT_PREFIX must be a folder');
+      expect(err.variables).toEqual(['RESULT_PREFIX']);
+    }
+  });
+
   it('names the missing half of signature credentials, never the value', () => {
     const err = problem({ APP_KEY: 'key-1234567' });
     expect(err.message).toContain('APP_SECRET is required');
