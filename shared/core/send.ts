@@ -229,10 +229,11 @@ export function createSender(deps: SenderDeps): Sender {
       });
       await Promise.allSettled(
         due.map(async ([k, w]) => {
-          if (w.op === 'complete') await deps.store.complete(k, w.token, w.value, w.until - now);
-          else await deps.store.release(k, w.token);
+          // complete() is false when the outcome (or another claim) is already there: the late
+          // write landed after all (a stalled server runs it when it wakes up), or another attempt holds the key.
+          const changed = w.op === 'complete' ? await deps.store.complete(k, w.token, w.value, w.until - now) : (await deps.store.release(k, w.token), true);
           if (pending.get(k) === w) pending.delete(k);
-          logger.warn({ event: 'store-pending-written', op: w.op, key: k }, `wrote a ${w.op} the store had missed`);
+          logger.warn({ event: 'store-pending-written', op: w.op, key: k, changed }, `store reachable again: pending ${w.op} ${changed ? 'written' : 'no longer needed'}`);
         }),
       );
     })().finally(() => {

@@ -58,6 +58,7 @@ const topicEvent = (phone: string, messageId: string) => asBuffer({ ...fixture<R
 const sentTo = (phone: string) => fake.requests.filter((r) => r.query.phone === phone).length;
 const masked = (phone: string) => `${phone.slice(0, 3)}****${phone.slice(-4)}`;
 const uid = () => randomBytes(4).toString('hex');
+const tick = () => asBuffer({ triggerTime: new Date().toISOString(), triggerName: `faults-${uid()}`, payload: '' });
 
 /** Polls `check` every 25 ms until it holds, at most `ms`. */
 async function until(check: () => boolean | Promise<boolean>, ms: number, what: string): Promise<void> {
@@ -201,7 +202,11 @@ describe('Redis faults (real redis-server child, killed or paused by pid)', () =
     expect(phones.concat(mnsPhone).map(sentTo)).toEqual([1, 1, 1, 1, 1]);
   }, 40_000);
 
-  it('SIGKILL while the provider holds 8 HTTP sends and 4 MNS jobs, restart (empty) after 3 s: each answered sent (recorded:false), sent once; the one documented window pinned', async () => {
+  it('SIGKILL while the provider holds 8 HTTP sends, 4 MNS jobs and 2 scheduled jobs, restart (empty) after 3 s: each answered sent (recorded:false), sent once; the one documented window pinned', async () => {
+    const schedPhones = [nextPhone(), nextPhone()];
+    const sendAt = new Date(Date.now() + 500).toISOString();
+    for (const p of schedPhones) expect((await post(A, p, `kill-sched-${uid()}`, { sendAt })).statusCode).toBe(202);
+    await sleep(Math.max(0, Date.parse(sendAt) - Date.now() + 20));
     fake.fallback = { kind: 'delay', ms: 1500, then: { kind: 'realistic' } };
     const phones = Array.from({ length: 8 }, () => nextPhone());
     const keys = phones.map(() => `kill-${uid()}`);
@@ -209,7 +214,8 @@ describe('Redis faults (real redis-server child, killed or paused by pid)', () =
     const mnsIds = mnsPhones.map(() => `kill-${uid()}`);
     const http = phones.map((p, i) => post(A, p, keys[i]!));
     const mns = mnsPhones.map((p, i) => A.handler(topicEvent(p, mnsIds[i]!), fcContext()));
-    await until(() => fake.requests.length === 12, 10_000, 'all 12 requests at the provider');
+    const timer = A.handler(tick(), fcContext());
+    await until(() => fake.requests.length === 14, 10_000, 'all 14 requests at the provider');
     await R.kill();
     const killedAt = Date.now();
 
@@ -218,12 +224,13 @@ describe('Redis faults (real redis-server child, killed or paused by pid)', () =
       expect(res.json).toMatchObject({ status: 'sent', replayed: false, recorded: false });
     }
     for (const res of await Promise.all(mns)) expect(res).toMatchObject({ ok: true, counts: { sent: 1 } });
+    expect(await timer).toMatchObject({ ok: true, source: 'timer', counts: { sent: 2 } });
     const unrecorded = logs.parsed().filter((l) => l.event === 'send-unrecorded');
     for (let i = 0; i < phones.length; i++) {
       expect(unrecorded.find((l) => l.idempotencyKey === keys[i])).toMatchObject({ level: 'error', phone: masked(phones[i]!), outcome: 'sent' });
     }
     expect(logs.parsed().filter((l) => l.event === 'batch-job' && l.recorded === false && mnsPhones.map(masked).includes(l.phone))).toHaveLength(4);
-    expect(A.handler.runtime.sender!.pendingWrites()).toBe(12);
+    expect(A.handler.runtime.sender!.pendingWrites()).toBe(14);
 
     // While Redis is down: new work is refused as retryable, nothing is sent.
     const lateHttp = { phone: nextPhone(), key: `kill-late-${uid()}` };
@@ -262,6 +269,9 @@ describe('Redis faults (real redis-server child, killed or paused by pid)', () =
     expect((await post(A, lateHttp.phone, lateHttp.key)).json).toMatchObject({ status: 'sent', replayed: false });
     expect(await A.handler(topicEvent(lateMns.phone, lateMns.id), fcContext())).toMatchObject({ ok: true, counts: { sent: 1 } });
 
+    // The restarted server is empty: the scheduled jobs (sent once, in flight at the kill) are gone, so no tick sends them again.
+    expect(await A.handler(tick(), fcContext())).toMatchObject({ ok: true, total: 0 });
+    expect(schedPhones.map(sentTo)).toEqual([1, 1]);
     expect(phones.slice(0, 7).map(sentTo)).toEqual([1, 1, 1, 1, 1, 1, 1]);
     expect(mnsPhones.concat(lateHttp.phone, lateMns.phone).map(sentTo)).toEqual([1, 1, 1, 1, 1, 1]);
   }, 40_000);
@@ -277,7 +287,6 @@ describe('Redis faults (real redis-server child, killed or paused by pid)', () =
       expect((await post(A, p, `pause-sched-${uid()}`, { sendAt })).statusCode).toBe(202);
     }
     await sleep(Math.max(0, Date.parse(sendAt) - Date.now() + 20));
-    const tick = () => asBuffer({ triggerTime: new Date().toISOString(), triggerName: `faults-${uid()}`, payload: '' });
 
     // One send the vendor refuses with 106 (busy: nothing sent, retryable), answered during the
     // pause: its claim release and limit refund cannot be confirmed, and must not block a retry.
