@@ -126,7 +126,8 @@ export class RedisStore implements Store {
   /**
    * Releases a claim whose SET failed. The first try is immediate (same connection, right behind
    * the SET); when the connection is down (the SET may have run before it dropped, and a server
-   * with persistence keeps it) it is tried again a few times over ~7 s. Timers are unref'd: they
+   * with persistence keeps it) it is tried 3 more times, 1, 2 and 4 s apart (~13 s in all, each try
+   * waiting up to READY_WAIT_MS for the connection). Timers are unref'd: they
    * never keep a process alive, and in a frozen FC instance they wait for its next invocation.
    */
   #releaseGhost(key: string, token: string, attempt: number): void {

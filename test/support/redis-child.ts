@@ -62,6 +62,10 @@ export async function startRedisChild(): Promise<RedisChild> {
       stdio: 'ignore',
     });
     child = c;
+    // A test worker that dies must not leave a (maybe stopped) server behind: kill it by pid on exit.
+    const onExit = () => c.kill('SIGKILL');
+    process.once('exit', onExit);
+    c.once('exit', () => process.off('exit', onExit));
     // Bounded: 10 s at most for the server to answer PING (a loaded 2-core machine).
     const deadline = Date.now() + 10_000;
     while (Date.now() < deadline) {
