@@ -99,8 +99,8 @@ export const STORE_RETRY_AFTER_S = 2;
  * retryable, `503` + `Retry-After`. Never used after a provider call (that send is reported as
  * sent with `recorded:false` instead, see core/send.ts).
  */
-export function storeUnavailable(cause: unknown, what = 'nothing was sent'): NotifyError {
-  return new NotifyError('STORE_UNAVAILABLE', `the store (Redis) could not be reached; ${what}, retry later`, {
+export function storeUnavailable(cause: unknown, what = 'nothing was sent; retry later with the same idempotencyKey'): NotifyError {
+  return new NotifyError('STORE_UNAVAILABLE', `the store (Redis) could not be reached: ${what}`, {
     retryable: true,
     retryAfter: STORE_RETRY_AFTER_S,
     cause,

@@ -36,7 +36,7 @@ export async function handleTimer(event: unknown, fc: FcContext, rt: Runtime): P
     } catch (err) {
       // Nothing was sent; the invocation fails so FC retries it, and the next tick takes the due jobs.
       rt.logger.error({ event: 'timer', requestId: fc.requestId, storeError: storeErrorFields(err) }, 'store unreachable: due scheduled jobs not taken; nothing was sent');
-      throw storeUnavailable(err, 'no scheduled job was taken');
+      throw storeUnavailable(err, 'no scheduled job was taken and nothing was sent; the next tick takes them');
     }
     for (const entry of due) {
       const item: BatchItem = { ref: `scheduled ${entry.id}`, raw: entry.job, defaultKey: entry.key, caller: entry.caller };

@@ -140,8 +140,8 @@ export async function runBatch(items: readonly BatchItem[], fc: FcContext, rt: R
       try {
         await rt.store.schedule(entry);
       } catch (err) {
-        // Nothing was scheduled: a redelivery schedules it (same id, so never twice).
-        const e = storeUnavailable(err, 'nothing was scheduled');
+        // Maybe not scheduled (a stalled store still runs the write later): a redelivery schedules it under the same id, never twice.
+        const e = storeUnavailable(err, 'nothing was sent; the job may or may not be scheduled (a slow store still runs the write), so retry with the same idempotencyKey: a retry replaces the entry, never doubles it');
         return { result: { ...at, status: 'failed', retry: true, code: e.code, message: e.message }, job };
       }
       return { result: { ...at, status: 'scheduled', retry: false, id: entry.id, sendAt: job.sendAt }, job };
@@ -164,7 +164,7 @@ export async function runBatch(items: readonly BatchItem[], fc: FcContext, rt: R
         try {
           await rt.store.schedule(entry);
         } catch (err2) {
-          const e = storeUnavailable(err2, 'nothing was sent or scheduled');
+          const e = storeUnavailable(err2, 'nothing was sent; the job may or may not be scheduled (a slow store still runs the write), so retry with the same idempotencyKey: a retry replaces the entry, never doubles it');
           return { result: { ...at, status: 'failed', retry: true, code: e.code, message: e.message }, job };
         }
         return { result: { ...at, status: 'deferred', retry: false, code: d.code, message: d.message, id: entry.id, sendAt: d.retryAt.toISOString() }, job };

@@ -54,7 +54,7 @@ export function sendRoute(channel: Channel): Route {
           await rt.store.schedule(entry);
         } catch (err) {
           Object.assign(log, { storeError: storeErrorFields(err) });
-          throw storeUnavailable(err, 'nothing was scheduled');
+          throw storeUnavailable(err, 'nothing was sent; the job may or may not be scheduled (a slow store still runs the write), so retry with the same idempotencyKey: a retry replaces the entry, never doubles it');
         }
         Object.assign(log, { outcome: 'scheduled', scheduledId: entry.id });
         return json(202, { status: 'scheduled', id: entry.id, channel, phone: maskPhone(job.phone), sendAt: job.sendAt, idempotencyKey: key });
@@ -88,7 +88,7 @@ export function cancelRoute(channel: Channel): Route {
         cancelled = await rt.store.cancel(channel, id, String(log.caller ?? 'anonymous'));
       } catch (err) {
         Object.assign(log, { storeError: storeErrorFields(err) });
-        throw storeUnavailable(err, 'nothing was cancelled');
+        throw storeUnavailable(err, 'the job may or may not be cancelled (a slow store still runs the write); retry: a job already cancelled answers 404');
       }
       Object.assign(log, { scheduledId: id, cancelled });
       if (!cancelled) throw new NotifyError('NOT_FOUND', `no scheduled ${channel} job ${id} (already sent, cancelled, or never scheduled by this caller)`);

@@ -160,6 +160,7 @@ describe('Redis faults (real redis-server child, killed or paused by pid)', () =
     const bLimiter = new RedisLimiter(() => Promise.resolve(bConn));
     const interval = [{ kind: 'interval' as const, name: 'phone-interval', key: `direct-${uid()}`, intervalMs: 60_000 }];
     const directKey = `idem:sms:direct:${uid()}`;
+    const [schedPhone, schedKey, schedAt] = [nextPhone(), `stall-sched-${uid()}`, new Date(Date.now() + 3600_000).toISOString()];
 
     // Both instances connected before the stall (a connection still in its handshake would fail fast instead).
     await until(async () => (await deep(A)).statusCode === 200 && (await deep(B)).statusCode === 200, 5000, 'both instances to connect');
@@ -176,6 +177,11 @@ describe('Redis faults (real redis-server child, killed or paused by pid)', () =
       const mnsErr = await A.handler(topicEvent(mnsPhone, mnsId), fcContext()).catch((e: unknown) => e);
       expect(mnsErr).toBeInstanceOf(BatchRetryError);
       expect((mnsErr as BatchRetryError).summary.results[0]).toMatchObject({ status: 'failed', retry: true, code: 'STORE_UNAVAILABLE' });
+      // Scheduling: refused as retryable; it may still land when Redis wakes up, so the retry must not double it.
+      const sched = await post(A, schedPhone, schedKey, { sendAt: schedAt });
+      expect(sched.statusCode).toBe(503);
+      expect(sched.json.error).toMatchObject({ code: 'STORE_UNAVAILABLE', retryable: true });
+      expect(sched.json.error.message).toMatch(/may or may not be scheduled/);
       const ready = await deep(A);
       expect(ready.statusCode).toBe(503);
       expect(ready.json).toEqual({ ok: false, store: 'unreachable' });
@@ -200,6 +206,13 @@ describe('Redis faults (real redis-server child, killed or paused by pid)', () =
     // Replays, not sends.
     for (let i = 0; i < phones.length; i++) expect((await post(i % 2 ? A : B, phones[i]!, keys[i]!)).json).toMatchObject({ status: 'sent', replayed: true });
     expect(phones.concat(mnsPhone).map(sentTo)).toEqual([1, 1, 1, 1, 1]);
+    // The scheduling retry keeps one entry (same id), which one cancel removes.
+    const again = await post(A, schedPhone, schedKey, { sendAt: schedAt });
+    expect(again.statusCode).toBe(202);
+    const del = (fn: Invoker) => fn({ method: 'DELETE', path: `/sms/${again.json.id}`, headers: auth });
+    expect((await del(B)).statusCode).toBe(200);
+    expect((await del(A)).statusCode).toBe(404);
+    expect(sentTo(schedPhone)).toBe(0);
   }, 40_000);
 
   it('SIGKILL while the provider holds 8 HTTP sends, 4 MNS jobs and 2 scheduled jobs, restart (empty) after 3 s: each answered sent (recorded:false), sent once; the one documented window pinned', async () => {
