@@ -231,7 +231,9 @@ export function createSender(deps: SenderDeps): Sender {
         due.map(async ([k, w]) => {
           // complete() is false when the outcome (or another claim) is already there: the late
           // write landed after all (a stalled server runs it when it wakes up), or another attempt holds the key.
-          const changed = w.op === 'complete' ? await deps.store.complete(k, w.token, w.value, w.until - now) : (await deps.store.release(k, w.token), true);
+          let changed = true;
+          if (w.op === 'complete') changed = await deps.store.complete(k, w.token, w.value, w.until - now);
+          else await deps.store.release(k, w.token);
           if (pending.get(k) === w) pending.delete(k);
           logger.warn({ event: 'store-pending-written', op: w.op, key: k, changed }, `store reachable again: pending ${w.op} ${changed ? 'written' : 'no longer needed'}`);
         }),

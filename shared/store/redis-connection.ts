@@ -114,12 +114,13 @@ const waiting = new WeakMap<Redis, Promise<void>>();
 export function scriptedClient<T extends Redis>(connect: () => Promise<Redis>, scripts: Readonly<Record<string, string>>): () => Promise<T> {
   let client: Promise<T> | undefined;
   return async () => {
-    const c = (client ??= connect().then((r) => {
+    client ??= connect().then((r) => {
       for (const [name, lua] of Object.entries(scripts)) {
         if (typeof (r as unknown as Record<string, unknown>)[name] !== 'function') r.defineCommand(name, { lua });
       }
       return r as T;
-    }));
+    });
+    const c = client;
     // A failed connect() (module load) is not cached: the next call tries again.
     c.catch(() => {
       if (client === c) client = undefined;

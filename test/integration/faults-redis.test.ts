@@ -47,14 +47,21 @@ const env = () => ({
 async function instanceB(): Promise<Invoker> {
   const conn = await createRedisClient(R.url);
   extra.push(conn);
-  return invoker('long-sms', { env: env(), catalog: null, retryDelayMs: 5, store: new RedisStore(() => Promise.resolve(conn)), limiter: new RedisLimiter(() => Promise.resolve(conn)) });
+  return invoker('long-sms', {
+    env: env(),
+    catalog: null,
+    retryDelayMs: 5,
+    store: new RedisStore(() => Promise.resolve(conn)),
+    limiter: new RedisLimiter(() => Promise.resolve(conn)),
+  });
 }
 
 const auth = { authorization: `Bearer ${KEY}` };
 const post = (fn: Invoker, phone: string, key: string, extraJob: Record<string, unknown> = {}) =>
   fn({ method: 'POST', path: '/sms', body: smsJob(phone, { idempotencyKey: key, ...extraJob }), headers: auth });
 const deep = (fn: Invoker) => fn({ method: 'GET', path: '/healthz', query: { deep: '1' } });
-const topicEvent = (phone: string, messageId: string) => asBuffer({ ...fixture<Record<string, unknown>>('mns-topic-json'), Message: JSON.stringify(smsJob(phone)), MessageId: messageId });
+const topicEvent = (phone: string, messageId: string) =>
+  asBuffer({ ...fixture<Record<string, unknown>>('mns-topic-json'), Message: JSON.stringify(smsJob(phone)), MessageId: messageId });
 const sentTo = (phone: string) => fake.requests.filter((r) => r.query.phone === phone).length;
 const masked = (phone: string) => `${phone.slice(0, 3)}****${phone.slice(-4)}`;
 const uid = () => randomBytes(4).toString('hex');
@@ -104,28 +111,31 @@ describe('Redis faults (real redis-server child, killed or paused by pid)', () =
   it.each([
     ['Redis', () => new RedisStore(() => Promise.resolve(extra[0]!))],
     ['memory', () => new MemoryStore()],
-  ] as Array<[string, () => Store]>)('a claim whose attempt never finished (%s store): 409 while it may still run, 504 OUTCOME_UNKNOWN once stale, never sent', async (_name, makeStore) => {
-    const store = makeStore();
-    const fn = invoker('long-sms', { env: env(), catalog: null, retryDelayMs: 5, store });
-    const phone = nextPhone();
-    const key = `stale-${uid()}`;
-    const job = parseJob(smsJob(phone, { idempotencyKey: key }), 'sms');
-    // What an instance that died after claiming leaves behind (stale after 300 ms, kept 24 h).
-    expect((await store.claim(`idem:sms:app:${key}`, fingerprint(job), 300, OUTCOME_TTL_MS)).kind).toBe('claimed');
-    const early = await post(fn, phone, key);
-    expect(early.statusCode).toBe(409);
-    expect(early.json.error).toMatchObject({ code: 'DUPLICATE_IN_PROGRESS', retryable: true });
-    await sleep(350);
-    for (let i = 0; i < 2; i++) {
-      const late = await post(fn, phone, key);
-      expect(late.statusCode).toBe(504);
-      expect(late.json.error).toMatchObject({ code: 'OUTCOME_UNKNOWN', retryable: false });
-      expect(late.json.error.message).toMatch(/did not finish .*not sent again/);
-    }
-    // A different job under the same key is still a caller mistake, stale or not.
-    expect((await post(fn, phone, key, { params: ['9999'] })).json.error.code).toBe('INVALID_REQUEST');
-    expect(sentTo(phone)).toBe(0);
-  });
+  ] as Array<[string, () => Store]>)(
+    'a claim whose attempt never finished (%s store): 409 while it may still run, 504 OUTCOME_UNKNOWN once stale, never sent',
+    async (_name, makeStore) => {
+      const store = makeStore();
+      const fn = invoker('long-sms', { env: env(), catalog: null, retryDelayMs: 5, store });
+      const phone = nextPhone();
+      const key = `stale-${uid()}`;
+      const job = parseJob(smsJob(phone, { idempotencyKey: key }), 'sms');
+      // What an instance that died after claiming leaves behind (stale after 300 ms, kept 24 h).
+      expect((await store.claim(`idem:sms:app:${key}`, fingerprint(job), 300, OUTCOME_TTL_MS)).kind).toBe('claimed');
+      const early = await post(fn, phone, key);
+      expect(early.statusCode).toBe(409);
+      expect(early.json.error).toMatchObject({ code: 'DUPLICATE_IN_PROGRESS', retryable: true });
+      await sleep(350);
+      for (let i = 0; i < 2; i++) {
+        const late = await post(fn, phone, key);
+        expect(late.statusCode).toBe(504);
+        expect(late.json.error).toMatchObject({ code: 'OUTCOME_UNKNOWN', retryable: false });
+        expect(late.json.error.message).toMatch(/did not finish .*not sent again/);
+      }
+      // A different job under the same key is still a caller mistake, stale or not.
+      expect((await post(fn, phone, key, { params: ['9999'] })).json.error.code).toBe('INVALID_REQUEST');
+      expect(sentTo(phone)).toBe(0);
+    },
+  );
 
   it('the client never runs a command later: one in flight when Redis died is not resent, one issued while it is down fails at once', async () => {
     const c = await createRedisClient(R.url);
@@ -204,7 +214,8 @@ describe('Redis faults (real redis-server child, killed or paused by pid)', () =
     expect(await inspect.exists(`fcn:limit:${interval[0]!.key}`)).toBe(0);
     expect((await bLimiter.consume(interval, Date.now())).allowed).toBe(true);
     // Replays, not sends.
-    for (let i = 0; i < phones.length; i++) expect((await post(i % 2 ? A : B, phones[i]!, keys[i]!)).json).toMatchObject({ status: 'sent', replayed: true });
+    for (let i = 0; i < phones.length; i++)
+      expect((await post(i % 2 ? A : B, phones[i]!, keys[i]!)).json).toMatchObject({ status: 'sent', replayed: true });
     expect(phones.concat(mnsPhone).map(sentTo)).toEqual([1, 1, 1, 1, 1]);
     // The scheduling retry keeps one entry (same id), which one cancel removes.
     const again = await post(A, schedPhone, schedKey, { sendAt: schedAt });
@@ -240,9 +251,15 @@ describe('Redis faults (real redis-server child, killed or paused by pid)', () =
     expect(await timer).toMatchObject({ ok: true, source: 'timer', counts: { sent: 2 } });
     const unrecorded = logs.parsed().filter((l) => l.event === 'send-unrecorded');
     for (let i = 0; i < phones.length; i++) {
-      expect(unrecorded.find((l) => l.idempotencyKey === keys[i])).toMatchObject({ level: 'error', phone: masked(phones[i]!), outcome: 'sent' });
+      expect(unrecorded.find((l) => l.idempotencyKey === keys[i])).toMatchObject({
+        level: 'error',
+        phone: masked(phones[i]!),
+        outcome: 'sent',
+      });
     }
-    expect(logs.parsed().filter((l) => l.event === 'batch-job' && l.recorded === false && mnsPhones.map(masked).includes(l.phone))).toHaveLength(4);
+    expect(
+      logs.parsed().filter((l) => l.event === 'batch-job' && l.recorded === false && mnsPhones.map(masked).includes(l.phone)),
+    ).toHaveLength(4);
     expect(A.handler.runtime.sender!.pendingWrites()).toBe(14);
 
     // While Redis is down: new work is refused as retryable, nothing is sent.
@@ -273,9 +290,11 @@ describe('Redis faults (real redis-server child, killed or paused by pid)', () =
     expect(sentTo(phones[7]!)).toBe(2);
 
     // This instance writes what the store missed before its next send: every retry and redelivery replays.
-    for (let i = 0; i < phones.length; i++) expect((await post(A, phones[i]!, keys[i]!)).json).toMatchObject({ status: 'sent', replayed: true });
+    for (let i = 0; i < phones.length; i++)
+      expect((await post(A, phones[i]!, keys[i]!)).json).toMatchObject({ status: 'sent', replayed: true });
     expect(A.handler.runtime.sender!.pendingWrites()).toBe(0);
-    for (let i = 0; i < mnsPhones.length; i++) expect(await A.handler(topicEvent(mnsPhones[i]!, mnsIds[i]!), fcContext())).toMatchObject({ ok: true, counts: { replayed: 1 } });
+    for (let i = 0; i < mnsPhones.length; i++)
+      expect(await A.handler(topicEvent(mnsPhones[i]!, mnsIds[i]!), fcContext())).toMatchObject({ ok: true, counts: { replayed: 1 } });
     // ... and so does every other instance now.
     for (let i = 0; i < 7; i++) expect((await post(B, phones[i]!, keys[i]!)).json).toMatchObject({ status: 'sent', replayed: true });
     // What was refused during the outage goes out once on retry/redelivery.
@@ -330,10 +349,16 @@ describe('Redis faults (real redis-server child, killed or paused by pid)', () =
       R.cont();
     }
     // The writes already in the socket ran when Redis woke up: outcomes recorded, scheduled jobs acked.
-    await until(async () => (await inspect.get(`fcn:idem:sms:app:${keys[3]}`))?.startsWith('d:') === true, 3000, 'the outcomes to be recorded');
+    await until(
+      async () => (await inspect.get(`fcn:idem:sms:app:${keys[3]}`))?.startsWith('d:') === true,
+      3000,
+      'the outcomes to be recorded',
+    );
     await until(async () => (await inspect.zcard('fcn:sched:sms')) === 0, 3000, 'the scheduled jobs to be acked');
-    for (let i = 0; i < phones.length; i++) expect((await post(B, phones[i]!, keys[i]!)).json).toMatchObject({ status: 'sent', replayed: true });
-    for (let i = 0; i < mnsPhones.length; i++) expect(await B.handler(topicEvent(mnsPhones[i]!, mnsIds[i]!), fcContext())).toMatchObject({ ok: true, counts: { replayed: 1 } });
+    for (let i = 0; i < phones.length; i++)
+      expect((await post(B, phones[i]!, keys[i]!)).json).toMatchObject({ status: 'sent', replayed: true });
+    for (let i = 0; i < mnsPhones.length; i++)
+      expect(await B.handler(topicEvent(mnsPhones[i]!, mnsIds[i]!), fcContext())).toMatchObject({ ok: true, counts: { replayed: 1 } });
     expect(await B.handler(tick(), fcContext())).toMatchObject({ ok: true, total: 0 });
     expect(phones.concat(mnsPhones, schedPhones).map(sentTo)).toEqual(Array(12).fill(1));
     // The refused job: its release and refund ran when Redis woke up, so a retry on another instance sends (no 409, no 429).

@@ -55,12 +55,15 @@ function pings(port: number, ms: number): Promise<boolean> {
 export async function startRedisChild(): Promise<RedisChild> {
   const port = await freePort();
   let child: ChildProcess | undefined;
-  let stopped = false;
 
   async function start(): Promise<void> {
-    const c = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no', '--loglevel', 'warning'], {
-      stdio: 'ignore',
-    });
+    const c = spawn(
+      'redis-server',
+      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no', '--loglevel', 'warning'],
+      {
+        stdio: 'ignore',
+      },
+    );
     child = c;
     // A test worker that dies must not leave a (maybe stopped) server behind: kill it by pid on exit.
     const onExit = () => c.kill('SIGKILL');
@@ -84,7 +87,6 @@ export async function startRedisChild(): Promise<RedisChild> {
     // SIGKILL ends a stopped process too, without letting it run what is in its sockets.
     c.kill('SIGKILL');
     await exited;
-    stopped = false;
   }
 
   await start();
@@ -97,11 +99,9 @@ export async function startRedisChild(): Promise<RedisChild> {
     kill,
     stop() {
       child?.kill('SIGSTOP');
-      stopped = true;
     },
     cont() {
       child?.kill('SIGCONT');
-      stopped = false;
     },
     async restart() {
       await kill();
