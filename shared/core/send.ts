@@ -214,7 +214,7 @@ export function createSender(deps: SenderDeps): Sender {
     if (pending.size > PENDING_MAX) {
       const [oldest] = pending.keys();
       if (oldest !== undefined) pending.delete(oldest);
-      logger.error({ event: 'store-pending-dropped', max: PENDING_MAX }, 'too many store writes pending; the oldest is dropped');
+      logger.error({ event: 'store-pending-dropped', max: PENDING_MAX, key: oldest }, 'too many store writes pending; the oldest is dropped (its claim stays: the job is not sent again)');
     }
   }
 
