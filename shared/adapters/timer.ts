@@ -1,4 +1,6 @@
-import { type BatchItem, type BatchSummary, runBatch } from '../core/batch.ts';
+import { type BatchItem, type BatchSummary, maxJobsPerEvent, runBatch } from '../core/batch.ts';
+import { expiryOf } from '../core/schedule.ts';
+import { maskPhone } from '../phone.ts';
 import type { FcContext, Runtime } from '../runtime.ts';
 import { storeErrorFields, storeUnavailable } from '../errors.ts';
 import type { ScheduledJob } from '../store/types.ts';
@@ -26,20 +28,42 @@ export async function handleTimer(event: unknown, fc: FcContext, rt: Runtime): P
   const payload = typeof e.payload === 'string' ? e.payload.trim() : '';
   if (payload !== '' && payload !== '{}') {
     items.push(...itemsFromText(payload, `timer ${tick}`, `timer:${tick}`).map((i) => (i.problem ? { ...i, problem: `timer payload: ${i.problem}` } : i)));
+    // Only the payload's own jobs count: scheduled jobs are taken DUE_PER_TICK at a time. The
+    // payload is static configuration: failing the tick would not fix it and would stop the
+    // scheduled jobs below, so it becomes one poison item (logged at error level every tick).
+    const max = maxJobsPerEvent(rt);
+    if (items.length > max) {
+      const n = items.length;
+      const problem = `timer payload holds ${n} jobs, over MAX_JOBS_PER_EVENT (${max}); none of them was sent`;
+      rt.logger.error({ event: 'event-refused', requestId: fc.requestId, source: 'timer', reason: 'too-many-jobs', jobs: n, max }, `poison timer payload: ${problem}`);
+      items.splice(0, n, { ref: `timer ${tick}`, defaultKey: `timer:${tick}`, problem });
+    }
   }
   const scheduled = new Map<BatchItem, ScheduledJob>();
   if (rt.channel) {
     const leaseMs = ((fc.function?.timeout ?? 60) + 30) * 1000;
+    const now = rt.now();
     let due: ScheduledJob[];
     try {
-      due = await rt.store.claimDue(rt.channel, rt.now(), DUE_PER_TICK, leaseMs);
+      due = await rt.store.claimDue(rt.channel, now, DUE_PER_TICK, leaseMs);
     } catch (err) {
       // Nothing was sent; the invocation fails so FC retries it, and the next tick takes the due jobs.
       rt.logger.error({ event: 'timer', requestId: fc.requestId, storeError: storeErrorFields(err) }, 'store unreachable: due scheduled jobs not taken; nothing was sent');
       throw storeUnavailable(err, 'no scheduled job was taken and nothing was sent; the next tick takes them');
     }
     for (const entry of due) {
-      const item: BatchItem = { ref: `scheduled ${entry.id}`, raw: entry.job, defaultKey: entry.key, caller: entry.caller };
+      // Not sent within SCHEDULE_EXPIRE_HOURS of its time (timers stopped, a long outage, a
+      // deferral loop): a reminder that late does more harm than good. Dropped, with a line.
+      const expiresAt = entry.expiresAt ?? expiryOf(rt, entry.dueAt);
+      if (now > expiresAt) {
+        rt.logger.warn(
+          { event: 'scheduled-expired', requestId: fc.requestId, id: entry.id, caller: entry.caller, channel: entry.channel, dueAt: new Date(entry.dueAt).toISOString(), phone: maskPhone(String(entry.job.phone ?? '')) },
+          'scheduled job expired unsent; dropped',
+        );
+        await rt.store.ack(entry.channel, entry.id, entry.caller);
+        continue;
+      }
+      const item: BatchItem = { ref: `scheduled ${entry.id}`, raw: entry.job, defaultKey: entry.key, caller: entry.caller, scheduled: true };
       scheduled.set(item, entry);
       items.push(item);
     }
@@ -52,7 +76,7 @@ export async function handleTimer(event: unknown, fc: FcContext, rt: Runtime): P
       if (entry && !result.retry && result.status !== 'deferred') {
         // An ack the store misses only brings the job back after its lease; its idempotency key
         // (replayed or, once stale, unknown) keeps it from being sent again.
-        await rt.store.ack(entry.channel, entry.id).catch((err: unknown) => {
+        await rt.store.ack(entry.channel, entry.id, entry.caller).catch((err: unknown) => {
           rt.logger.warn({ event: 'timer-ack-failed', requestId: fc.requestId, id: entry.id, err: storeErrorFields(err) }, 'could not forget a finished scheduled job; it comes back after its lease and is not sent again');
         });
       }

@@ -1,7 +1,7 @@
 import { errorResponse, json, readJsonBody, type HttpResponse, type Route } from '../adapters/http.ts';
 import type { Outcome } from '../core/send.ts';
 import { randomUUID } from 'node:crypto';
-import { toScheduled } from '../core/batch.ts';
+import { scheduleJob } from '../core/schedule.ts';
 import { InvalidRequestError, NotifyError, storeErrorFields, storeUnavailable } from '../errors.ts';
 import { maskPhone } from '../phone.ts';
 import { type Channel, parseJob } from '../jobs.ts';
@@ -49,10 +49,13 @@ export function sendRoute(channel: Channel): Route {
       if (job.sendAt !== undefined && Date.parse(job.sendAt) > rt.now()) {
         // The same idempotencyKey schedules the same entry again (a retried POST stays one job).
         const key = job.idempotencyKey ?? randomUUID();
-        const entry = toScheduled({ ...job, idempotencyKey: key }, caller, key, Date.parse(job.sendAt));
+        // Horizon, per-caller limits and the pending cap: docs/limits.md.
+        let entry: Awaited<ReturnType<typeof scheduleJob>>;
         try {
-          await rt.store.schedule(entry);
+          entry = await scheduleJob(rt, { job: { ...job, idempotencyKey: key }, caller, key, dueAt: Date.parse(job.sendAt), http: true });
         } catch (err) {
+          if (err instanceof NotifyError) throw err;
+          // The store failed (limits or the entry itself): nothing was sent, the entry may still land.
           Object.assign(log, { storeError: storeErrorFields(err) });
           throw storeUnavailable(err, 'nothing was sent; the job may or may not be scheduled (a slow store still runs the write), so retry with the same idempotencyKey: a retry replaces the entry, never doubles it');
         }
