@@ -107,12 +107,6 @@ export function storeUnavailable(cause: unknown, what = 'nothing was sent; retry
   });
 }
 
-/** A short, secret-free description of a store failure for logs (ioredis messages name commands and hosts, never values). */
-export function storeErrorFields(err: unknown): { name: string; message: string } {
-  const e = err as { name?: unknown; message?: unknown } | null;
-  return { name: String(e?.name ?? typeof err).slice(0, 60), message: String(e?.message ?? '').slice(0, 160) };
-}
-
 /** Turns anything thrown into a NotifyError that is safe to put in an answer. */
 export function toNotifyError(err: unknown): NotifyError {
   if (err instanceof NotifyError) return err;

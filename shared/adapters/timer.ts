@@ -2,7 +2,7 @@ import { type BatchItem, type BatchSummary, maxJobsPerEvent, runBatch } from '..
 import { expiryOf } from '../core/schedule.ts';
 import { maskPhone } from '../phone.ts';
 import type { FcContext, Runtime } from '../runtime.ts';
-import { storeErrorFields, storeUnavailable } from '../errors.ts';
+import { errorFields } from '../log.ts';
 import type { ScheduledJob } from '../store/types.ts';
 import { isRecord, itemsFromText } from './jobs-text.ts';
 
@@ -43,15 +43,9 @@ export async function handleTimer(event: unknown, fc: FcContext, rt: Runtime): P
   if (rt.channel) {
     const leaseMs = ((fc.function?.timeout ?? 60) + 30) * 1000;
     const now = rt.now();
-    let due: ScheduledJob[];
-    try {
-      due = await rt.store.claimDue(rt.channel, now, DUE_PER_TICK, leaseMs);
-    } catch (err) {
-      // Nothing was sent; the invocation fails so FC retries it, and the next tick takes the due jobs.
-      rt.logger.error({ event: 'timer', requestId: fc.requestId, storeError: storeErrorFields(err) }, 'store unreachable: due scheduled jobs not taken; nothing was sent');
-      throw storeUnavailable(err, 'no scheduled job was taken and nothing was sent; the next tick takes them');
-    }
-    for (const entry of due) {
+    // A store that cannot answer fails the invocation (logged once by app.ts, FC retries it);
+    // nothing was sent and the next tick takes the due jobs.
+    for (const entry of await rt.store.claimDue(rt.channel, now, DUE_PER_TICK, leaseMs)) {
       // Not sent within SCHEDULE_EXPIRE_HOURS of its time (timers stopped, a long outage, a
       // deferral loop): a reminder that late does more harm than good. Dropped, with a line.
       const expiresAt = entry.expiresAt ?? expiryOf(rt, entry.dueAt);
@@ -77,7 +71,7 @@ export async function handleTimer(event: unknown, fc: FcContext, rt: Runtime): P
         // An ack the store misses only brings the job back after its lease; its idempotency key
         // (replayed or, once stale, unknown) keeps it from being sent again.
         await rt.store.ack(entry.channel, entry.id, entry.caller).catch((err: unknown) => {
-          rt.logger.warn({ event: 'timer-ack-failed', requestId: fc.requestId, id: entry.id, err: storeErrorFields(err) }, 'could not forget a finished scheduled job; it comes back after its lease and is not sent again');
+          rt.logger.warn({ event: 'timer-ack-failed', requestId: fc.requestId, id: entry.id, err: errorFields(err) }, 'could not forget a finished scheduled job; it comes back after its lease and is not sent again');
         });
       }
     },

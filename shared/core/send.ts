@@ -1,7 +1,7 @@
-import { NotifyError, storeErrorFields, storeUnavailable } from '../errors.ts';
+import { NotifyError, storeUnavailable } from '../errors.ts';
 import { sha256 } from '../hash.ts';
 import type { Job, SmsJob } from '../jobs.ts';
-import { type Logger, scrubValues } from '../log.ts';
+import { errorFields, type Logger, scrubValues } from '../log.ts';
 import { maskPhone } from '../phone.ts';
 import type { ProviderInfo } from '../provider/classify.ts';
 import type { ProviderClient } from '../provider/client.ts';
@@ -250,7 +250,7 @@ export function createSender(deps: SenderDeps): Sender {
       await boundedWrite(() => deps.store.release(storeKey, token));
     } catch (err) {
       remember(storeKey, { op: 'release', token, until: Date.now() + OUTCOME_TTL_MS }, ctx.logger);
-      ctx.logger.error({ event: 'store-release-failed', requestId: ctx.requestId, ...fields, err: storeErrorFields(err) }, 'could not release an idempotency claim (nothing was sent); kept to retry');
+      ctx.logger.error({ event: 'store-release-failed', requestId: ctx.requestId, ...fields, err: errorFields(err) }, 'could not release an idempotency claim (nothing was sent); kept to retry');
     }
   }
 
@@ -274,7 +274,7 @@ export function createSender(deps: SenderDeps): Sender {
         try {
           claim = await deps.store.claim(storeKey, fp, ctx.claimTtlMs ?? DEFAULT_CLAIM_TTL_MS, OUTCOME_TTL_MS);
         } catch (err) {
-          report(ctx, 'error', { event: 'send', outcome: 'store-unavailable', step: 'claim', ...ids, storeError: storeErrorFields(err) }, 'store unreachable before the send; nothing was sent');
+          report(ctx, 'error', { event: 'send', outcome: 'store-unavailable', step: 'claim', ...ids, storeError: errorFields(err) }, 'store unreachable before the send; nothing was sent');
           throw storeUnavailable(err);
         }
         if (claim.kind === 'done' || claim.kind === 'in-progress') {
@@ -315,7 +315,7 @@ export function createSender(deps: SenderDeps): Sender {
           if (storeKey !== null && token !== undefined) await release(storeKey, token, ctx, ids);
           // Refusals (429 and deferrals) are NotifyErrors; anything else is the limiter's store failing.
           if (err instanceof NotifyError) throw err;
-          report(ctx, 'error', { event: 'send', outcome: 'store-unavailable', step: 'limits', ...ids, storeError: storeErrorFields(err) }, 'store unreachable before the send; nothing was sent');
+          report(ctx, 'error', { event: 'send', outcome: 'store-unavailable', step: 'limits', ...ids, storeError: errorFields(err) }, 'store unreachable before the send; nothing was sent');
           throw storeUnavailable(err);
         }
       }
@@ -350,7 +350,7 @@ export function createSender(deps: SenderDeps): Sender {
       // outcomes are kept (and counted).
       const nothingSent = outcome.status !== 'sent' && outcome.status !== 'unknown' && outcome.error?.retryable === true;
       if (nothingSent && refund) {
-        await refund().catch((err: unknown) => ctx.logger.warn({ event: 'limit-refund-failed', ...ids, err: storeErrorFields(err) }, 'could not give a send back to the limits'));
+        await refund().catch((err: unknown) => ctx.logger.warn({ event: 'limit-refund-failed', ...ids, err: errorFields(err) }, 'could not give a send back to the limits'));
       }
       if (storeKey !== null && token !== undefined) {
         if (nothingSent) await release(storeKey, token, ctx, ids);
@@ -365,7 +365,7 @@ export function createSender(deps: SenderDeps): Sender {
             outcome.recorded = false;
             remember(storeKey, { op: 'complete', token, value, until: Date.now() + OUTCOME_TTL_MS }, ctx.logger);
             ctx.logger.error(
-              { event: 'send-unrecorded', requestId: ctx.requestId, caller: ctx.caller, outcome: outcome.status, ...ids, providerRequestId: outcome.provider?.requestId, err: storeErrorFields(err) },
+              { event: 'send-unrecorded', requestId: ctx.requestId, caller: ctx.caller, outcome: outcome.status, ...ids, providerRequestId: outcome.provider?.requestId, err: errorFields(err) },
               `${outcome.status.toUpperCase()} BUT NOT RECORDED: the store is unreachable; the claim keeps the job from being sent again`,
             );
           }

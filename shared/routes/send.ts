@@ -2,7 +2,8 @@ import { errorResponse, json, readJsonBody, type HttpResponse, type Route } from
 import type { Outcome } from '../core/send.ts';
 import { randomUUID } from 'node:crypto';
 import { scheduleJob } from '../core/schedule.ts';
-import { InvalidRequestError, NotifyError, storeErrorFields, storeUnavailable } from '../errors.ts';
+import { InvalidRequestError, NotifyError, storeUnavailable } from '../errors.ts';
+import { errorFields } from '../log.ts';
 import { maskPhone } from '../phone.ts';
 import { type Channel, parseJob } from '../jobs.ts';
 
@@ -56,7 +57,7 @@ export function sendRoute(channel: Channel): Route {
         } catch (err) {
           if (err instanceof NotifyError) throw err;
           // The store failed (limits or the entry itself): nothing was sent, the entry may still land.
-          Object.assign(log, { storeError: storeErrorFields(err) });
+          Object.assign(log, { storeError: errorFields(err) });
           throw storeUnavailable(err, 'nothing was sent; the job may or may not be scheduled (a slow store still runs the write), so retry with the same idempotencyKey: a retry replaces the entry, never doubles it');
         }
         Object.assign(log, { outcome: 'scheduled', scheduledId: entry.id });
@@ -90,7 +91,7 @@ export function cancelRoute(channel: Channel): Route {
       try {
         cancelled = await rt.store.cancel(channel, id, String(log.caller ?? 'anonymous'));
       } catch (err) {
-        Object.assign(log, { storeError: storeErrorFields(err) });
+        Object.assign(log, { storeError: errorFields(err) });
         throw storeUnavailable(err, 'the job may or may not be cancelled (a slow store still runs the write); retry: a job already cancelled answers 404');
       }
       Object.assign(log, { scheduledId: id, cancelled });
@@ -126,7 +127,7 @@ export const healthRoute: Route = {
         }),
       ]);
     } catch (err) {
-      Object.assign(log, { storeError: storeErrorFields(err) });
+      Object.assign(log, { storeError: errorFields(err) });
       return json(503, { ok: false, store: 'unreachable' }, { 'retry-after': '2' });
     } finally {
       clearTimeout(timer);
