@@ -164,9 +164,13 @@ export class RedisLimiter implements Limiter {
     const counted: Part[] = [];
     let refusal: { retryAt: number; rule: string } | undefined;
     let failure: { error: unknown } | undefined;
+    const failed: Part[] = [];
     results.forEach((r, i) => {
       const part = parts[i] as Part;
-      if (!r.ok) failure ??= { error: r.error };
+      if (!r.ok) {
+        failure ??= { error: r.error };
+        failed.push(part);
+      }
       else if (r.value[0] === 1) counted.push(part);
       else {
         const retryAt = Number(r.value[1]);
@@ -174,6 +178,15 @@ export class RedisLimiter implements Limiter {
       }
     });
     if (!refusal && !failure) return { allowed: true, token };
+    if (failed.length > 0) {
+      // A consume that timed out on a stalled server is in the socket and runs when it wakes up.
+      // Give back, right behind it on the same connection, what can be given back exactly: the
+      // interval rules (their key holds this token), so an immediate retry is not refused as "sent
+      // less than N s ago". Window counters are left alone (a refund cannot tell whether the
+      // consume ran): at worst one send that never happened counts, which errs towards fewer sends.
+      const intervals = failed.flatMap((part) => part.rules.filter((r) => r.kind === 'interval'));
+      if (intervals.length > 0) this.refund(intervals, token).catch(() => undefined);
+    }
     // Give back what was counted. Should that fail too, those counters stay one too high until
     // their window ends: a send refused early, never one sent past a limit.
     if (counted.length > 0) await this.#refund(redis, counted, token).catch(() => undefined);
