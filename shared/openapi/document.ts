@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import type * as z from 'zod/mini';
 import { toJSONSchema } from 'zod/v4/core';
 import { ERROR_STATUS, type ErrorCode } from '../errors.ts';
-import { type JsonSchema, ROUTE_DOCS, type ResponseDoc, type RouteDoc, schemaDocs } from './table.ts';
+import { type JsonSchema, type ResponseDoc, ROUTE_DOCS, type RouteDoc, schemaDocs } from './table.ts';
 
 /**
  * Builds the OpenAPI 3.1 document from ROUTE_DOCS (table.ts), the zod schemas the code validates
@@ -10,7 +10,10 @@ import { type JsonSchema, ROUTE_DOCS, type ResponseDoc, type RouteDoc, schemaDoc
  * JSON schema, and the error codes of shared/errors.ts. Build-time only: it loads zod's generator.
  */
 
-export type OpenApiDocument = Record<string, unknown> & { paths: Record<string, Record<string, Record<string, unknown>>>; components: Record<string, Record<string, unknown>> };
+export type OpenApiDocument = Record<string, unknown> & {
+  paths: Record<string, Record<string, Record<string, unknown>>>;
+  components: Record<string, Record<string, unknown>>;
+};
 
 const ROOT = new URL('../../', import.meta.url);
 const COMPONENT = (id: string) => `#/components/schemas/${id}`;
@@ -21,8 +24,13 @@ function packageVersion(): string {
 
 /** The template entry of schemas/templates.schema.json (draft-07, no internal $refs), as a 2020-12 component. */
 function templateSchema(): JsonSchema {
-  const file = JSON.parse(readFileSync(new URL('schemas/templates.schema.json', ROOT), 'utf8')) as { definitions: { template: JsonSchema } };
-  return { ...file.definitions.template, description: 'A template as the catalog (templates.json) holds it; schemas/templates.schema.json.' };
+  const file = JSON.parse(readFileSync(new URL('schemas/templates.schema.json', ROOT), 'utf8')) as {
+    definitions: { template: JsonSchema };
+  };
+  return {
+    ...file.definitions.template,
+    description: 'A template as the catalog (templates.json) holds it; schemas/templates.schema.json.',
+  };
 }
 
 /** `$schema`/`$id` belong to standalone schemas, not to components of one document. */
@@ -68,7 +76,7 @@ function errorComponents(): { schemas: Record<string, JsonSchema>; responses: Re
             code: { $ref: COMPONENT('ErrorCode') },
             message: { type: 'string', description: 'What to fix. Never contains a secret or a full phone number.' },
             retryable: { type: 'boolean', description: 'true: nothing was sent and a retry with the same idempotency key may succeed.' },
-            providerCode: { type: 'string', description: "The vendor's code when the provider refused (e.g. \"105\")." },
+            providerCode: { type: 'string', description: 'The vendor\'s code when the provider refused (e.g. "105").' },
           },
         },
       },
@@ -96,7 +104,9 @@ function errorComponents(): { schemas: Record<string, JsonSchema>; responses: Re
 /** Zod schemas used in the table (bodies and answers) → component schemas or inline schemas. */
 function zodSchemas(routes: readonly RouteDoc[]): { components: Record<string, JsonSchema>; inline: Map<z.ZodMiniType, JsonSchema> } {
   // One generator run over the registry, so shared parts resolve to `$ref`s between components.
-  const generated = toJSONSchema(schemaDocs, { uri: COMPONENT, io: 'input', unrepresentable: 'any', metadata: schemaDocs }) as { schemas: Record<string, Record<string, unknown>> };
+  const generated = toJSONSchema(schemaDocs, { uri: COMPONENT, io: 'input', unrepresentable: 'any', metadata: schemaDocs }) as {
+    schemas: Record<string, Record<string, unknown>>;
+  };
   const components: Record<string, JsonSchema> = {};
   for (const [id, s] of Object.entries(generated.schemas)) components[id] = asComponent(s);
   const inline = new Map<z.ZodMiniType, JsonSchema>();
@@ -104,7 +114,8 @@ function zodSchemas(routes: readonly RouteDoc[]): { components: Record<string, J
   for (const s of used) {
     if (!isZod(s) || inline.has(s)) continue;
     const id = schemaDocs.get(s)?.id;
-    if (id === undefined) inline.set(s, asComponent(toJSONSchema(s, { io: 'input', unrepresentable: 'any', metadata: schemaDocs }) as Record<string, unknown>));
+    if (id === undefined)
+      inline.set(s, asComponent(toJSONSchema(s, { io: 'input', unrepresentable: 'any', metadata: schemaDocs }) as Record<string, unknown>));
     else inline.set(s, { $ref: COMPONENT(id) });
   }
   return { components, inline };
@@ -127,7 +138,8 @@ export function buildDocument(routes: readonly RouteDoc[] = ROUTE_DOCS): OpenApi
     const responses: Record<string, unknown> = {};
     for (const [status, doc] of Object.entries(r.responses)) responses[status] = responseObject(doc, schemaOf);
     for (const status of r.errors) {
-      if (!(`Error${status}` in errors.responses)) throw new Error(`${r.method.toUpperCase()} ${r.path}: no error code has HTTP status ${status} (shared/errors.ts)`);
+      if (!(`Error${status}` in errors.responses))
+        throw new Error(`${r.method.toUpperCase()} ${r.path}: no error code has HTTP status ${status} (shared/errors.ts)`);
       responses[String(status)] = { $ref: `#/components/responses/Error${status}` };
     }
     const operation: Record<string, unknown> = {
@@ -138,7 +150,14 @@ export function buildDocument(routes: readonly RouteDoc[] = ROUTE_DOCS): OpenApi
       'x-fc-functions': [...r.functions],
       ...(r.public ? { security: [] } : {}),
       ...(r.parameters ? { parameters: r.parameters.map((p) => ({ ...p })) } : {}),
-      ...(r.body ? { requestBody: { required: true, content: { 'application/json': { schema: schemaOf(r.body.schema), examples: r.body.examples } } } } : {}),
+      ...(r.body
+        ? {
+            requestBody: {
+              required: true,
+              content: { 'application/json': { schema: schemaOf(r.body.schema), examples: r.body.examples } },
+            },
+          }
+        : {}),
       responses,
     };
     paths[r.path] ??= {};
@@ -167,8 +186,14 @@ export function buildDocument(routes: readonly RouteDoc[] = ROUTE_DOCS): OpenApi
       schemas: { ...zodComponents, Template: templateSchema(), ...errors.schemas },
       responses: errors.responses,
       headers: {
-        'Retry-After': { description: 'Seconds to wait before retrying (429, 503, and 422 OUTSIDE_SENDING_HOURS).', schema: { type: 'integer', minimum: 1 } },
-        'Idempotent-Replayed': { description: '`true` when the answer is the replay of an earlier one for the same idempotency key.', schema: { type: 'string', enum: ['true'] } },
+        'Retry-After': {
+          description: 'Seconds to wait before retrying (429, 503, and 422 OUTSIDE_SENDING_HOURS).',
+          schema: { type: 'integer', minimum: 1 },
+        },
+        'Idempotent-Replayed': {
+          description: '`true` when the answer is the replay of an earlier one for the same idempotency key.',
+          schema: { type: 'string', enum: ['true'] },
+        },
       },
       securitySchemes: {
         bearerAuth: { type: 'http', scheme: 'bearer', description: 'A caller key from API_KEYS: `Authorization: Bearer <key>`.' },

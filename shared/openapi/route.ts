@@ -23,7 +23,10 @@ const texts = new Map<string, string>();
 function documentText(functionName: string): string {
   let text = texts.get(functionName);
   if (text === undefined) {
-    text = typeof __FCN_OPENAPI_BR__ === 'string' ? brotliDecompressSync(Buffer.from(__FCN_OPENAPI_BR__, 'base64')).toString('utf8') : sourceDocument(functionName);
+    text =
+      typeof __FCN_OPENAPI_BR__ === 'string'
+        ? brotliDecompressSync(Buffer.from(__FCN_OPENAPI_BR__, 'base64')).toString('utf8')
+        : sourceDocument(functionName);
     texts.set(functionName, text);
   }
   return text;

@@ -42,7 +42,10 @@ export function documentFor(doc: Json, functionName: string): Json {
   }
   const pruned: Record<string, Json> = {};
   for (const [kind, entries] of Object.entries(components)) {
-    const keep = kind === 'securitySchemes' ? entries : Object.fromEntries(Object.entries(entries).filter(([name]) => seen.has(`#/components/${kind}/${name}`)));
+    const keep =
+      kind === 'securitySchemes'
+        ? entries
+        : Object.fromEntries(Object.entries(entries).filter(([name]) => seen.has(`#/components/${kind}/${name}`)));
     if (Object.keys(keep).length > 0) pruned[kind] = keep;
   }
   const tags = Array.isArray(doc.tags) ? (doc.tags as Json[]).filter((t) => t.name === functionName) : undefined;

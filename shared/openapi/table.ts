@@ -28,15 +28,21 @@ const PHONE_EXAMPLE = '13800138000';
 schemaDocs.add(smsJobSchema, {
   id: 'SmsJob',
   title: 'Long SMS job',
-  description: 'One long SMS (up to 200 characters with the signature), as POST /sms, MNS, OSS batch lines and timers take it. Unknown fields are refused.',
+  description:
+    'One long SMS (up to 200 characters with the signature), as POST /sms, MNS, OSS batch lines and timers take it. Unknown fields are refused.',
 });
 schemaDocs.add(voiceJobSchema, {
   id: 'VoiceJob',
   title: 'Voice notification job',
-  description: 'One voice notification call (text to speech), as POST /voice, MNS, OSS batch lines and timers take it. Unknown fields are refused.',
+  description:
+    'One voice notification call (text to speech), as POST /voice, MNS, OSS batch lines and timers take it. Unknown fields are refused.',
 });
-schemaDocs.add(smsJobSchema.shape.channel, { description: 'Optional over HTTP: the route implies it. A job for the other channel is refused (400).' });
-schemaDocs.add(voiceJobSchema.shape.channel, { description: 'Optional over HTTP: the route implies it. A job for the other channel is refused (400).' });
+schemaDocs.add(smsJobSchema.shape.channel, {
+  description: 'Optional over HTTP: the route implies it. A job for the other channel is refused (400).',
+});
+schemaDocs.add(voiceJobSchema.shape.channel, {
+  description: 'Optional over HTTP: the route implies it. A job for the other channel is refused (400).',
+});
 // `phone`, `idempotencyKey` and `sendAt` are the same schema objects in both jobs.
 schemaDocs.add(smsJobSchema.shape.phone, {
   description:
@@ -58,7 +64,10 @@ schemaDocs.add(smsJobSchema.shape.params, {
   description: `Template parameters: an array of strings in template order (at most ${LIMITS.paramCount}), or an object by variable name when the skin is in the template catalog. Each value at most ${LIMITS.paramLength} characters, without "|" (the vendor joins values with it and cannot escape it) or control characters. Values are strings: a number would lose leading zeros.`,
   examples: [['1234'], { code: '1234' }],
 });
-schemaDocs.add(smsJobSchema.shape.sign, { description: 'Signature id (专属签名) from the vendor; the catalog default when omitted.', examples: ['1'] });
+schemaDocs.add(smsJobSchema.shape.sign, {
+  description: 'Signature id (专属签名) from the vendor; the catalog default when omitted.',
+  examples: ['1'],
+});
 schemaDocs.add(voiceJobSchema.shape.content, {
   // The zod schema reads up to 10,000 characters so that a longer text gets its own error code.
   maxLength: LIMITS.voiceContentLength,
@@ -73,7 +82,9 @@ const providerAnswer = z.object({
   message: z.string(),
   requestId: z.optional(z.string()),
 });
-schemaDocs.add(providerAnswer, { description: "The vendor's own code and message (\"OK\" when sent), and the gateway's request id when it gave one." });
+schemaDocs.add(providerAnswer, {
+  description: 'The vendor\'s own code and message ("OK" when sent), and the gateway\'s request id when it gave one.',
+});
 
 const sentAnswer = z.object({
   status: z.literal('sent'),
@@ -83,7 +94,11 @@ const sentAnswer = z.object({
   idempotencyKey: z.nullable(z.string()),
   replayed: z.boolean(),
 });
-schemaDocs.add(sentAnswer, { id: 'SentAnswer', description: 'The provider accepted the message. `replayed: true`: an earlier answer for the same idempotency key, nothing was sent again.' });
+schemaDocs.add(sentAnswer, {
+  id: 'SentAnswer',
+  description:
+    'The provider accepted the message. `replayed: true`: an earlier answer for the same idempotency key, nothing was sent again.',
+});
 
 const scheduledAnswer = z.object({
   status: z.literal('scheduled'),
@@ -95,14 +110,18 @@ const scheduledAnswer = z.object({
 });
 schemaDocs.add(scheduledAnswer, {
   id: 'ScheduledAnswer',
-  description: '`sendAt` was in the future: the job is stored and sent once by the timer trigger when due. `id` cancels it (DELETE). Without an idempotency key one is generated and returned.',
+  description:
+    '`sendAt` was in the future: the job is stored and sent once by the timer trigger when due. `id` cancels it (DELETE). Without an idempotency key one is generated and returned.',
 });
 
 const cancelledAnswer = z.object({ status: z.literal('cancelled'), id: z.string(), channel: channelEnum });
 schemaDocs.add(cancelledAnswer, { id: 'CancelledAnswer' });
 
 const issue = z.object({ path: z.string(), rule: z.string(), message: z.string() });
-schemaDocs.add(issue, { id: 'ValidationIssue', description: '`rule` is a stable rule id (e.g. `length.max`, `schema`, `catalog.unknown-skin`).' });
+schemaDocs.add(issue, {
+  id: 'ValidationIssue',
+  description: '`rule` is a stable rule id (e.g. `length.max`, `schema`, `catalog.unknown-skin`).',
+});
 
 const validationAnswer = z.looseObject({
   valid: z.boolean(),
@@ -121,7 +140,10 @@ schemaDocs.add(validationAnswer, {
 const healthy = z.object({ ok: z.literal(true) });
 schemaDocs.add(healthy, { id: 'Healthy' });
 const unhealthy = z.object({ ok: z.literal(false), problem: z.string() });
-schemaDocs.add(unhealthy, { id: 'Unhealthy', description: 'The function is misconfigured; `problem` names the variable, never its value.' });
+schemaDocs.add(unhealthy, {
+  id: 'Unhealthy',
+  description: 'The function is misconfigured; `problem` names the variable, never its value.',
+});
 
 /** A JSON schema written by hand, for bodies not described by one zod schema (or `$ref`s). */
 export type JsonSchema = Record<string, unknown>;
@@ -195,8 +217,14 @@ const idempotencyHeader: ParameterDoc = {
 export const SCHEDULED_ID_PATTERN = '^[\\w-]{1,64}$';
 
 const smsExamples: Record<string, Example> = {
-  now: { summary: 'Send now, params in template order', value: { phone: PHONE_EXAMPLE, skin: '1', params: ['1234'], idempotencyKey: 'order-42' } },
-  signed: { summary: 'With a signature id and the channel spelled out', value: { channel: 'sms', phone: '+86 138-0013-8000', skin: '1', params: ['1234'], sign: '1' } },
+  now: {
+    summary: 'Send now, params in template order',
+    value: { phone: PHONE_EXAMPLE, skin: '1', params: ['1234'], idempotencyKey: 'order-42' },
+  },
+  signed: {
+    summary: 'With a signature id and the channel spelled out',
+    value: { channel: 'sms', phone: '+86 138-0013-8000', skin: '1', params: ['1234'], sign: '1' },
+  },
   scheduled: {
     summary: 'Scheduled (202)',
     value: { phone: PHONE_EXAMPLE, skin: '1', params: ['1234'], sendAt: '2099-05-01T09:00:00+08:00', idempotencyKey: 'reminder-7' },
@@ -204,18 +232,29 @@ const smsExamples: Record<string, Example> = {
 };
 const voiceExamples: Record<string, Example> = {
   now: { summary: 'Call now', value: { phone: PHONE_EXAMPLE, content: '您好，您的快递已送达。', idempotencyKey: 'parcel-9' } },
-  scheduled: { summary: 'Scheduled (202)', value: { phone: PHONE_EXAMPLE, content: '您好，您的快递已送达。', sendAt: '2099-05-01T09:00:00+08:00' } },
+  scheduled: {
+    summary: 'Scheduled (202)',
+    value: { phone: PHONE_EXAMPLE, content: '您好，您的快递已送达。', sendAt: '2099-05-01T09:00:00+08:00' },
+  },
 };
 
 const smsCounterExamples: CounterExample[] = [
   { summary: 'not a mainland mobile', value: { phone: '12345', skin: '1', params: ['1'] }, code: 'INVALID_PHONE' },
   { summary: 'a "|" in a value', value: { phone: PHONE_EXAMPLE, skin: '1', params: ['a|b'] }, code: 'INVALID_REQUEST' },
   { summary: 'a control character', value: { phone: PHONE_EXAMPLE, skin: '1', params: ['a\u0007'] }, code: 'INVALID_REQUEST' },
-  { summary: 'sendAt without a zone', value: { phone: PHONE_EXAMPLE, skin: '1', params: ['1'], sendAt: '2099-05-01T09:00:00' }, code: 'INVALID_REQUEST' },
+  {
+    summary: 'sendAt without a zone',
+    value: { phone: PHONE_EXAMPLE, skin: '1', params: ['1'], sendAt: '2099-05-01T09:00:00' },
+    code: 'INVALID_REQUEST',
+  },
   { summary: 'the other channel', value: { channel: 'voice', phone: PHONE_EXAMPLE, skin: '1', params: ['1'] }, code: 'INVALID_REQUEST' },
 ];
 const voiceCounterExamples: CounterExample[] = [
-  { summary: 'text over the limit', value: { phone: PHONE_EXAMPLE, content: '好'.repeat(LIMITS.voiceContentLength + 1) }, code: 'CONTENT_TOO_LONG' },
+  {
+    summary: 'text over the limit',
+    value: { phone: PHONE_EXAMPLE, content: '好'.repeat(LIMITS.voiceContentLength + 1) },
+    code: 'CONTENT_TOO_LONG',
+  },
   { summary: 'not a mainland mobile', value: { phone: '+1 555 0100', content: '您好' }, code: 'INVALID_PHONE' },
   { summary: 'the other channel', value: { channel: 'sms', phone: PHONE_EXAMPLE, content: '您好' }, code: 'INVALID_REQUEST' },
 ];
@@ -250,7 +289,14 @@ function sendRoutes(channel: Channel): RouteDoc[] {
           examples: {
             sent: {
               summary: 'Sent',
-              value: { status: 'sent', channel, phone: '138****8000', provider: { code: 'OK', message: '发送成功' }, idempotencyKey: 'order-42', replayed: false },
+              value: {
+                status: 'sent',
+                channel,
+                phone: '138****8000',
+                provider: { code: 'OK', message: '发送成功' },
+                idempotencyKey: 'order-42',
+                replayed: false,
+              },
             },
           },
         },
@@ -260,7 +306,14 @@ function sendRoutes(channel: Channel): RouteDoc[] {
           examples: {
             scheduled: {
               summary: 'Scheduled',
-              value: { status: 'scheduled', id: 'a1b2c3d4e5f6a7b8c9d0e1f2', channel, phone: '138****8000', sendAt: '2099-05-01T09:00:00+08:00', idempotencyKey: 'reminder-7' },
+              value: {
+                status: 'scheduled',
+                id: 'a1b2c3d4e5f6a7b8c9d0e1f2',
+                channel,
+                phone: '138****8000',
+                sendAt: '2099-05-01T09:00:00+08:00',
+                idempotencyKey: 'reminder-7',
+              },
             },
           },
         },
@@ -273,9 +326,17 @@ function sendRoutes(channel: Channel): RouteDoc[] {
       functions: [fn],
       operationId: channel === 'sms' ? 'cancelScheduledSms' : 'cancelScheduledVoice',
       summary: `Cancel a scheduled ${channel} job`,
-      description: 'Only the caller that scheduled it can cancel it. 404 when it was already sent, cancelled, or never scheduled by this caller.',
+      description:
+        'Only the caller that scheduled it can cancel it. 404 when it was already sent, cancelled, or never scheduled by this caller.',
       parameters: [
-        { name: 'id', in: 'path', required: true, description: 'The `id` of the 202 answer.', schema: { type: 'string', pattern: SCHEDULED_ID_PATTERN }, example: 'a1b2c3d4e5f6a7b8c9d0e1f2' },
+        {
+          name: 'id',
+          in: 'path',
+          required: true,
+          description: 'The `id` of the 202 answer.',
+          schema: { type: 'string', pattern: SCHEDULED_ID_PATTERN },
+          example: 'a1b2c3d4e5f6a7b8c9d0e1f2',
+        },
       ],
       responses: { 200: { description: 'Cancelled: it will not be sent.', schema: cancelledAnswer } },
       errors: [400, 401, 404, 413, 500, 503],
@@ -300,7 +361,8 @@ const validateBodySchema: JsonSchema = {
       additionalProperties: false,
       properties: {
         job: {
-          description: 'A job as POST /sms or /voice takes it (`channel` picks which; default sms). An invalid job is answered 200 with `valid: false`.',
+          description:
+            'A job as POST /sms or /voice takes it (`channel` picks which; default sms). An invalid job is answered 200 with `valid: false`.',
           anyOf: [{ $ref: '#/components/schemas/SmsJob' }, { $ref: '#/components/schemas/VoiceJob' }],
         },
       },
@@ -317,21 +379,38 @@ export const ROUTE_DOCS: readonly RouteDoc[] = [
     functions: ['template-validate'],
     operationId: 'validateTemplate',
     summary: 'Check a template, or dry-run a job, before paying for a send',
-    description: 'Runs every template rule (length, segments, variables, signature, kind) or renders a job as it would be sent. Never sends.',
+    description:
+      'Runs every template rule (length, segments, variables, signature, kind) or renders a job as it would be sent. Never sends.',
     body: {
       schema: validateBodySchema,
       examples: {
-        template: { summary: 'Check a template', value: { template: { skin: '1', kind: 'verification', text: '【测试】您的验证码是#code#' } } },
+        template: {
+          summary: 'Check a template',
+          value: { template: { skin: '1', kind: 'verification', text: '【测试】您的验证码是#code#' } },
+        },
         job: { summary: 'Dry-run a job', value: { job: { channel: 'sms', phone: PHONE_EXAMPLE, skin: '1', params: ['1234'] } } },
-        voice: { summary: 'Dry-run a voice job', value: { job: { channel: 'voice', phone: PHONE_EXAMPLE, content: '您好，您的快递已送达。' } } },
+        voice: {
+          summary: 'Dry-run a voice job',
+          value: { job: { channel: 'voice', phone: PHONE_EXAMPLE, content: '您好，您的快递已送达。' } },
+        },
       },
       counterExamples: [
-        { summary: 'both template and job', value: { template: { skin: '1', kind: 'verification', text: '【测试】#code#' }, job: {} }, code: 'INVALID_REQUEST' },
+        {
+          summary: 'both template and job',
+          value: { template: { skin: '1', kind: 'verification', text: '【测试】#code#' }, job: {} },
+          code: 'INVALID_REQUEST',
+        },
         { summary: 'a template that is not an object', value: { template: 'x' }, code: 'INVALID_REQUEST' },
       ],
       accept: (body) => {
-        const answer = validateBody(body, { catalog: undefined, longSmsUrl: 'https://sms.invalid/largesms', voiceUrl: 'https://voice.invalid/yytz', now: new Date() });
-        if (!answer.valid) throw new NotifyError('INVALID_REQUEST', `valid: false: ${answer.errors.map((e) => `${e.path} ${e.message}`).join('; ')}`);
+        const answer = validateBody(body, {
+          catalog: undefined,
+          longSmsUrl: 'https://sms.invalid/largesms',
+          voiceUrl: 'https://voice.invalid/yytz',
+          now: new Date(),
+        });
+        if (!answer.valid)
+          throw new NotifyError('INVALID_REQUEST', `valid: false: ${answer.errors.map((e) => `${e.path} ${e.message}`).join('; ')}`);
       },
     },
     responses: {
@@ -341,7 +420,18 @@ export const ROUTE_DOCS: readonly RouteDoc[] = [
         examples: {
           template: {
             summary: 'A valid template',
-            value: { valid: true, errors: [], warnings: [], length: 14, segments: 1, preview: '【测试】您的验证码是#code#', kind: 'verification', provider: 'long-sms', variables: ['code'], measured: 'fixed-text' },
+            value: {
+              valid: true,
+              errors: [],
+              warnings: [],
+              length: 14,
+              segments: 1,
+              preview: '【测试】您的验证码是#code#',
+              kind: 'verification',
+              provider: 'long-sms',
+              variables: ['code'],
+              measured: 'fixed-text',
+            },
           },
         },
       },

@@ -4,8 +4,8 @@ import { Ajv2020 } from 'ajv/dist/2020.js';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { documentFor } from '#shared/openapi/select';
 import { ROUTE_DOCS } from '#shared/openapi/table';
-import { asHttpResult, captureLogs, fcContext, httpEvent } from '../support/fc.ts';
 import { type FakeProvider, startFakeProvider, TEST_APPCODE } from '../support/fake-provider.ts';
+import { asHttpResult, captureLogs, fcContext, httpEvent } from '../support/fc.ts';
 import { type Invoker, invoker, LIMITS_AND_QUIET_HOURS_OFF, SPECS } from '../support/functions.ts';
 
 /**
@@ -19,7 +19,8 @@ const whole = JSON.parse(readFileSync(join(ROOT, 'openapi.json'), 'utf8')) as Re
 const REF = 'https://fc-notify.test/openapi.json';
 const ajv = new Ajv2020({ strict: false, allErrors: true, validateSchema: false });
 ajv.addSchema({ ...whole, $id: REF });
-const rebase = (schema: unknown) => JSON.parse(JSON.stringify(schema).replaceAll('"$ref":"#/', `"$ref":"${REF}#/`)) as Record<string, unknown>;
+const rebase = (schema: unknown) =>
+  JSON.parse(JSON.stringify(schema).replaceAll('"$ref":"#/', `"$ref":"${REF}#/`)) as Record<string, unknown>;
 
 /** Checks a real answer against what the document says `method path` answers with that status. */
 function expectDocumented(method: string, path: string, res: { statusCode: number; json: unknown; headers: Record<string, string> }): void {
@@ -29,13 +30,19 @@ function expectDocumented(method: string, path: string, res: { statusCode: numbe
   expect(response, `${method} ${path} documents status ${res.statusCode}`).toBeDefined();
   if (response.$ref) response = whole.components.responses[String(response.$ref).split('/').pop() as string];
   const validate = ajv.compile(rebase(response.content['application/json'].schema));
-  expect(validate(res.json), `${method} ${path} ${res.statusCode}: ${JSON.stringify(validate.errors)} for ${JSON.stringify(res.json)}`).toBe(true);
+  expect(
+    validate(res.json),
+    `${method} ${path} ${res.statusCode}: ${JSON.stringify(validate.errors)} for ${JSON.stringify(res.json)}`,
+  ).toBe(true);
   // Answers may gain fields for clients that ignore unknown ones, but every field the code sends
   // today must be described: a field added to the code and not to the table fails here.
   let schema = response.content['application/json'].schema;
   if (schema.$ref) schema = whole.components.schemas[String(schema.$ref).split('/').pop() as string];
   if (schema.properties && schema.additionalProperties === undefined && res.json && typeof res.json === 'object') {
-    expect(Object.keys(res.json).filter((k) => !(k in schema.properties)), `${method} ${path} ${res.statusCode}: undocumented fields`).toEqual([]);
+    expect(
+      Object.keys(res.json).filter((k) => !(k in schema.properties)),
+      `${method} ${path} ${res.statusCode}: undocumented fields`,
+    ).toEqual([]);
   }
   for (const header of Object.keys(response.headers ?? {})) {
     if (header === 'Retry-After' || header === 'Allow') continue; // only some codes of the status carry them
@@ -53,7 +60,13 @@ beforeAll(async () => {
   fake = await startFakeProvider();
   for (const fn of Object.keys(SPECS) as Array<keyof typeof SPECS>) {
     fns[fn] = invoker(fn, {
-      env: { APPCODE: TEST_APPCODE, LONG_SMS_URL: fake.longSmsUrl, VOICE_URL: fake.voiceUrl, API_KEYS: `openapi-test:${KEY}`, ...LIMITS_AND_QUIET_HOURS_OFF },
+      env: {
+        APPCODE: TEST_APPCODE,
+        LONG_SMS_URL: fake.longSmsUrl,
+        VOICE_URL: fake.voiceUrl,
+        API_KEYS: `openapi-test:${KEY}`,
+        ...LIMITS_AND_QUIET_HOURS_OFF,
+      },
       retryDelayMs: 5,
     });
   }
@@ -65,18 +78,21 @@ afterAll(async () => {
 beforeEach(() => fake.reset());
 
 describe('GET /openapi.json', () => {
-  it.each(Object.keys(SPECS) as Array<keyof typeof SPECS>)('%s answers its own routes, without a caller key (public like /healthz)', async (fn) => {
-    const res = await fns[fn]({ method: 'GET', path: '/openapi.json' });
-    expect(res.statusCode).toBe(200);
-    expect(res.headers['content-type']).toBe('application/json; charset=utf-8');
-    expect(res.json).toEqual(documentFor(whole, fn));
-    const own = ROUTE_DOCS.filter((r) => r.functions.includes(fn));
-    for (const r of own) expect(res.json.paths[r.path]?.[r.method], `${fn} ${r.method} ${r.path}`).toBeDefined();
-    const others = ROUTE_DOCS.filter((r) => !r.functions.includes(fn));
-    for (const r of others) expect(res.json.paths[r.path]?.[r.method], `${fn} must not describe ${r.method} ${r.path}`).toBeUndefined();
-    expect(res.json.openapi).toBe('3.1.0');
-    expectDocumented('get', '/openapi.json', res);
-  });
+  it.each(Object.keys(SPECS) as Array<keyof typeof SPECS>)(
+    '%s answers its own routes, without a caller key (public like /healthz)',
+    async (fn) => {
+      const res = await fns[fn]({ method: 'GET', path: '/openapi.json' });
+      expect(res.statusCode).toBe(200);
+      expect(res.headers['content-type']).toBe('application/json; charset=utf-8');
+      expect(res.json).toEqual(documentFor(whole, fn));
+      const own = ROUTE_DOCS.filter((r) => r.functions.includes(fn));
+      for (const r of own) expect(res.json.paths[r.path]?.[r.method], `${fn} ${r.method} ${r.path}`).toBeDefined();
+      const others = ROUTE_DOCS.filter((r) => !r.functions.includes(fn));
+      for (const r of others) expect(res.json.paths[r.path]?.[r.method], `${fn} must not describe ${r.method} ${r.path}`).toBeUndefined();
+      expect(res.json.openapi).toBe('3.1.0');
+      expectDocumented('get', '/openapi.json', res);
+    },
+  );
 
   it('answers HEAD too, and refuses other methods with 405 like any route', async () => {
     expect((await fns['long-sms']({ method: 'HEAD', path: '/openapi.json' })).statusCode).toBe(200);
@@ -96,9 +112,13 @@ describe('every documented operation is routed by the real function modules (fun
     for (const [fn, mod] of Object.entries(modules)) {
       for (const r of ROUTE_DOCS) {
         const path = r.path.replace(/\{[^}]+\}/, 'abc');
-        const res = asHttpResult(await mod.handler(httpEvent({ method: r.method.toUpperCase(), path, body: r.body ? {} : undefined }), fcContext()));
+        const res = asHttpResult(
+          await mod.handler(httpEvent({ method: r.method.toUpperCase(), path, body: r.body ? {} : undefined }), fcContext()),
+        );
         const unrouted = res.statusCode === 404 && /^no route /.test(res.json?.error?.message ?? '');
-        expect(unrouted || res.statusCode === 405, `${fn} ${r.method} ${r.path}: ${res.statusCode} ${res.body.slice(0, 120)}`).toBe(!r.functions.includes(fn as never));
+        expect(unrouted || res.statusCode === 405, `${fn} ${r.method} ${r.path}: ${res.statusCode} ${res.body.slice(0, 120)}`).toBe(
+          !r.functions.includes(fn as never),
+        );
       }
     }
   });
@@ -116,7 +136,11 @@ describe('real answers match the schemas the document publishes', () => {
     expect(replay.headers['idempotent-replayed']).toBe('true');
     expectDocumented('post', '/sms', replay);
 
-    const scheduled = await sms({ path: '/sms', body: { ...job, idempotencyKey: 'openapi-later-1', sendAt: '2099-05-01T09:00:00+08:00' }, headers: auth });
+    const scheduled = await sms({
+      path: '/sms',
+      body: { ...job, idempotencyKey: 'openapi-later-1', sendAt: '2099-05-01T09:00:00+08:00' },
+      headers: auth,
+    });
     expect(scheduled.statusCode).toBe(202);
     expectDocumented('post', '/sms', scheduled);
     // The id matches the path parameter's documented pattern.
@@ -137,12 +161,16 @@ describe('real answers match the schemas the document publishes', () => {
     expect(fake.requests).toHaveLength(1);
   });
 
-  it('POST /sms errors: 400, 401, 413, 422 (ours and the vendor\'s), each with a code of its status', async () => {
+  it("POST /sms errors: 400, 401, 413, 422 (ours and the vendor's), each with a code of its status", async () => {
     const sms = fns['long-sms'];
     const cases = [
       await sms({ path: '/sms', body: { phone: '13800138000', skin: '1', parms: ['1'] }, headers: auth }),
       await sms({ path: '/sms', body: { phone: '13800138000', skin: '1', params: ['1'] } }),
-      await sms({ path: '/sms', rawBody: JSON.stringify({ phone: '13800138000', skin: '1', params: ['x'.repeat(70_000)] }), headers: auth }),
+      await sms({
+        path: '/sms',
+        rawBody: JSON.stringify({ phone: '13800138000', skin: '1', params: ['x'.repeat(70_000)] }),
+        headers: auth,
+      }),
       await sms({ path: '/sms', body: { phone: '12345', skin: '1', params: ['1'] }, headers: auth }),
     ];
     fake.next({ kind: 'vendor', code: '105', message: '模板不匹配' });
@@ -157,7 +185,11 @@ describe('real answers match the schemas the document publishes', () => {
     const sent = await voice({ path: '/voice', body: { phone: '13800138000', content: '您好，您的快递已送达。' }, headers: auth });
     expect(sent.statusCode).toBe(200);
     expectDocumented('post', '/voice', sent);
-    const scheduled = await voice({ path: '/voice', body: { phone: '13800138000', content: '您好', sendAt: '2099-05-01T09:00:00+08:00' }, headers: auth });
+    const scheduled = await voice({
+      path: '/voice',
+      body: { phone: '13800138000', content: '您好', sendAt: '2099-05-01T09:00:00+08:00' },
+      headers: auth,
+    });
     expect(scheduled.statusCode).toBe(202);
     expectDocumented('post', '/voice', scheduled);
     const cancelled = await voice({ method: 'DELETE', path: `/voice/${scheduled.json.id}`, headers: auth });
@@ -180,7 +212,8 @@ describe('real answers match the schemas the document publishes', () => {
     expectDocumented('post', '/templates/validate', invalid);
     const refused = await tv({ path: '/templates/validate', body: { nothing: 1 }, headers: auth });
     expectDocumented('post', '/templates/validate', refused);
-    for (const fn of Object.keys(SPECS) as Array<keyof typeof SPECS>) expectDocumented('get', '/healthz', await fns[fn]({ method: 'GET', path: '/healthz' }));
+    for (const fn of Object.keys(SPECS) as Array<keyof typeof SPECS>)
+      expectDocumented('get', '/healthz', await fns[fn]({ method: 'GET', path: '/healthz' }));
     const misconfigured = invoker('long-sms', { env: { API_KEYS: `x:${KEY}`, LONG_SMS_URL: 'not a url' } });
     const unhealthy = await misconfigured({ method: 'GET', path: '/healthz' });
     expect(unhealthy.statusCode).toBe(503);

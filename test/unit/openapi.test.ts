@@ -4,7 +4,7 @@ import { Validator } from '@seriousme/openapi-schema-validator';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { describe, expect, it } from 'vitest';
 import { ERROR_STATUS, NotifyError } from '#shared/errors';
-import { buildDocument, documentText } from '#shared/openapi/document';
+import { type buildDocument, documentText } from '#shared/openapi/document';
 import { documentFor } from '#shared/openapi/select';
 import { ROUTE_DOCS, type RouteDoc } from '#shared/openapi/table';
 import { SPECS } from '../support/functions.ts';
@@ -62,10 +62,12 @@ function brokenBodies(schema: Record<string, unknown>, example: Record<string, u
   const ref = schema.$ref;
   if (typeof ref === 'string') target = committed.components.schemas?.[ref.split('/').pop() as string] as Record<string, unknown>;
   const required = (target.required as string[] | undefined) ?? Object.keys(example);
-  const out: Array<[string, Record<string, unknown>]> = required.filter((k) => k in example).map((k) => {
-    const { [k]: _dropped, ...rest } = example;
-    return [`without ${k}`, rest];
-  });
+  const out: Array<[string, Record<string, unknown>]> = required
+    .filter((k) => k in example)
+    .map((k) => {
+      const { [k]: _dropped, ...rest } = example;
+      return [`without ${k}`, rest];
+    });
   out.push(['with an unknown field', { ...example, parms: ['1'] }]);
   return out;
 }
@@ -100,7 +102,9 @@ describe('openapi.json', () => {
         .map((r) => `${r.method.toUpperCase()} ${r.path.replace(/\{[^}]+\}$/, '*')}`)
         .sort();
       expect(documented, fn).toEqual(wired);
-      expect(Object.keys(documentFor(committed, fn).paths as object).sort(), fn).toEqual([...new Set(ROUTE_DOCS.filter((r) => r.functions.includes(fn)).map((r) => r.path))].sort());
+      expect(Object.keys(documentFor(committed, fn).paths as object).sort(), fn).toEqual(
+        [...new Set(ROUTE_DOCS.filter((r) => r.functions.includes(fn)).map((r) => r.path))].sort(),
+      );
     }
   });
 
@@ -137,33 +141,36 @@ describe('openapi.json', () => {
   });
 });
 
-describe.each(ROUTE_DOCS.filter((r) => r.body).map((r) => [`${r.method.toUpperCase()} ${r.path}`, r] as const))('%s request body', (_name, route) => {
-  const body = route.body as NonNullable<RouteDoc['body']>;
-  const examples = Object.entries(body.examples);
+describe.each(ROUTE_DOCS.filter((r) => r.body).map((r) => [`${r.method.toUpperCase()} ${r.path}`, r] as const))(
+  '%s request body',
+  (_name, route) => {
+    const body = route.body as NonNullable<RouteDoc['body']>;
+    const examples = Object.entries(body.examples);
 
-  it('has examples in the document', () => {
-    expect(examples.length).toBeGreaterThan(0);
-    const op = committed.paths[route.path]?.[route.method] as { requestBody: { content: { 'application/json': { examples: unknown } } } };
-    expect(op.requestBody.content['application/json'].examples).toEqual(body.examples);
-  });
+    it('has examples in the document', () => {
+      expect(examples.length).toBeGreaterThan(0);
+      const op = committed.paths[route.path]?.[route.method] as { requestBody: { content: { 'application/json': { examples: unknown } } } };
+      expect(op.requestBody.content['application/json'].examples).toEqual(body.examples);
+    });
 
-  it.each(examples)('example "%s" passes the document schema and the code', (_key, example) => {
-    const validate = ajv.compile(requestSchema(route));
-    expect(validate(example.value), JSON.stringify(validate.errors)).toBe(true);
-    expect(codeVerdict(route, example.value)).toBe('accepted');
-  });
+    it.each(examples)('example "%s" passes the document schema and the code', (_key, example) => {
+      const validate = ajv.compile(requestSchema(route));
+      expect(validate(example.value), JSON.stringify(validate.errors)).toBe(true);
+      expect(codeVerdict(route, example.value)).toBe('accepted');
+    });
 
-  it.each(examples)('example "%s", broken, is refused by the document schema and by the code', (_key, example) => {
-    const validate = ajv.compile(requestSchema(route));
-    const broken = brokenBodies(publishedRequestSchema(route), example.value as Record<string, unknown>);
-    expect(broken.length).toBeGreaterThan(1);
-    for (const [how, value] of broken) {
-      expect(validate(value), `document accepts the example ${how}`).toBe(false);
-      expect(codeVerdict(route, value), `code accepts the example ${how}`).not.toBe('accepted');
-    }
-  });
+    it.each(examples)('example "%s", broken, is refused by the document schema and by the code', (_key, example) => {
+      const validate = ajv.compile(requestSchema(route));
+      const broken = brokenBodies(publishedRequestSchema(route), example.value as Record<string, unknown>);
+      expect(broken.length).toBeGreaterThan(1);
+      for (const [how, value] of broken) {
+        expect(validate(value), `document accepts the example ${how}`).toBe(false);
+        expect(codeVerdict(route, value), `code accepts the example ${how}`).not.toBe('accepted');
+      }
+    });
 
-  it.each((body.counterExamples ?? []).map((c) => [c.summary, c] as const))('the code refuses %s', (_s, counter) => {
-    expect(codeVerdict(route, counter.value)).toBe(counter.code);
-  });
-});
+    it.each((body.counterExamples ?? []).map((c) => [c.summary, c] as const))('the code refuses %s', (_s, counter) => {
+      expect(codeVerdict(route, counter.value)).toBe(counter.code);
+    });
+  },
+);
