@@ -1,9 +1,12 @@
-import { handleHttp, isHttpEvent, type Route } from './adapters/http.ts';
+import { errorResponse, handleHttp, type HttpResponse, isHttpEvent, type Route } from './adapters/http.ts';
+import { DEFAULT_MAX_EVENT_BYTES } from './config.ts';
+import { NotifyError } from './errors.ts';
+import { errorFields, withoutStack } from './log.ts';
 import { handleMnsQueue, isMnsQueueEvent } from './adapters/mns-queue.ts';
 import { handleMnsStream, handleMnsTopic, isMnsStreamEvent, isMnsTopicEvent } from './adapters/mns-topic.ts';
 import { handleOss, isOssEvent } from './adapters/oss.ts';
 import { handleTimer, isTimerEvent } from './adapters/timer.ts';
-import { BatchRetryError, type BatchSummary } from './core/batch.ts';
+import { BatchRetryError, type BatchSummary, PoisonEventError, poisonEvent } from './core/batch.ts';
 import { authenticate } from './auth.ts';
 import type { Channel } from './jobs.ts';
 import { createRuntime, type FcContext, type FunctionName, type MakeSender, type MakeStore, type Runtime, type RuntimeOptions } from './runtime.ts';
@@ -25,10 +28,30 @@ export interface FunctionSpec {
 
 export type FcHandler = (event: unknown, context?: FcContext) => Promise<unknown>;
 
-export function decodeEvent(event: unknown): { ok: true; value: unknown } | { ok: false; text: string } {
+export type DecodedEvent = { ok: true; value: unknown } | { ok: false; text: string } | { ok: 'too-large'; bytes: number; http: boolean };
+
+const HTTP_MARK = Buffer.from('"requestContext"');
+
+/**
+ * Whether an event too large to parse is an HTTP trigger event (it then gets a 413 answer): FC
+ * writes `requestContext` after the body, so it is looked for in the last 8 KB (and the first,
+ * for other key orders), never by parsing the whole.
+ */
+function looksLikeHttp(buf: Buffer): boolean {
+  const edge = 8 * 1024;
+  return buf.subarray(0, edge).includes(HTTP_MARK) || buf.subarray(Math.max(0, buf.length - edge)).includes(HTTP_MARK);
+}
+
+/**
+ * The event as a value. Its size is checked BEFORE it is parsed: a JSON.parse of tens of MB builds
+ * hundreds of MB of objects (measured in docs/limits.md), enough to have the instance killed.
+ */
+export function decodeEvent(event: unknown, maxBytes = Number.POSITIVE_INFINITY): DecodedEvent {
   if (event instanceof Uint8Array) {
     // A Buffer is read in place; a plain Uint8Array is viewed as one (no copy either way).
-    const text = (Buffer.isBuffer(event) ? event : Buffer.from(event.buffer, event.byteOffset, event.byteLength)).toString('utf8');
+    const buf = Buffer.isBuffer(event) ? event : Buffer.from(event.buffer, event.byteOffset, event.byteLength);
+    if (buf.length > maxBytes) return { ok: 'too-large', bytes: buf.length, http: looksLikeHttp(buf) };
+    const text = buf.toString('utf8');
     try {
       return { ok: true, value: JSON.parse(text) };
     } catch {
@@ -36,6 +59,10 @@ export function decodeEvent(event: unknown): { ok: true; value: unknown } | { ok
     }
   }
   if (typeof event === 'string') {
+    if (event.length > maxBytes || Buffer.byteLength(event) > maxBytes) {
+      const bytes = Buffer.byteLength(event);
+      return { ok: 'too-large', bytes, http: looksLikeHttp(Buffer.from(event.slice(0, 8192) + event.slice(-8192))) };
+    }
     try {
       return { ok: true, value: JSON.parse(event) };
     } catch {
@@ -56,21 +83,54 @@ const EVENT_ADAPTERS: ReadonlyArray<readonly [(v: unknown) => boolean, EventAdap
   [isMnsStreamEvent, handleMnsStream],
 ];
 
+/**
+ * An event over MAX_EVENT_BYTES, not parsed. HTTP: 413 PAYLOAD_TOO_LARGE. Async triggers: a poison
+ * event — logged at error level with the reason, nothing sent, and the invocation fails so the
+ * platform retries it and then dead-letters it whole (see docs/limits.md).
+ */
+function refuseLargeEvent(d: { bytes: number; http: boolean }, max: number, fc: FcContext, rt: Runtime): HttpResponse {
+  const message = `event of ${d.bytes} bytes is over MAX_EVENT_BYTES (${max}); nothing was sent`;
+  if (!d.http) poisonEvent(rt, fc, 'too-large', message, { bytes: d.bytes, max });
+  rt.logger.warn({ event: 'http', requestId: fc.requestId, status: 413, bytes: d.bytes }, message);
+  // The same answer as a body over MAX_BODY_BYTES that was small enough to parse.
+  const res = errorResponse(new NotifyError('PAYLOAD_TOO_LARGE', `request body is over the limit of ${rt.config?.maxBodyBytes ?? 64 * 1024} bytes`));
+  res.headers['x-request-id'] = fc.requestId ?? '';
+  return res;
+}
+
 export function createFunction(spec: FunctionSpec, options: RuntimeOptions = {}): FcHandler & { runtime: Runtime } {
   const rt = createRuntime(spec.name, spec.channel, options, spec.makeSender, spec.makeStore);
   const handler = async (event: unknown, context: FcContext = {}) => {
-    const decoded = decodeEvent(event);
+    const maxEventBytes = rt.config?.maxEventBytes ?? DEFAULT_MAX_EVENT_BYTES;
+    const decoded = decodeEvent(event, maxEventBytes);
+    if (decoded.ok === 'too-large') {
+      try {
+        return refuseLargeEvent(decoded, maxEventBytes, context, rt);
+      } catch (err) {
+        throw withoutStack(err as Error, rt.logger);
+      }
+    }
     if (decoded.ok && isHttpEvent(decoded.value)) {
       return handleHttp(decoded.value, context, rt, spec.routes, authenticate);
     }
     let summary: BatchSummary | undefined;
-    if (!decoded.ok) {
-      // A body that is not JSON can only be an MNS STREAM-format message (the raw text).
-      summary = await handleMnsStream(undefined, context, rt, decoded.text);
-    } else {
-      const v = decoded.value;
-      const adapter = EVENT_ADAPTERS.find(([is]) => is(v))?.[1];
-      if (adapter) summary = await adapter(v, context, rt);
+    try {
+      if (!decoded.ok) {
+        // A body that is not JSON can only be an MNS STREAM-format message (the raw text).
+        summary = await handleMnsStream(undefined, context, rt, decoded.text);
+      } else {
+        const v = decoded.value;
+        const adapter = EVENT_ADAPTERS.find(([is]) => is(v))?.[1];
+        if (adapter) summary = await adapter(v, context, rt);
+      }
+    } catch (err) {
+      // The invocation fails and the platform retries it. FC prints a rejected handler's error
+      // with its stack: log it here without one, and cut the stack off the error (debug keeps both).
+      // A BatchRetryError (e.g. misrouted queue jobs) or a poison event was decided and logged where it was thrown.
+      if (!(err instanceof BatchRetryError) && !(err instanceof PoisonEventError)) {
+        rt.logger.error({ event: 'event-failed', requestId: context.requestId, err: errorFields(err, rt.logger) }, 'event failed; the platform will retry it');
+      }
+      throw err instanceof Error ? withoutStack(err, rt.logger) : err;
     }
     if (!summary) {
       // Never crash on a shape we do not know, and never redeliver it: it would fail again.
@@ -80,7 +140,7 @@ export function createFunction(spec: FunctionSpec, options: RuntimeOptions = {})
       );
       return { ok: false, error: { code: 'INVALID_REQUEST', message: 'event shape not recognised; nothing was sent' } };
     }
-    if (summary.retry > 0) throw new BatchRetryError(summary);
+    if (summary.retry > 0) throw withoutStack(new BatchRetryError(summary), rt.logger);
     return { ok: true, source: summary.source, total: summary.total, counts: summary.counts };
   };
   return Object.assign(handler, { runtime: rt });

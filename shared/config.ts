@@ -31,6 +31,11 @@ const envSchema = z.object({
   OSS_ENDPOINT: z.optional(z.string()),
   RESULT_PREFIX: z.optional(z.string()),
   BATCH_CONCURRENCY: positiveInt('BATCH_CONCURRENCY'),
+  MAX_EVENT_BYTES: positiveInt('MAX_EVENT_BYTES'),
+  MAX_JOBS_PER_EVENT: positiveInt('MAX_JOBS_PER_EVENT'),
+  SCHEDULE_MAX_PENDING: count('SCHEDULE_MAX_PENDING'),
+  SCHEDULE_MAX_DAYS: positiveInt('SCHEDULE_MAX_DAYS'),
+  SCHEDULE_EXPIRE_HOURS: positiveInt('SCHEDULE_EXPIRE_HOURS'),
   LOG_LEVEL: z.optional(z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent', ''])),
   LIMIT_PHONE_INTERVAL_S: count('LIMIT_PHONE_INTERVAL_S'),
   LIMIT_PHONE_DAILY: count('LIMIT_PHONE_DAILY'),
@@ -106,6 +111,12 @@ export interface Config {
   resultPrefix: string;
   /** How many jobs of one event batch are sent at once. */
   batchConcurrency: number;
+  /** An async trigger's event over this many bytes is refused before it is parsed (docs/limits.md). */
+  maxEventBytes: number;
+  /** An event carrying more jobs than this is refused whole (docs/limits.md). */
+  maxJobsPerEvent: number;
+  /** Scheduling rules for `sendAt` (docs/limits.md). */
+  schedule: ScheduleLimits;
   logLevel: string;
   limits: LimitConfig;
   recipients: RecipientPolicy;
@@ -124,6 +135,26 @@ export const DEFAULT_LIMITS: LimitConfig = {
   globalDaily: 10000,
   action: 'defer',
 };
+export interface ScheduleLimits {
+  /** Jobs one HTTP caller may have waiting per channel; 0 = no cap. */
+  maxPending: number;
+  /** How far ahead `sendAt` may be. */
+  maxDays: number;
+  /** A scheduled job not sent within this many hours after it was due is dropped (logged). */
+  expireHours: number;
+}
+
+export const DEFAULT_SCHEDULE_LIMITS: ScheduleLimits = { maxPending: 1000, maxDays: 30, expireHours: 24 };
+/** 10 MiB: a full EventBridge batch of 100 MNS messages of 64 KB, base64-encoded, fits (docs/limits.md). */
+export const DEFAULT_MAX_EVENT_BYTES = 10 * 1024 * 1024;
+export const DEFAULT_MAX_JOBS_PER_EVENT = 1000;
+
+/**
+ * The most jobs of one event sent at once. The provider client's socket pool has exactly this
+ * many sockets (shared/provider/client.ts), so a batch never queues for a socket.
+ */
+export const MAX_BATCH_CONCURRENCY = 64;
+
 export const DEFAULT_QUIET_HOURS = '09:00-20:00';
 
 export const DEFAULT_LONG_SMS_URL = 'https://largesms.market.alicloudapi.com/largesms';
@@ -278,8 +309,19 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (upstreamRetries > 5) problems.push('UPSTREAM_RETRIES must be at most 5');
   const maxBodyBytes = Number(e.MAX_BODY_BYTES || 64 * 1024);
   const batchConcurrency = Number(e.BATCH_CONCURRENCY || 8);
-  if (batchConcurrency < 1 || batchConcurrency > 64) problems.push('BATCH_CONCURRENCY must be between 1 and 64');
+  if (batchConcurrency < 1 || batchConcurrency > MAX_BATCH_CONCURRENCY) problems.push(`BATCH_CONCURRENCY must be between 1 and ${MAX_BATCH_CONCURRENCY}`);
   if (maxBodyBytes < 1024) problems.push('MAX_BODY_BYTES must be at least 1024');
+  const maxEventBytes = Number(e.MAX_EVENT_BYTES || DEFAULT_MAX_EVENT_BYTES);
+  if (maxEventBytes < 64 * 1024 || maxEventBytes > 32 * 1024 * 1024) problems.push('MAX_EVENT_BYTES must be between 65536 and 33554432 (FC\'s 32 MB invocation limit)');
+  const maxJobsPerEvent = Number(e.MAX_JOBS_PER_EVENT || DEFAULT_MAX_JOBS_PER_EVENT);
+  if (maxJobsPerEvent < 1 || maxJobsPerEvent > 100_000) problems.push('MAX_JOBS_PER_EVENT must be between 1 and 100000');
+  const schedule: ScheduleLimits = {
+    maxPending: blank(e.SCHEDULE_MAX_PENDING) ? DEFAULT_SCHEDULE_LIMITS.maxPending : Number((e.SCHEDULE_MAX_PENDING as string).trim()),
+    maxDays: Number(e.SCHEDULE_MAX_DAYS || DEFAULT_SCHEDULE_LIMITS.maxDays),
+    expireHours: Number(e.SCHEDULE_EXPIRE_HOURS || DEFAULT_SCHEDULE_LIMITS.expireHours),
+  };
+  if (schedule.maxDays < 1 || schedule.maxDays > 366) problems.push('SCHEDULE_MAX_DAYS must be between 1 and 366');
+  if (schedule.expireHours < 1 || schedule.expireHours > 24 * 30) problems.push('SCHEDULE_EXPIRE_HOURS must be between 1 and 720');
 
   const num = (v: string | undefined, d: number) => (blank(v) ? d : Number((v as string).trim()));
   const limits: LimitConfig = {
@@ -324,6 +366,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     upstreamRetries,
     maxBodyBytes,
     batchConcurrency,
+    maxEventBytes,
+    maxJobsPerEvent,
+    schedule,
     ossEndpoint: blank(e.OSS_ENDPOINT) ? undefined : e.OSS_ENDPOINT,
     resultPrefix,
     logLevel: blank(e.LOG_LEVEL) ? 'info' : (e.LOG_LEVEL as string),

@@ -103,6 +103,40 @@ export function scrubValues(text: string, values: readonly string[]): string {
   return out;
 }
 
+// Absolute file paths and file URLs (/var/task/index.js, file:///code/x.ts, C:\\x\\y.js): internal
+// detail that has no place in a log line below debug level.
+const PATH_IN_TEXT = /(?:file:\/\/)?(?:\/[\w.@+-]+){2,}(?::\d+)*|[A-Za-z]:\\[^\s'"]+/g;
+
+export function withoutPaths(text: string): string {
+  return text.replace(PATH_IN_TEXT, '[path]');
+}
+
+/**
+ * An unexpected error as log fields: its name, code and message (file paths removed, cut to 300
+ * characters). The stack — frames with file paths — only when the logger is at debug level or
+ * below (LOG_LEVEL=debug), for someone who is looking for it.
+ */
+export function errorFields(err: unknown, logger?: Logger): Record<string, unknown> {
+  if (!(err instanceof Error)) return { name: typeof err };
+  const out: Record<string, unknown> = { name: err.name, message: withoutPaths(err.message).slice(0, 300) };
+  const code = (err as { code?: unknown }).code;
+  if (typeof code === 'string') out.code = code.slice(0, 60);
+  if (logger?.isLevelEnabled('debug') && err.stack) out.stack = err.stack;
+  return out;
+}
+
+/**
+ * The error an async trigger's invocation fails with: FC prints a rejected handler's error with
+ * its stack in the function's log, so below debug level the stack is cut to its first line (the
+ * name and message, without file paths).
+ */
+export function withoutStack<T extends Error>(err: T, logger?: Logger): T {
+  if (!logger?.isLevelEnabled('debug')) {
+    Object.defineProperty(err, 'stack', { value: `${err.name}: ${withoutPaths(err.message)}`, configurable: true, writable: true });
+  }
+  return err;
+}
+
 export interface LoggerOptions {
   level?: string;
   /** Where lines go; tests pass a collector. Defaults to stdout. */
@@ -118,6 +152,10 @@ export function createLogger(options: LoggerOptions = {}): Logger {
       messageKey: 'msg',
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }), log: (obj) => redactFields(obj) },
+      // Not pino's default `err` serializer, which writes the stack (frames with file paths): an
+      // Error logged as `err` keeps its name, code and message; fields already built (errorFields,
+      // with the stack at debug level) pass as they are.
+      serializers: { err: (e: unknown) => (e instanceof Error ? errorFields(e) : e) },
       hooks: { streamWrite: scrub },
     },
     options.destination ?? pino.destination({ dest: 1, sync: true }),

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { InvalidRequestError, NotifyError, toNotifyError } from '../errors.ts';
+import { errorFields } from '../log.ts';
 import type { FcContext, Runtime } from '../runtime.ts';
 
 /**
@@ -186,7 +187,8 @@ export async function handleHttp(
     const authReason = (err as { authReason?: unknown } | null)?.authReason;
     if (typeof authReason === 'string') log.authFailure = authReason;
     if (e.code === 'INTERNAL') {
-      log.err = err instanceof Error ? { name: err.name, message: err.message, stack: err.stack } : String(err);
+      // No stack or file paths at info level: stacks only with LOG_LEVEL=debug.
+      log.err = errorFields(err, rt.logger);
     }
     res = errorResponse(e);
   }

@@ -1,6 +1,6 @@
-import { type BatchItem, BatchRetryError, type BatchSummary, FIVE_MINUTES_MS, runBatch } from '../core/batch.ts';
+import { type BatchItem, BatchRetryError, type BatchSummary, FIVE_MINUTES_MS, maxJobsPerEvent, refuseEvent, runBatch } from '../core/batch.ts';
 import type { FcContext, Runtime } from '../runtime.ts';
-import { isRecord, itemsFromText } from './jobs-text.ts';
+import { contentKey, isRecord, itemsFromText } from './jobs-text.ts';
 
 /**
  * MNS queue through EventBridge: one CloudEvent `{id, type:"mns:Queue:SendMessage", data:{messageId,
@@ -44,14 +44,31 @@ export function decodeMessageBody(body: string): string {
   return body;
 }
 
+/**
+ * The default idempotency key of one message: its MNS messageId when it has a usable one (a
+ * non-empty string or number of at most 100 characters), otherwise a digest of the body and the
+ * CloudEvent id. Never the position in the batch (two different messages would share `index-0`)
+ * and never an object's String() (`[object Object]`). The same message redelivered has the same
+ * body and event id, so the same key; two identical bodies without any id are one job.
+ */
+export function messageKey(data: MnsData, eventId: unknown): string {
+  const own = typeof data.messageId === 'number' && Number.isFinite(data.messageId) ? String(data.messageId) : data.messageId;
+  if (typeof own === 'string' && own !== '' && own.length <= 100) return own;
+  const ev = typeof eventId === 'string' || typeof eventId === 'number' ? String(eventId) : '';
+  return `body-${contentKey(`${ev}\n${data.messageBody}`)}`;
+}
+
 export async function handleMnsQueue(event: unknown, fc: FcContext, rt: Runtime): Promise<BatchSummary> {
   const events = Array.isArray(event) ? event : [event];
+  const max = maxJobsPerEvent(rt);
+  if (events.length > max) return refuseEvent('mns', events.length, fc, rt);
   const items: BatchItem[] = [];
-  events.forEach((ev, i) => {
+  for (const ev of events) {
     const data = dataOf(ev)!;
-    const id = String(data.messageId ?? (isRecord(ev) ? ev.id : undefined) ?? `index-${i}`).slice(0, 100);
+    const id = messageKey(data, isRecord(ev) ? ev.id : undefined);
     items.push(...itemsFromText(decodeMessageBody(data.messageBody), `msg ${id}`, `mns:${id}`));
-  });
+  }
+  if (items.length > max) return refuseEvent('mns', items.length, fc, rt);
   const summary = await runBatch(items, fc, rt, { source: 'mns', maxInvocationMs: FIVE_MINUTES_MS });
   try {
     return failOnMisrouted(summary);

@@ -1,6 +1,12 @@
-import { type BatchSummary, runBatch } from '../core/batch.ts';
+import { type BatchItem, type BatchSummary, maxJobsPerEvent, refuseEvent, runBatch } from '../core/batch.ts';
 import type { FcContext, Runtime } from '../runtime.ts';
 import { contentKey, isRecord, itemsFromText, itemsFromValue } from './jobs-text.ts';
+
+/** Runs the items of one message, or refuses the message whole when it holds too many jobs. */
+function run(items: BatchItem[], fc: FcContext, rt: Runtime): Promise<BatchSummary> {
+  if (items.length > maxJobsPerEvent(rt)) refuseEvent('mns', items.length, fc, rt);
+  return runBatch(items, fc, rt, { source: 'mns' });
+}
 
 /**
  * MNS topic trigger. JSON format: `{TopicOwner, TopicName, Message, MessageId, PublishTime, …attributes}`
@@ -30,21 +36,22 @@ export function isMnsStreamEvent(v: unknown): boolean {
 
 export async function handleMnsTopic(event: unknown, fc: FcContext, rt: Runtime): Promise<BatchSummary> {
   const e = event as MnsTopicJsonEvent;
-  const id = e.MessageId.slice(0, 100);
-  return runBatch(itemsFromText(e.Message, `msg ${id}`, `mns:${id}`), fc, rt, { source: 'mns' });
+  // An empty or oversized MessageId (not what MNS sends) falls back to a digest of the text, never a shared key.
+  const id = e.MessageId !== '' && e.MessageId.length <= 100 ? e.MessageId : `body-${contentKey(e.Message)}`;
+  return run(itemsFromText(e.Message, `msg ${id}`, `mns:${id}`), fc, rt);
 }
 
 /** STREAM format: `text` is the raw message (or the `body` of `{body, attrs}`). */
 export async function handleMnsStream(event: unknown, fc: FcContext, rt: Runtime, rawText?: string): Promise<BatchSummary> {
   if (rawText !== undefined) {
     const key = `mns-stream:${contentKey(rawText)}`;
-    return runBatch(itemsFromText(rawText, 'stream message', key), fc, rt, { source: 'mns' });
+    return run(itemsFromText(rawText, 'stream message', key), fc, rt);
   }
   const e = event as Record<string, unknown>;
   if (typeof e.body === 'string' && isRecord(e.attrs)) {
-    return runBatch(itemsFromText(e.body, 'stream message', `mns-stream:${contentKey(e.body)}`), fc, rt, { source: 'mns' });
+    return run(itemsFromText(e.body, 'stream message', `mns-stream:${contentKey(e.body)}`), fc, rt);
   }
   // The raw message was JSON, so FC's Buffer parsed into the job itself.
   const text = JSON.stringify(event);
-  return runBatch(itemsFromValue(event, 'stream message', `mns-stream:${contentKey(text)}`), fc, rt, { source: 'mns' });
+  return run(itemsFromValue(event, 'stream message', `mns-stream:${contentKey(text)}`), fc, rt);
 }

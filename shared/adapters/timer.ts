@@ -1,4 +1,6 @@
-import { type BatchItem, type BatchSummary, runBatch } from '../core/batch.ts';
+import { type BatchItem, type BatchSummary, maxJobsPerEvent, runBatch } from '../core/batch.ts';
+import { expiryOf } from '../core/schedule.ts';
+import { maskPhone } from '../phone.ts';
 import type { FcContext, Runtime } from '../runtime.ts';
 import type { ScheduledJob } from '../store/types.ts';
 import { isRecord, itemsFromText } from './jobs-text.ts';
@@ -25,12 +27,34 @@ export async function handleTimer(event: unknown, fc: FcContext, rt: Runtime): P
   const payload = typeof e.payload === 'string' ? e.payload.trim() : '';
   if (payload !== '' && payload !== '{}') {
     items.push(...itemsFromText(payload, `timer ${tick}`, `timer:${tick}`).map((i) => (i.problem ? { ...i, problem: `timer payload: ${i.problem}` } : i)));
+    // Only the payload's own jobs count: scheduled jobs are taken DUE_PER_TICK at a time. The
+    // payload is static configuration: failing the tick would not fix it and would stop the
+    // scheduled jobs below, so it becomes one poison item (logged at error level every tick).
+    const max = maxJobsPerEvent(rt);
+    if (items.length > max) {
+      const n = items.length;
+      const problem = `timer payload holds ${n} jobs, over MAX_JOBS_PER_EVENT (${max}); none of them was sent`;
+      rt.logger.error({ event: 'event-refused', requestId: fc.requestId, source: 'timer', reason: 'too-many-jobs', jobs: n, max }, `poison timer payload: ${problem}`);
+      items.splice(0, n, { ref: `timer ${tick}`, defaultKey: `timer:${tick}`, problem });
+    }
   }
   const scheduled = new Map<BatchItem, ScheduledJob>();
   if (rt.channel) {
     const leaseMs = ((fc.function?.timeout ?? 60) + 30) * 1000;
-    for (const entry of await rt.store.claimDue(rt.channel, rt.now(), DUE_PER_TICK, leaseMs)) {
-      const item: BatchItem = { ref: `scheduled ${entry.id}`, raw: entry.job, defaultKey: entry.key, caller: entry.caller };
+    const now = rt.now();
+    for (const entry of await rt.store.claimDue(rt.channel, now, DUE_PER_TICK, leaseMs)) {
+      // Not sent within SCHEDULE_EXPIRE_HOURS of its time (timers stopped, a long outage, a
+      // deferral loop): a reminder that late does more harm than good. Dropped, with a line.
+      const expiresAt = entry.expiresAt ?? expiryOf(rt, entry.dueAt);
+      if (now > expiresAt) {
+        rt.logger.warn(
+          { event: 'scheduled-expired', requestId: fc.requestId, id: entry.id, caller: entry.caller, channel: entry.channel, dueAt: new Date(entry.dueAt).toISOString(), phone: maskPhone(String(entry.job.phone ?? '')) },
+          'scheduled job expired unsent; dropped',
+        );
+        await rt.store.ack(entry.channel, entry.id, entry.caller);
+        continue;
+      }
+      const item: BatchItem = { ref: `scheduled ${entry.id}`, raw: entry.job, defaultKey: entry.key, caller: entry.caller, scheduled: true };
       scheduled.set(item, entry);
       items.push(item);
     }
@@ -40,7 +64,7 @@ export async function handleTimer(event: unknown, fc: FcContext, rt: Runtime): P
     async onResult(item, result) {
       const entry = scheduled.get(item);
       // Deferred: re-scheduled under the same id for later. Retryable: the lease runs out and a later tick retries.
-      if (entry && !result.retry && result.status !== 'deferred') await rt.store.ack(entry.channel, entry.id);
+      if (entry && !result.retry && result.status !== 'deferred') await rt.store.ack(entry.channel, entry.id, entry.caller);
     },
   });
 }

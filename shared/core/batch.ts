@@ -1,5 +1,7 @@
 import pLimit from 'p-limit';
-import { NotifyError } from '../errors.ts';
+import { DEFAULT_MAX_JOBS_PER_EVENT, MAX_BATCH_CONCURRENCY } from '../config.ts';
+import { InvalidRequestError, NotifyError } from '../errors.ts';
+import { expiryOf, scheduleJob } from './schedule.ts';
 import { sha256 } from '../hash.ts';
 import { deferral } from '../guards/errors.ts';
 import { ChannelMismatchError, type Job, parseJob } from '../jobs.ts';
@@ -25,6 +27,8 @@ export interface BatchItem {
   defaultKey: string;
   /** Store key owner: the trigger kind, or the caller who scheduled the job. */
   caller?: string;
+  /** A scheduled job taken by the timer (already counted against its caller when scheduled). */
+  scheduled?: boolean;
 }
 
 export type JobStatus =
@@ -97,6 +101,39 @@ export function toScheduled(job: Job, caller: string, key: string, dueAt: number
   return { id, channel: job.channel, caller, key, job: { ...rest, idempotencyKey: key }, dueAt };
 }
 
+/** MAX_JOBS_PER_EVENT of this runtime. */
+export function maxJobsPerEvent(rt: Runtime): number {
+  return rt.config?.maxJobsPerEvent ?? DEFAULT_MAX_JOBS_PER_EVENT;
+}
+
+/**
+ * An event refused whole (over MAX_EVENT_BYTES or MAX_JOBS_PER_EVENT), nothing of it sent. The
+ * invocation fails with it, so the platform retries (each retry is refused at once, before any
+ * work) and then moves the event to the dead-letter queue, where the operator finds it whole to
+ * split and replay (docs/limits.md). The message names sizes and limits only.
+ */
+export class PoisonEventError extends Error {
+  override name = 'PoisonEventError';
+  constructor(
+    message: string,
+    readonly reason: 'too-large' | 'too-many-jobs',
+  ) {
+    super(message);
+  }
+}
+
+/** Logs (error level, `event-refused`) and throws a PoisonEventError. */
+export function poisonEvent(rt: Runtime, fc: FcContext, reason: PoisonEventError['reason'], message: string, fields: Record<string, unknown>): never {
+  rt.logger.error({ event: 'event-refused', requestId: fc.requestId, reason, ...fields }, `poison event: ${message}`);
+  throw new PoisonEventError(`poison event: ${message}; the invocation fails so the platform retries it and then dead-letters it`, reason);
+}
+
+/** An event with more jobs than MAX_JOBS_PER_EVENT, refused before any job is read (sending only the first N would leave the rest silently behind). */
+export function refuseEvent(source: string, jobs: number, fc: FcContext, rt: Runtime): never {
+  const max = maxJobsPerEvent(rt);
+  return poisonEvent(rt, fc, 'too-many-jobs', `event holds ${jobs} jobs, over MAX_JOBS_PER_EVENT (${max}); nothing was sent`, { source, jobs, max });
+}
+
 export async function runBatch(items: readonly BatchItem[], fc: FcContext, rt: Runtime, options: BatchOptions): Promise<BatchSummary> {
   const started = options.startedAt ?? rt.now();
   const timeoutMs = (fc.function?.timeout ?? 60) * 1000;
@@ -106,7 +143,9 @@ export async function runBatch(items: readonly BatchItem[], fc: FcContext, rt: R
   const deadline = started + Math.max(budget / 2, budget - upstreamWorst);
   const claimTtlMs = timeoutMs + 30_000;
   const logger = rt.logger.child({ requestId: fc.requestId, source: options.source });
-  const limit = pLimit(rt.config?.batchConcurrency ?? 8);
+  // Never more than the provider client's socket pool (config refuses more; clamped again here
+  // for runtimes built by hand), so no job of a batch waits for a socket.
+  const limit = pLimit(Math.min(rt.config?.batchConcurrency ?? 8, MAX_BATCH_CONCURRENCY));
 
   async function one(item: BatchItem): Promise<{ result: JobResult; job?: Job }> {
     const base = { ref: item.ref };
@@ -134,15 +173,24 @@ export async function runBatch(items: readonly BatchItem[], fc: FcContext, rt: R
     const at = { ...base, phone };
 
     if (job.sendAt !== undefined && Date.parse(job.sendAt) > rt.now()) {
-      const entry = toScheduled(keyed, caller, key, Date.parse(job.sendAt));
-      await rt.store.schedule(entry);
+      let entry: ScheduledJob;
+      try {
+        entry = await scheduleJob(rt, { job: keyed, caller, key, dueAt: Date.parse(job.sendAt), http: false });
+      } catch (err) {
+        // Past SCHEDULE_MAX_DAYS: the job itself is wrong, a redelivery would not change it.
+        if (err instanceof InvalidRequestError) return { result: { ...at, status: 'poison', retry: false, code: err.code, message: err.message }, job };
+        throw err;
+      }
       return { result: { ...at, status: 'scheduled', retry: false, id: entry.id, sendAt: job.sendAt }, job };
     }
     if (rt.now() >= deadline) {
       return { result: { ...at, status: 'not-started', retry: true, code: 'DEADLINE', message: 'not started: the invocation was close to its time limit' }, job };
     }
     try {
-      const o = await rt.sender.send(keyed, { requestId: fc.requestId ?? 'event', caller, logger, claimTtlMs, fromTrigger: item.caller === undefined });
+      // Scheduled jobs counted against their caller when they were scheduled (core/schedule.ts):
+      // their send counts like a trigger's, so they are not counted twice.
+      const fromTrigger = item.caller === undefined || item.scheduled === true;
+      const o = await rt.sender.send(keyed, { requestId: fc.requestId ?? 'event', caller, logger, claimTtlMs, fromTrigger });
       const status: JobStatus = o.replayed ? 'replayed' : o.status;
       const retry = o.status === 'failed' && o.error?.retryable === true;
       const result: JobResult = { ...at, status, retry };
@@ -151,8 +199,10 @@ export async function runBatch(items: readonly BatchItem[], fc: FcContext, rt: R
     } catch (err) {
       const d = deferral(err);
       if (d?.action === 'defer') {
+        // A deferral is never refused by the pending cap (maxPending 0): the job was accepted already.
         const entry = toScheduled(keyed, caller, key, d.retryAt.getTime());
-        await rt.store.schedule(entry);
+        entry.expiresAt = expiryOf(rt, entry.dueAt);
+        await rt.store.schedule(entry, { now: rt.now() });
         return { result: { ...at, status: 'deferred', retry: false, code: d.code, message: d.message, id: entry.id, sendAt: d.retryAt.toISOString() }, job };
       }
       if (d) return { result: { ...at, status: 'refused', retry: false, code: d.code, message: d.message }, job };

@@ -40,6 +40,11 @@ const WHY: Record<string, (c: LimitConfig) => string> = {
   'global-daily': (c) => `this deployment's daily budget of ${c.globalDaily} sends is used up (Beijing time)`,
 };
 
+/** Why `rule` refused, for the caller (no values but the configured limits). */
+export function limitMessage(rule: string, c: LimitConfig): string {
+  return WHY[rule]?.(c) ?? 'a sending limit is reached';
+}
+
 export interface QuotaDeps {
   limiter: Limiter;
   limits: LimitConfig;

@@ -2,7 +2,7 @@ import http from 'node:http';
 import https from 'node:https';
 import axios, { type AxiosInstance, type AxiosRequestConfig } from 'axios';
 import pRetry from 'p-retry';
-import type { Credentials } from '../config.ts';
+import { type Credentials, MAX_BATCH_CONCURRENCY } from '../config.ts';
 import { NotifyError } from '../errors.ts';
 import { type Classified, classifyAnswer } from './classify.ts';
 import { type ProviderRequest, requestUrl } from './request.ts';
@@ -14,8 +14,16 @@ import { sandboxAdapter } from './sandbox.ts';
  * did not act (connection refused, DNS failure, gateway flow control).
  */
 
+/**
+ * Sockets per agent (per host). It is sized to the largest BATCH_CONCURRENCY the config accepts,
+ * so one batch never waits for a socket; several requests of one instance together (HTTP with
+ * instance concurrency, two batches at once) still may, and a job that waited too long for one
+ * is reported as not sent (see deadlineTransport).
+ */
+export const SOCKET_POOL_SIZE = MAX_BATCH_CONCURRENCY;
+
 // Below the usual 5 s server keep-alive, so an idle socket is closed by us, not reset under us.
-const agentOptions = { keepAlive: true, scheduling: 'lifo' as const, timeout: 4000, maxSockets: 32 };
+const agentOptions = { keepAlive: true, scheduling: 'lifo' as const, timeout: 4000, maxSockets: SOCKET_POOL_SIZE };
 const httpAgent = new http.Agent(agentOptions);
 const httpsAgent = new https.Agent(agentOptions);
 
@@ -63,6 +71,12 @@ const TLS_REFUSED_CODES = new Set([
   'ERR_TLS_CERT_ALTNAME_INVALID',
 ]);
 
+/**
+ * Our own code for a request destroyed while it still waited for a socket of the pool: no byte
+ * left this process, so nothing was sent.
+ */
+export const NO_SOCKET_CODE = 'ENOSOCKET';
+
 function networkCode(err: unknown): string | undefined {
   const e = err as { code?: unknown; cause?: { code?: unknown; errors?: Array<{ code?: unknown }> } };
   const candidates = [e?.cause?.code, e?.cause?.errors?.[0]?.code, e?.code];
@@ -95,6 +109,16 @@ export function classifyTransportError(err: unknown): Classified {
       safeToRetry: false,
     };
   }
+  if (code === NO_SOCKET_CODE) {
+    // Retryable by whoever handed us the job (HTTP caller, redelivery, the next timer tick), not
+    // here: the pool is full, and waiting again at once would only make the queue longer.
+    return {
+      status: 'failed',
+      provider: { code, message: 'no free connection to the provider' },
+      error: new NotifyError('PROVIDER_ERROR', 'no connection to the provider became free in time (this instance is saturated); nothing was sent', { retryable: true }),
+      safeToRetry: false,
+    };
+  }
   const timedOut = code === 'ECONNABORTED' || code === 'ETIMEDOUT' || code === 'ERR_CANCELED' || code === 'ABORT_ERR';
   const why = timedOut ? 'timed out' : code === 'ECONNRESET' || code === 'EPIPE' ? 'connection reset' : `transport error ${code}`;
   return {
@@ -112,25 +136,48 @@ function withoutSecret(text: string, secret: string | undefined): string {
   return secret && text.includes(secret) ? text.replaceAll(secret, '[REDACTED]') : text;
 }
 
+/** Requests whose deadline (connect + request + answer) passed, so a body cut short reads as a timeout. */
+const timedOutRequests = new WeakSet<object>();
+
 /**
  * The transport under axios (its documented `transport` option: an object with `request()` like
- * node:https): Node's own http/https, plus the attempt's total deadline. When it passes, the
- * request is destroyed with ETIMEDOUT, whether it is still connecting, waiting for headers or
- * reading a body that trickles in; the timer goes when the request closes. An AbortSignal would do
- * the same, but axios subscribes to it with addEventListener on every request (~50 µs per send
- * measured, most of a warm call's overhead over a plain axios GET).
+ * node:https): Node's own http/https, plus the attempt's total deadline. The deadline covers one
+ * socket's work — connecting, writing the request, reading the whole answer — and starts when
+ * the agent hands the request a socket (`socket` event), not while it waits in the pool's queue:
+ * a wait for a socket is not time the provider had. When it passes, the request is destroyed with
+ * ETIMEDOUT, whether it is still connecting, waiting for headers or reading a body that trickles
+ * in. A request still without a socket after `timeoutMs` of waiting is destroyed with ENOSOCKET
+ * (nothing was sent). One timer does both: `refresh()` restarts it when the socket comes. An
+ * AbortSignal would do the same, but axios subscribes to it with addEventListener on every request
+ * (~50 µs per send measured, most of a warm call's overhead over a plain axios GET).
  */
 export function deadlineTransport(timeoutMs: number) {
   return {
     request(options: https.RequestOptions, onResponse: (res: http.IncomingMessage) => void): http.ClientRequest {
       const req = (options.protocol === 'https:' ? https : http).request(options, onResponse);
+      let assigned = false;
       const timer = setTimeout(() => {
+        if (!assigned) {
+          req.destroy(Object.assign(new Error(`no free socket within ${timeoutMs} ms`), { code: NO_SOCKET_CODE }));
+          return;
+        }
+        timedOutRequests.add(req);
         req.destroy(Object.assign(new Error(`no complete answer within ${timeoutMs} ms`), { code: 'ETIMEDOUT' }));
       }, timeoutMs);
+      req.once('socket', () => {
+        assigned = true;
+        timer.refresh();
+      });
       req.once('close', () => clearTimeout(timer));
       return req;
     },
   };
+}
+
+/** Whether our deadline ended the request behind this axios error (the error carries its request). */
+function deadlinePassed(err: unknown): boolean {
+  const req = (err as { request?: unknown } | null)?.request;
+  return typeof req === 'object' && req !== null && timedOutRequests.has(req);
 }
 
 export function createProviderClient(options: ProviderClientOptions): ProviderClient {
@@ -168,7 +215,6 @@ export function createProviderClient(options: ProviderClientOptions): ProviderCl
       url,
       headers: { Accept: 'application/json', 'User-Agent': 'fc-notify/0.1', ...authenticate(req, url) },
     };
-    const started = performance.now();
     let result: Classified;
     try {
       const res = await instance.request<string>(config);
@@ -183,8 +229,9 @@ export function createProviderClient(options: ProviderClientOptions): ProviderCl
       result = classifyAnswer(req.channel, res.status, headers, body);
     } catch (err) {
       // Past the deadline, whatever the socket said last (a body cut by the transport surfaces as
-      // an aborted stream, not as ETIMEDOUT), the answer is: timed out.
-      result = classifyTransportError(performance.now() - started >= options.timeoutMs ? { code: 'ETIMEDOUT' } : err);
+      // an aborted stream, not as ETIMEDOUT), the answer is: timed out. Time spent waiting for a
+      // socket does not count: that request had not left yet.
+      result = classifyTransportError(deadlinePassed(err) ? { code: 'ETIMEDOUT' } : err);
     }
     return result;
   }

@@ -1,7 +1,7 @@
 import { errorResponse, json, readJsonBody, type HttpResponse, type Route } from '../adapters/http.ts';
 import type { Outcome } from '../core/send.ts';
 import { randomUUID } from 'node:crypto';
-import { toScheduled } from '../core/batch.ts';
+import { scheduleJob } from '../core/schedule.ts';
 import { InvalidRequestError, NotifyError } from '../errors.ts';
 import { maskPhone } from '../phone.ts';
 import { type Channel, parseJob } from '../jobs.ts';
@@ -47,8 +47,8 @@ export function sendRoute(channel: Channel): Route {
       if (job.sendAt !== undefined && Date.parse(job.sendAt) > rt.now()) {
         // The same idempotencyKey schedules the same entry again (a retried POST stays one job).
         const key = job.idempotencyKey ?? randomUUID();
-        const entry = toScheduled({ ...job, idempotencyKey: key }, caller, key, Date.parse(job.sendAt));
-        await rt.store.schedule(entry);
+        // Horizon, per-caller limits and the pending cap: docs/limits.md.
+        const entry = await scheduleJob(rt, { job: { ...job, idempotencyKey: key }, caller, key, dueAt: Date.parse(job.sendAt), http: true });
         Object.assign(log, { outcome: 'scheduled', scheduledId: entry.id });
         return json(202, { status: 'scheduled', id: entry.id, channel, phone: maskPhone(job.phone), sendAt: job.sendAt, idempotencyKey: key });
       }

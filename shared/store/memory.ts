@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { ClaimResult, ScheduledJob, Store, StoredOutcome } from './types.ts';
+import { type ClaimResult, SCHEDULE_STORE_GRACE_MS, type ScheduledJob, type ScheduleOptions, type Store, type StoredOutcome } from './types.ts';
 
 type Entry =
   | { state: 'claimed'; token: string; fingerprint: string; expiresAt: number }
@@ -47,8 +47,27 @@ export class MemoryStore implements Store {
     if (e?.state === 'claimed' && e.token === token) this.#entries.delete(key);
   }
 
-  async schedule(entry: ScheduledJob): Promise<void> {
-    this.#scheduled.set(`${entry.channel}:${entry.id}`, { entry: structuredClone(entry), availableAt: entry.dueAt });
+  async schedule(entry: ScheduledJob, options: ScheduleOptions = {}): Promise<boolean> {
+    const now = options.now ?? this.#now();
+    this.#forgetExpired(now);
+    const id = `${entry.channel}:${entry.id}`;
+    const max = options.maxPending ?? 0;
+    if (max > 0 && !this.#scheduled.has(id)) {
+      let pending = 0;
+      for (const s of this.#scheduled.values()) {
+        if (s.entry.channel === entry.channel && s.entry.caller === entry.caller && (s.entry.expiresAt ?? Number.POSITIVE_INFINITY) >= now) pending += 1;
+      }
+      if (pending >= max) return false;
+    }
+    this.#scheduled.set(id, { entry: structuredClone(entry), availableAt: entry.dueAt });
+    return true;
+  }
+
+  /** The store's own TTL: entries SCHEDULE_STORE_GRACE_MS past their expiry (a timer that never ran) are forgotten. */
+  #forgetExpired(now: number): void {
+    for (const [k, s] of this.#scheduled) {
+      if (s.entry.expiresAt !== undefined && s.entry.expiresAt + SCHEDULE_STORE_GRACE_MS <= now) this.#scheduled.delete(k);
+    }
   }
 
   async cancel(channel: ScheduledJob['channel'], id: string, caller: string): Promise<boolean> {
@@ -58,6 +77,7 @@ export class MemoryStore implements Store {
   }
 
   async claimDue(channel: ScheduledJob['channel'], now: number, limit: number, leaseMs: number): Promise<ScheduledJob[]> {
+    this.#forgetExpired(now);
     const due = [...this.#scheduled.values()]
       .filter((s) => s.entry.channel === channel && s.availableAt <= now)
       .sort((a, b) => a.availableAt - b.availableAt)

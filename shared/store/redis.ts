@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import type { ClaimResult, ScheduledJob, Store, StoredOutcome } from './types.ts';
+import { type ClaimResult, SCHEDULE_STORE_GRACE_MS, type ScheduledJob, type ScheduleOptions, type Store, type StoredOutcome } from './types.ts';
 import { scriptedClient } from './redis-connection.ts';
 
 /**
@@ -48,13 +48,37 @@ end
 return out
 `;
 
-// KEYS: zset, hash. ARGV: id, caller. Only the caller who scheduled a job may cancel it.
+// KEYS: zset, hash, the caller's index. ARGV: id, caller. Only the caller who scheduled a job may cancel it.
+// (Issue 11: the third key and its ZREM are new; the rest is unchanged.)
 const CANCEL = `
 local j = redis.call('HGET', KEYS[2], ARGV[1])
 if not j then return 0 end
 if cjson.decode(j).caller ~= ARGV[2] then return 0 end
 redis.call('ZREM', KEYS[1], ARGV[1])
 redis.call('HDEL', KEYS[2], ARGV[1])
+redis.call('ZREM', KEYS[3], ARGV[1])
+return 1
+`;
+
+// KEYS: zset (due time), hash (job JSON), the caller's index (a ZSET of its ids by expiry).
+// ARGV: id, job JSON, dueAt, expiresAt ('+inf' = never), max pending (0 = no cap), now, key TTL ms (0 = leave the TTL).
+// The caller's expired ids are dropped from its index first, so they no longer count; an id
+// already scheduled is replaced whatever the count (a retried POST, a deferral). Every write
+// lengthens the three keys' TTL to cover this job (never shortens it): a channel whose timer
+// never runs leaves nothing behind for ever. PTTL -1 (a key from before TTLs) gets one too.
+const SCHEDULE = `
+redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', '(' .. ARGV[6])
+local max = tonumber(ARGV[5])
+if max > 0 and redis.call('HEXISTS', KEYS[2], ARGV[1]) == 0 and redis.call('ZCARD', KEYS[3]) >= max then return 0 end
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
+redis.call('ZADD', KEYS[3], ARGV[4], ARGV[1])
+local ttl = tonumber(ARGV[7])
+if ttl > 0 then
+  for i = 1, 3 do
+    if redis.call('PTTL', KEYS[i]) < ttl then redis.call('PEXPIRE', KEYS[i], ttl) end
+  end
+end
 return 1
 `;
 
@@ -63,6 +87,7 @@ type StoreRedis = Redis & {
   fcnStoreRelease(numKeys: number, ...args: Array<string | number>): Promise<number>;
   fcnStoreClaimDue(numKeys: number, ...args: Array<string | number>): Promise<string[]>;
   fcnStoreCancel(numKeys: number, ...args: Array<string | number>): Promise<number>;
+  fcnStoreSchedule(numKeys: number, ...args: Array<string | number>): Promise<number>;
 };
 
 export interface RedisStoreOptions {
@@ -79,12 +104,17 @@ export class RedisStore implements Store {
 
   /** `connect` is called once, on first use (ioredis loads lazily). */
   constructor(connect: () => Promise<Redis>, options: RedisStoreOptions = {}) {
-    this.#client = scriptedClient<StoreRedis>(connect, { fcnStoreComplete: COMPLETE, fcnStoreRelease: RELEASE, fcnStoreClaimDue: CLAIM_DUE, fcnStoreCancel: CANCEL });
+    this.#client = scriptedClient<StoreRedis>(connect, { fcnStoreComplete: COMPLETE, fcnStoreRelease: RELEASE, fcnStoreClaimDue: CLAIM_DUE, fcnStoreCancel: CANCEL, fcnStoreSchedule: SCHEDULE });
     this.#prefix = options.prefix ?? DEFAULT_STORE_PREFIX;
   }
 
   #schedKeys(channel: string): [string, string] {
     return [`${this.#prefix}sched:${channel}`, `${this.#prefix}sched:${channel}:jobs`];
+  }
+
+  /** The ZSET of one caller's scheduled ids of a channel (score: expiresAt), for the pending cap. */
+  #callerKey(channel: string, caller: string): string {
+    return `${this.#prefix}sched:${channel}:caller:${caller}`;
   }
 
   async claim(key: string, fingerprint: string, ttlMs: number): Promise<ClaimResult> {
@@ -114,15 +144,19 @@ export class RedisStore implements Store {
     await r.fcnStoreRelease(1, this.#prefix + key, token);
   }
 
-  async schedule(entry: ScheduledJob): Promise<void> {
+  async schedule(entry: ScheduledJob, options: ScheduleOptions = {}): Promise<boolean> {
     const r = await this.#client();
-    const [zset, hash] = this.#schedKeys(entry.channel);
-    await r.multi().hset(hash, entry.id, JSON.stringify(entry)).zadd(zset, entry.dueAt, entry.id).exec();
+    const now = options.now ?? Date.now();
+    // An entry without an expiry (built by hand) counts until it is acked and sets no TTL.
+    const expiresAt = entry.expiresAt ?? '+inf';
+    const ttlMs = entry.expiresAt === undefined ? 0 : Math.max(1, Math.round(entry.expiresAt + SCHEDULE_STORE_GRACE_MS - now));
+    const keys = [...this.#schedKeys(entry.channel), this.#callerKey(entry.channel, entry.caller)];
+    return (await r.fcnStoreSchedule(3, ...keys, entry.id, JSON.stringify(entry), entry.dueAt, expiresAt, options.maxPending ?? 0, now, ttlMs)) === 1;
   }
 
   async cancel(channel: ScheduledJob['channel'], id: string, caller: string): Promise<boolean> {
     const r = await this.#client();
-    return (await r.fcnStoreCancel(2, ...this.#schedKeys(channel), id, caller)) === 1;
+    return (await r.fcnStoreCancel(3, ...this.#schedKeys(channel), this.#callerKey(channel, caller), id, caller)) === 1;
   }
 
   async claimDue(channel: ScheduledJob['channel'], now: number, limit: number, leaseMs: number): Promise<ScheduledJob[]> {
@@ -131,10 +165,12 @@ export class RedisStore implements Store {
     return taken.map((j) => JSON.parse(j) as ScheduledJob);
   }
 
-  async ack(channel: ScheduledJob['channel'], id: string): Promise<void> {
+  async ack(channel: ScheduledJob['channel'], id: string, caller?: string): Promise<void> {
     const r = await this.#client();
     const [zset, hash] = this.#schedKeys(channel);
-    await r.multi().zrem(zset, id).hdel(hash, id).exec();
+    const m = r.multi().zrem(zset, id).hdel(hash, id);
+    if (caller !== undefined) m.zrem(this.#callerKey(channel, caller), id);
+    await m.exec();
   }
 
   /** The connection is shared (shared/store/redis-connection.ts) and closed there. */

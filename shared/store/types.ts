@@ -32,7 +32,30 @@ export interface ScheduledJob {
   job: Record<string, unknown>;
   /** Epoch ms. */
   dueAt: number;
+  /**
+   * Epoch ms after which the job is no longer sent: the timer drops it with a log line
+   * (SCHEDULE_EXPIRE_HOURS after dueAt). Entries written before this field existed have none;
+   * the timer then counts from dueAt.
+   */
+  expiresAt?: number;
 }
+
+export interface ScheduleOptions {
+  /**
+   * Refuse (return false) when `caller` already has this many jobs of the channel waiting and
+   * `entry.id` is not one of them; 0 or absent = no cap. Jobs past their `expiresAt` do not count.
+   */
+  maxPending?: number;
+  /** Epoch ms, for the expiry of the caller's jobs (default: Date.now()). */
+  now?: number;
+}
+
+/**
+ * How long a scheduled entry outlives its `expiresAt` in the store before the store itself
+ * forgets it (a Redis key TTL): normally a timer drops it first, with a log line; this bounds
+ * what a function whose timer never runs leaves behind.
+ */
+export const SCHEDULE_STORE_GRACE_MS = 24 * 60 * 60 * 1000;
 
 export interface Store {
   readonly kind: 'memory' | 'redis';
@@ -42,8 +65,11 @@ export interface Store {
   complete(key: string, token: string, outcome: StoredOutcome, ttlMs: number): Promise<boolean>;
   /** Gives the claim up (nothing was sent; a later delivery may try again). */
   release(key: string, token: string): Promise<void>;
-  /** Stores a scheduled job; the same id again replaces its time and job (schedules are idempotent by id). */
-  schedule(entry: ScheduledJob): Promise<void>;
+  /**
+   * Stores a scheduled job; the same id again replaces its time and job (schedules are idempotent
+   * by id). False, and nothing stored, when `options.maxPending` is reached for the entry's caller.
+   */
+  schedule(entry: ScheduledJob, options?: ScheduleOptions): Promise<boolean>;
   /** Removes a scheduled job of `caller`; false when there is none (never scheduled, sent, cancelled, or another caller's). */
   cancel(channel: ScheduledJob['channel'], id: string, caller: string): Promise<boolean>;
   /**
@@ -52,7 +78,7 @@ export interface Store {
    * loses nothing (the idempotency key keeps it from being sent twice).
    */
   claimDue(channel: ScheduledJob['channel'], now: number, limit: number, leaseMs: number): Promise<ScheduledJob[]>;
-  /** Forgets a scheduled job after its send ended for good. */
-  ack(channel: ScheduledJob['channel'], id: string): Promise<void>;
+  /** Forgets a scheduled job after its send ended for good (`caller` also frees its place in the caller's count). */
+  ack(channel: ScheduledJob['channel'], id: string, caller?: string): Promise<void>;
   close(): Promise<void>;
 }

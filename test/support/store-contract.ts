@@ -88,6 +88,35 @@ export function storeContract(name: string, make: () => Store, sleep: (ms: numbe
       await s.ack(channel, later.id);
     });
 
+    it('caps the jobs one caller has waiting per channel: new ids refused at the cap, a known id replaced, places freed by ack, cancel and expiry', async () => {
+      const s = make();
+      const caller = `cap-${randomUUID()}`;
+      const now = Date.now();
+      const mk = (over: Partial<ScheduledJob> = {}) => entry({ caller, channel: 'sms', dueAt: now + 60_000, expiresAt: now + 3_600_000, ...over });
+      const a = mk();
+      const b = mk();
+      expect(await s.schedule(a, { maxPending: 2, now })).toBe(true);
+      expect(await s.schedule(b, { maxPending: 2, now })).toBe(true);
+      const c = mk();
+      expect(await s.schedule(c, { maxPending: 2, now })).toBe(false);
+      // Refused means not stored: it is never handed out.
+      expect((await s.claimDue('sms', now + 120_000, 100, 1_000)).map((j) => j.id)).not.toContain(c.id);
+      // The same id again (a retried POST, a deferral) is a replacement, not a new job.
+      expect(await s.schedule({ ...a, dueAt: now + 90_000 }, { maxPending: 2, now })).toBe(true);
+      // Other callers and the other channel have their own count; no cap means no refusal.
+      expect(await s.schedule(mk({ caller: `${caller}-other` }), { maxPending: 2, now })).toBe(true);
+      expect(await s.schedule(mk({ channel: 'voice' }), { maxPending: 2, now })).toBe(true);
+      expect(await s.schedule(mk(), { now })).toBe(true);
+      const d = mk();
+      expect(await s.schedule(d, { maxPending: 3, now })).toBe(false);
+      await s.ack('sms', a.id, caller);
+      expect(await s.schedule(d, { maxPending: 3, now })).toBe(true);
+      expect(await s.cancel('sms', d.id, caller)).toBe(true);
+      expect(await s.schedule(mk(), { maxPending: 3, now })).toBe(true);
+      // Jobs past their expiry no longer count.
+      expect(await s.schedule(mk(), { maxPending: 3, now: now + 3_600_001 })).toBe(true);
+    });
+
     it('cancel removes a job of its caller only, once', async () => {
       const s = make();
       const e = entry({ channel: 'sms', dueAt: 0 });
