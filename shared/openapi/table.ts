@@ -56,7 +56,7 @@ schemaDocs.add(smsJobSchema.shape.idempotencyKey, {
 });
 schemaDocs.add(smsJobSchema.shape.sendAt, {
   description:
-    'ISO-8601 time with a zone (seconds optional), e.g. 2026-05-01T09:00:00+08:00. In the future: the job is scheduled (202) and sent by the timer trigger when due; otherwise it is sent now.',
+    'ISO-8601 time with a zone (seconds optional), e.g. 2026-05-01T09:00:00+08:00. In the future: the job is scheduled (202) and sent by the timer trigger when due (at most SCHEDULE_MAX_DAYS, default 30, ahead: further is 400; past SCHEDULE_MAX_PENDING jobs waiting for the caller: 429); otherwise it is sent now.',
   examples: ['2026-05-01T09:00:00+08:00'],
 });
 schemaDocs.add(smsJobSchema.shape.skin, { description: "The vendor's template id (模板编号).", examples: ['1'] });
@@ -226,15 +226,15 @@ const smsExamples: Record<string, Example> = {
     value: { channel: 'sms', phone: '+86 138-0013-8000', skin: '1', params: ['1234'], sign: '1' },
   },
   scheduled: {
-    summary: 'Scheduled (202)',
-    value: { phone: PHONE_EXAMPLE, skin: '1', params: ['1234'], sendAt: '2099-05-01T09:00:00+08:00', idempotencyKey: 'reminder-7' },
+    summary: 'Scheduled: 202 while sendAt is ahead (at most SCHEDULE_MAX_DAYS)',
+    value: { phone: PHONE_EXAMPLE, skin: '1', params: ['1234'], sendAt: '2026-05-01T09:00:00+08:00', idempotencyKey: 'reminder-7' },
   },
 };
 const voiceExamples: Record<string, Example> = {
   now: { summary: 'Call now', value: { phone: PHONE_EXAMPLE, content: '您好，您的快递已送达。', idempotencyKey: 'parcel-9' } },
   scheduled: {
-    summary: 'Scheduled (202)',
-    value: { phone: PHONE_EXAMPLE, content: '您好，您的快递已送达。', sendAt: '2099-05-01T09:00:00+08:00' },
+    summary: 'Scheduled: 202 while sendAt is ahead (at most SCHEDULE_MAX_DAYS)',
+    value: { phone: PHONE_EXAMPLE, content: '您好，您的快递已送达。', sendAt: '2026-05-01T09:00:00+08:00' },
   },
 };
 
@@ -311,7 +311,7 @@ function sendRoutes(channel: Channel): RouteDoc[] {
                 id: 'a1b2c3d4e5f6a7b8c9d0e1f2',
                 channel,
                 phone: '138****8000',
-                sendAt: '2099-05-01T09:00:00+08:00',
+                sendAt: '2026-05-01T09:00:00+08:00',
                 idempotencyKey: 'reminder-7',
               },
             },

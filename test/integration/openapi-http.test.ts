@@ -51,6 +51,8 @@ function expectDocumented(method: string, path: string, res: { statusCode: numbe
 }
 
 const KEY = 'caller-key-openapi-0123456789';
+/** Within SCHEDULE_MAX_DAYS, so the job is scheduled (the document's examples use a fixed date). */
+const inADay = () => new Date(Date.now() + 86_400_000).toISOString();
 const auth = { authorization: `Bearer ${KEY}` };
 let fake: FakeProvider;
 const logs = captureLogs();
@@ -138,7 +140,7 @@ describe('real answers match the schemas the document publishes', () => {
 
     const scheduled = await sms({
       path: '/sms',
-      body: { ...job, idempotencyKey: 'openapi-later-1', sendAt: '2099-05-01T09:00:00+08:00' },
+      body: { ...job, idempotencyKey: 'openapi-later-1', sendAt: inADay() },
       headers: auth,
     });
     expect(scheduled.statusCode).toBe(202);
@@ -187,7 +189,7 @@ describe('real answers match the schemas the document publishes', () => {
     expectDocumented('post', '/voice', sent);
     const scheduled = await voice({
       path: '/voice',
-      body: { phone: '13800138000', content: '您好', sendAt: '2099-05-01T09:00:00+08:00' },
+      body: { phone: '13800138000', content: '您好', sendAt: inADay() },
       headers: auth,
     });
     expect(scheduled.statusCode).toBe(202);
