@@ -6,10 +6,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { documentFor } from '#shared/openapi/select';
 import { type BuildResult, build, bundlesOverBudget, discoverFunctions, ROOT } from '../../scripts/build.ts';
 import { type FakeProvider, startFakeProvider, TEST_APPCODE } from '../support/fake-provider.ts';
 import { fcContext, httpEvent } from '../support/fc.ts';
-import { documentFor } from '#shared/openapi/select';
 
 /**
  * Builds the real bundles once (into a temp folder), copies them somewhere with no node_modules
