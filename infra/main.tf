@@ -59,7 +59,8 @@ resource "alicloud_message_service_queue" "dead_letter" {
 }
 
 # Batch files under batches/sms/ and batches/voice/ (one native OSS trigger per channel and file
-# type, never overlapping); result files under results/. Private (the default ACL).
+# type, never overlapping), notify-on-upload objects under notify/sms/ and notify/voice/ (one
+# trigger per function, any suffix); result files under results/. Private (the default ACL).
 resource "alicloud_oss_bucket" "batches" {
   bucket = local.names.bucket
 }
@@ -89,7 +90,7 @@ resource "alicloud_log_store_index" "logs" {
 # function (context.credentials) and uses it for the async dead-letter destination.
 resource "alicloud_ram_role" "functions" {
   role_name   = local.names.roleName
-  description = "fc-notify functions: read batch files, write result files, dead-letter failed async invocations, write logs"
+  description = "fc-notify functions: read batch files and uploads' metadata, write result files, dead-letter failed async invocations, write logs"
   assume_role_policy_document = jsonencode({
     Version = "1"
     Statement = [{
@@ -100,7 +101,8 @@ resource "alicloud_ram_role" "functions" {
   })
 }
 
-# Exactly what the code and FC do with the role: oss:GetObject on the batch prefixes,
+# Exactly what the code and FC do with the role: oss:GetObject on the batch prefixes and the
+# notify prefixes (HeadObject is authorised by oss:GetObject; docs/notify-on-upload.md),
 # oss:PutObject on the result prefix, mns:SendMessage to the dead-letter queue, log writes to the
 # one logstore. The test checks this against the OSS requests the code makes.
 resource "alicloud_ram_policy" "functions" {

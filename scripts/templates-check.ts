@@ -1,16 +1,93 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { checkCatalogData } from '../shared/templates/catalog.ts';
+import { DEFAULT_LONG_SMS_URL, DEFAULT_NOTIFY_PREFIX, DEFAULT_VOICE_URL } from '../shared/config.ts';
+import { buildJob, decodeMetaValue, keyProblem, matchRule, metaNames, type NotifyChannel, sourceKind } from '../shared/notify/rules.ts';
+import { type CatalogFile, checkCatalogData, createCatalog } from '../shared/templates/catalog.ts';
 import { checkTemplate, type Finding } from '../shared/templates/rules.ts';
+import { dryRunJob } from '../shared/templates/validate.ts';
 
 /**
- * `npm run templates:check [file]`: a readable report of the template catalog for users' CI.
- * Exit 0 when there are no errors (warnings allowed), 1 on errors, 2 when the file cannot be read.
+ * `npm run templates:check [file] [--key <object key> [--meta name=value]…]`: a readable report of
+ * the template catalog and its notification rules for users' CI. With `--key`, also which rule an
+ * upload with that key (and that user metadata) matches and the job it would make.
+ * Exit 0 when there are no errors (warnings allowed) and a given key makes a valid job; 1 on
+ * errors, or when the key matches no rule or its job would be refused; 2 on unusable arguments
+ * or a file that cannot be read.
  */
 
-export function runTemplatesCheck(args: readonly string[], print: (line: string) => void, env: Record<string, string | undefined> = process.env): number {
-  const file = args[0] ?? env.TEMPLATES_FILE ?? 'templates.json';
+interface Args {
+  file: string | undefined;
+  key: string | undefined;
+  meta: Record<string, string>;
+  problem?: string;
+}
+
+function parseArgs(args: readonly string[]): Args {
+  const out: Args = { file: undefined, key: undefined, meta: {} };
+  for (let i = 0; i < args.length; i += 1) {
+    const a = args[i] as string;
+    if (a === '--key' || a === '--meta') {
+      const v = args[i + 1];
+      i += 1;
+      if (v === undefined) return { ...out, problem: `${a} needs a value` };
+      if (a === '--key') out.key = v;
+      else {
+        const at = v.indexOf('=');
+        if (at <= 0) return { ...out, problem: `--meta takes name=value, got ${JSON.stringify(v)}` };
+        // As OSS stores it: lowercase name, without the x-oss-meta- prefix if given.
+        out.meta[v.slice(0, at).toLowerCase().replace(/^x-oss-meta-/, '')] = v.slice(at + 1);
+      }
+    } else if (a.startsWith('--')) return { ...out, problem: `unknown option ${a}` };
+    else out.file = a;
+  }
+  return out;
+}
+
+/** What an upload with `key` would do; returns whether it makes a valid job. */
+function explainKey(catalog: CatalogFile, key: string, rawMeta: Record<string, string>, print: (line: string) => void): boolean {
+  const known = (Object.entries(DEFAULT_NOTIFY_PREFIX) as Array<[NotifyChannel, string]>).find(([, p]) => key.startsWith(p));
+  const channel = known?.[0];
+  const relative = known ? key.slice(known[1].length) : key;
+  print(`key ${key}: ${known ? `${channel} function (prefix ${known[1]}), pattern key ${relative}` : 'no notify prefix, so rules of every channel are tried on the whole key'}`);
+  const bad = keyProblem(key, relative);
+  if (bad) {
+    print(`  refused: the object key ${bad}; nothing would be sent`);
+    return false;
+  }
+  const match = matchRule(catalog.notifications ?? [], relative, channel);
+  if (!match) {
+    print('  matches no rule: the upload would be logged (notify-unmatched) and ignored');
+    return false;
+  }
+  print(`  matches rule "${match.rule.name}" (notifications[${match.index}]), parts ${JSON.stringify(match.parts)}`);
+  const needed = metaNames(match.rule);
+  const meta: Record<string, string> = {};
+  for (const [k, v] of Object.entries(rawMeta)) {
+    const d = decodeMetaValue(v);
+    if (d !== undefined) meta[k] = d;
+  }
+  if (needed.length > 0) print(`  reads metadata (one HEAD): ${needed.map((n) => `x-oss-meta-${n}${n in meta ? `=${JSON.stringify(meta[n])}` : ' (not given)'}`).join(', ')}`);
+  const built = buildJob(match, needed.length > 0 ? meta : undefined);
+  if (built.problem !== undefined) {
+    print(`  refused: ${built.problem}; nothing would be sent`);
+    return false;
+  }
+  print(`  job: ${JSON.stringify(built.job)}`);
+  const dry = dryRunJob(built.job, { catalog: createCatalog(catalog, 'check'), longSmsUrl: DEFAULT_LONG_SMS_URL, voiceUrl: DEFAULT_VOICE_URL, now: new Date() });
+  for (const e of dry.errors) print(`      error    ${e.path}  [${e.rule}] ${e.message}`);
+  for (const w of dry.warnings) print(`      warning  ${w.path}  [${w.rule}] ${w.message}`);
+  print(`  ${dry.valid ? 'valid' : 'INVALID'}: ${dry.length ?? '?'} chars${dry.segments ? `, ${dry.segments} segment(s)` : ''}${dry.preview ? `: ${dry.preview}` : ''}`);
+  return dry.valid;
+}
+
+export function runTemplatesCheck(argv: readonly string[], print: (line: string) => void, env: Record<string, string | undefined> = process.env): number {
+  const args = parseArgs(argv);
+  if (args.problem) {
+    print(`templates:check: ${args.problem} (usage: templates:check [file] [--key <object key> [--meta name=value]…])`);
+    return 2;
+  }
+  const file = args.file ?? env.TEMPLATES_FILE ?? 'templates.json';
   if (!existsSync(file)) {
     print(`templates:check: ${file} does not exist (pass a path, set TEMPLATES_FILE, or create templates.json)`);
     return 2;
@@ -39,11 +116,27 @@ export function runTemplatesCheck(args: readonly string[], print: (line: string)
       print(`        ${r.preview}`);
       for (const f of own) print(line(f));
     });
+    const rules = catalog.notifications ?? [];
+    if (rules.length > 0) print(`notifications: ${rules.length} rule(s) (notify on upload; first match wins)`);
+    rules.forEach((r, i) => {
+      const own = findings.filter((f) => f.path === `notifications[${i}]` || f.path.startsWith(`notifications[${i}].`));
+      const ok = !own.some((f) => f.severity === 'error');
+      const what = r.channel === 'sms' ? `skin ${r.skin ?? '?'}` : 'voice content';
+      const meta = metaNames(r);
+      const from = Object.entries(r.params ?? {}).map(([k, v]) => `${k}←${sourceKind(v)}`).join(', ');
+      print(`  ${ok ? 'OK  ' : 'FAIL'}  ${r.name}  ${r.channel}  ${r.key} → ${what}${from ? ` (${from})` : ''}${meta.length > 0 ? `; HEAD for ${meta.join(', ')}` : ''}`);
+      for (const f of own) print(line(f));
+    });
   }
   const errors = findings.filter((f) => f.severity === 'error').length;
   const warnings = findings.length - errors;
-  print(`${errors} error(s), ${warnings} warning(s): ${errors > 0 ? 'FAILED' : 'passed'}`);
-  return errors > 0 ? 1 : 0;
+  let keyOk = true;
+  if (args.key !== undefined) {
+    if (catalog && errors === 0) keyOk = explainKey(catalog, args.key, args.meta, print);
+    else print(`key ${args.key}: not tried, the catalog has errors`);
+  }
+  print(`${errors} error(s), ${warnings} warning(s): ${errors > 0 || !keyOk ? 'FAILED' : 'passed'}`);
+  return errors > 0 || !keyOk ? 1 : 0;
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {

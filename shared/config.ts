@@ -30,6 +30,7 @@ const envSchema = z.object({
   MAX_BODY_BYTES: positiveInt('MAX_BODY_BYTES'),
   OSS_ENDPOINT: z.optional(z.string()),
   RESULT_PREFIX: z.optional(z.string()),
+  NOTIFY_PREFIX: z.optional(z.string()),
   BATCH_CONCURRENCY: positiveInt('BATCH_CONCURRENCY'),
   MAX_EVENT_BYTES: positiveInt('MAX_EVENT_BYTES'),
   MAX_JOBS_PER_EVENT: positiveInt('MAX_JOBS_PER_EVENT'),
@@ -109,6 +110,11 @@ export interface Config {
   ossEndpoint: string | undefined;
   /** Where OSS batch results go: `<resultPrefix><batch key>.result.jsonl`, outside every trigger prefix. */
   resultPrefix: string;
+  /**
+   * Notify on upload: keys under this prefix are matched against the catalog's notification
+   * rules instead of read as batch files. Undefined = the channel's default (notify/sms/, notify/voice/).
+   */
+  notifyPrefix: string | undefined;
   /** How many jobs of one event batch are sent at once. */
   batchConcurrency: number;
   /** An async trigger's event over this many bytes is refused before it is parsed (docs/limits.md). */
@@ -161,6 +167,8 @@ export const DEFAULT_LONG_SMS_URL = 'https://largesms.market.alicloudapi.com/lar
 export const DEFAULT_VOICE_URL = 'https://yytz.market.alicloudapi.com/chuangxin/yytz';
 export const MIN_API_KEY_LENGTH = 16;
 export const DEFAULT_RESULT_PREFIX = 'results/';
+/** NOTIFY_PREFIX when unset, per channel (s.yaml sets it explicitly, from infra/names.json). */
+export const DEFAULT_NOTIFY_PREFIX = { sms: 'notify/sms/', voice: 'notify/voice/' } as const;
 
 const isOn = (v: string | undefined) => v === '1' || v === 'true';
 const blank = (v: string | undefined) => v === undefined || v.trim() === '';
@@ -348,6 +356,15 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (!/^[^/\\\u0000-\u001f][^\\\u0000-\u001f]{0,199}$/.test(resultPrefix) || !resultPrefix.endsWith('/') || resultPrefix.includes('//')) {
     problems.push('RESULT_PREFIX must be a folder such as results/ (ends with /, no leading /, no //, at most 200 characters)');
   }
+  const notifyPrefix = blank(e.NOTIFY_PREFIX) ? undefined : (e.NOTIFY_PREFIX as string).trim();
+  if (notifyPrefix !== undefined) {
+    // Same shape rule as RESULT_PREFIX; and apart from it, or a result file would be taken for an upload.
+    if (!/^[^/\\\u0000-\u001f][^\\\u0000-\u001f]{0,199}$/.test(notifyPrefix) || !notifyPrefix.endsWith('/') || notifyPrefix.includes('//')) {
+      problems.push('NOTIFY_PREFIX must be a folder such as notify/sms/ (ends with /, no leading /, no //, at most 200 characters)');
+    } else if (notifyPrefix.startsWith(resultPrefix) || resultPrefix.startsWith(notifyPrefix)) {
+      problems.push(`NOTIFY_PREFIX must not overlap RESULT_PREFIX (${resultPrefix})`);
+    }
+  }
   const quietHours = parseQuietHours(e.QUIET_HOURS, e.QUIET_HOURS_ACTION === 'refuse' ? 'refuse' : 'defer', problems);
 
   if (problems.length > 0) {
@@ -371,6 +388,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     schedule,
     ossEndpoint: blank(e.OSS_ENDPOINT) ? undefined : e.OSS_ENDPOINT,
     resultPrefix,
+    notifyPrefix,
     logLevel: blank(e.LOG_LEVEL) ? 'info' : (e.LOG_LEVEL as string),
     limits,
     recipients,

@@ -3,6 +3,7 @@ import { DEFAULT_RESULT_PREFIX } from '../config.ts';
 import { getObjectStream, type OssCredentials, type OssObject, putObjectStream, signingRegion } from '../oss/client.ts';
 import type { FcContext, Runtime } from '../runtime.ts';
 import { isRecord } from './jobs-text.ts';
+import { handleUpload, notifyPrefixOf } from './oss-notify.ts';
 import { byteLines, CsvReader, type CsvOut, CutShortError, LineDecoder, MAX_LINE_BYTES, TOO_LONG } from './batch-file.ts';
 
 export { MAX_LINE_BYTES, parseCsvRecord, splitCsvLine } from './batch-file.ts';
@@ -25,6 +26,7 @@ export const RESULT_SUFFIX = '.result.jsonl';
 
 interface OssRecord {
   eventName: string;
+  eventTime?: string;
   region?: string;
   oss: { bucket: { name: string }; object: { key: string; eTag?: string; size?: number } };
 }
@@ -114,6 +116,14 @@ async function handleObject(rec: OssRecord, fc: FcContext, rt: Runtime, started:
   const summary: BatchSummary = { source: 'oss', total: 0, counts: {}, retry: 0, results: [] };
   const format = formatOf(key);
   const resultPrefix = rt.config?.resultPrefix ?? DEFAULT_RESULT_PREFIX;
+  // Notify on upload: an ordinary object under NOTIFY_PREFIX announces itself by rule (oss-notify.ts).
+  const notifyPrefix = notifyPrefixOf(rt);
+  if (notifyPrefix && key.startsWith(notifyPrefix)) {
+    const region = signingRegion(rec.region ?? fc.region ?? 'cn-hangzhou');
+    const endpoint = rt.config?.ossEndpoint ?? `https://oss-${region}-internal.aliyuncs.com`;
+    const eTag = (rec.oss.object.eTag ?? '').replace(/"/g, '');
+    return handleUpload({ bucket, key, eTag, region, endpoint, eventTime: typeof rec.eventTime === 'string' ? rec.eventTime : undefined }, notifyPrefix, credentialsOf(fc), fc, rt, started);
+  }
   const isResult = key.startsWith(resultPrefix) || key.endsWith(RESULT_SUFFIX);
   if (isResult || !format) {
     // Our own output (a loop if a trigger covers it), or not a batch file: nothing to send.

@@ -5,8 +5,8 @@ import { isIP } from 'node:net';
 import type { Readable } from 'node:stream';
 
 /**
- * The two OSS calls the batch trigger needs: GET an object as a stream, PUT an object from a
- * stream. Written against OSS's REST API rather than bundling the ali-oss SDK (about 900 KB,
+ * The OSS calls the triggers need: GET an object as a stream, PUT an object from a stream (batch
+ * files), HEAD an object for its user metadata (notify on upload, docs/notify-on-upload.md). Written against OSS's REST API rather than bundling the ali-oss SDK (about 900 KB,
  * more than the whole per-function budget); ali-oss is a devDependency only, the test oracle.
  *
  * Signed with OSS Signature V4 in the Authorization header (docs/oss.md):
@@ -145,14 +145,14 @@ export function objectUrl(o: Pick<OssObject, 'endpoint' | 'bucket' | 'key'>): UR
   return new URL(`${base.protocol}//${o.bucket}.${base.host}/${path}`);
 }
 
-function request(verb: 'GET' | 'PUT', o: OssObject, creds: OssCredentials, contentType = ''): http.ClientRequest {
+function request(verb: 'GET' | 'PUT' | 'HEAD', o: OssObject, creds: OssCredentials, contentType = ''): http.ClientRequest {
   const url = objectUrl(o);
   const headers = signedHeaders(verb, o, creds, contentType ? { 'Content-Type': contentType } : {});
   const lib = url.protocol === 'https:' ? https : http;
   // The timeout guards connecting and waiting for an answer only (see responseOf): once a GET's
   // body is flowing it may pause while a chunk is sent, and a PUT of results stays open, idle
   // between chunks, for the whole batch. The function's own timeout bounds both.
-  return lib.request(url, { method: verb, headers, timeout: verb === 'GET' ? 30_000 : 0 });
+  return lib.request(url, { method: verb, headers, timeout: verb === 'PUT' ? 0 : 30_000 });
 }
 
 async function failure(res: IncomingMessage, what: string): Promise<OssError> {
@@ -202,4 +202,35 @@ export function putObjectStream(o: OssObject, creds: OssCredentials, contentType
       res.resume();
     },
   };
+}
+
+export interface ObjectHead {
+  /** The ETag without quotes, as OSS events give it. */
+  eTag: string | undefined;
+  /** User metadata (`x-oss-meta-<name>`): names lowercase without the prefix, values as sent (latin1 text of the header bytes). */
+  meta: Record<string, string>;
+}
+
+/**
+ * HeadObject: the object's headers only (RAM action oss:GetObject). Undefined when the object is
+ * gone (404: deleted since the event); any other answer throws OssError.
+ */
+export async function headObject(o: OssObject, creds: OssCredentials): Promise<ObjectHead | undefined> {
+  const req = request('HEAD', o, creds);
+  const pending = responseOf(req);
+  req.end();
+  const res = await pending;
+  res.resume();
+  if (res.statusCode === 404) return undefined;
+  if (res.statusCode !== 200) {
+    // A HEAD answer has no body: OSS puts its error code in x-oss-ec (e.g. 0003-00000001).
+    const ec = res.headers['x-oss-ec'];
+    throw new OssError(`OSS HEAD ${o.bucket}/${o.key} answered HTTP ${res.statusCode}${typeof ec === 'string' ? ` EC ${ec.slice(0, 32)}` : ''}`, res.statusCode ?? 0, undefined);
+  }
+  const meta: Record<string, string> = {};
+  for (const [name, value] of Object.entries(res.headers)) {
+    if (name.startsWith('x-oss-meta-') && typeof value === 'string') meta[name.slice('x-oss-meta-'.length)] = value;
+  }
+  const eTag = typeof res.headers.etag === 'string' ? res.headers.etag.replace(/"/g, '') : undefined;
+  return { eTag, meta };
 }

@@ -1,4 +1,5 @@
 import type { ValidationError } from '../generated/catalog-validator.js';
+import { type NotifyRule, notifyFindings } from '../notify/rules.ts';
 import { checkTemplate, type Finding, type TemplateEntry, type TemplateProvider } from './rules.ts';
 
 /**
@@ -11,6 +12,8 @@ export interface CatalogFile {
   $schema?: string;
   pricing?: Partial<Record<TemplateProvider, number>>;
   templates: TemplateEntry[];
+  /** Notify-on-upload rules (shared/notify/rules.ts, docs/notify-on-upload.md). */
+  notifications?: NotifyRule[];
 }
 
 /** `/templates/0/kind` → `templates[0].kind`, under `prefix`. */
@@ -39,6 +42,24 @@ function describeAjvError(e: ValidationError, prefix: string): { path: string; m
       return { path, message: `has characters that are not allowed (must match ${String(p.pattern)})` };
     case 'propertyNames':
       return { path, message: `has an invalid name "${String(p.propertyName)}" (variable names: letters, digits, _ or 汉字, at most 32)` };
+    // The bundled validator carries no message strings (scripts/build-catalog.ts): word them here.
+    case 'maxLength':
+      return { path, message: `must be at most ${String(p.limit)} characters` };
+    case 'minLength':
+      return { path, message: Number(p.limit) === 1 ? 'must not be empty' : `must be at least ${String(p.limit)} characters` };
+    case 'maxItems':
+      return { path, message: `must have at most ${String(p.limit)} entries` };
+    case 'maxProperties':
+      // Only a value source (part | meta | value) allows exactly one field.
+      if (Number(p.limit) === 1) return { path, message: 'must have exactly one of part, meta or value' };
+      return { path, message: `must have at most ${String(p.limit)} fields` };
+    case 'minProperties':
+      // Only a value source (part | meta | value) allows exactly one field.
+      if (Number(p.limit) === 1) return { path, message: 'must have exactly one of part, meta or value' };
+      return { path, message: `must have at least ${String(p.limit)} field(s)` };
+    case 'maximum':
+    case 'minimum':
+      return { path, message: `must be ${e.keyword === 'maximum' ? '<=' : '>='} ${String(p.limit)}` };
     default:
       return { path, message: e.message ?? 'is invalid' };
   }
@@ -75,6 +96,7 @@ export function ruleFindings(catalog: CatalogFile): Finding[] {
     } else first.set(t.skin, i);
     findings.push(...checkTemplate(t, `templates[${i}]`).findings);
   });
+  findings.push(...notifyFindings(catalog.notifications ?? [], catalog.templates));
   return findings;
 }
 

@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { ConfigError } from '../errors.ts';
 import { validateCatalog } from '../generated/catalog-validator.js';
+import { type NotifyRule, nameRuleFindings } from '../notify/rules.ts';
 import { type CatalogFile, ruleFindings, schemaFindings } from './catalog-check.ts';
 import type { Finding, TemplateEntry, TemplateProvider } from './rules.ts';
 
@@ -20,6 +21,8 @@ export interface Catalog {
   /** Where it was read from, for logs and messages. */
   source: string;
   templates: readonly TemplateEntry[];
+  /** Notify-on-upload rules, in catalog order (shared/notify/rules.ts). */
+  notifications: readonly NotifyRule[];
   get(skin: string): TemplateEntry | undefined;
   /** Yuan per provider call, when known. */
   pricePerCall(provider: TemplateProvider): number | undefined;
@@ -39,7 +42,7 @@ export class CatalogError extends ConfigError {
 
 /** Shape (standalone validator) and rules; never throws. */
 export function checkCatalogData(data: unknown): { findings: Finding[]; catalog: CatalogFile | undefined } {
-  if (!validateCatalog(data)) return { findings: schemaFindings(validateCatalog.errors ?? []), catalog: undefined };
+  if (!validateCatalog(data)) return { findings: nameRuleFindings(schemaFindings(validateCatalog.errors ?? []), data), catalog: undefined };
   const catalog = data as CatalogFile;
   return { findings: ruleFindings(catalog), catalog };
 }
@@ -49,6 +52,7 @@ export function createCatalog(file: CatalogFile, source: string): Catalog {
   return {
     source,
     templates: file.templates,
+    notifications: file.notifications ?? [],
     get: (skin) => bySkin.get(skin),
     pricePerCall: (provider) => file.pricing?.[provider] ?? DEFAULT_PRICES[provider],
   };

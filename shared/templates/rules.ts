@@ -47,6 +47,15 @@ export const RULE_IDS = [
   'param.newline',
   'voice.code-digits',
   'phone.invalid',
+  // Notify-on-upload rules (shared/notify/rules.ts).
+  'notify.duplicate-name',
+  'notify.pattern',
+  'notify.shadowed',
+  'notify.unknown-part',
+  'notify.unknown-skin',
+  'notify.params',
+  'notify.channel',
+  'notify.constant',
 ] as const;
 
 export type RuleId = (typeof RULE_IDS)[number];

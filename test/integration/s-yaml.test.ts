@@ -289,7 +289,10 @@ describe('s.yaml rendered by `s preview`', () => {
   });
 
   it('subscribes each sending function to the topic (JSON format), its own queue (EventBridge), its own batch prefix and the scheduler timer, with bounded retries and a dead-letter queue', () => {
-    const own = { 'long-sms': { queue: NAMES.smsQueue!, prefix: NAMES.smsBatchPrefix! }, 'voice-notify': { queue: NAMES.voiceQueue!, prefix: NAMES.voiceBatchPrefix! } };
+    const own = {
+      'long-sms': { queue: NAMES.smsQueue!, prefix: NAMES.smsBatchPrefix!, notify: NAMES.smsNotifyPrefix! },
+      'voice-notify': { queue: NAMES.voiceQueue!, prefix: NAMES.voiceBatchPrefix!, notify: NAMES.voiceNotifyPrefix! },
+    };
     for (const name of SENDERS) {
       const props = rendered.resources[name]!.props;
       const byType = (t: string) => props.triggers.filter((x) => x.triggerType === t);
@@ -312,8 +315,16 @@ describe('s.yaml rendered by `s preview`', () => {
       expect(props.asyncInvokeConfig?.destinationConfig?.onFailure?.destination).toMatch(new RegExp(`^acs:mns:${NAMES.region}:[^:]*:/queues/${NAMES.deadLetterQueue}/messages$`));
       expect(props.environmentVariables.BATCH_CONCURRENCY).toBe('8');
       // Batch files: one OSS trigger per file type (FC takes one suffix per trigger), this channel's prefix.
-      const oss = byType('oss');
+      const oss = byType('oss').filter((t) => String(t.triggerName).startsWith('batch-'));
       expect(oss.map((t) => (t.triggerConfig as { filter: { key: { suffix: string } } }).filter.key.suffix).sort()).toEqual(['.csv', '.jsonl']);
+      // Notify on upload: one more OSS trigger, any suffix, on this channel's notify prefix, which the function is told.
+      const notify = byType('oss').filter((t) => t.triggerName === 'notify');
+      expect(notify).toHaveLength(1);
+      expect(byType('oss')).toHaveLength(3);
+      expect(notify[0]!.triggerConfig).toMatchObject({ filter: { key: { prefix: own[name].notify, suffix: '' } } });
+      expect(props.environmentVariables.NOTIFY_PREFIX).toBe(own[name].notify);
+      expect(loadConfig({ ...props.environmentVariables, FC_FUNCTION_NAME: name }).notifyPrefix).toBe(own[name].notify);
+      for (const p of [own[name].prefix, props.environmentVariables.RESULT_PREFIX!]) expect(prefixesOverlap(own[name].notify, p), `${own[name].notify} vs ${p}`).toBe(false);
       for (const t of oss) {
         expect(t.sourceArn).toMatch(new RegExp(`^acs:oss:${NAMES.region}:[^:]*:${NAMES.bucket}$`));
         expect(t.triggerConfig).toMatchObject({ filter: { key: { prefix: own[name].prefix } } });
@@ -379,7 +390,7 @@ describe('platform rules across functions (rendered s.yaml and infra/)', () => {
     expect(allDeployProblems(rendered as RenderedDoc, CREATED)).toEqual([]);
     // The rules see what they check (an empty rendering would pass vacuously).
     const types = Object.values(rendered.resources).flatMap((r) => r.props.triggers.map((t) => t.triggerType));
-    expect(types.filter((t) => t === 'oss')).toHaveLength(4);
+    expect(types.filter((t) => t === 'oss')).toHaveLength(6);
     expect(types.filter((t) => t === 'eventbridge')).toHaveLength(2);
   });
 
@@ -392,7 +403,7 @@ describe('platform rules across functions (rendered s.yaml and infra/)', () => {
     expect(queueOfTrigger(triggerOf(rendered, 'long-sms', 'eventbridge'))).toBe(NAMES.smsQueue);
     expect(queueOfTrigger(triggerOf(rendered, 'voice-notify', 'eventbridge'))).toBe(NAMES.voiceQueue);
     const prefixes = SENDERS.flatMap((fn) => props(fn).triggers.filter((t) => t.triggerType === 'oss').map((t) => (t.triggerConfig as { filter: { key: { prefix: string } } }).filter.key.prefix));
-    expect([...new Set(prefixes)].sort()).toEqual([NAMES.smsBatchPrefix, NAMES.voiceBatchPrefix].sort());
+    expect([...new Set(prefixes)].sort()).toEqual([NAMES.smsBatchPrefix, NAMES.voiceBatchPrefix, NAMES.smsNotifyPrefix, NAMES.voiceNotifyPrefix].sort());
     for (const fn of SENDERS) expect(props(fn).environmentVariables.RESULT_PREFIX).toBe(NAMES.resultPrefix);
     // Every resource name in names.json is created by main.tf.
     const created = Object.values(CREATED).flatMap((set) => [...set]);
@@ -407,9 +418,14 @@ describe('platform rules across functions (rendered s.yaml and infra/)', () => {
 
     // Both functions on one batch prefix: OSS refuses the second notification rule.
     const samePrefix = doc();
-    for (const t of samePrefix.resources['voice-notify']!.props.triggers.filter((x) => x.triggerType === 'oss')) (t.triggerConfig as any).filter.key.prefix = 'batches/';
+    for (const t of samePrefix.resources['voice-notify']!.props.triggers.filter((x) => x.triggerType === 'oss' && String(x.triggerName).startsWith('batch-'))) (t.triggerConfig as any).filter.key.prefix = 'batches/';
     expect(ossOverlapProblems(samePrefix)).toHaveLength(2);
     expect(ossOverlapProblems(samePrefix)[0]).toContain('overlap on bucket');
+
+    // A notify prefix inside the batch prefix: one upload would reach two rules.
+    const notifyInBatch = doc();
+    (notifyInBatch.resources['long-sms']!.props.triggers.find((t) => t.triggerName === 'notify')!.triggerConfig as any).filter.key.prefix = `${NAMES.smsBatchPrefix}notify/`;
+    expect(ossOverlapProblems(notifyInBatch)).toEqual([expect.stringContaining('long-sms/batch-jsonl and long-sms/notify overlap'), expect.stringContaining('long-sms/batch-csv and long-sms/notify overlap')]);
 
     const noRun = doc();
     delete (triggerOf(noRun, 'long-sms', 'eventbridge').triggerConfig as any).runOptions;
@@ -534,7 +550,7 @@ describe('infra/ (Terraform, provider aliyun/alicloud)', () => {
   it('grants the function role exactly the OSS actions the code uses, on exactly the prefixes s.yaml triggers on and writes to', () => {
     // The OSS requests the code makes (HTTP verbs in the OSS client and adapter) and the RAM action each needs.
     const VERB_ACTION: Record<string, string> = { GET: 'oss:GetObject', HEAD: 'oss:GetObject', PUT: 'oss:PutObject', POST: 'oss:PutObject', DELETE: 'oss:DeleteObject' };
-    const sources = [...readdirSync(join(ROOT, 'shared', 'oss')).map((f) => join(ROOT, 'shared', 'oss', f)), join(ROOT, 'shared', 'adapters', 'oss.ts')].filter((f) => f.endsWith('.ts'));
+    const sources = [...readdirSync(join(ROOT, 'shared', 'oss')).map((f) => join(ROOT, 'shared', 'oss', f)), join(ROOT, 'shared', 'adapters', 'oss.ts'), join(ROOT, 'shared', 'adapters', 'oss-notify.ts')].filter((f) => f.endsWith('.ts'));
     const verbs = new Set(sources.flatMap((f) => [...readFileSync(f, 'utf8').matchAll(/'(GET|HEAD|PUT|POST|DELETE)'/g)].map((m) => m[1]!)));
     expect(verbs.size).toBeGreaterThan(0);
     const needed = new Set([...verbs].map((v) => VERB_ACTION[v]!));

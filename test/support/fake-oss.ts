@@ -1,10 +1,13 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import signUtils from 'ali-oss/lib/common/signUtils.js';
 
 /**
- * A real local HTTP server implementing OSS GET and PUT object (path style: /<bucket>/<key>).
+ * A real local HTTP server implementing OSS GET, PUT and HEAD object (path style: /<bucket>/<key>).
+ * HEAD answers the object's ETag (MD5 hex, upper case, quoted as OSS does) and its user metadata
+ * as `x-oss-meta-*` headers (values written as given: a value with non-ASCII characters goes out
+ * as raw UTF-8 bytes, the way some clients store it).
  * It authenticates like an OSS bucket that no longer accepts V1: a V4 signature
  * (`OSS4-HMAC-SHA256`) recomputed here from the raw request with the official ali-oss SDK's
  * signer (independent of the project's client), scoped to this server's region, with the STS
@@ -38,6 +41,10 @@ export interface FakeOss {
   endpoint: string;
   region: string;
   objects: Map<string, Buffer>;
+  /** User metadata by resource (`/<bucket>/<key>`), names without `x-oss-meta-`. */
+  meta: Map<string, Record<string, string>>;
+  /** The ETag OSS would give the object (no quotes), as events carry it. */
+  etagOf(resource: string): string;
   requests: FakeOssRequest[];
   /** GET pauses after this many bytes until `release()` (or 5 s); `releasedBy` tells which. */
   gate(afterBytes: number): { release: () => void; releasedBy: () => 'release' | 'timeout' | undefined };
@@ -122,6 +129,8 @@ function authKind(auth: string): FakeOssRequest['auth'] {
 export async function startFakeOss(options: FakeOssOptions): Promise<FakeOss> {
   const opts = { ...options, region: options.region ?? 'cn-shanghai' };
   const objects = new Map<string, Buffer>();
+  const meta = new Map<string, Record<string, string>>();
+  const etagOf = (resource: string) => createHash('md5').update(objects.get(resource) ?? '').digest('hex').toUpperCase();
   const requests: FakeOss['requests'] = [];
   const sockets = new Set<Socket>();
   let cutAt: number | undefined;
@@ -156,11 +165,22 @@ export async function startFakeOss(options: FakeOssOptions): Promise<FakeOss> {
       return res.end();
     }
     const body = objects.get(resource);
+    if (req.method === 'HEAD') {
+      if (!body) {
+        res.writeHead(404, { 'x-oss-ec': '0026-00000001' });
+        return res.end();
+      }
+      const headers: Record<string, string> = { 'content-length': String(body.length), etag: `"${etagOf(resource)}"` };
+      // Raw bytes on the wire (latin1 text of the UTF-8 bytes): Node refuses non-latin1 header text.
+      for (const [k, v] of Object.entries(meta.get(resource) ?? {})) headers[`x-oss-meta-${k.toLowerCase()}`] = Buffer.from(v, 'utf8').toString('latin1');
+      res.writeHead(200, headers);
+      return res.end();
+    }
     if (req.method !== 'GET' || !body) {
       res.writeHead(404, { 'content-type': 'application/xml' });
       return res.end('<Error><Code>NoSuchKey</Code></Error>');
     }
-    res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(body.length) });
+    res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(body.length), etag: `"${etagOf(resource)}"` });
     const step = options.chunkBytes ?? 64 * 1024;
     const cut = cutAt;
     cutAt = undefined;
@@ -183,6 +203,8 @@ export async function startFakeOss(options: FakeOssOptions): Promise<FakeOss> {
     endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     region: opts.region,
     objects,
+    meta,
+    etagOf,
     requests,
     gate(afterBytes) {
       let release!: () => void;

@@ -87,6 +87,16 @@ describe('OSS V4 signature equals ali-oss authorizationV4 (oracle)', () => {
     expect(Authorization).not.toContain(SK);
   });
 
+  it('the HEAD the notify trigger sends (headObject) is signed as ali-oss signs it, for a key with Chinese and reserved characters', () => {
+    const now = new Date('2026-12-01T22:10:00.000Z');
+    const o = { endpoint: 'https://oss-cn-shanghai-internal.aliyuncs.com', region: 'cn-shanghai', bucket: 'notify-batches', key: "notify/voice/parcels/13900139000/SF 12(3)!'*.jpg" };
+    const h = signedHeaders('HEAD', o, { accessKeyId: AK, accessKeySecret: SK, securityToken: TOKEN }, {}, now);
+    const { Authorization, ...sent } = h;
+    expect(Authorization).toBe(signUtils.authorizationV4(AK, SK, 'cn-shanghai', 'HEAD', { headers: sent }, o.bucket, o.key));
+    // Not the GET signature: the verb is part of the canonical request.
+    expect(Authorization).not.toBe(signedHeaders('GET', o, { accessKeyId: AK, accessKeySecret: SK, securityToken: TOKEN }, {}, now).Authorization);
+  });
+
   it('a different secret, region or date gives a different signature', () => {
     const c = cases[0]!;
     const sig = authorizationV4({ ...c, accessKeyId: AK, accessKeySecret: SK });
