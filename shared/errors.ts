@@ -24,6 +24,7 @@ export const ERROR_STATUS = {
   PROVIDER_AUTH_FAILED: 502,
   QUOTA_EXHAUSTED: 503,
   PROVIDER_THROTTLED: 503,
+  STORE_UNAVAILABLE: 503,
   OUTCOME_UNKNOWN: 504,
 } as const;
 
@@ -88,6 +89,22 @@ export class ConfigError extends Error {
     super(message);
     this.variables = variables;
   }
+}
+
+/** Seconds a caller should wait after STORE_UNAVAILABLE (the store is reconnected within about a second). */
+export const STORE_RETRY_AFTER_S = 2;
+
+/**
+ * The store (Redis) could not be reached BEFORE anything was sent (claim, limits, scheduling):
+ * retryable, `503` + `Retry-After`. Never used after a provider call (that send is reported as
+ * sent with `recorded:false` instead, see core/send.ts).
+ */
+export function storeUnavailable(cause: unknown, what = 'nothing was sent; retry later with the same idempotencyKey'): NotifyError {
+  return new NotifyError('STORE_UNAVAILABLE', `the store (Redis) could not be reached: ${what}`, {
+    retryable: true,
+    retryAfter: STORE_RETRY_AFTER_S,
+    cause,
+  });
 }
 
 /** Turns anything thrown into a NotifyError that is safe to put in an answer. */

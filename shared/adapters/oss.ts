@@ -102,6 +102,8 @@ function resultLine(line: number, r: JobResult): string {
   if (r.message) out.message = r.message;
   if (r.id) out.id = r.id;
   if (r.sendAt) out.sendAt = r.sendAt;
+  // Sent, but the store could not record it (docs/guarantees.md): not sent again.
+  if (r.recorded === false) out.recorded = false;
   return `${JSON.stringify(out)}\n`;
 }
 

@@ -2,6 +2,7 @@ import { type BatchItem, type BatchSummary, maxJobsPerEvent, runBatch } from '..
 import { expiryOf } from '../core/schedule.ts';
 import { maskPhone } from '../phone.ts';
 import type { FcContext, Runtime } from '../runtime.ts';
+import { errorFields } from '../log.ts';
 import type { ScheduledJob } from '../store/types.ts';
 import { isRecord, itemsFromText } from './jobs-text.ts';
 
@@ -42,6 +43,8 @@ export async function handleTimer(event: unknown, fc: FcContext, rt: Runtime): P
   if (rt.channel) {
     const leaseMs = ((fc.function?.timeout ?? 60) + 30) * 1000;
     const now = rt.now();
+    // A store that cannot answer fails the invocation (logged once by app.ts, FC retries it);
+    // nothing was sent and the next tick takes the due jobs.
     for (const entry of await rt.store.claimDue(rt.channel, now, DUE_PER_TICK, leaseMs)) {
       // Not sent within SCHEDULE_EXPIRE_HOURS of its time (timers stopped, a long outage, a
       // deferral loop): a reminder that late does more harm than good. Dropped, with a line.
@@ -64,7 +67,13 @@ export async function handleTimer(event: unknown, fc: FcContext, rt: Runtime): P
     async onResult(item, result) {
       const entry = scheduled.get(item);
       // Deferred: re-scheduled under the same id for later. Retryable: the lease runs out and a later tick retries.
-      if (entry && !result.retry && result.status !== 'deferred') await rt.store.ack(entry.channel, entry.id, entry.caller);
+      if (entry && !result.retry && result.status !== 'deferred') {
+        // An ack the store misses only brings the job back after its lease; its idempotency key
+        // (replayed or, once stale, unknown) keeps it from being sent again.
+        await rt.store.ack(entry.channel, entry.id, entry.caller).catch((err: unknown) => {
+          rt.logger.warn({ event: 'timer-ack-failed', requestId: fc.requestId, id: entry.id, err: errorFields(err) }, 'could not forget a finished scheduled job; it comes back after its lease and is not sent again');
+        });
+      }
     },
   });
 }

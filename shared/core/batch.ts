@@ -1,6 +1,6 @@
 import pLimit from 'p-limit';
 import { DEFAULT_MAX_JOBS_PER_EVENT, MAX_BATCH_CONCURRENCY } from '../config.ts';
-import { InvalidRequestError, NotifyError } from '../errors.ts';
+import { InvalidRequestError, NotifyError, storeUnavailable } from '../errors.ts';
 import { expiryOf, scheduleJob } from './schedule.ts';
 import { sha256 } from '../hash.ts';
 import { deferral } from '../guards/errors.ts';
@@ -56,6 +56,8 @@ export interface JobResult {
   /** Scheduled/deferred jobs: their id and time. */
   id?: string;
   sendAt?: string;
+  /** Sent (or refused/unknown) but the store could not record it; the job is not sent again (docs/guarantees.md). */
+  recorded?: false;
 }
 
 export interface BatchSummary {
@@ -179,7 +181,10 @@ export async function runBatch(items: readonly BatchItem[], fc: FcContext, rt: R
       } catch (err) {
         // Past SCHEDULE_MAX_DAYS: the job itself is wrong, a redelivery would not change it.
         if (err instanceof InvalidRequestError) return { result: { ...at, status: 'poison', retry: false, code: err.code, message: err.message }, job };
-        throw err;
+        if (err instanceof NotifyError) throw err;
+        // The store failed: maybe not scheduled (a stalled store still runs the write later); a redelivery schedules it under the same id, never twice.
+        const e = storeUnavailable(err, 'nothing was sent; the job may or may not be scheduled (a slow store still runs the write), so retry with the same idempotencyKey: a retry replaces the entry, never doubles it');
+        return { result: { ...at, status: 'failed', retry: true, code: e.code, message: e.message }, job };
       }
       return { result: { ...at, status: 'scheduled', retry: false, id: entry.id, sendAt: job.sendAt }, job };
     }
@@ -195,6 +200,7 @@ export async function runBatch(items: readonly BatchItem[], fc: FcContext, rt: R
       const retry = o.status === 'failed' && o.error?.retryable === true;
       const result: JobResult = { ...at, status, retry };
       if (o.error) Object.assign(result, { code: o.error.code, message: o.error.message });
+      if (o.recorded === false) result.recorded = false;
       return { result, job };
     } catch (err) {
       const d = deferral(err);
@@ -202,7 +208,12 @@ export async function runBatch(items: readonly BatchItem[], fc: FcContext, rt: R
         // A deferral is never refused by the pending cap (maxPending 0): the job was accepted already.
         const entry = toScheduled(keyed, caller, key, d.retryAt.getTime());
         entry.expiresAt = expiryOf(rt, entry.dueAt);
-        await rt.store.schedule(entry, { now: rt.now() });
+        try {
+          await rt.store.schedule(entry, { now: rt.now() });
+        } catch (err2) {
+          const e = storeUnavailable(err2, 'nothing was sent; the job may or may not be scheduled (a slow store still runs the write), so retry with the same idempotencyKey: a retry replaces the entry, never doubles it');
+          return { result: { ...at, status: 'failed', retry: true, code: e.code, message: e.message }, job };
+        }
         return { result: { ...at, status: 'deferred', retry: false, code: d.code, message: d.message, id: entry.id, sendAt: d.retryAt.toISOString() }, job };
       }
       if (d) return { result: { ...at, status: 'refused', retry: false, code: d.code, message: d.message }, job };
@@ -221,7 +232,7 @@ export async function runBatch(items: readonly BatchItem[], fc: FcContext, rt: R
       limit(async () => {
         const { result, job } = await one(item);
         const level = result.status === 'poison' || (result.retry && result.status !== 'in-progress') ? 'warn' : 'info';
-        logger[level]({ event: 'batch-job', ref: item.ref, status: result.status, retry: result.retry, code: result.code, phone: result.phone }, result.message ? `${result.status}: ${result.message}` : result.status);
+        logger[level]({ event: 'batch-job', ref: item.ref, status: result.status, retry: result.retry, code: result.code, phone: result.phone, ...(result.recorded === false ? { recorded: false } : {}) }, result.message ? `${result.status}: ${result.message}` : result.status);
         if (options.onResult) await options.onResult(item, result, job);
         return result;
       }),

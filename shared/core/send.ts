@@ -1,7 +1,7 @@
-import { NotifyError } from '../errors.ts';
+import { NotifyError, storeUnavailable } from '../errors.ts';
 import { sha256 } from '../hash.ts';
 import type { Job, SmsJob } from '../jobs.ts';
-import { type Logger, scrubValues } from '../log.ts';
+import { errorFields, type Logger, scrubValues } from '../log.ts';
 import { maskPhone } from '../phone.ts';
 import type { ProviderInfo } from '../provider/classify.ts';
 import type { ProviderClient } from '../provider/client.ts';
@@ -27,6 +27,12 @@ export interface Outcome {
   replayed: boolean;
   attempts: number;
   latencyMs: number;
+  /**
+   * False when the outcome could not be written to the store (it stayed unreachable through the
+   * bounded retry): the job is still reported as what it was (`sent`), the claim stays in the store
+   * as the durable marker, and this instance retries the write on its next sends.
+   */
+  recorded?: false;
 }
 
 export interface SendContext {
@@ -89,7 +95,52 @@ export interface SenderDeps {
 }
 
 export const OUTCOME_TTL_MS = 24 * 60 * 60 * 1000;
+/** After this a claim still in progress is stale (its attempt has surely ended): function timeout + margin. */
 export const DEFAULT_CLAIM_TTL_MS = 90_000;
+
+/**
+ * Writes after the provider call (record the outcome, release the claim) are retried this often
+ * within this budget: a store that blinks (failover, reconnect) loses nothing; one that stays down
+ * does not hold the answer for long. Whatever still fails is kept in this instance (PENDING_MAX
+ * writes) and written before its next send.
+ */
+export const STORE_WRITE_ATTEMPTS = 3;
+export const STORE_WRITE_BUDGET_MS = 1500;
+export const PENDING_MAX = 1000;
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** Runs `op` up to STORE_WRITE_ATTEMPTS times within STORE_WRITE_BUDGET_MS; throws the last error. */
+async function boundedWrite<T>(op: () => Promise<T>): Promise<T> {
+  const started = Date.now();
+  let last: unknown;
+  for (let i = 0; i < STORE_WRITE_ATTEMPTS; i += 1) {
+    if (i > 0) await sleep(Math.min(100 * 2 ** (i - 1), Math.max(0, STORE_WRITE_BUDGET_MS - (Date.now() - started))));
+    const left = STORE_WRITE_BUDGET_MS - (Date.now() - started);
+    if (i > 0 && left <= 0) break;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      // The write itself may still land after we stop waiting: both writes are compare-and-set
+      // by token, so a late one is as right as a timely one.
+      return await Promise.race([
+        op(),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new Error(`store write took over ${Math.max(left, 50)} ms`)), Math.max(left, 50));
+        }),
+      ]);
+    } catch (err) {
+      last = err;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+  throw last;
+}
+
+/** A write the store missed, kept to be written before this instance's next send. */
+type PendingWrite =
+  | { op: 'complete'; token: string; value: StoredOutcome; until: number }
+  | { op: 'release'; token: string; until: number };
 
 export function defaultResolveSmsParams(job: SmsJob): string[] {
   if (Array.isArray(job.params)) return job.params;
@@ -138,6 +189,8 @@ function outcomeFromStored(s: StoredOutcome, key: string): Outcome {
 export interface Sender {
   /** Sends one validated job. Throws only NotifyError for refusals before any provider call. */
   send(job: Job, ctx: SendContext): Promise<Outcome>;
+  /** Writes the store missed (outcomes, releases) still kept by this instance. */
+  pendingWrites(): number;
 }
 
 export function createSender(deps: SenderDeps): Sender {
@@ -150,7 +203,59 @@ export function createSender(deps: SenderDeps): Sender {
     return longSmsRequest(deps.longSmsUrl, { ...job, sign: resolved.sign }, resolved.params);
   }
 
+  // Store key → the write the store missed. Per instance: a redelivery that lands here finds the
+  // outcome even when the store lost it (restart without persistence); see docs/guarantees.md.
+  const pending = new Map<string, PendingWrite>();
+  let flushing: Promise<void> | undefined;
+
+  function remember(storeKey: string, w: PendingWrite, logger: Logger): void {
+    pending.delete(storeKey);
+    pending.set(storeKey, w);
+    if (pending.size > PENDING_MAX) {
+      const [oldest] = pending.keys();
+      if (oldest !== undefined) pending.delete(oldest);
+      logger.error({ event: 'store-pending-dropped', max: PENDING_MAX, key: oldest }, 'too many store writes pending; the oldest is dropped (its claim stays: the job is not sent again)');
+    }
+  }
+
+  /** Writes what the store missed, before this send's claim (same connection, so in that order). */
+  function flushPending(logger: Logger): Promise<void> {
+    flushing ??= (async () => {
+      const now = Date.now();
+      const due = [...pending].filter(([k, w]) => {
+        if (w.until > now) return true;
+        pending.delete(k);
+        return false;
+      });
+      await Promise.allSettled(
+        due.map(async ([k, w]) => {
+          // complete() is false when the outcome (or another claim) is already there: the late
+          // write landed after all (a stalled server runs it when it wakes up), or another attempt holds the key.
+          let changed = true;
+          if (w.op === 'complete') changed = await deps.store.complete(k, w.token, w.value, w.until - now);
+          else await deps.store.release(k, w.token);
+          if (pending.get(k) === w) pending.delete(k);
+          logger.warn({ event: 'store-pending-written', op: w.op, key: k, changed }, `store reachable again: pending ${w.op} ${changed ? 'written' : 'no longer needed'}`);
+        }),
+      );
+    })().finally(() => {
+      flushing = undefined;
+    });
+    return flushing;
+  }
+
+  /** Releases a claim (nothing was sent), retried briefly; kept for later when the store stays down. */
+  async function release(storeKey: string, token: string, ctx: SendContext, fields: Record<string, unknown>): Promise<void> {
+    try {
+      await boundedWrite(() => deps.store.release(storeKey, token));
+    } catch (err) {
+      remember(storeKey, { op: 'release', token, until: Date.now() + OUTCOME_TTL_MS }, ctx.logger);
+      ctx.logger.error({ event: 'store-release-failed', requestId: ctx.requestId, ...fields, err: errorFields(err) }, 'could not release an idempotency claim (nothing was sent); kept to retry');
+    }
+  }
+
   return {
+    pendingWrites: () => pending.size,
     async send(job, ctx) {
       const phoneMasked = maskPhone(job.phone);
       // Refusals that need no provider call happen before the claim: nothing to remember.
@@ -159,14 +264,35 @@ export function createSender(deps: SenderDeps): Sender {
       const key = job.idempotencyKey ?? null;
       const storeKey = key === null ? null : `idem:${job.channel}:${ctx.caller}:${key}`;
       const fp = key === null ? '' : fingerprint(job);
+      const ids = { channel: job.channel, phone: phoneMasked, idempotencyKey: key };
       let token: string | undefined;
 
+      if (pending.size > 0) await flushPending(ctx.logger);
+
       if (storeKey !== null && key !== null) {
-        const claim = await deps.store.claim(storeKey, fp, ctx.claimTtlMs ?? DEFAULT_CLAIM_TTL_MS);
+        let claim: Awaited<ReturnType<Store['claim']>>;
+        try {
+          claim = await deps.store.claim(storeKey, fp, ctx.claimTtlMs ?? DEFAULT_CLAIM_TTL_MS, OUTCOME_TTL_MS);
+        } catch (err) {
+          report(ctx, 'error', { event: 'send', outcome: 'store-unavailable', step: 'claim', ...ids, storeError: errorFields(err) }, 'store unreachable before the send; nothing was sent');
+          throw storeUnavailable(err);
+        }
         if (claim.kind === 'done' || claim.kind === 'in-progress') {
           const otherFp = claim.kind === 'done' ? claim.outcome.fingerprint : claim.fingerprint;
           if (otherFp !== fp) {
             throw new NotifyError('INVALID_REQUEST', 'idempotencyKey was already used for a different job within 24 h; use a new key');
+          }
+          if (claim.kind === 'in-progress' && claim.stale) {
+            // The attempt holding the key should have ended by now and never recorded an answer:
+            // its instance died or lost the store, maybe after the provider accepted the job.
+            // Sending again could send twice, so this is "unknown", as a provider timeout is.
+            const since = claim.staleAt !== undefined ? ` (it should have ended by ${new Date(claim.staleAt).toISOString()})` : '';
+            const error = new NotifyError(
+              'OUTCOME_UNKNOWN',
+              `an earlier attempt with this idempotencyKey did not finish${since}; it may have been sent, so it is not sent again. Check the vendor console before sending with a new key`,
+            );
+            report(ctx, 'warn', { event: 'send', outcome: 'unknown', staleClaim: true, ...ids, errorCode: error.code, replayed: false }, 'earlier attempt never finished: outcome unknown');
+            return { status: 'unknown', channel: job.channel, phoneMasked, error, idempotencyKey: key, replayed: false, attempts: 0, latencyMs: 0 };
           }
           if (claim.kind === 'in-progress') {
             throw new NotifyError('DUPLICATE_IN_PROGRESS', 'a job with this idempotencyKey is being sent right now; ask again shortly', {
@@ -175,7 +301,7 @@ export function createSender(deps: SenderDeps): Sender {
             });
           }
           const replay = outcomeFromStored(claim.outcome, key);
-          report(ctx, 'info', { event: 'send', outcome: replay.status, replayed: true, channel: job.channel, phone: phoneMasked, idempotencyKey: key }, 'replayed stored outcome');
+          report(ctx, 'info', { event: 'send', outcome: replay.status, replayed: true, ...ids }, 'replayed stored outcome');
           return replay;
         }
         token = claim.token;
@@ -186,8 +312,11 @@ export function createSender(deps: SenderDeps): Sender {
         try {
           refund = await deps.quota.reserve(job, ctx);
         } catch (err) {
-          if (storeKey !== null && token !== undefined) await deps.store.release(storeKey, token);
-          throw err;
+          if (storeKey !== null && token !== undefined) await release(storeKey, token, ctx, ids);
+          // Refusals (429 and deferrals) are NotifyErrors; anything else is the limiter's store failing.
+          if (err instanceof NotifyError) throw err;
+          report(ctx, 'error', { event: 'send', outcome: 'store-unavailable', step: 'limits', ...ids, storeError: errorFields(err) }, 'store unreachable before the send; nothing was sent');
+          throw storeUnavailable(err);
         }
       }
 
@@ -220,10 +349,27 @@ export function createSender(deps: SenderDeps): Sender {
       // free the key and give the limits back so the retry can send. Sent, refused and unknown
       // outcomes are kept (and counted).
       const nothingSent = outcome.status !== 'sent' && outcome.status !== 'unknown' && outcome.error?.retryable === true;
-      if (nothingSent && refund) await refund();
+      if (nothingSent && refund) {
+        await refund().catch((err: unknown) => ctx.logger.warn({ event: 'limit-refund-failed', ...ids, err: errorFields(err) }, 'could not give a send back to the limits'));
+      }
       if (storeKey !== null && token !== undefined) {
-        if (nothingSent) await deps.store.release(storeKey, token);
-        else await deps.store.complete(storeKey, token, storedFrom(outcome, fp), OUTCOME_TTL_MS);
+        if (nothingSent) await release(storeKey, token, ctx, ids);
+        else {
+          const value = storedFrom(outcome, fp);
+          try {
+            await boundedWrite(() => deps.store.complete(storeKey, token, value, OUTCOME_TTL_MS));
+          } catch (err) {
+            // The provider has answered: the answer stands whatever the store does. The claim stays
+            // in the store (kept for the outcome TTL) and turns into OUTCOME_UNKNOWN once stale, so
+            // this job is never sent again under its key; this instance writes the outcome later.
+            outcome.recorded = false;
+            remember(storeKey, { op: 'complete', token, value, until: Date.now() + OUTCOME_TTL_MS }, ctx.logger);
+            ctx.logger.error(
+              { event: 'send-unrecorded', requestId: ctx.requestId, caller: ctx.caller, outcome: outcome.status, ...ids, providerRequestId: outcome.provider?.requestId, err: errorFields(err) },
+              `${outcome.status.toUpperCase()} BUT NOT RECORDED: the store is unreachable; the claim keeps the job from being sent again`,
+            );
+          }
+        }
       }
 
       const level: Level = outcome.status === 'sent' || outcome.status === 'rejected' ? 'info' : outcome.error?.code === 'PROVIDER_AUTH_FAILED' ? 'error' : 'warn';
@@ -243,6 +389,7 @@ export function createSender(deps: SenderDeps): Sender {
           upstreamMs: outcome.latencyMs,
           idempotencyKey: key,
           replayed: false,
+          ...(outcome.recorded === false ? { recorded: false } : {}),
         },
         outcome.error?.code === 'PROVIDER_AUTH_FAILED' ? 'PROVIDER CREDENTIALS REJECTED: check APPCODE / APP_KEY and the marketplace subscription' : `send ${outcome.status}`,
       );

@@ -100,7 +100,19 @@ export class RedisLimiter implements Limiter {
       if (rule.kind === 'interval') args.push('i', rule.intervalMs, 0);
       else args.push('w', rule.limit, windowEnd(windowIndex(now, rule.windowMs), rule.windowMs));
     }
-    const res = await redis.fcnLimitConsume(rules.length, ...rules.map((r) => this.#key(r, now)), ...args);
+    let res: number[];
+    try {
+      res = await redis.fcnLimitConsume(rules.length, ...rules.map((r) => this.#key(r, now)), ...args);
+    } catch (err) {
+      // A consume that timed out on a stalled server is in the socket and runs when it wakes up.
+      // Give back, right behind it on the same connection, what can be given back exactly: the
+      // interval rules (their key holds this token), so an immediate retry is not refused as "sent
+      // less than N s ago". Window counters are left alone (a refund cannot tell whether the
+      // consume ran): at worst one send that never happened counts, which errs towards fewer sends.
+      const intervals = rules.filter((r) => r.kind === 'interval');
+      if (intervals.length > 0) this.refund(intervals, token).catch(() => undefined);
+      throw err;
+    }
     if (res[0] === 1) return { allowed: true, token };
     const rule = rules[(res[2] ?? 1) - 1];
     return { allowed: false, retryAt: Number(res[1]), rule: rule?.name ?? 'unknown' };

@@ -2,7 +2,8 @@ import { errorResponse, json, readJsonBody, type HttpResponse, type Route } from
 import type { Outcome } from '../core/send.ts';
 import { randomUUID } from 'node:crypto';
 import { scheduleJob } from '../core/schedule.ts';
-import { InvalidRequestError, NotifyError } from '../errors.ts';
+import { InvalidRequestError, NotifyError, storeUnavailable } from '../errors.ts';
+import { errorFields } from '../log.ts';
 import { maskPhone } from '../phone.ts';
 import { type Channel, parseJob } from '../jobs.ts';
 
@@ -24,6 +25,8 @@ export function outcomeResponse(outcome: Outcome): HttpResponse {
       provider,
       idempotencyKey: outcome.idempotencyKey,
       replayed: outcome.replayed,
+      // Only when the store could not record it (issue 11): sent all the same, and not sent again.
+      ...(outcome.recorded === false ? { recorded: false } : {}),
     },
     headers,
   );
@@ -48,7 +51,15 @@ export function sendRoute(channel: Channel): Route {
         // The same idempotencyKey schedules the same entry again (a retried POST stays one job).
         const key = job.idempotencyKey ?? randomUUID();
         // Horizon, per-caller limits and the pending cap: docs/limits.md.
-        const entry = await scheduleJob(rt, { job: { ...job, idempotencyKey: key }, caller, key, dueAt: Date.parse(job.sendAt), http: true });
+        let entry: Awaited<ReturnType<typeof scheduleJob>>;
+        try {
+          entry = await scheduleJob(rt, { job: { ...job, idempotencyKey: key }, caller, key, dueAt: Date.parse(job.sendAt), http: true });
+        } catch (err) {
+          if (err instanceof NotifyError) throw err;
+          // The store failed (limits or the entry itself): nothing was sent, the entry may still land.
+          Object.assign(log, { storeError: errorFields(err) });
+          throw storeUnavailable(err, 'nothing was sent; the job may or may not be scheduled (a slow store still runs the write), so retry with the same idempotencyKey: a retry replaces the entry, never doubles it');
+        }
         Object.assign(log, { outcome: 'scheduled', scheduledId: entry.id });
         return json(202, { status: 'scheduled', id: entry.id, channel, phone: maskPhone(job.phone), sendAt: job.sendAt, idempotencyKey: key });
       }
@@ -76,7 +87,13 @@ export function cancelRoute(channel: Channel): Route {
     async handler(req, { rt, log }) {
       const id = decodeURIComponent(req.path.slice(base.length));
       if (!/^[\w-]{1,64}$/.test(id)) throw new InvalidRequestError('scheduled job id must be 1-64 letters, digits, - or _', '(path)');
-      const cancelled = await rt.store.cancel(channel, id, String(log.caller ?? 'anonymous'));
+      let cancelled: boolean;
+      try {
+        cancelled = await rt.store.cancel(channel, id, String(log.caller ?? 'anonymous'));
+      } catch (err) {
+        Object.assign(log, { storeError: errorFields(err) });
+        throw storeUnavailable(err, 'the job may or may not be cancelled (a slow store still runs the write); retry: a job already cancelled answers 404');
+      }
       Object.assign(log, { scheduledId: id, cancelled });
       if (!cancelled) throw new NotifyError('NOT_FOUND', `no scheduled ${channel} job ${id} (already sent, cancelled, or never scheduled by this caller)`);
       return json(200, { status: 'cancelled', id, channel });
@@ -84,12 +101,37 @@ export function cancelRoute(channel: Channel): Route {
   };
 }
 
+/** How long `GET /healthz?deep=1` waits for the store's PING. */
+export const HEALTH_STORE_TIMEOUT_MS = 1000;
+
+/**
+ * `GET /healthz`: `{"ok":true}` without touching anything (liveness; no secrets, no upstream call).
+ * `GET /healthz?deep=1` (readiness) also PINGs the store, bounded: `503 {"ok":false,"store":"unreachable"}`
+ * when it cannot be reached. The provider is never called.
+ */
 export const healthRoute: Route = {
   method: 'GET',
   path: '/healthz',
   public: true,
-  async handler(_req, { rt }) {
+  async handler(req, { rt, log }) {
     if (rt.configError) return json(503, { ok: false, problem: rt.configError.message });
-    return json(200, { ok: true });
+    const deep = req.query.deep;
+    if (deep === undefined || deep === '' || deep === '0' || deep === 'false') return json(200, { ok: true });
+    const started = performance.now();
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([
+        rt.store.ping(),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new Error(`no answer within ${HEALTH_STORE_TIMEOUT_MS} ms`)), HEALTH_STORE_TIMEOUT_MS);
+        }),
+      ]);
+    } catch (err) {
+      Object.assign(log, { storeError: errorFields(err) });
+      return json(503, { ok: false, store: 'unreachable' }, { 'retry-after': '2' });
+    } finally {
+      clearTimeout(timer);
+    }
+    return json(200, { ok: true, store: rt.store.kind, storeMs: Math.round(performance.now() - started) });
   },
 };

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { type ClaimResult, SCHEDULE_STORE_GRACE_MS, type ScheduledJob, type ScheduleOptions, type Store, type StoredOutcome } from './types.ts';
 
 type Entry =
-  | { state: 'claimed'; token: string; fingerprint: string; expiresAt: number }
+  | { state: 'claimed'; token: string; fingerprint: string; staleAt: number; expiresAt: number }
   | { state: 'done'; outcome: StoredOutcome; expiresAt: number };
 
 /** One instance's memory: fine for local runs and a single FC instance, not shared. */
@@ -26,18 +26,20 @@ export class MemoryStore implements Store {
     return e;
   }
 
-  async claim(key: string, fingerprint: string, ttlMs: number): Promise<ClaimResult> {
+  async claim(key: string, fingerprint: string, staleMs: number, holdMs = staleMs): Promise<ClaimResult> {
     const e = this.#get(key);
     if (e?.state === 'done') return { kind: 'done', outcome: e.outcome };
-    if (e?.state === 'claimed') return { kind: 'in-progress', fingerprint: e.fingerprint };
+    if (e?.state === 'claimed') return { kind: 'in-progress', fingerprint: e.fingerprint, stale: e.staleAt <= this.#now(), staleAt: e.staleAt };
     const token = randomUUID();
-    this.#entries.set(key, { state: 'claimed', token, fingerprint, expiresAt: this.#now() + ttlMs });
+    const now = this.#now();
+    this.#entries.set(key, { state: 'claimed', token, fingerprint, staleAt: now + staleMs, expiresAt: now + Math.max(holdMs, staleMs) });
     return { kind: 'claimed', token };
   }
 
   async complete(key: string, token: string, outcome: StoredOutcome, ttlMs: number): Promise<boolean> {
     const e = this.#get(key);
-    if (e?.state !== 'claimed' || e.token !== token) return false;
+    // Same rule as Redis: our claim, or nothing (the outcome is known, so it is written).
+    if (e !== undefined && (e.state !== 'claimed' || e.token !== token)) return false;
     this.#entries.set(key, { state: 'done', outcome, expiresAt: this.#now() + ttlMs });
     return true;
   }
@@ -89,6 +91,8 @@ export class MemoryStore implements Store {
   async ack(channel: ScheduledJob['channel'], id: string): Promise<void> {
     this.#scheduled.delete(`${channel}:${id}`);
   }
+
+  async ping(): Promise<void> {}
 
   async close(): Promise<void> {
     this.#entries.clear();

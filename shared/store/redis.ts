@@ -10,14 +10,19 @@ import { scriptedClient } from './redis-connection.ts';
  * live in a ZSET (score = when the job may next be taken) plus a hash of their JSON; taking due
  * jobs is one Lua script that moves their score past a lease, so overlapping timers never share one.
  *
- * Values: `c:<token>:<fingerprint>` while claimed, `d:<outcome JSON>` when done.
+ * Values: `c:<token>:<staleAt>:<fingerprint>` while claimed (kept for the outcome TTL: the claim is
+ * the durable marker that a send may have happened; `staleAt`, epoch ms, is when its attempt has
+ * surely ended), `d:<outcome JSON>` when done. Claims written before 0.2.0 (`c:<token>:<fingerprint>`,
+ * short TTL) are still read.
  */
 
-// KEYS[1]: idempotency key. ARGV: token, new value, ttl ms. Replaces the value only while `token` holds the claim.
+// KEYS[1]: idempotency key. ARGV: token, new value, ttl ms. Replaces the value only while `token` holds the claim,
+// or writes it when the key is gone (issue 11: the store lost the claim in a restart or failover; the outcome
+// is known, so recording it keeps a redelivery from sending again). Another claim or an outcome is never replaced.
 const COMPLETE = `
 local v = redis.call('GET', KEYS[1])
 local p = 'c:' .. ARGV[1] .. ':'
-if v and string.sub(v, 1, #p) == p then
+if not v or string.sub(v, 1, #p) == p then
   redis.call('SET', KEYS[1], ARGV[2], 'PX', tonumber(ARGV[3]))
   return 1
 end
@@ -117,21 +122,48 @@ export class RedisStore implements Store {
     return `${this.#prefix}sched:${channel}:caller:${caller}`;
   }
 
-  async claim(key: string, fingerprint: string, ttlMs: number): Promise<ClaimResult> {
+  async claim(key: string, fingerprint: string, staleMs: number, holdMs = staleMs): Promise<ClaimResult> {
     const r = await this.#client();
     const k = this.#prefix + key;
     // Two rounds: the value seen by GET may expire between the failed SET and the GET.
     for (let round = 0; round < 2; round += 1) {
       const token = randomUUID();
-      const ok = await r.set(k, `c:${token}:${fingerprint}`, 'PX', Math.max(1, Math.round(ttlMs)), 'NX');
+      const staleAt = Date.now() + Math.round(staleMs);
+      let ok: string | null;
+      try {
+        ok = await r.set(k, `c:${token}:${staleAt}:${fingerprint}`, 'PX', Math.max(1, Math.round(Math.max(holdMs, staleMs))), 'NX');
+      } catch (err) {
+        // A SET that timed out on a stalled server is in the socket and runs when the server wakes
+        // up: a ghost claim nobody sends under (409, then "unknown"). The release goes out on the
+        // same connection right behind it, so it runs right after it (issue 11).
+        this.#releaseGhost(key, token, 0);
+        throw err;
+      }
       if (ok === 'OK') return { kind: 'claimed', token };
       const v = await r.get(k);
       if (v === null) continue;
       if (v.startsWith('d:')) return { kind: 'done', outcome: JSON.parse(v.slice(2)) as StoredOutcome };
-      // c:<uuid>:<fingerprint>; the uuid has no colon.
-      return { kind: 'in-progress', fingerprint: v.slice(2 + 36 + 1) };
+      // c:<uuid>:<staleAt>:<fingerprint>; the uuid has no colon, the fingerprint (base64url) none either.
+      const rest = v.slice(2 + 36 + 1);
+      const m = /^(\d+):(.*)$/s.exec(rest);
+      if (!m) return { kind: 'in-progress', fingerprint: rest, stale: false };
+      const at = Number(m[1]);
+      return { kind: 'in-progress', fingerprint: m[2] ?? '', stale: at <= Date.now(), staleAt: at };
     }
-    return { kind: 'in-progress', fingerprint };
+    return { kind: 'in-progress', fingerprint, stale: false };
+  }
+
+  /**
+   * Releases a claim whose SET failed. The first try is immediate (same connection, right behind
+   * the SET); when the connection is down (the SET may have run before it dropped, and a server
+   * with persistence keeps it) it is tried 3 more times, 1, 2 and 4 s apart (~13 s in all, each try
+   * waiting up to READY_WAIT_MS for the connection). Timers are unref'd: they
+   * never keep a process alive, and in a frozen FC instance they wait for its next invocation.
+   */
+  #releaseGhost(key: string, token: string, attempt: number): void {
+    this.release(key, token).catch(() => {
+      if (attempt < 3) setTimeout(() => this.#releaseGhost(key, token, attempt + 1), 1000 * 2 ** attempt).unref();
+    });
   }
 
   async complete(key: string, token: string, outcome: StoredOutcome, ttlMs: number): Promise<boolean> {
@@ -171,6 +203,11 @@ export class RedisStore implements Store {
     const m = r.multi().zrem(zset, id).hdel(hash, id);
     if (caller !== undefined) m.zrem(this.#callerKey(channel, caller), id);
     await m.exec();
+  }
+
+  async ping(): Promise<void> {
+    const r = await this.#client();
+    await r.ping();
   }
 
   /** The connection is shared (shared/store/redis-connection.ts) and closed there. */

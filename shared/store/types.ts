@@ -17,7 +17,12 @@ export interface StoredOutcome {
 
 export type ClaimResult =
   | { kind: 'claimed'; token: string }
-  | { kind: 'in-progress'; fingerprint: string }
+  /**
+   * Another attempt holds the key. `stale`: it should have ended by `staleAt` (epoch ms) and did
+   * not, so it died or lost the store at an unknown point, maybe after the provider accepted the
+   * job: the sender answers OUTCOME_UNKNOWN instead of sending again (docs/guarantees.md).
+   */
+  | { kind: 'in-progress'; fingerprint: string; stale: boolean; staleAt?: number }
   | { kind: 'done'; outcome: StoredOutcome };
 
 /** A job waiting for its `sendAt` (or for a deferral's retryAt); the timer sends it. */
@@ -59,12 +64,23 @@ export const SCHEDULE_STORE_GRACE_MS = 24 * 60 * 60 * 1000;
 
 export interface Store {
   readonly kind: 'memory' | 'redis';
-  /** Claims `key` for `ttlMs` (until the send ends or the claim expires). Atomic. */
-  claim(key: string, fingerprint: string, ttlMs: number): Promise<ClaimResult>;
-  /** Records the outcome under `key` for `ttlMs`, if `token` still holds the claim. */
+  /**
+   * Claims `key`. Atomic. The claim is kept `holdMs` (the outcome TTL: it is the durable marker
+   * that a send may have happened) and counts as stale `staleMs` after it was taken (the
+   * function timeout plus a margin: by then its attempt has surely ended). `holdMs` defaults to
+   * `staleMs` (a claim that simply expires).
+   */
+  claim(key: string, fingerprint: string, staleMs: number, holdMs?: number): Promise<ClaimResult>;
+  /**
+   * Records the outcome under `key` for `ttlMs`, if `token` still holds the claim or the key is
+   * gone (the store lost it: the outcome is known, so it is written). False when another claim
+   * or an outcome is there.
+   */
   complete(key: string, token: string, outcome: StoredOutcome, ttlMs: number): Promise<boolean>;
   /** Gives the claim up (nothing was sent; a later delivery may try again). */
   release(key: string, token: string): Promise<void>;
+  /** Throws when the store cannot be reached (readiness: `GET /healthz?deep=1`). */
+  ping(): Promise<void>;
   /**
    * Stores a scheduled job; the same id again replaces its time and job (schedules are idempotent
    * by id). False, and nothing stored, when `options.maxPending` is reached for the entry's caller.

@@ -114,8 +114,20 @@ class BrokenStore extends MemoryStore {
 describe('internal errors log no stack trace or file path below debug level', () => {
   const frames = /\n\s+at |\bat \S+ \(|node_modules|\/var\/task|\.js:\d+/;
 
+  // An unexpected failure (a bug in the provider client): the one path that still answers 500 INTERNAL.
+  // A store that throws is STORE_UNAVAILABLE since the store half of issue 11 (tested below).
+  const brokenClient = {
+    senderDeps: {
+      client: {
+        async send(): Promise<never> {
+          throw new Error('connection lost in /var/task/node_modules/ioredis/built/Redis.js:123:45');
+        },
+      },
+    },
+  };
+
   it('HTTP: 500 INTERNAL; the log line names the error without stack or path', async () => {
-    const send = eventFunction('long-sms', fake, new BrokenStore());
+    const send = eventFunction('long-sms', fake, new MemoryStore(), brokenClient);
     const res = asHttpResult(await send(httpEvent({ path: '/sms', body: { ...smsJob(nextPhone()), idempotencyKey: 'k1' }, headers: { authorization: `Bearer ${EVENT_CALLER_KEY}` } }), fcContext()));
     expect(res.statusCode).toBe(500);
     const line = logs.parsed().find((l) => l.event === 'http');
@@ -126,12 +138,23 @@ describe('internal errors log no stack trace or file path below debug level', ()
   });
 
   it('HTTP with LOG_LEVEL=debug: the stack is logged', async () => {
-    const send = eventFunction('long-sms', fake, new BrokenStore(), {}, { LOG_LEVEL: 'debug' });
+    const send = eventFunction('long-sms', fake, new MemoryStore(), brokenClient, { LOG_LEVEL: 'debug' });
     await send(httpEvent({ path: '/sms', body: { ...smsJob(nextPhone()), idempotencyKey: 'k2' }, headers: { authorization: `Bearer ${EVENT_CALLER_KEY}` } }), fcContext());
     const line = logs.parsed().find((l) => l.event === 'http');
     expect(line.err.stack).toMatch(/\n\s+at /);
     // Put the level back for the other tests (the root logger is shared).
     eventFunction('long-sms', fake, new MemoryStore(), {}, { LOG_LEVEL: 'info' });
+  });
+
+  it('HTTP whose store fails before the send: 503 STORE_UNAVAILABLE, the log line names the store error without stack or path', async () => {
+    const send = eventFunction('long-sms', fake, new BrokenStore());
+    const res = asHttpResult(await send(httpEvent({ path: '/sms', body: { ...smsJob(nextPhone()), idempotencyKey: 'k3' }, headers: { authorization: `Bearer ${EVENT_CALLER_KEY}` } }), fcContext()));
+    expect(res.statusCode).toBe(503);
+    expect(res.json.error).toMatchObject({ code: 'STORE_UNAVAILABLE', retryable: true });
+    const line = logs.parsed().find((l) => l.event === 'http');
+    expect(line).toMatchObject({ level: 'error', status: 503, storeError: { name: 'Error', message: 'connection lost in [path]' } });
+    expect(logs.text()).not.toMatch(frames);
+    expect(res.body).not.toMatch(frames);
   });
 
   it('an async trigger whose store fails: the invocation fails (retried) with an error whose stack has no frames, and the log line has none', async () => {

@@ -13,7 +13,7 @@ export function storeContract(name: string, make: () => Store, sleep: (ms: numbe
       const k = key();
       const a = await s.claim(k, 'fp-a', 10_000);
       expect(a.kind).toBe('claimed');
-      expect(await s.claim(k, 'fp-b', 10_000)).toEqual({ kind: 'in-progress', fingerprint: 'fp-a' });
+      expect(await s.claim(k, 'fp-b', 10_000)).toMatchObject({ kind: 'in-progress', fingerprint: 'fp-a', stale: false });
     });
 
     it('of many concurrent claims exactly one wins', async () => {
@@ -43,6 +43,37 @@ export function storeContract(name: string, make: () => Store, sleep: (ms: numbe
       expect((await s.claim(k, 'fp', 10_000)).kind).toBe('in-progress');
       await s.release(k, c.token);
       expect((await s.claim(k, 'fp', 10_000)).kind).toBe('claimed');
+    });
+
+    it('a claim kept past its stale time is reported stale (its attempt may have sent) and is not taken again', async () => {
+      const s = make();
+      const k = key();
+      const c = await s.claim(k, 'fp', 30, 60_000);
+      if (c.kind !== 'claimed') throw new Error('expected a claim');
+      expect(await s.claim(k, 'fp', 30, 60_000)).toMatchObject({ kind: 'in-progress', fingerprint: 'fp', stale: false });
+      await sleep(60);
+      const later = await s.claim(k, 'fp', 30, 60_000);
+      expect(later).toMatchObject({ kind: 'in-progress', fingerprint: 'fp', stale: true });
+      expect(later.kind === 'in-progress' && later.staleAt! <= Date.now()).toBe(true);
+      // The late attempt may still record its answer, which then replays.
+      expect(await s.complete(k, c.token, outcome('fp'), 60_000)).toBe(true);
+      expect((await s.claim(k, 'fp', 30, 60_000)).kind).toBe('done');
+    });
+
+    it('complete writes the outcome when the claim is gone (the store lost it), never over another claim or an outcome', async () => {
+      const s = make();
+      const k = key();
+      expect(await s.complete(k, 'lost-token', outcome('fp'), 60_000)).toBe(true);
+      expect(await s.claim(k, 'fp', 10_000)).toMatchObject({ kind: 'done', outcome: { fingerprint: 'fp' } });
+      expect(await s.complete(k, 'lost-token', outcome('fp2'), 60_000)).toBe(false);
+      const k2 = key();
+      expect((await s.claim(k2, 'fp', 10_000)).kind).toBe('claimed');
+      expect(await s.complete(k2, 'other-token', outcome('fp'), 60_000)).toBe(false);
+      expect((await s.claim(k2, 'fp', 10_000)).kind).toBe('in-progress');
+    });
+
+    it('ping answers while the store is reachable', async () => {
+      await expect(make().ping()).resolves.toBeUndefined();
     });
 
     it('an expired claim can be taken again, and the old token can no longer complete it', async () => {
