@@ -93,11 +93,12 @@ const sentAnswer = z.object({
   provider: providerAnswer,
   idempotencyKey: z.nullable(z.string()),
   replayed: z.boolean(),
+  recorded: z.optional(z.literal(false)),
 });
 schemaDocs.add(sentAnswer, {
   id: 'SentAnswer',
   description:
-    'The provider accepted the message. `replayed: true`: an earlier answer for the same idempotency key, nothing was sent again.',
+    'The provider accepted the message. `replayed: true`: an earlier answer for the same idempotency key, nothing was sent again. `recorded: false` (present only then): the store could not record the outcome after the send; it is not sent again (docs/guarantees.md).',
 });
 
 const scheduledAnswer = z.object({
@@ -137,12 +138,13 @@ schemaDocs.add(validationAnswer, {
     'Rule results (`valid` is false when there is an error). A template check adds kind, provider, variables and measured; a job dry run adds channel, cost, the provider request that would be made (`request`) and `sent: false`. Nothing is ever sent.',
 });
 
-const healthy = z.object({ ok: z.literal(true) });
-schemaDocs.add(healthy, { id: 'Healthy' });
-const unhealthy = z.object({ ok: z.literal(false), problem: z.string() });
+const healthy = z.object({ ok: z.literal(true), store: z.optional(z.string()), storeMs: z.optional(z.number()) });
+schemaDocs.add(healthy, { id: 'Healthy', description: 'With `deep=1`: the store kind (`redis`, `memory`) and how long its ping took.' });
+const unhealthy = z.object({ ok: z.literal(false), problem: z.optional(z.string()), store: z.optional(z.literal('unreachable')) });
 schemaDocs.add(unhealthy, {
   id: 'Unhealthy',
-  description: 'The function is misconfigured; `problem` names the variable, never its value.',
+  description:
+    'Misconfigured (`problem` names the variable, never its value), or with `deep=1` the store did not answer (`store: "unreachable"`, Retry-After).',
 });
 
 /** A JSON schema written by hand, for bodies not described by one zod schema (or `$ref`s). */
@@ -444,11 +446,21 @@ export const ROUTE_DOCS: readonly RouteDoc[] = [
     functions: ['long-sms', 'voice-notify', 'template-validate'],
     operationId: 'health',
     summary: 'Liveness and configuration check',
-    description: 'No caller key, no secrets, no upstream call. 503 when the function is misconfigured (the problem names the variable).',
+    description:
+      'No caller key, no secrets, no provider call. 503 when the function is misconfigured (the problem names the variable). With `deep=1` it also pings the store (Redis) within a short timeout.',
     public: true,
+    parameters: [
+      {
+        name: 'deep',
+        in: 'query',
+        description: 'Any value other than empty, `0` or `false`: also check that the store answers.',
+        schema: { type: 'string' },
+        example: '1',
+      },
+    ],
     responses: {
-      200: { description: 'Configured.', schema: healthy },
-      503: { description: 'Misconfigured.', schema: unhealthy },
+      200: { description: 'Configured (and, with `deep=1`, the store answered).', schema: healthy },
+      503: { description: 'Misconfigured, or the store did not answer.', schema: unhealthy, headers: ['Retry-After'] },
     },
     errors: [],
   },

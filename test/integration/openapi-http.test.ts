@@ -216,6 +216,9 @@ describe('real answers match the schemas the document publishes', () => {
     expectDocumented('post', '/templates/validate', refused);
     for (const fn of Object.keys(SPECS) as Array<keyof typeof SPECS>)
       expectDocumented('get', '/healthz', await fns[fn]({ method: 'GET', path: '/healthz' }));
+    const deep = await fns['long-sms']({ method: 'GET', path: '/healthz', query: { deep: '1' } });
+    expect(deep.json).toMatchObject({ ok: true, store: 'memory' });
+    expectDocumented('get', '/healthz', deep);
     const misconfigured = invoker('long-sms', { env: { API_KEYS: `x:${KEY}`, LONG_SMS_URL: 'not a url' } });
     const unhealthy = await misconfigured({ method: 'GET', path: '/healthz' });
     expect(unhealthy.statusCode).toBe(503);
