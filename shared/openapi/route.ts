@@ -6,7 +6,7 @@ import { sourceDocument } from './select.ts';
  * `GET /openapi.json`: the OpenAPI 3.1 description of the routes of the function that answers.
  *
  * Bundles carry their function's document as one string constant, Brotli-compressed and base64
- * encoded (scripts/build.ts replaces `__FCN_OPENAPI_BR__`): ~4.5 KB instead of ~15 KB of JSON per
+ * encoded (scripts/build.ts replaces `__FCN_OPENAPI_BR__`): ~5 KB instead of ~16 KB of JSON per
  * bundle, nothing parsed or decompressed at cold start (the first request pays ~0.1 ms), and
  * neither zod's JSON Schema generator nor the route table (shared/openapi/table.ts) is bundled.
  * Run from source (tsx, vitest), the committed openapi.json is read and cut to the function's routes.
