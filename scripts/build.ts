@@ -11,12 +11,25 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { basename, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { brotliCompressSync, constants as zlib } from 'node:zlib';
 import { build as esbuild, type Metafile, type Plugin } from 'esbuild';
 
+import { buildDocument } from '../shared/openapi/document.ts';
+import { documentFor } from '../shared/openapi/select.ts';
 import { CatalogBuildError, prepareCatalog, ROOT } from './build-catalog.ts';
+import { writeOpenapi } from './openapi.ts';
 
 export { ROOT };
 export const DEFAULT_BUDGET_KB = 320;
+/** The global shared/openapi/route.ts reads; esbuild replaces it with the function's OpenAPI JSON, Brotli + base64. */
+export const OPENAPI_GLOBAL = '__FCN_OPENAPI_BR__';
+
+/** One function's OpenAPI document as the bundle embeds it (see shared/openapi/route.ts). */
+export function embeddedOpenapi(document: Record<string, unknown>, functionName: string): string {
+  const text = JSON.stringify(documentFor(document, functionName));
+  const compressed = brotliCompressSync(text, { params: { [zlib.BROTLI_PARAM_QUALITY]: 11, [zlib.BROTLI_PARAM_MODE]: zlib.BROTLI_MODE_TEXT } });
+  return compressed.toString('base64');
+}
 
 /**
  * Heavy modules the source loads only with `await import()`. Inlined, esbuild would still wrap
@@ -60,6 +73,8 @@ export const REPLACED_MODULES: Readonly<Record<string, string>> = {
  */
 export const REPLACED_FILES: Readonly<Record<string, string>> = {
   'node_modules/axios/lib/adapters/fetch.js': 'export const getFetch = () => false;\nexport default false;\n',
+  // Reads and cuts openapi.json when running from source; a bundle embeds its document instead.
+  'shared/openapi/select.ts': "export function sourceDocument() { throw new Error('bundles embed their OpenAPI document'); }\n",
 };
 
 /**
@@ -266,6 +281,9 @@ export async function build(options: BuildOptions = {}): Promise<BuildResult> {
   const catalog = options.catalog === false ? { define: {}, warnings: [] } : prepareCatalog();
   for (const w of catalog.warnings) process.stderr.write(`warning: ${w}\n`);
   await mkdir(metaDir, { recursive: true });
+  // Generated here from the route table (the same text as the committed openapi.json, which a test
+  // keeps in step), so a bundle never serves a description older than its code.
+  const apiDocument = buildDocument();
 
   const bundles: BundleReport[] = [];
   for (const name of functions) {
@@ -282,7 +300,8 @@ export async function build(options: BuildOptions = {}): Promise<BuildResult> {
       outfile: file,
       minify,
       metafile: true,
-      define: catalog.define,
+      // A string literal: nothing is parsed at cold start, GET /openapi.json answers it as is.
+      define: { ...catalog.define, [OPENAPI_GLOBAL]: JSON.stringify(embeddedOpenapi(apiDocument, name)) },
       plugins: [replacePlugin(), lazyPlugin(lazyModules, used)],
     });
     const metafile = join(metaDir, `${name}.json`);
@@ -351,6 +370,7 @@ export function sizeTable(result: BuildResult): string {
 }
 
 async function main(): Promise<void> {
+  if (writeOpenapi()) process.stderr.write('openapi.json was stale and has been regenerated: commit it\n');
   const result = await build();
   process.stdout.write(`${sizeTable(result)}\n`);
   if (result.overBudget.length > 0) {

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { FcHandler } from '../shared/app.ts';
@@ -131,6 +132,12 @@ export async function startLocalServer(handlers: FunctionHandlers, options: { po
       }
     }
 
+    if (path === '/openapi.json' && (req.method === 'GET' || req.method === 'HEAD')) {
+      // One origin hosts all three functions here, so it answers the whole API (openapi.json);
+      // each deployed function answers its own routes.
+      res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' });
+      return void res.end(req.method === 'HEAD' ? undefined : readFileSync(new URL('../openapi.json', import.meta.url)));
+    }
     const target = route(path);
     if (target === undefined) return writeJson(res, 404, { error: { code: 'NOT_FOUND', message: `no route ${req.method} ${path.slice(0, 100)}`, retryable: false } });
     const requestId = `local-${randomUUID()}`;

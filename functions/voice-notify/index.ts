@@ -1,5 +1,6 @@
 import { createFunction } from '#shared/app';
 import { makeSender, makeStore } from '#shared/sending';
 import { cancelRoute, healthRoute, sendRoute } from '#shared/routes/send';
+import { openapiRoute } from '#shared/openapi/route';
 
-export const handler = createFunction({ name: 'voice-notify', channel: 'voice', makeSender, makeStore, routes: [sendRoute('voice'), cancelRoute('voice'), healthRoute] });
+export const handler = createFunction({ name: 'voice-notify', channel: 'voice', makeSender, makeStore, routes: [sendRoute('voice'), cancelRoute('voice'), healthRoute, openapiRoute] });

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { documentFor } from '#shared/openapi/select';
 import { type BuildResult, build, bundlesOverBudget, discoverFunctions, ROOT } from '../../scripts/build.ts';
 import { type FakeProvider, startFakeProvider, TEST_APPCODE } from '../support/fake-provider.ts';
 import { fcContext, httpEvent } from '../support/fc.ts';
@@ -122,6 +123,20 @@ describe('the build', () => {
       expect(forbidden, b.name).toEqual([]);
       // The metafile lives outside the uploaded folder.
       expect(b.metafile.startsWith(join(result.outdir, b.name))).toBe(false);
+    }
+  });
+
+  it('serves GET /openapi.json from the embedded document: its own routes, no route table or JSON Schema generator bundled', async () => {
+    const whole = JSON.parse(readFileSync(join(ROOT, 'openapi.json'), 'utf8')) as Record<string, unknown>;
+    for (const b of result.bundles) {
+      const meta = JSON.parse(readFileSync(b.metafile, 'utf8')) as { outputs: Record<string, { inputs: Record<string, { bytesInOutput: number }> }> };
+      const inputs = Object.values(meta.outputs).flatMap((o) => Object.entries(o.inputs).filter(([, v]) => v.bytesInOutput > 0).map(([k]) => k));
+      expect(inputs.filter((i) => /shared\/openapi\/(table|document)\.ts|zod\/v4\/core\/(to-json-schema|json-schema-)/.test(i)), b.name).toEqual([]);
+      expect(inputs, b.name).toContain('shared/openapi/route.ts');
+      // With API_KEYS set and no key given: public, like /healthz.
+      const { answers: [answer] } = await invoke(join(elsewhere, b.name), { API_KEYS: `bundle:${CALLER_KEY}`, SANDBOX: '1' }, [{ event: httpEvent({ method: 'GET', path: '/openapi.json' }) }]);
+      expect(answer?.statusCode, b.name).toBe(200);
+      expect(answer?.json, b.name).toEqual(documentFor(whole, b.name));
     }
   });
 

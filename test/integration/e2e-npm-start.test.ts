@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type FakeProvider, startFakeProvider, TEST_APPCODE } from '../support/fake-provider.ts';
 import { type SpawnedServer, spawnNpmStart } from '../support/spawn-server.ts';
@@ -53,6 +55,13 @@ describe('npm start against the fake provider (AppCode mode)', () => {
     expect(bad.status).toBe(400);
     expect(((await bad.json()) as any).error.code).toBe('INVALID_REQUEST');
     expect(fake.requests.length).toBe(before);
+  });
+
+  it('answers GET /openapi.json with the whole API (one origin hosts all three functions), without a key', async () => {
+    const res = await fetch(`${server.url}/openapi.json`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('application/json; charset=utf-8');
+    expect(await res.text()).toBe(readFileSync(join(import.meta.dirname, '..', '..', 'openapi.json'), 'utf8'));
   });
 
   it('hands a raw FC event to a handler through POST /invoke/<function>', async () => {

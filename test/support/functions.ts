@@ -4,12 +4,13 @@ import type { RuntimeOptions } from '#shared/runtime';
 import { cancelRoute, healthRoute, sendRoute } from '#shared/routes/send';
 import { validateRoute } from '#shared/routes/validate';
 import { asHttpResult, fcContext, type HttpEventInput, type HttpResult, httpEvent } from './fc.ts';
+import { openapiRoute } from '#shared/openapi/route';
 
 /** The three functions as functions/*\/index.ts wire them, for tests that cover every route. */
 export const SPECS: Record<'long-sms' | 'voice-notify' | 'template-validate', FunctionSpec> = {
-  'long-sms': { name: 'long-sms', channel: 'sms', makeSender, makeStore, routes: [sendRoute('sms'), cancelRoute('sms'), healthRoute] },
-  'voice-notify': { name: 'voice-notify', channel: 'voice', makeSender, makeStore, routes: [sendRoute('voice'), cancelRoute('voice'), healthRoute] },
-  'template-validate': { name: 'template-validate', routes: [validateRoute, healthRoute] },
+  'long-sms': { name: 'long-sms', channel: 'sms', makeSender, makeStore, routes: [sendRoute('sms'), cancelRoute('sms'), healthRoute, openapiRoute] },
+  'voice-notify': { name: 'voice-notify', channel: 'voice', makeSender, makeStore, routes: [sendRoute('voice'), cancelRoute('voice'), healthRoute, openapiRoute] },
+  'template-validate': { name: 'template-validate', routes: [validateRoute, healthRoute, openapiRoute] },
 };
 
 /** Every route that needs a caller key, with a body that would pass validation. */
