@@ -13,12 +13,13 @@
  *
  * Options (env): BENCH_SECONDS (5), BENCH_INSTANCES (4), BENCH_CONCURRENCY (16 per instance).
  */
+
+import { execFile } from 'node:child_process';
 import { randomInt } from 'node:crypto';
+import { promisify } from 'node:util';
 import { DEFAULT_LIMITS, type LimitConfig } from '../shared/config.ts';
 import { limitRules } from '../shared/guards/rate-limit.ts';
 import type { LimitRule } from '../shared/limits/limiter.ts';
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { CONSUME_SCRIPT, RedisLimiter } from '../shared/limits/redis.ts';
 import { connectCluster } from '../shared/store/redis-cluster.ts';
 import { REDIS_OPTIONS } from '../shared/store/redis-connection.ts';
@@ -27,18 +28,31 @@ import { startCluster } from '../test/support/redis-cluster.ts';
 const SECONDS = Number(process.env.BENCH_SECONDS || 5);
 const INSTANCES = Number(process.env.BENCH_INSTANCES || 4);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY || 16);
-const LIMITS: LimitConfig = { ...DEFAULT_LIMITS, phoneIntervalS: 0, phoneDaily: 1e9, callerPerMinute: 1e9, callerDaily: 1e9, globalDaily: 1e9 };
+const LIMITS: LimitConfig = {
+  ...DEFAULT_LIMITS,
+  phoneIntervalS: 0,
+  phoneDaily: 1e9,
+  callerPerMinute: 1e9,
+  callerDaily: 1e9,
+  globalDaily: 1e9,
+};
 
 type Variant = { name: string; rules: (phone: string, caller: string) => LimitRule[] };
 
 const variants: Variant[] = [
-  { name: 'no-global', rules: (phone, caller) => limitRules({ channel: 'sms', phone, skin: '1', params: [] }, caller, undefined, { ...LIMITS, globalDaily: 0 }) },
+  {
+    name: 'no-global',
+    rules: (phone, caller) =>
+      limitRules({ channel: 'sms', phone, skin: '1', params: [] }, caller, undefined, { ...LIMITS, globalDaily: 0 }),
+  },
   { name: 'global-1', rules: (phone, caller) => limitRules({ channel: 'sms', phone, skin: '1', params: [] }, caller, undefined, LIMITS) },
   {
     name: 'global-8',
     rules: (phone, caller) =>
       limitRules({ channel: 'sms', phone, skin: '1', params: [] }, caller, undefined, LIMITS).map((r) =>
-        r.name === 'global-daily' && r.kind === 'window' ? { ...r, group: `global:${randomInt(8)}`, key: `global:${randomInt(8)}:day`, limit: Math.ceil(r.limit / 8) } : r,
+        r.name === 'global-daily' && r.kind === 'window'
+          ? { ...r, group: `global:${randomInt(8)}`, key: `global:${randomInt(8)}:day`, limit: Math.ceil(r.limit / 8) }
+          : r,
       ),
   },
 ];
@@ -50,7 +64,9 @@ function pct(xs: number[], p: number): number {
 
 async function nodeStats(cli: (port: number, ...a: string[]) => Promise<string>, port: number) {
   const cpu = await cli(port, 'INFO', 'cpu');
-  const used = ['used_cpu_sys', 'used_cpu_user'].map((k) => Number(new RegExp(`${k}:([\\d.]+)`).exec(cpu)?.[1] ?? 0)).reduce((a, b) => a + b, 0);
+  const used = ['used_cpu_sys', 'used_cpu_user']
+    .map((k) => Number(new RegExp(`${k}:([\\d.]+)`).exec(cpu)?.[1] ?? 0))
+    .reduce((a, b) => a + b, 0);
   const stats = await cli(port, 'INFO', 'commandstats');
   let scripts = 0;
   let usec = 0;
@@ -100,7 +116,13 @@ async function main(): Promise<void> {
         scriptsPerS: Math.round(after[i]!.scripts / elapsed),
         usecPerScript: after[i]!.scripts ? Math.round((after[i]!.usec / after[i]!.scripts) * 10) / 10 : 0,
       }));
-      const row = { variant: v.name, reservationsPerS: Math.round(done / elapsed), p50ms: Math.round(pct(latencies, 50) * 100) / 100, p99ms: Math.round(pct(latencies, 99) * 100) / 100, nodes };
+      const row = {
+        variant: v.name,
+        reservationsPerS: Math.round(done / elapsed),
+        p50ms: Math.round(pct(latencies, 50) * 100) / 100,
+        p99ms: Math.round(pct(latencies, 99) * 100) / 100,
+        nodes,
+      };
       results.push(row);
       console.log(JSON.stringify(row));
     }
@@ -113,7 +135,26 @@ async function main(): Promise<void> {
     const t = performance.now();
     const { stdout } = await promisify(execFile)(
       'redis-benchmark',
-      ['-p', String(globalPort), '-n', '300000', '-c', '50', '-P', '16', '-q', 'EVALSHA', sha, '1', key, String(Date.now()), 'tok', 'w', '1000000000000', String(Date.now() + 86_400_000)],
+      [
+        '-p',
+        String(globalPort),
+        '-n',
+        '300000',
+        '-c',
+        '50',
+        '-P',
+        '16',
+        '-q',
+        'EVALSHA',
+        sha,
+        '1',
+        key,
+        String(Date.now()),
+        'tok',
+        'w',
+        '1000000000000',
+        String(Date.now() + 86_400_000),
+      ],
       { timeout: 60_000 },
     );
     const elapsed = (performance.now() - t) / 1000;

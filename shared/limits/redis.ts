@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import { type LimitDecision, type LimitRule, type Limiter, makeToken, tokenTime, windowEnd, windowIndex, windowKey } from './limiter.ts';
 import { tagged } from '../store/keys.ts';
 import { isCluster } from '../store/redis-cluster.ts';
 import { scriptedClient } from '../store/redis-connection.ts';
+import { type LimitDecision, type Limiter, type LimitRule, makeToken, tokenTime, windowEnd, windowIndex, windowKey } from './limiter.ts';
 
 /**
  * Limits in Redis, so they hold across FC instances. Check-and-count runs in one Lua script per
@@ -115,7 +115,10 @@ export class RedisLimiter implements Limiter {
     for (const rule of rules) {
       const group = rule.group ?? rule.key;
       let part = byGroup.get(group);
-      if (!part) byGroup.set(group, (part = { rules: [], keys: [] }));
+      if (!part) {
+        part = { rules: [], keys: [] };
+        byGroup.set(group, part);
+      }
       const key = rule.kind === 'interval' ? rule.key : windowKey(rule, at);
       part.rules.push(rule);
       part.keys.push(tagged(this.#prefix, group, key.startsWith(group) ? key.slice(group.length) : `:${key}`));
@@ -170,8 +173,7 @@ export class RedisLimiter implements Limiter {
       if (!r.ok) {
         failure ??= { error: r.error };
         failed.push(part);
-      }
-      else if (r.value[0] === 1) counted.push(part);
+      } else if (r.value[0] === 1) counted.push(part);
       else {
         const retryAt = Number(r.value[1]);
         if (!refusal || retryAt > refusal.retryAt) refusal = { retryAt, rule: part.rules[(r.value[2] ?? 1) - 1]?.name ?? 'unknown' };

@@ -14,7 +14,10 @@ export function parseSeeds(url: string): { nodes: ClusterNode[]; auth: Pick<Redi
   const nodes: ClusterNode[] = [];
   let auth: Pick<RedisOptions, 'username' | 'password' | 'tls'> = {};
   let scheme = 'redis:';
-  for (const raw of url.split(',').map((s) => s.trim()).filter(Boolean)) {
+  for (const raw of url
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     const u = new URL(raw.includes('://') ? raw : `${scheme}//${raw}`);
     scheme = u.protocol;
     nodes.push({ host: u.hostname, port: Number(u.port || 6379) });
@@ -67,7 +70,8 @@ export async function connectCluster(url: string, base: RedisOptions): Promise<R
     if (refresh) return;
     refresh = setTimeout(() => {
       refresh = undefined;
-      if (cluster.status === 'ready') (cluster as unknown as { refreshSlotsCache(cb?: () => void): void }).refreshSlotsCache(() => undefined);
+      if (cluster.status === 'ready')
+        (cluster as unknown as { refreshSlotsCache(cb?: () => void): void }).refreshSlotsCache(() => undefined);
     }, 500);
     refresh.unref();
   });

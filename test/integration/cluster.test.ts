@@ -2,17 +2,17 @@ import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { DEFAULT_LIMITS } from '#shared/config';
+import { limitRules } from '#shared/guards/rate-limit';
 import { RedisLimiter } from '#shared/limits/redis';
 import { RedisStore } from '#shared/store/redis';
 import { connectCluster } from '#shared/store/redis-cluster';
 import { closeRedisConnection, REDIS_OPTIONS, redisConnection } from '#shared/store/redis-connection';
-import { asBuffer, asHttpResult, captureLogs, fcContext, fixture, httpEvent } from '../support/fc.ts';
-import { type FakeProvider, startFakeProvider, TEST_APPCODE } from '../support/fake-provider.ts';
 import { EVENT_CALLER_KEY, eventFunction, nextPhone, phonesSent, smsJob } from '../support/events.ts';
+import { type FakeProvider, startFakeProvider, TEST_APPCODE } from '../support/fake-provider.ts';
+import { asBuffer, asHttpResult, captureLogs, fcContext, fixture, httpEvent } from '../support/fc.ts';
 import { invoker } from '../support/functions.ts';
 import { globalBudgetContract, limiterContract, partialFailure, uniquePhone } from '../support/limiter-contract.ts';
-import { limitRules } from '#shared/guards/rate-limit';
-import { DEFAULT_LIMITS } from '#shared/config';
 import { type LocalCluster, startCluster } from '../support/redis-cluster.ts';
 import { slotWatch } from '../support/slot-check.ts';
 import { storeContract } from '../support/store-contract.ts';
@@ -56,7 +56,11 @@ beforeEach(() => fake.reset());
 
 const prefix = () => `t${RUN}${randomBytes(3).toString('hex')}:`;
 
-storeContract('Redis Cluster', () => new RedisStore(() => shared, { prefix: prefix() }), (ms) => sleep(ms));
+storeContract(
+  'Redis Cluster',
+  () => new RedisStore(() => shared, { prefix: prefix() }),
+  (ms) => sleep(ms),
+);
 limiterContract('Redis Cluster', () => new RedisLimiter(() => shared, { prefix: prefix() }));
 globalBudgetContract('Redis Cluster', () => new RedisLimiter(() => shared, { prefix: prefix() }));
 
@@ -134,11 +138,28 @@ describe('end to end on the cluster (REDIS_URL seeds + REDIS_CLUSTER=1)', () => 
     const p = prefix();
     const [ca, cb] = await Promise.all([client(), client()]);
     const clock = { t: Date.parse('2030-06-01T00:00:00Z') };
-    const fns = [ca, cb].map((c) => eventFunction('long-sms', fake, new RedisStore(() => Promise.resolve(c), { prefix: p }), { now: () => clock.t }, { REDIS_URL: cluster.url, REDIS_CLUSTER: '1' }));
+    const fns = [ca, cb].map((c) =>
+      eventFunction(
+        'long-sms',
+        fake,
+        new RedisStore(() => Promise.resolve(c), { prefix: p }),
+        { now: () => clock.t },
+        { REDIS_URL: cluster.url, REDIS_CLUSTER: '1' },
+      ),
+    );
     const [a, b] = fns as [ReturnType<typeof eventFunction>, ReturnType<typeof eventFunction>];
     const phones = Array.from({ length: 12 }, () => nextPhone());
     for (const phone of phones) {
-      const r = asHttpResult(await a(httpEvent({ path: '/sms', body: smsJob(phone, { sendAt: '2030-06-01T08:30:00+08:00' }), headers: { authorization: `Bearer ${EVENT_CALLER_KEY}` } }), fcContext()));
+      const r = asHttpResult(
+        await a(
+          httpEvent({
+            path: '/sms',
+            body: smsJob(phone, { sendAt: '2030-06-01T08:30:00+08:00' }),
+            headers: { authorization: `Bearer ${EVENT_CALLER_KEY}` },
+          }),
+          fcContext(),
+        ),
+      );
       expect(r.statusCode).toBe(202);
     }
     clock.t = Date.parse('2030-06-01T01:00:00Z');
@@ -151,10 +172,20 @@ describe('end to end on the cluster (REDIS_URL seeds + REDIS_CLUSTER=1)', () => 
   });
 
   it('MNS redelivery: a topic message and a queue batch delivered twice, each job sent once', async () => {
-    const sms = eventFunction('long-sms', fake, new RedisStore(() => shared, { prefix: prefix() }), {}, { REDIS_URL: cluster.url, REDIS_CLUSTER: '1' });
+    const sms = eventFunction(
+      'long-sms',
+      fake,
+      new RedisStore(() => shared, { prefix: prefix() }),
+      {},
+      { REDIS_URL: cluster.url, REDIS_CLUSTER: '1' },
+    );
     const topic = { ...fixture('mns-topic-json'), Message: JSON.stringify(smsJob(nextPhone())), MessageId: `m-${RUN}` };
     const base = fixture<Record<string, any>>('mns-queue-cloudevent');
-    const batch = [nextPhone(), nextPhone(), nextPhone()].map((phone, i) => ({ ...base, id: `ce-${RUN}-${i}`, data: { ...base.data, messageId: `q-${RUN}-${i}`, messageBody: JSON.stringify(smsJob(phone)) } }));
+    const batch = [nextPhone(), nextPhone(), nextPhone()].map((phone, i) => ({
+      ...base,
+      id: `ce-${RUN}-${i}`,
+      data: { ...base.data, messageId: `q-${RUN}-${i}`, messageBody: JSON.stringify(smsJob(phone)) },
+    }));
     expect(await sms(asBuffer(topic), fcContext())).toMatchObject({ ok: true, counts: { sent: 1 } });
     expect(await sms(asBuffer(batch), fcContext())).toMatchObject({ ok: true, counts: { sent: 3 } });
     expect(await sms(asBuffer(topic), fcContext())).toMatchObject({ ok: true, counts: { replayed: 1 } });
@@ -171,7 +202,10 @@ describe('failures on the cluster', () => {
     cluster.signal(port, 'SIGSTOP');
     try {
       // A fresh instance (cold start) while that node hangs: seeds are the other nodes.
-      const seeds = cluster.ports.filter((p) => p !== port).map((p) => `redis://127.0.0.1:${p}`).join(',');
+      const seeds = cluster.ports
+        .filter((p) => p !== port)
+        .map((p) => `redis://127.0.0.1:${p}`)
+        .join(',');
       const c = await connectCluster(seeds, REDIS_OPTIONS);
       clients.push(c);
       const started = Date.now();
@@ -212,7 +246,15 @@ describe('failures on the cluster', () => {
     const KEY = 'caller-key-cluster-0123456789';
     const auth = { authorization: `Bearer ${KEY}` };
     const fn = invoker('long-sms', {
-      env: { APPCODE: TEST_APPCODE, LONG_SMS_URL: fake.longSmsUrl, API_KEYS: `app:${KEY}`, QUIET_HOURS: 'off', UPSTREAM_RETRIES: '0', REDIS_URL: cluster.url, REDIS_CLUSTER: '1' },
+      env: {
+        APPCODE: TEST_APPCODE,
+        LONG_SMS_URL: fake.longSmsUrl,
+        API_KEYS: `app:${KEY}`,
+        QUIET_HOURS: 'off',
+        UPSTREAM_RETRIES: '0',
+        REDIS_URL: cluster.url,
+        REDIS_CLUSTER: '1',
+      },
       retryDelayMs: 5,
     });
     const jobs = Array.from({ length: 40 }, () => {
@@ -248,7 +290,12 @@ describe('failures on the cluster', () => {
       expect(Number(r.headers['retry-after'])).toBeGreaterThan(0);
     }
     expect(failed.filter((r) => r.statusCode === 503).length).toBeGreaterThan(0);
-    console.info(`node killed: ${answers.filter((r) => r.statusCode === 200).length}/${answers.length} sent, then ${retries.filter((r) => r.statusCode === 200).length}/${retries.length} retries answered 200; statuses ${JSON.stringify(failed.map((r) => r.statusCode).reduce<Record<number, number>>((a, c) => ((a[c] = (a[c] ?? 0) + 1), a), {}))}`);
+    const statuses: Record<number, number> = {};
+    for (const r of failed) statuses[r.statusCode] = (statuses[r.statusCode] ?? 0) + 1;
+    const ok = (rs: typeof answers) => rs.filter((r) => r.statusCode === 200).length;
+    console.info(
+      `node killed: ${ok(answers)}/${answers.length} sent, then ${ok(retries)}/${retries.length} retries answered 200; statuses ${JSON.stringify(statuses)}`,
+    );
     const sent = phonesSent(fake);
     expect(new Set(sent).size).toBe(sent.length);
     expect(sent.length).toBeGreaterThanOrEqual(10);

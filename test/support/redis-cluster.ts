@@ -62,7 +62,8 @@ export async function startCluster(nodes = 3): Promise<LocalCluster> {
   const dir = await mkdtemp(join(tmpdir(), 'fcn-cluster-'));
   const children = new Map<number, ChildProcess>();
   const taken = new Set<number>();
-  const cli = async (port: number, ...args: string[]) => (await run('redis-cli', ['-p', String(port), ...args], { timeout: 10_000 })).stdout.trim();
+  const cli = async (port: number, ...args: string[]) =>
+    (await run('redis-cli', ['-p', String(port), ...args], { timeout: 10_000 })).stdout.trim();
   const stop = async () => {
     for (const c of children.values()) if (c.exitCode === null && c.signalCode === null && c.pid) process.kill(c.pid, 'SIGKILL');
     await Promise.all(
@@ -77,9 +78,22 @@ export async function startCluster(nodes = 3): Promise<LocalCluster> {
       const child = spawn(
         'redis-server',
         [
-          '--port', String(port), '--bind', '127.0.0.1', '--cluster-enabled', 'yes',
-          '--cluster-config-file', join(dir, `nodes-${port}.conf`), '--cluster-node-timeout', '2000',
-          '--save', '', '--appendonly', 'no', '--dir', dir,
+          '--port',
+          String(port),
+          '--bind',
+          '127.0.0.1',
+          '--cluster-enabled',
+          'yes',
+          '--cluster-config-file',
+          join(dir, `nodes-${port}.conf`),
+          '--cluster-node-timeout',
+          '2000',
+          '--save',
+          '',
+          '--appendonly',
+          'no',
+          '--dir',
+          dir,
         ],
         { stdio: 'ignore' },
       );
@@ -93,7 +107,9 @@ export async function startCluster(nodes = 3): Promise<LocalCluster> {
         await sleep(50);
       }
     }
-    await run('redis-cli', ['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', '0', '--cluster-yes'], { timeout: 20_000 });
+    await run('redis-cli', ['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', '0', '--cluster-yes'], {
+      timeout: 20_000,
+    });
     for (const port of ports) {
       for (let i = 0; ; i += 1) {
         if ((await cli(port, 'CLUSTER', 'INFO')).includes('cluster_state:ok')) break;

@@ -1,8 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '#shared/config';
+import { DEFAULT_LIMITS, loadConfig } from '#shared/config';
 import { ConfigError } from '#shared/errors';
 import { limitRules } from '#shared/guards/rate-limit';
-import { DEFAULT_LIMITS } from '#shared/config';
 import { scheduleKeys } from '#shared/store/keys';
 import { clusterOptions, parseSeeds } from '#shared/store/redis-cluster';
 import { REDIS_OPTIONS } from '#shared/store/redis-connection';
@@ -28,9 +27,18 @@ describe('REDIS_CLUSTER', () => {
   });
 
   it('reads seed nodes from one URL or a comma-separated list; credentials and TLS from the URL', () => {
-    expect(parseSeeds('redis://10.0.0.1:7000,redis://10.0.0.2:7001')).toEqual({ nodes: [{ host: '10.0.0.1', port: 7000 }, { host: '10.0.0.2', port: 7001 }], auth: {} });
+    expect(parseSeeds('redis://10.0.0.1:7000,redis://10.0.0.2:7001')).toEqual({
+      nodes: [
+        { host: '10.0.0.1', port: 7000 },
+        { host: '10.0.0.2', port: 7001 },
+      ],
+      auth: {},
+    });
     expect(parseSeeds('rediss://user:p%40ss@r-x.redis.rds.aliyuncs.com:6379,10.0.0.3:6380')).toEqual({
-      nodes: [{ host: 'r-x.redis.rds.aliyuncs.com', port: 6379 }, { host: '10.0.0.3', port: 6380 }],
+      nodes: [
+        { host: 'r-x.redis.rds.aliyuncs.com', port: 6379 },
+        { host: '10.0.0.3', port: 6380 },
+      ],
       auth: { username: 'user', password: 'p@ss', tls: {} },
     });
   });
@@ -40,7 +48,11 @@ describe('REDIS_CLUSTER', () => {
     expect(o.enableOfflineQueue).toBe(false);
     expect(o.retryDelayOnFailover).toBe(0);
     expect(o.retryDelayOnClusterDown).toBe(0);
-    expect(o.redisOptions).toMatchObject({ commandTimeout: REDIS_OPTIONS.commandTimeout, connectTimeout: REDIS_OPTIONS.connectTimeout, enableOfflineQueue: false });
+    expect(o.redisOptions).toMatchObject({
+      commandTimeout: REDIS_OPTIONS.commandTimeout,
+      connectTimeout: REDIS_OPTIONS.connectTimeout,
+      enableOfflineQueue: false,
+    });
   });
 });
 
