@@ -1,5 +1,5 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { dirname, join, relative, resolve } from 'node:path';
+import { dirname, join, relative, resolve, sep } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 /**
@@ -85,6 +85,13 @@ describe('documentation links', () => {
       return why ? [`${relative(ROOT, l.file)}: (${l.target}) ${why}`] : [];
     });
     expect(broken).toEqual([]);
+  });
+
+  it('README.md links every page under docs/ (the front page is the index)', () => {
+    const readme = join(ROOT, 'README.md');
+    const linked = new Set(relativeLinks(readme, readFileSync(readme, 'utf8')).map((l) => resolve(ROOT, l.target.split('#')[0] as string)));
+    const pages = files.filter((f) => relative(ROOT, f).startsWith(`docs${sep}`));
+    expect(pages.filter((f) => !linked.has(f)).map((f) => relative(ROOT, f))).toEqual([]);
   });
 
   it("makes GitHub's slugs", () => {
