@@ -22,6 +22,7 @@ export const envSchema = z.object({
   API_KEYS: z.optional(z.string()),
   ALLOW_UNAUTHENTICATED: flag,
   REDIS_URL: z.optional(z.string()),
+  REDIS_CLUSTER: flag,
   STORE: z.optional(z.enum(['redis', 'memory', ''], { error: 'STORE must be redis or memory' })),
   /** Set by Function Compute in every instance (FC_* names are reserved); tells a deployed function from `npm start`. */
   FC_FUNCTION_NAME: z.optional(z.string()),
@@ -98,6 +99,8 @@ export interface Config {
   /** True only when API_KEYS is empty and ALLOW_UNAUTHENTICATED=1 was set on purpose. */
   allowUnauthenticated: boolean;
   redisUrl: string | undefined;
+  /** REDIS_CLUSTER=1: REDIS_URL names seed nodes of a cluster in direct mode (ioredis's cluster client). */
+  redisCluster: boolean;
   /**
    * Where idempotency keys, limits and schedules live: `redis` (shared by every instance) or
    * `memory` (this instance only). Deployed, `redis` is the default and needs REDIS_URL;
@@ -319,6 +322,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const batchConcurrency = Number(e.BATCH_CONCURRENCY || 8);
   if (batchConcurrency < 1 || batchConcurrency > MAX_BATCH_CONCURRENCY) problems.push(`BATCH_CONCURRENCY must be between 1 and ${MAX_BATCH_CONCURRENCY}`);
   if (maxBodyBytes < 1024) problems.push('MAX_BODY_BYTES must be at least 1024');
+  if (isOn(e.REDIS_CLUSTER) && blank(e.REDIS_URL)) problems.push('REDIS_CLUSTER is set but REDIS_URL is empty: name one or more seed nodes of the cluster, comma-separated');
   const maxEventBytes = Number(e.MAX_EVENT_BYTES || DEFAULT_MAX_EVENT_BYTES);
   if (maxEventBytes < 64 * 1024 || maxEventBytes > 32 * 1024 * 1024) problems.push('MAX_EVENT_BYTES must be between 65536 and 33554432 (FC\'s 32 MB invocation limit)');
   const maxJobsPerEvent = Number(e.MAX_JOBS_PER_EVENT || DEFAULT_MAX_JOBS_PER_EVENT);
@@ -378,6 +382,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     apiKeys,
     allowUnauthenticated,
     redisUrl: blank(e.REDIS_URL) ? undefined : e.REDIS_URL,
+    redisCluster: isOn(e.REDIS_CLUSTER),
     store,
     upstreamTimeoutMs,
     upstreamRetries,
