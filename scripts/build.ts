@@ -29,7 +29,9 @@ export const VERSION_GLOBAL = '__FCN_VERSION__';
 /** One function's OpenAPI document as the bundle embeds it (see shared/openapi/route.ts). */
 export function embeddedOpenapi(document: Record<string, unknown>, functionName: string): string {
   const text = JSON.stringify(documentFor(document, functionName));
-  const compressed = brotliCompressSync(text, { params: { [zlib.BROTLI_PARAM_QUALITY]: 11, [zlib.BROTLI_PARAM_MODE]: zlib.BROTLI_MODE_TEXT } });
+  const compressed = brotliCompressSync(text, {
+    params: { [zlib.BROTLI_PARAM_QUALITY]: 11, [zlib.BROTLI_PARAM_MODE]: zlib.BROTLI_MODE_TEXT },
+  });
   return compressed.toString('base64');
 }
 
@@ -63,7 +65,8 @@ export const REPLACED_MODULES: Readonly<Record<string, string>> = {
     "module.exports = new Proxy(function assert() {}, { apply: (_, t, a) => require('node:assert')(...a), get: (_, k) => require('node:assert')[k] });",
   // axios builds an HTTPS proxy agent only when a proxy is configured; the provider client sets
   // `proxy: false` (it must not read HTTP(S)_PROXY from the environment), so never here.
-  'https-proxy-agent': "module.exports = class HttpsProxyAgent { constructor() { throw new Error('HTTP proxies are not supported by fc-notify bundles'); } };",
+  'https-proxy-agent':
+    "module.exports = class HttpsProxyAgent { constructor() { throw new Error('HTTP proxies are not supported by fc-notify bundles'); } };",
   // pino's worker-thread transports (pino.transport) are not used: logs go to stdout synchronously.
   'thread-stream': "module.exports = function ThreadStream() { throw new Error('pino transports are not bundled'); };",
 };
@@ -304,7 +307,11 @@ export async function build(options: BuildOptions = {}): Promise<BuildResult> {
       minify,
       metafile: true,
       // A string literal: nothing is parsed at cold start, GET /openapi.json answers it as is.
-      define: { ...catalog.define, [OPENAPI_GLOBAL]: JSON.stringify(embeddedOpenapi(apiDocument, name)), [VERSION_GLOBAL]: JSON.stringify(version) },
+      define: {
+        ...catalog.define,
+        [OPENAPI_GLOBAL]: JSON.stringify(embeddedOpenapi(apiDocument, name)),
+        [VERSION_GLOBAL]: JSON.stringify(version),
+      },
       plugins: [replacePlugin(), lazyPlugin(lazyModules, used)],
     });
     const metafile = join(metaDir, `${name}.json`);

@@ -59,7 +59,13 @@ export interface RuntimeOptions {
 }
 
 /** What a sending function adds to its runtime (shared/sending.ts); template-validate has none, so its bundle carries no provider client. */
-export type MakeSender = (deps: { config: Config; catalog: Catalog | undefined; store: Store; now: () => number; options: RuntimeOptions }) => {
+export type MakeSender = (deps: {
+  config: Config;
+  catalog: Catalog | undefined;
+  store: Store;
+  now: () => number;
+  options: RuntimeOptions;
+}) => {
   sender: Sender;
   limiter: Limiter;
 };
@@ -74,7 +80,13 @@ const blank = (v: string | undefined) => v === undefined || v.trim() === '';
 /** `cluster`: REDIS_CLUSTER=1, `redisUrl` names seed nodes of a cluster (docs/redis.md). */
 export type MakeStore = (redisUrl: string | undefined, cluster?: boolean) => Store;
 
-export function createRuntime(name: FunctionName, channel: Channel | undefined, options: RuntimeOptions = {}, makeSender?: MakeSender, makeStore?: MakeStore): Runtime {
+export function createRuntime(
+  name: FunctionName,
+  channel: Channel | undefined,
+  options: RuntimeOptions = {},
+  makeSender?: MakeSender,
+  makeStore?: MakeStore,
+): Runtime {
   const env = options.env ?? process.env;
   let config: Config | undefined;
   let configError: ConfigError | undefined;
@@ -103,18 +115,27 @@ export function createRuntime(name: FunctionName, channel: Channel | undefined, 
     if (c.kind === 'appcode') registerSecret(c.appCode);
     if (c.kind === 'signature') registerSecret(c.appSecret);
     for (const k of config.apiKeys) registerSecret(k.key);
-    if (c.kind === 'sandbox' && channel) logger.warn({ event: 'config' }, 'SANDBOX mode: the built-in sandbox provider answers; nothing is sent');
+    if (c.kind === 'sandbox' && channel)
+      logger.warn({ event: 'config' }, 'SANDBOX mode: the built-in sandbox provider answers; nothing is sent');
     if (config.allowUnauthenticated) {
-      logger.warn({ event: 'config' }, 'ALLOW_UNAUTHENTICATED=1 and no API_KEYS: anyone who can reach the HTTP trigger can send at your expense');
+      logger.warn(
+        { event: 'config' },
+        'ALLOW_UNAUTHENTICATED=1 and no API_KEYS: anyone who can reach the HTTP trigger can send at your expense',
+      );
     }
   }
   const redisUrl = config?.redisUrl;
   // STORE=memory keeps the memory store even where a factory could build Redis (a STORE=memory
   // together with REDIS_URL is a configuration error, so this is only belt and braces).
-  const store = options.store ?? (makeStore ? makeStore(config?.store === 'memory' ? undefined : redisUrl, config?.redisCluster === true) : new MemoryStore());
+  const store =
+    options.store ??
+    (makeStore ? makeStore(config?.store === 'memory' ? undefined : redisUrl, config?.redisCluster === true) : new MemoryStore());
   if (!options.store && config?.store === 'memory' && channel && !blank(env.FC_FUNCTION_NAME)) {
     // Chosen on purpose (STORE=memory), still worth a line in every instance's log.
-    logger.warn({ event: 'config' }, 'STORE=memory: idempotency, limits and schedules are kept per instance; duplicates across instances are possible');
+    logger.warn(
+      { event: 'config' },
+      'STORE=memory: idempotency, limits and schedules are kept per instance; duplicates across instances are possible',
+    );
   }
   let sender: Sender | undefined;
   let limiter: Limiter | undefined;

@@ -16,18 +16,39 @@ export function limitRules(job: Job, caller: string | undefined, kind: TemplateK
   // Groups (one Redis hash slot each, one script per group): this phone, this caller, the budget.
   const p = `phone:${job.channel}:${phone}`;
   const rules: LimitRule[] = [];
-  if (c.phoneIntervalS > 0) rules.push({ kind: 'interval', name: 'phone-interval', group: p, key: `${p}:last`, intervalMs: c.phoneIntervalS * 1000 });
-  if (c.phoneDaily > 0) rules.push({ kind: 'window', name: 'phone-daily', group: p, key: `${p}:day`, limit: c.phoneDaily, windowMs: DAY_MS });
+  if (c.phoneIntervalS > 0)
+    rules.push({ kind: 'interval', name: 'phone-interval', group: p, key: `${p}:last`, intervalMs: c.phoneIntervalS * 1000 });
+  if (c.phoneDaily > 0)
+    rules.push({ kind: 'window', name: 'phone-daily', group: p, key: `${p}:day`, limit: c.phoneDaily, windowMs: DAY_MS });
   if (kind === 'verification') {
     const v = `${p}:verify`;
-    if (c.verificationIntervalS > 0) rules.push({ kind: 'interval', name: 'verification-interval', group: p, key: `${v}:last`, intervalMs: c.verificationIntervalS * 1000 });
-    if (c.verificationHourly > 0) rules.push({ kind: 'window', name: 'verification-hourly', group: p, key: `${v}:hour`, limit: c.verificationHourly, windowMs: HOUR_MS });
-    if (c.verificationDaily > 0) rules.push({ kind: 'window', name: 'verification-daily', group: p, key: `${v}:day`, limit: c.verificationDaily, windowMs: DAY_MS });
+    if (c.verificationIntervalS > 0)
+      rules.push({
+        kind: 'interval',
+        name: 'verification-interval',
+        group: p,
+        key: `${v}:last`,
+        intervalMs: c.verificationIntervalS * 1000,
+      });
+    if (c.verificationHourly > 0)
+      rules.push({
+        kind: 'window',
+        name: 'verification-hourly',
+        group: p,
+        key: `${v}:hour`,
+        limit: c.verificationHourly,
+        windowMs: HOUR_MS,
+      });
+    if (c.verificationDaily > 0)
+      rules.push({ kind: 'window', name: 'verification-daily', group: p, key: `${v}:day`, limit: c.verificationDaily, windowMs: DAY_MS });
   }
   const k = `caller:${caller}`;
-  if (caller !== undefined && c.callerPerMinute > 0) rules.push({ kind: 'window', name: 'caller-per-minute', group: k, key: `${k}:min`, limit: c.callerPerMinute, windowMs: MINUTE_MS });
-  if (caller !== undefined && c.callerDaily > 0) rules.push({ kind: 'window', name: 'caller-daily', group: k, key: `${k}:day`, limit: c.callerDaily, windowMs: DAY_MS });
-  if (c.globalDaily > 0) rules.push({ kind: 'window', name: 'global-daily', group: 'global', key: 'global:day', limit: c.globalDaily, windowMs: DAY_MS });
+  if (caller !== undefined && c.callerPerMinute > 0)
+    rules.push({ kind: 'window', name: 'caller-per-minute', group: k, key: `${k}:min`, limit: c.callerPerMinute, windowMs: MINUTE_MS });
+  if (caller !== undefined && c.callerDaily > 0)
+    rules.push({ kind: 'window', name: 'caller-daily', group: k, key: `${k}:day`, limit: c.callerDaily, windowMs: DAY_MS });
+  if (c.globalDaily > 0)
+    rules.push({ kind: 'window', name: 'global-daily', group: 'global', key: 'global:day', limit: c.globalDaily, windowMs: DAY_MS });
   return rules;
 }
 
@@ -70,7 +91,15 @@ export function createQuota(deps: QuotaDeps) {
         // A verification code sent late is useless: never deferred, always reported.
         const action = kind === 'verification' ? 'report' : deps.limits.action;
         ctx.logger.warn(
-          { event: 'limit', rule: decision.rule, caller: ctx.caller, channel: job.channel, phone: maskPhone(job.phone), retryAt: new Date(decision.retryAt).toISOString(), action },
+          {
+            event: 'limit',
+            rule: decision.rule,
+            caller: ctx.caller,
+            channel: job.channel,
+            phone: maskPhone(job.phone),
+            retryAt: new Date(decision.retryAt).toISOString(),
+            action,
+          },
           `limit reached: ${decision.rule}`,
         );
         const why = WHY[decision.rule]?.(deps.limits) ?? 'a sending limit is reached';

@@ -8,7 +8,14 @@ import { closeRedisConnection } from '#shared/store/redis-connection';
 import { captureLogs } from '../support/fc.ts';
 import { type FakeProvider, startFakeProvider, TEST_APPCODE } from '../support/fake-provider.ts';
 import { type Invoker, invoker } from '../support/functions.ts';
-import { globalBudgetContract, limiterContract, NEXT_BEIJING_MIDNIGHT, NOON_BEIJING, partialFailure, uniquePhone } from '../support/limiter-contract.ts';
+import {
+  globalBudgetContract,
+  limiterContract,
+  NEXT_BEIJING_MIDNIGHT,
+  NOON_BEIJING,
+  partialFailure,
+  uniquePhone,
+} from '../support/limiter-contract.ts';
 import { deleteKeys as deleteMatching } from '../support/redis.ts';
 import { slotWatch } from '../support/slot-check.ts';
 
@@ -122,7 +129,15 @@ describe('two instances sharing Redis', () => {
   it('parallel sends from both instances cannot overrun a cap (check-and-count is atomic)', async () => {
     const clockFree = { t: NOON_BEIJING };
     const options = {
-      env: { APPCODE: TEST_APPCODE, LONG_SMS_URL: fake.longSmsUrl, API_KEYS: `app:${KEY}`, QUIET_HOURS: 'off', LIMIT_PHONE_INTERVAL_S: '0', LIMIT_PHONE_DAILY: '5', LIMIT_GLOBAL_DAILY: '0' },
+      env: {
+        APPCODE: TEST_APPCODE,
+        LONG_SMS_URL: fake.longSmsUrl,
+        API_KEYS: `app:${KEY}`,
+        QUIET_HOURS: 'off',
+        LIMIT_PHONE_INTERVAL_S: '0',
+        LIMIT_PHONE_DAILY: '5',
+        LIMIT_GLOBAL_DAILY: '0',
+      },
       retryDelayMs: 5,
       now: () => clockFree.t,
     };
@@ -131,7 +146,9 @@ describe('two instances sharing Redis', () => {
     const y = invoker('long-sms', { ...options, limiter: limiter(prefix) });
     const phone = uniquePhone();
     const results = await Promise.all(
-      Array.from({ length: 20 }, (_, i) => (i % 2 ? x : y)({ path: '/sms', headers: auth, body: { phone, skin: '1', params: [String(i)] } })),
+      Array.from({ length: 20 }, (_, i) =>
+        (i % 2 ? x : y)({ path: '/sms', headers: auth, body: { phone, skin: '1', params: [String(i)] } }),
+      ),
     );
     expect(results.filter((r) => r.statusCode === 200)).toHaveLength(5);
     expect(results.filter((r) => r.statusCode === 429)).toHaveLength(15);
@@ -146,7 +163,9 @@ describe('two instances sharing Redis', () => {
     expect(replay.json.replayed).toBe(true);
     // Gateway flow control three times: nothing reached the vendor, so nothing is counted.
     const other = uniquePhone();
-    fake.next(...Array.from({ length: 3 }, () => ({ kind: 'gateway' as const, status: 403, errorMessage: 'Throttled by API Flow Control' })));
+    fake.next(
+      ...Array.from({ length: 3 }, () => ({ kind: 'gateway' as const, status: 403, errorMessage: 'Throttled by API Flow Control' })),
+    );
     const throttled = await b({ path: '/sms', headers: auth, body: { phone: other, skin: '1', params: ['8'] } });
     expect(throttled.json.error.code).toBe('PROVIDER_THROTTLED');
     const again = await a({ path: '/sms', headers: auth, body: { phone: other, skin: '1', params: ['8'] } });
@@ -158,7 +177,14 @@ describe('two instances sharing Redis', () => {
 describe('REDIS_URL wiring', () => {
   it('with REDIS_URL set, the runtime counts in Redis under fcn:limit:, shared by every instance', async () => {
     const caller = `redis-wiring-${randomBytes(4).toString('hex')}`;
-    const env = { APPCODE: TEST_APPCODE, LONG_SMS_URL: fake.longSmsUrl, API_KEYS: `${caller}:${KEY}`, REDIS_URL, QUIET_HOURS: 'off', LIMIT_GLOBAL_DAILY: '0' };
+    const env = {
+      APPCODE: TEST_APPCODE,
+      LONG_SMS_URL: fake.longSmsUrl,
+      API_KEYS: `${caller}:${KEY}`,
+      REDIS_URL,
+      QUIET_HOURS: 'off',
+      LIMIT_GLOBAL_DAILY: '0',
+    };
     const x = invoker('long-sms', { env });
     const y = invoker('long-sms', { env });
     expect(x.handler.runtime.limiter?.kind).toBe('redis');
@@ -175,7 +201,9 @@ describe('REDIS_URL wiring', () => {
       expect(found.length).toBeGreaterThanOrEqual(4);
       expect(found.join(' ')).not.toContain(phone);
     } finally {
-      await deleteKeys(`fcn:limit:*${limitRules({ channel: 'sms', phone, skin: '1', params: [] }, caller, undefined, DEFAULT_LIMITS)[0]!.key.split(':')[2]}*`);
+      await deleteKeys(
+        `fcn:limit:*${limitRules({ channel: 'sms', phone, skin: '1', params: [] }, caller, undefined, DEFAULT_LIMITS)[0]!.key.split(':')[2]}*`,
+      );
       await deleteKeys(`fcn:limit:{caller:${caller}}*`);
     }
   });

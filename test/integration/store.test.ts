@@ -17,13 +17,28 @@ afterAll(async () => {
   await redis.quit();
 });
 
-storeContract('memory', () => new MemoryStore(), (ms) => sleep(ms));
+storeContract(
+  'memory',
+  () => new MemoryStore(),
+  (ms) => sleep(ms),
+);
 // Each test gets its own prefix so schedules of one test never show up in another.
-storeContract('Redis', () => new RedisStore(() => Promise.resolve(redis), { prefix: `${PREFIX}${randomBytes(3).toString('hex')}:` }), (ms) => sleep(ms));
+storeContract(
+  'Redis',
+  () => new RedisStore(() => Promise.resolve(redis), { prefix: `${PREFIX}${randomBytes(3).toString('hex')}:` }),
+  (ms) => sleep(ms),
+);
 
 it('jobs scheduled under the keys of 0.1 (no hash tag) are moved over once and then taken as before', async () => {
   const prefix = `${PREFIX}legacy-${randomBytes(3).toString('hex')}:`;
-  const job = { id: 'old-1', channel: 'sms' as const, caller: 'app', key: 'k-old-1', job: { phone: '13800138000', skin: '1', params: ['1'] }, dueAt: 1_000 };
+  const job = {
+    id: 'old-1',
+    channel: 'sms' as const,
+    caller: 'app',
+    key: 'k-old-1',
+    job: { phone: '13800138000', skin: '1', params: ['1'] },
+    dueAt: 1_000,
+  };
   await redis.hset(`${prefix}sched:sms:jobs`, job.id, JSON.stringify(job));
   await redis.zadd(`${prefix}sched:sms`, job.dueAt, job.id);
   const store = new RedisStore(() => Promise.resolve(redis), { prefix });

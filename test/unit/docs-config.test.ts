@@ -44,7 +44,9 @@ function tableVariables(markdown: string): string[] {
 
 function codeVariables(): string[] {
   const fromSchema = Object.keys(envSchema.shape);
-  const fromSource = ['shared', 'scripts', 'functions'].flatMap((d) => sourceFiles(join(ROOT, d))).flatMap((f) => variablesRead(readFileSync(f, 'utf8')));
+  const fromSource = ['shared', 'scripts', 'functions']
+    .flatMap((d) => sourceFiles(join(ROOT, d)))
+    .flatMap((f) => variablesRead(readFileSync(f, 'utf8')));
   return [...new Set([...fromSchema, ...fromSource])].filter((v) => !NOT_CONFIGURATION.has(v)).sort();
 }
 
@@ -64,7 +66,14 @@ describe('docs/configuration.md', () => {
   });
 
   it('finds variables the way the code reads them, and table rows the way the page writes them', () => {
-    expect(variablesRead("const a = process.env.FOO_BAR; env['BAZ']; env.QUX ?? x; environment.NOPE; env.lower")).toEqual(['FOO_BAR', 'BAZ', 'QUX']);
-    expect(tableVariables('text\n| variable | default |\n|---|---|\n| `A_B` | 1 |\n| `C` | 2 |\n\n| variable |\n|---|\n| `D` |')).toEqual(['A_B', 'C']);
+    expect(variablesRead("const a = process.env.FOO_BAR; env['BAZ']; env.QUX ?? x; environment.NOPE; env.lower")).toEqual([
+      'FOO_BAR',
+      'BAZ',
+      'QUX',
+    ]);
+    expect(tableVariables('text\n| variable | default |\n|---|---|\n| `A_B` | 1 |\n| `C` | 2 |\n\n| variable |\n|---|\n| `D` |')).toEqual([
+      'A_B',
+      'C',
+    ]);
   });
 });

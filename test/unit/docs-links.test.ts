@@ -75,7 +75,9 @@ describe('documentation links', () => {
 
   it('reads the documentation set (README, README.zh-CN, CHANGELOG, BENCHMARKS, docs/)', () => {
     const names = files.map((f) => relative(ROOT, f));
-    expect(names).toEqual(expect.arrayContaining(['README.md', 'README.zh-CN.md', 'CHANGELOG.md', 'BENCHMARKS.md', join('docs', 'configuration.md')]));
+    expect(names).toEqual(
+      expect.arrayContaining(['README.md', 'README.zh-CN.md', 'CHANGELOG.md', 'BENCHMARKS.md', join('docs', 'configuration.md')]),
+    );
     expect(links.length).toBeGreaterThan(50);
   });
 
@@ -98,7 +100,14 @@ describe('documentation links', () => {
     const s = slugs(
       '# Running Redis / Tair for these guarantees\n## 1. Create the resources (`infra/`)\n## Limits\n## Limits\n```\n# not a heading\n```\n### 中文快速上手\n## The [API](x.md) and `snake_case`',
     );
-    expect([...s]).toEqual(['running-redis--tair-for-these-guarantees', '1-create-the-resources-infra', 'limits', 'limits-1', '中文快速上手', 'the-api-and-snake_case']);
+    expect([...s]).toEqual([
+      'running-redis--tair-for-these-guarantees',
+      '1-create-the-resources-infra',
+      'limits',
+      'limits-1',
+      '中文快速上手',
+      'the-api-and-snake_case',
+    ]);
   });
 
   it('finds links in prose only, and skips external ones', () => {
