@@ -1,5 +1,6 @@
 import * as z from 'zod/mini';
 import { ConfigError } from './errors.ts';
+import { loadVerifyConfig, type VerifyConfig } from './verify/config.ts';
 
 /**
  * The environment, read once per instance and validated whole (style.md §7).
@@ -53,6 +54,9 @@ export const envSchema = z.object({
   PHONE_DENYLIST: z.optional(z.string()),
   QUIET_HOURS: z.optional(z.string()),
   QUIET_HOURS_ACTION: z.optional(z.enum(['defer', 'refuse', ''], { error: 'QUIET_HOURS_ACTION must be defer or refuse' })),
+  VERIFY_SECRET: z.optional(z.string()),
+  VERIFY_SMS_SKIN: z.optional(z.string()),
+  VERIFY_VOICE_TEXT: z.optional(z.string()),
 });
 
 export type Credentials =
@@ -132,6 +136,8 @@ export interface Config {
   recipients: RecipientPolicy;
   /** Undefined when QUIET_HOURS=off. */
   quietHours: QuietHours | undefined;
+  /** Verification codes (shared/verify/config.ts). */
+  verify: VerifyConfig;
 }
 
 export const DEFAULT_LIMITS: LimitConfig = {
@@ -382,6 +388,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     }
   }
   const quietHours = parseQuietHours(e.QUIET_HOURS, e.QUIET_HOURS_ACTION === 'refuse' ? 'refuse' : 'defer', problems);
+  const verify = loadVerifyConfig(e, { sandbox: credentials.kind === 'sandbox', deployed: !blank(e.FC_FUNCTION_NAME) }, problems);
 
   if (problems.length > 0) {
     const named = problems.map((p) => p.split(' ')[0] as string);
@@ -410,5 +417,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     limits,
     recipients,
     quietHours,
+    verify,
   };
 }

@@ -12,6 +12,7 @@ import { MemoryStore } from './store/memory.ts';
 import { RedisStore } from './store/redis.ts';
 import { redisConnection } from './store/redis-connection.ts';
 import { createCatalogResolver } from './templates/resolve.ts';
+import { withVerificationKind } from './verify/mark.ts';
 
 /**
  * The sending half of a runtime: provider client (AppCode or signature), guards (recipient policy,
@@ -34,7 +35,7 @@ export const makeSender: MakeSender = ({ config, catalog, store, now, options })
     ...(options.retryDelayMs !== undefined ? { retryDelayMs: options.retryDelayMs } : {}),
     ...(c.kind === 'signature' ? { authenticate: signatureAuthenticator(c) } : {}),
   });
-  const kindOf = options.templateKindOf ?? catalogKindOf(catalog);
+  const kindOf = withVerificationKind(options.templateKindOf ?? catalogKindOf(catalog));
   const guards = [recipientGuard(config.recipients)];
   if (config.quietHours) guards.push(quietHoursGuard(config.quietHours, now, kindOf));
   const quota = createQuota({ limiter, limits: config.limits, now, kindOf });

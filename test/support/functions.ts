@@ -5,6 +5,7 @@ import { cancelRoute, healthRoute, sendRoute } from '#shared/routes/send';
 import { validateRoute } from '#shared/routes/validate';
 import { asHttpResult, fcContext, type HttpEventInput, type HttpResult, httpEvent } from './fc.ts';
 import { openapiRoute } from '#shared/openapi/route';
+import { verifyCheckRoute, verifyStartRoute } from '#shared/verify/routes';
 
 /** The three functions as functions/*\/index.ts wire them, for tests that cover every route. */
 export const SPECS: Record<'long-sms' | 'voice-notify' | 'template-validate', FunctionSpec> = {
@@ -13,14 +14,14 @@ export const SPECS: Record<'long-sms' | 'voice-notify' | 'template-validate', Fu
     channel: 'sms',
     makeSender,
     makeStore,
-    routes: [sendRoute('sms'), cancelRoute('sms'), healthRoute, openapiRoute],
+    routes: [sendRoute('sms'), cancelRoute('sms'), verifyStartRoute('sms'), verifyCheckRoute, healthRoute, openapiRoute],
   },
   'voice-notify': {
     name: 'voice-notify',
     channel: 'voice',
     makeSender,
     makeStore,
-    routes: [sendRoute('voice'), cancelRoute('voice'), healthRoute, openapiRoute],
+    routes: [sendRoute('voice'), cancelRoute('voice'), verifyStartRoute('voice'), verifyCheckRoute, healthRoute, openapiRoute],
   },
   'template-validate': { name: 'template-validate', routes: [validateRoute, healthRoute, openapiRoute] },
 };
@@ -29,6 +30,10 @@ export const SPECS: Record<'long-sms' | 'voice-notify' | 'template-validate', Fu
 export const PROTECTED_ROUTES = [
   { fn: 'long-sms', path: '/sms', body: { phone: '13800138000', skin: '1', params: ['1234'] } },
   { fn: 'voice-notify', path: '/voice', body: { phone: '13800138000', content: '您好，您的快递已送达。' } },
+  { fn: 'long-sms', path: '/sms/verify', body: { phone: '13800138000' } },
+  { fn: 'voice-notify', path: '/voice/verify', body: { phone: '13800138000' } },
+  { fn: 'long-sms', path: '/verify/check', body: { phone: '13800138000', code: '123456' } },
+  { fn: 'voice-notify', path: '/verify/check', body: { phone: '13800138000', code: '123456' } },
   {
     fn: 'template-validate',
     path: '/templates/validate',

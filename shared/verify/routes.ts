@@ -1,0 +1,37 @@
+import { json, readJsonBody, type Route } from '../adapters/http.ts';
+import { NotifyError } from '../errors.ts';
+import { checkVerification, startVerification, type VerifyChannel } from './flow.ts';
+
+/** `POST /sms/verify` (long-sms) and `POST /voice/verify` (voice-notify): send a code. */
+export function verifyStartRoute(channel: VerifyChannel): Route {
+  return {
+    method: 'POST',
+    path: channel === 'sms' ? '/sms/verify' : '/voice/verify',
+    async handler(req, { rt, fc, log }) {
+      const body = readJsonBody(req);
+      const headerKey = req.headers['idempotency-key'];
+      if (headerKey !== undefined && body.idempotencyKey === undefined) body.idempotencyKey = headerKey;
+      else if (headerKey !== undefined && headerKey !== body.idempotencyKey) {
+        throw new NotifyError('INVALID_REQUEST', 'Idempotency-Key header and idempotencyKey field disagree');
+      }
+      const timeoutS = fc.function?.timeout;
+      return startVerification(rt, channel, body, {
+        requestId: req.requestId,
+        caller: String(log.caller ?? 'anonymous'),
+        log,
+        ...(timeoutS ? { claimTtlMs: (timeoutS + 30) * 1000 } : {}),
+      });
+    },
+  };
+}
+
+/** `POST /verify/check` (long-sms and voice-notify: either checks a code sent by either). */
+export const verifyCheckRoute: Route = {
+  method: 'POST',
+  path: '/verify/check',
+  async handler(req, { rt, log }) {
+    const body = readJsonBody(req);
+    const answer = await checkVerification(rt, body, { requestId: req.requestId, caller: String(log.caller ?? 'anonymous'), log });
+    return json(200, answer);
+  },
+};
