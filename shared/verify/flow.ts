@@ -1,12 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import * as z from 'zod/mini';
+import type * as z from 'zod/mini';
 import type { HttpResponse } from '../adapters/http.ts';
 import { errorResponse, json } from '../adapters/http.ts';
 import { type Outcome, OUTCOME_TTL_MS, DEFAULT_CLAIM_TTL_MS } from '../core/send.ts';
 import { ConfigError, NotifyError, storeUnavailable } from '../errors.ts';
 import { sha256 } from '../hash.ts';
 import type { Job, SmsJob, VoiceJob } from '../jobs.ts';
-import { LIMITS } from '../jobs.ts';
 import { errorFields } from '../log.ts';
 import { maskPhone, normalizePhone } from '../phone.ts';
 import type { Runtime } from '../runtime.ts';
@@ -14,6 +13,7 @@ import type { StoredOutcome } from '../store/types.ts';
 import { parseText, variableNames } from '../templates/render.ts';
 import { codeVariable } from '../templates/rules.ts';
 import { parseOrThrow } from '../validation.ts';
+import { smsVerifySchema, verifyCheckSchema, voiceVerifySchema } from './schema.ts';
 import {
   CODE_LENGTH,
   decoyMac,
@@ -39,36 +39,6 @@ import { type Sealed, verifyStoreFor } from './store.ts';
  * this module, the provider request and — in sandbox mode only — the start answer: never in a log
  * line, an error message or a stored value.
  */
-
-const CONTROL = /[\u0000-\u001f\u007f]/;
-const shortText = (max: number) =>
-  z.string().check(
-    z.minLength(1),
-    z.maxLength(max),
-    z.refine((s) => !CONTROL.test(s), { error: 'must not contain control characters' }),
-  );
-const phone = z.string().check(z.minLength(1, { error: 'is required' }));
-const codeLength = z.optional(z.int().check(z.minimum(CODE_LENGTH.min), z.maximum(CODE_LENGTH.max)));
-const ttlSeconds = z.optional(z.int().check(z.minimum(TTL_SECONDS.min), z.maximum(TTL_SECONDS.max)));
-const idempotencyKey = z.optional(shortText(LIMITS.idempotencyKeyLength));
-
-export const smsVerifySchema = z.strictObject({
-  phone,
-  skin: z.optional(shortText(LIMITS.skinLength)),
-  sign: z.optional(shortText(LIMITS.signLength)),
-  codeLength,
-  ttlSeconds,
-  fallback: z.optional(z.literal('voice')),
-  idempotencyKey,
-});
-
-export const voiceVerifySchema = z.strictObject({ phone, codeLength, ttlSeconds, idempotencyKey });
-
-export const verifyCheckSchema = z.strictObject({
-  phone,
-  code: z.string().check(z.regex(/^\d{4,8}$/, { error: 'must be the 4-8 digit code' })),
-  verificationId: z.optional(z.string().check(z.regex(/^[\w-]{1,64}$/, { error: 'must be the verificationId of the start answer' }))),
-});
 
 export type VerifyChannel = 'sms' | 'voice';
 
@@ -152,9 +122,10 @@ function resendAfterS(rt: Runtime): number {
 /** `POST /sms/verify`, `POST /voice/verify`. */
 export async function startVerification(rt: Runtime, channel: VerifyChannel, body: unknown, ctx: FlowContext): Promise<HttpResponse> {
   if (!rt.sender) throw rt.configError ?? new NotifyError('INTERNAL', 'function is misconfigured');
-  const keys = keysOf(rt);
   const input = parseOrThrow(channel === 'sms' ? smsVerifySchema : voiceVerifySchema, body) as z.infer<typeof smsVerifySchema>;
   const phoneNo = normalizePhone(input.phone);
+  // After the caller's mistakes (nothing is sent either way), before anything is stored or sent.
+  const keys = keysOf(rt);
   const masked = maskPhone(phoneNo);
   Object.assign(ctx.log, { verify: 'start', channel, phone: masked });
 
@@ -312,9 +283,9 @@ export type CheckAnswer =
  * `mismatch` counting down, then `too-many-attempts`, then `expired`.
  */
 export async function checkVerification(rt: Runtime, body: unknown, ctx: FlowContext): Promise<CheckAnswer> {
-  const keys = keysOf(rt);
   const input = parseOrThrow(verifyCheckSchema, body);
   const phoneNo = normalizePhone(input.phone);
+  const keys = keysOf(rt);
   Object.assign(ctx.log, { verify: 'check', phone: maskPhone(phoneNo) });
   const now = rt.now();
   const decoyId = randomUUID();

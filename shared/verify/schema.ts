@@ -1,0 +1,36 @@
+import * as z from 'zod/mini';
+import { LIMITS } from '../jobs.ts';
+import { CODE_LENGTH, TTL_SECONDS } from './codes.ts';
+
+/** Request bodies of the verification routes (also the OpenAPI description's, shared/openapi/table.ts). */
+
+const CONTROL = /[\u0000-\u001f\u007f]/;
+const shortText = (max: number) =>
+  z.string().check(
+    z.minLength(1),
+    z.maxLength(max),
+    z.refine((s) => !CONTROL.test(s), { error: 'must not contain control characters' }),
+  );
+const phone = z.string().check(z.minLength(1, { error: 'is required' }));
+const codeLength = z.optional(z.int().check(z.minimum(CODE_LENGTH.min), z.maximum(CODE_LENGTH.max)));
+const ttlSeconds = z.optional(z.int().check(z.minimum(TTL_SECONDS.min), z.maximum(TTL_SECONDS.max)));
+const idempotencyKey = z.optional(shortText(LIMITS.idempotencyKeyLength));
+
+export const smsVerifySchema = z.strictObject({
+  phone,
+  skin: z.optional(shortText(LIMITS.skinLength)),
+  sign: z.optional(shortText(LIMITS.signLength)),
+  codeLength,
+  ttlSeconds,
+  fallback: z.optional(z.literal('voice')),
+  idempotencyKey,
+});
+
+export const voiceVerifySchema = z.strictObject({ phone, codeLength, ttlSeconds, idempotencyKey });
+
+export const verifyCheckSchema = z.strictObject({
+  phone,
+  code: z.string().check(z.regex(/^\d{4,8}$/, { error: 'must be the 4-8 digit code' })),
+  verificationId: z.optional(z.string().check(z.regex(/^[\w-]{1,64}$/, { error: 'must be the verificationId of the start answer' }))),
+});
+
