@@ -34,17 +34,22 @@ return {0, ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]}
 // so a phone without a code answers like one with a code and a wrong guess.
 const ATTEMPT = `
 local now = tonumber(ARGV[1])
-local r = redis.call('HMGET', KEYS[1], 'id', 'mac', 'exp', 'tries', 'decoy')
+local r = redis.call('HMGET', KEYS[1], 'id', 'mac', 'exp', 'tries', 'decoy', 'enc', 'ttl')
 if ARGV[2] ~= '' then
   if not r[1] or r[1] ~= ARGV[2] then return {'not-found'} end
-elseif not r[1] then
-  redis.call('HSET', KEYS[1], 'id', ARGV[3], 'mac', ARGV[4], 'enc', '', 'exp', ARGV[5], 'tries', 0, 'decoy', '1', 'ttl', 0)
-  redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[6]))
-  r = {ARGV[3], ARGV[4], ARGV[5], '0', '1'}
+end
+local ttl = tonumber(ARGV[6])
+if not r[1] then
+  r = {ARGV[3], ARGV[4], ARGV[5], '0', '1', '', '0'}
+else
+  ttl = redis.call('PTTL', KEYS[1])
 end
 if tonumber(r[3]) <= now then return {'expired', r[2]} end
 if tonumber(r[4]) >= tonumber(ARGV[7]) then return {'locked', r[2]} end
-local t = redis.call('HINCRBY', KEYS[1], 'tries', 1)
+local t = tonumber(r[4]) + 1
+-- The same writes whether the record is real or a new decoy: the answer takes the same time.
+redis.call('HSET', KEYS[1], 'id', r[1], 'mac', r[2], 'enc', r[6], 'exp', r[3], 'tries', t, 'decoy', r[5], 'ttl', r[7])
+redis.call('PEXPIRE', KEYS[1], math.max(1, ttl))
 return {'open', r[2], r[1], t, r[5]}
 `;
 

@@ -100,14 +100,18 @@ export class MemoryVerifyStore implements VerifyStore {
     let r = this.#get(key, now);
     if (input.id !== undefined) {
       if (!r || r.id !== input.id) return { state: 'not-found' };
-    } else if (!r) {
-      r = { ...input.decoy, tries: 0, decoy: true, until: now + keyTtlMs(input.decoy.exp, now) };
-      this.#records.set(key, r);
     }
-    if (r.exp <= now) return { state: 'expired', mac: r.mac };
-    if (r.tries >= input.max) return { state: 'locked', mac: r.mac };
-    r.tries += 1;
-    return { state: 'open', mac: r.mac, id: r.id, tries: r.tries, decoy: r.decoy };
+    const d = input.decoy;
+    const base = r ?? { id: d.id, mac: d.mac, enc: d.enc, exp: d.exp, ttlS: d.ttlS, tries: 0, decoy: true, until: now + keyTtlMs(d.exp, now) };
+    if (base.exp <= now) {
+      if (!r) this.#records.set(key, base);
+      return { state: 'expired', mac: base.mac };
+    }
+    if (base.tries >= input.max) return { state: 'locked', mac: base.mac };
+    // The same work whether the record is real or a new decoy: a new object written back.
+    const next = { ...base, tries: base.tries + 1 };
+    this.#records.set(key, next);
+    return { state: 'open', mac: next.mac, id: next.id, tries: next.tries, decoy: next.decoy };
   }
 
   async consume(key: string, id: string): Promise<boolean> {
