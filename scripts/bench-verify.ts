@@ -87,7 +87,8 @@ async function run(name: string, store: Store): Promise<string> {
     }
   }
   await store.close();
-  const m = (xs: number[]) => `median ${quantile(xs, 0.5).toFixed(1)} µs (p25 ${quantile(xs, 0.25).toFixed(1)}, p75 ${quantile(xs, 0.75).toFixed(1)})`;
+  const m = (xs: number[]) =>
+    `median ${quantile(xs, 0.5).toFixed(1)} µs (p25 ${quantile(xs, 0.25).toFixed(1)}, p75 ${quantile(xs, 0.75).toFixed(1)})`;
   const dk = quantile(tKnown, 0.5);
   const du = quantile(tUnknown, 0.5);
   const diff = du - dk;
@@ -105,7 +106,12 @@ lines.push(await run('memory store', new MemoryStore()));
 const child = await startRedisChild();
 try {
   const conn = new Redis(child.url, { maxRetriesPerRequest: 0 });
-  lines.push(await run(`Redis ${child.url.replace(/^redis:\/\//, '')} (own redis-server child)`, new RedisStore(() => Promise.resolve(conn), { prefix: 'bench-verify:' })));
+  lines.push(
+    await run(
+      `Redis ${child.url.replace(/^redis:\/\//, '')} (own redis-server child)`,
+      new RedisStore(() => Promise.resolve(conn), { prefix: 'bench-verify:' }),
+    ),
+  );
   conn.disconnect();
 } finally {
   await child.close();

@@ -372,7 +372,8 @@ schemaDocs.add(smsVerifySchema.shape.fallback, {
   description: '`voice`: when the SMS is refused or fails (never when its outcome is unknown), the same code is spoken by one voice call.',
 });
 schemaDocs.add(smsVerifySchema.shape.skin, {
-  description: 'Template id; default VERIFY_SMS_SKIN, else the catalog\'s first verification template. The catalog names the code variable; an uncatalogued skin gets the code as its first param.',
+  description:
+    "Template id; default VERIFY_SMS_SKIN, else the catalog's first verification template. The catalog names the code variable; an uncatalogued skin gets the code as its first param.",
   examples: ['1'],
 });
 
@@ -413,7 +414,8 @@ function verifyStartRoute(channel: Channel): RouteDoc {
     path: `/${channel}/verify`,
     functions: [VERIFY_FUNCTION[channel]],
     operationId: channel === 'sms' ? 'startSmsVerification' : 'startVoiceVerification',
-    summary: channel === 'sms' ? 'Send a verification code by SMS (optionally falling back to a call)' : 'Send a verification code by voice call',
+    summary:
+      channel === 'sms' ? 'Send a verification code by SMS (optionally falling back to a call)' : 'Send a verification code by voice call',
     description:
       'Limits: the verification limits per phone (1/min, 5/h, 10/day by default) count across both channels; over them 429 with Retry-After. An idempotencyKey replays the first answer. Needs VERIFY_SECRET (500 naming it otherwise).',
     parameters: [idempotencyHeader],

@@ -12,6 +12,9 @@ export const MIN_VERIFY_SECRET_LENGTH = 16;
 /** The voice provider's limit on a text (shared/jobs.ts LIMITS.voiceContentLength). */
 const VOICE_MAX = 500;
 
+/** One random secret per process (sandbox only), shared by the functions `npm start` hosts. */
+let sandboxSecret: string | undefined;
+
 export interface VerifyConfig {
   /** Undefined: verification refused, `problem` says why. */
   secret: string | undefined;
@@ -36,7 +39,8 @@ export function loadVerifyConfig(
     secret = raw;
     secretSource = 'env';
   } else if (ctx.sandbox && !ctx.deployed) {
-    secret = randomBytes(32).toString('base64url');
+    sandboxSecret ??= randomBytes(32).toString('base64url');
+    secret = sandboxSecret;
     secretSource = 'random-sandbox';
   } else {
     problem =

@@ -145,13 +145,17 @@ export async function startVerification(rt: Runtime, channel: VerifyChannel, bod
     }
     if (claim.kind !== 'claimed') {
       const other = claim.kind === 'done' ? claim.outcome.fingerprint : claim.fingerprint;
-      if (other !== fp) throw new NotifyError('INVALID_REQUEST', 'idempotencyKey was already used for a different start within 24 h; use a new key');
+      if (other !== fp)
+        throw new NotifyError('INVALID_REQUEST', 'idempotencyKey was already used for a different start within 24 h; use a new key');
       if (claim.kind === 'done' && claim.outcome.provider?.ids?.answer) {
         Object.assign(ctx.log, { replayed: true });
         return json(200, JSON.parse(claim.outcome.provider.ids.answer), { 'idempotent-replayed': 'true' });
       }
       if (claim.kind === 'in-progress' && claim.stale) {
-        throw new NotifyError('OUTCOME_UNKNOWN', 'an earlier start with this idempotencyKey did not finish; it may have been sent. Start again with a new key');
+        throw new NotifyError(
+          'OUTCOME_UNKNOWN',
+          'an earlier start with this idempotencyKey did not finish; it may have been sent. Start again with a new key',
+        );
       }
       throw new NotifyError('DUPLICATE_IN_PROGRESS', 'a start with this idempotencyKey is running right now; ask again shortly', {
         retryable: true,

@@ -33,4 +33,3 @@ export const verifyCheckSchema = z.strictObject({
   code: z.string().check(z.regex(/^\d{4,8}$/, { error: 'must be the 4-8 digit code' })),
   verificationId: z.optional(z.string().check(z.regex(/^[\w-]{1,64}$/, { error: 'must be the verificationId of the start answer' }))),
 });
-

@@ -102,7 +102,16 @@ export class MemoryVerifyStore implements VerifyStore {
       if (!r || r.id !== input.id) return { state: 'not-found' };
     }
     const d = input.decoy;
-    const base = r ?? { id: d.id, mac: d.mac, enc: d.enc, exp: d.exp, ttlS: d.ttlS, tries: 0, decoy: true, until: now + keyTtlMs(d.exp, now) };
+    const base = r ?? {
+      id: d.id,
+      mac: d.mac,
+      enc: d.enc,
+      exp: d.exp,
+      ttlS: d.ttlS,
+      tries: 0,
+      decoy: true,
+      until: now + keyTtlMs(d.exp, now),
+    };
     if (base.exp <= now) {
       if (!r) this.#records.set(key, base);
       return { state: 'expired', mac: base.mac };
@@ -124,16 +133,21 @@ export class MemoryVerifyStore implements VerifyStore {
 
 /**
  * The verification store that goes with a runtime's store: the same Redis (connection and key
- * prefix) as idempotency, or — for a memory store — one memory per store object, so functions
- * sharing a store in a process (npm start, tests) share their records too.
+ * prefix) as idempotency, or — without Redis — this process's memory, one for every function in
+ * it, so that under `npm start` voice-notify's codes check on long-sms's route as deployed ones do.
  */
 const byStore = new WeakMap<Store, VerifyStore>();
+let processMemory: MemoryVerifyStore | undefined;
 
 export function verifyStoreFor(store: Store): VerifyStore {
   let v = byStore.get(store);
   if (!v) {
     const redis = (store as { redisSource?: () => RedisSource }).redisSource?.();
-    v = store.kind === 'redis' && redis ? new RedisVerifyStore(redis) : new MemoryVerifyStore();
+    if (store.kind === 'redis' && redis) v = new RedisVerifyStore(redis);
+    else {
+      processMemory ??= new MemoryVerifyStore();
+      v = processMemory;
+    }
     byStore.set(store, v);
   }
   return v;

@@ -165,7 +165,13 @@ let rendered: Rendered;
 beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), 'fcn-s-yaml-'));
   copyFileSync(join(ROOT, 's.yaml'), join(work, 's.yaml'));
-  const result = await preview({ APPCODE: FAKE_APPCODE, API_KEYS: FAKE_API_KEYS, VERIFY_SECRET: FAKE_VERIFY_SECRET, REDIS_URL: FAKE_REDIS_URL, LOG_LEVEL: 'debug' });
+  const result = await preview({
+    APPCODE: FAKE_APPCODE,
+    API_KEYS: FAKE_API_KEYS,
+    VERIFY_SECRET: FAKE_VERIFY_SECRET,
+    REDIS_URL: FAKE_REDIS_URL,
+    LOG_LEVEL: 'debug',
+  });
   if (!result.ok) throw new Error(`s preview failed:\n${result.output}`);
   rendered = result.rendered;
 });

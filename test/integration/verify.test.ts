@@ -112,7 +112,8 @@ async function call(fn: Invoker, path: string, body: unknown, headers: Record<st
 function receivedCode(i = -1): string {
   const req = fake.requests.at(i);
   if (!req) throw new Error('no provider request');
-  const code = req.path === '/largesms' ? (req.query.param ?? '') : /((?:\d ){3,7}\d)/.exec(req.query.content ?? '')?.[1]?.replaceAll(' ', '');
+  const code =
+    req.path === '/largesms' ? (req.query.param ?? '') : /((?:\d ){3,7}\d)/.exec(req.query.content ?? '')?.[1]?.replaceAll(' ', '');
   if (!code) throw new Error(`no code in ${req.path}`);
   codesSeen.add(code);
   return code;
