@@ -13,6 +13,8 @@ import { type FakeProvider, startFakeProvider, TEST_APPCODE } from '../support/f
 import { type Invoker, invoker } from '../support/functions.ts';
 import { deleteKeys, REDIS_URL } from '../support/redis.ts';
 import { slotWatch } from '../support/slot-check.ts';
+import { startRedisChild } from '../support/redis-child.ts';
+import { createRedisClient } from '#shared/store/redis-connection';
 
 /**
  * Issue 12: verification codes end to end against the real local fake provider, with the memory
@@ -383,6 +385,40 @@ describe('sandbox, secrets and refusals', () => {
     expect(res.statusCode).toBe(400);
     expect(res.json.error.message).toContain(field);
     expect(fake.requests).toHaveLength(0);
+  });
+});
+
+describe('store faults (docs/guarantees.md: no offline queue, STORE_UNAVAILABLE before a send)', () => {
+  it('Redis gone: a start answers 503 STORE_UNAVAILABLE and sends nothing; a check answers 503', async () => {
+    const child = await startRedisChild();
+    const conn = await createRedisClient(child.url);
+    try {
+      const prefix = `${PREFIX}fault:`;
+      const fns = pair({
+        store: new RedisStore(() => Promise.resolve(conn), { prefix }),
+        limiter: new RedisLimiter(() => Promise.resolve(conn), { prefix }),
+      });
+      const phone = newPhone();
+      expect((await call(fns.sms, '/sms/verify', { phone })).statusCode).toBe(200);
+      const code = receivedCode();
+      await child.kill();
+      for (const [fn, path] of [
+        [fns.sms, '/sms/verify'],
+        [fns.voice, '/voice/verify'],
+      ] as const) {
+        const res = await call(fn, path, { phone });
+        expect(res.statusCode).toBe(503);
+        expect(res.json.error.code).toBe('STORE_UNAVAILABLE');
+        expect(Number(res.headers['retry-after'])).toBeGreaterThan(0);
+      }
+      const check = await call(fns.sms, '/verify/check', { phone, code });
+      expect(check.statusCode).toBe(503);
+      expect(check.json.error.code).toBe('STORE_UNAVAILABLE');
+      expect(fake.requests).toHaveLength(1);
+    } finally {
+      conn.disconnect();
+      await child.close();
+    }
   });
 });
 
