@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type * as z from 'zod/mini';
 import type { HttpResponse } from '../adapters/http.ts';
 import { errorResponse, json } from '../adapters/http.ts';
-import { type Outcome, OUTCOME_TTL_MS, DEFAULT_CLAIM_TTL_MS } from '../core/send.ts';
+import { DEFAULT_CLAIM_TTL_MS, OUTCOME_TTL_MS, type Outcome } from '../core/send.ts';
 import { ConfigError, NotifyError, storeUnavailable } from '../errors.ts';
 import { sha256 } from '../hash.ts';
 import type { Job, SmsJob, VoiceJob } from '../jobs.ts';
@@ -13,7 +13,6 @@ import type { StoredOutcome } from '../store/types.ts';
 import { parseText, variableNames } from '../templates/render.ts';
 import { codeVariable } from '../templates/rules.ts';
 import { parseOrThrow } from '../validation.ts';
-import { smsVerifySchema, verifyCheckSchema, voiceVerifySchema } from './schema.ts';
 import {
   CODE_LENGTH,
   decoyMac,
@@ -31,6 +30,7 @@ import {
   voiceText,
 } from './codes.ts';
 import { markVerification } from './mark.ts';
+import { smsVerifySchema, verifyCheckSchema, voiceVerifySchema } from './schema.ts';
 import { type Sealed, verifyStoreFor } from './store.ts';
 
 /**

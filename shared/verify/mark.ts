@@ -1,5 +1,5 @@
-import type { Job } from '../jobs.ts';
 import type { TemplateKind, TemplateKindOf } from '../guards/template-kind.ts';
+import type { Job } from '../jobs.ts';
 
 /**
  * Jobs built by the verification flow carry their kind without a catalog: an SMS with an

@@ -4,6 +4,7 @@ import { CODE_LENGTH, TTL_SECONDS } from './codes.ts';
 
 /** Request bodies of the verification routes (also the OpenAPI description's, shared/openapi/table.ts). */
 
+// biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point
 const CONTROL = /[\u0000-\u001f\u007f]/;
 const shortText = (max: number) =>
   z.string().check(

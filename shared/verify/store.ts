@@ -1,6 +1,6 @@
 import type { Store } from '../store/types.ts';
 import { MAX_ATTEMPTS } from './codes.ts';
-import { RedisVerifyStore, type RedisSource } from './store-redis.ts';
+import { type RedisSource, RedisVerifyStore } from './store-redis.ts';
 
 /**
  * Where verification records live: beside idempotency, in the same store (memory locally, Redis
@@ -97,7 +97,7 @@ export class MemoryVerifyStore implements VerifyStore {
 
   async attempt(key: string, input: AttemptInput): Promise<AttemptResult> {
     const { now } = input;
-    let r = this.#get(key, now);
+    const r = this.#get(key, now);
     if (input.id !== undefined) {
       if (!r || r.id !== input.id) return { state: 'not-found' };
     }

@@ -6,15 +6,15 @@ import { MemoryLimiter } from '#shared/limits/memory';
 import { RedisLimiter } from '#shared/limits/redis';
 import { MemoryStore } from '#shared/store/memory';
 import { RedisStore } from '#shared/store/redis';
+import { createRedisClient } from '#shared/store/redis-connection';
 import type { Store } from '#shared/store/types';
 import { BEIJING_10AM, providerTemplates, testCatalog } from '../support/catalog.ts';
-import { captureLogs } from '../support/fc.ts';
 import { type FakeProvider, startFakeProvider, TEST_APPCODE } from '../support/fake-provider.ts';
+import { captureLogs } from '../support/fc.ts';
 import { type Invoker, invoker } from '../support/functions.ts';
 import { deleteKeys, REDIS_URL } from '../support/redis.ts';
-import { slotWatch } from '../support/slot-check.ts';
 import { startRedisChild } from '../support/redis-child.ts';
-import { createRedisClient } from '#shared/store/redis-connection';
+import { slotWatch } from '../support/slot-check.ts';
 
 /**
  * Issue 12: verification codes end to end against the real local fake provider, with the memory
