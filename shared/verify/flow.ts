@@ -231,7 +231,18 @@ export async function startVerification(rt: Runtime, channel: VerifyChannel, bod
     // Refused or failed, never unknown (the SMS may still arrive): the same code by voice, now.
     if (input.fallback === 'voice' && (outcome.status === 'rejected' || outcome.status === 'failed')) {
       fallbackFrom = { channel: 'sms', errorCode: outcome.error?.code };
-      Object.assign(ctx.log, { fallbackFrom: 'sms', smsOutcome: outcome.status, smsErrorCode: outcome.error?.code });
+      // The call's fields replace the SMS's on the request's log line: keep the SMS's (scrubbed) here.
+      Object.assign(ctx.log, {
+        fallbackFrom: 'sms',
+        sms: {
+          outcome: outcome.status,
+          providerCode: outcome.provider?.code,
+          providerRequestId: outcome.provider?.requestId,
+          errorCode: outcome.error?.code,
+          raw: outcome.provider?.raw === undefined ? undefined : withoutCode(outcome.provider.raw, code),
+          upstreamMs: outcome.latencyMs,
+        },
+      });
       outcome = await send(markVerification(voiceJob(rt, phoneNo, code, record.ttlS), { fallback: true }));
     }
   } else {

@@ -258,6 +258,36 @@ describe.each(KITS)('verification codes (%s store)', (_name, makeKit) => {
     receivedCode(0);
   });
 
+  it('a vendor that echoes the code in its answers: the code is in no log line and no error body', async () => {
+    const fns = pair(makeKit());
+    const phone = newPhone();
+    // SMS refused with the code in its message, then the fallback call's answer (unreadable) repeats its text.
+    fake.next(
+      { kind: 'echo', make: (q) => ({ kind: 'vendor', code: '104', message: `签名错误 param=${q.param}` }) },
+      { kind: 'echo', make: (q) => ({ kind: 'raw', status: 200, body: `<html>${q.content}</html>` }) },
+    );
+    const before = logs.lines.length;
+    const res = await call(fns.sms, '/sms/verify', { phone, fallback: 'voice' });
+    expect(res.statusCode).toBe(504);
+    const code = receivedCode(0);
+    expect(receivedCode(1)).toBe(code);
+    // An SMS answer that cannot be read, repeating the code (no fallback: its outcome is unknown).
+    fake.next({ kind: 'echo', make: (q) => ({ kind: 'raw', status: 200, body: `oops ${q.param}` }) });
+    const res2 = await call(fns.sms, '/sms/verify', { phone: newPhone(), fallback: 'voice' });
+    expect(res2.statusCode).toBe(504);
+    const code2 = receivedCode();
+    const lines = logs.lines.slice(before).join('\n');
+    // The excerpts are logged, scrubbed: without the scrub the code would be right there.
+    expect(lines).toContain('"raw":"<html>[REDACTED]</html>"');
+    expect(lines).toContain('"raw":"oops [REDACTED]"');
+    expect(lines).toContain('"sms":{"outcome":"rejected","providerCode":"104"');
+    for (const c of [code, code2]) {
+      expect(lines).not.toContain(c);
+      expect(lines).not.toContain(c.split('').join(' '));
+      expect(res.body + res2.body).not.toContain(c);
+    }
+  });
+
   it('the verification limits apply across both channels; resendAfter comes from them', async () => {
     const fns = pair(makeKit(), { LIMIT_PHONE_INTERVAL_S: '0' });
     const phone = newPhone();
