@@ -8,7 +8,7 @@ import { MemoryStore } from '#shared/store/memory';
 import { RedisStore } from '#shared/store/redis';
 import { createRedisClient } from '#shared/store/redis-connection';
 import type { Store } from '#shared/store/types';
-import { BEIJING_10AM, providerTemplates, testCatalog } from '../support/catalog.ts';
+import { BEIJING_9PM, BEIJING_10AM, providerTemplates, testCatalog } from '../support/catalog.ts';
 import { type FakeProvider, startFakeProvider, TEST_APPCODE } from '../support/fake-provider.ts';
 import { captureLogs } from '../support/fc.ts';
 import { type Invoker, invoker } from '../support/functions.ts';
@@ -364,6 +364,17 @@ describe('sandbox, secrets and refusals', () => {
     codesSeen.add(res.json.code);
     expect(logs.text()).toMatch(/VERIFY_SECRET unset: sandbox mode uses a random secret/);
     expect((await call(sms, '/verify/check', { phone, code: res.json.code })).json).toEqual({ valid: true });
+  });
+
+  it('a voice code goes out at 21:00 Beijing time (the person is waiting for it); a plain voice call does not', async () => {
+    const fns = pair(KITS[0]?.[1]() as StoreKit, { ...NO_LIMITS, QUIET_HOURS: '09:00-20:00' });
+    clock = BEIJING_9PM.getTime();
+    const phone = newPhone();
+    expect((await call(fns.voice, '/voice/verify', { phone })).statusCode).toBe(200);
+    receivedCode();
+    const plain = await call(fns.voice, '/voice', { phone, content: '您好，您的快递已送达。' });
+    expect(plain.statusCode).toBe(422);
+    expect(plain.json.error.code).toBe('OUTSIDE_SENDING_HOURS');
   });
 
   it('outside sandbox mode the answer never carries the code', async () => {
