@@ -1,15 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import type * as z from 'zod/mini';
-import type { HttpResponse } from '../adapters/http.ts';
-import { errorResponse, json } from '../adapters/http.ts';
+import type { Config } from '../config.ts';
+import type { Sender } from '../core/send.ts';
 import { DEFAULT_CLAIM_TTL_MS, OUTCOME_TTL_MS, type Outcome } from '../core/send.ts';
 import { ConfigError, NotifyError, storeUnavailable } from '../errors.ts';
 import { sha256 } from '../hash.ts';
 import type { Job, SmsJob, VoiceJob } from '../jobs.ts';
+import type { Logger } from '../log.ts';
 import { errorFields } from '../log.ts';
 import { maskPhone, normalizePhone } from '../phone.ts';
-import type { Runtime } from '../runtime.ts';
-import type { StoredOutcome } from '../store/types.ts';
+import type { Store, StoredOutcome } from '../store/types.ts';
+import type { Catalog } from '../templates/catalog.ts';
 import { parseText, variableNames } from '../templates/render.ts';
 import { codeVariable } from '../templates/rules.ts';
 import { parseOrThrow } from '../validation.ts';
@@ -42,6 +43,25 @@ import { type Sealed, verifyStoreFor } from './store.ts';
 
 export type VerifyChannel = 'sms' | 'voice';
 
+/**
+ * What the flow needs (an FC runtime has all of it; the flow knows nothing of FC): the answers are
+ * data, the HTTP route (shared/verify/routes.ts) turns them into responses.
+ */
+export interface VerifyDeps {
+  config: Config | undefined;
+  configError: Error | undefined;
+  catalog: Catalog | undefined;
+  store: Store;
+  sender: Sender | undefined;
+  now: () => number;
+  logger: Logger;
+}
+
+export type StartResult =
+  | { ok: true; answer: Record<string, unknown>; replayed: boolean }
+  /** The provider's answer was not `sent` (refused, failed, unknown): the error to answer with. */
+  | { ok: false; error: NotifyError };
+
 export interface FlowContext {
   requestId: string;
   caller: string;
@@ -53,7 +73,7 @@ export interface FlowContext {
 const keyCache = new Map<string, VerifyKeys>();
 
 /** The derived keys, or the refusal naming VERIFY_SECRET (fail closed). */
-function keysOf(rt: Runtime): VerifyKeys {
+function keysOf(rt: VerifyDeps): VerifyKeys {
   const secret = rt.config?.verify.secret;
   if (!rt.config || secret === undefined) {
     throw rt.configError ?? new ConfigError(rt.config?.verify.problem ?? 'VERIFY_SECRET is required', ['VERIFY_SECRET']);
@@ -86,7 +106,7 @@ function scrubError(err: NotifyError, code: string): NotifyError {
 }
 
 /** The SMS template and params: the catalog's code variable gets the code, a minutes variable the validity. */
-function smsJob(rt: Runtime, input: z.infer<typeof smsVerifySchema>, phoneNo: string, code: string, ttlS: number): SmsJob {
+function smsJob(rt: VerifyDeps, input: z.infer<typeof smsVerifySchema>, phoneNo: string, code: string, ttlS: number): SmsJob {
   const verifySkin = rt.config?.verify.smsSkin ?? rt.catalog?.templates.find((t) => t.kind === 'verification')?.skin ?? '1';
   const skin = input.skin ?? verifySkin;
   const entry = rt.catalog?.get(skin);
@@ -109,18 +129,18 @@ function smsJob(rt: Runtime, input: z.infer<typeof smsVerifySchema>, phoneNo: st
   return job;
 }
 
-function voiceJob(rt: Runtime, phoneNo: string, code: string, ttlS: number): VoiceJob {
+function voiceJob(rt: VerifyDeps, phoneNo: string, code: string, ttlS: number): VoiceJob {
   return { channel: 'voice', phone: phoneNo, content: voiceText(rt.config?.verify.voiceText ?? '{code}', code, ttlS) };
 }
 
 /** Seconds until the phone may get another code: the verification interval (and the channel's phone interval). */
-function resendAfterS(rt: Runtime): number {
+function resendAfterS(rt: VerifyDeps): number {
   const l = rt.config?.limits;
   return l ? Math.max(l.verificationIntervalS, l.phoneIntervalS) : 0;
 }
 
 /** `POST /sms/verify`, `POST /voice/verify`. */
-export async function startVerification(rt: Runtime, channel: VerifyChannel, body: unknown, ctx: FlowContext): Promise<HttpResponse> {
+export async function startVerification(rt: VerifyDeps, channel: VerifyChannel, body: unknown, ctx: FlowContext): Promise<StartResult> {
   if (!rt.sender) throw rt.configError ?? new NotifyError('INTERNAL', 'function is misconfigured');
   const input = parseOrThrow(channel === 'sms' ? smsVerifySchema : voiceVerifySchema, body) as z.infer<typeof smsVerifySchema>;
   const phoneNo = normalizePhone(input.phone);
@@ -136,7 +156,7 @@ export async function startVerification(rt: Runtime, channel: VerifyChannel, bod
   const fp = sha256(JSON.stringify({ ...rest, phone: phoneNo }, Object.keys({ ...rest, phone: phoneNo }).sort()), 'base64url').slice(0, 22);
   let token: string | undefined;
   if (idemKey !== null) {
-    let claim: Awaited<ReturnType<Runtime['store']['claim']>>;
+    let claim: Awaited<ReturnType<Store['claim']>>;
     try {
       claim = await rt.store.claim(idemKey, fp, ctx.claimTtlMs ?? DEFAULT_CLAIM_TTL_MS, OUTCOME_TTL_MS);
     } catch (err) {
@@ -149,7 +169,7 @@ export async function startVerification(rt: Runtime, channel: VerifyChannel, bod
         throw new NotifyError('INVALID_REQUEST', 'idempotencyKey was already used for a different start within 24 h; use a new key');
       if (claim.kind === 'done' && claim.outcome.provider?.ids?.answer) {
         Object.assign(ctx.log, { replayed: true });
-        return json(200, JSON.parse(claim.outcome.provider.ids.answer), { 'idempotent-replayed': 'true' });
+        return { ok: true, answer: JSON.parse(claim.outcome.provider.ids.answer) as Record<string, unknown>, replayed: true };
       }
       if (claim.kind === 'in-progress' && claim.stale) {
         throw new NotifyError(
@@ -217,7 +237,7 @@ export async function startVerification(rt: Runtime, channel: VerifyChannel, bod
   };
   const send = async (job: Job): Promise<Outcome> => {
     try {
-      return await (rt.sender as NonNullable<Runtime['sender']>).send(job, sendCtx);
+      return await (rt.sender as Sender).send(job, sendCtx);
     } catch (err) {
       await release();
       throw err instanceof NotifyError ? scrubError(err, code) : err;
@@ -252,7 +272,7 @@ export async function startVerification(rt: Runtime, channel: VerifyChannel, bod
   if (outcome.status !== 'sent') {
     await release();
     const err = outcome.error ?? new NotifyError('OUTCOME_UNKNOWN', 'the provider answer could not be read');
-    return errorResponse(scrubError(err, code));
+    return { ok: false, error: scrubError(err, code) };
   }
 
   const answer: Record<string, unknown> = {
@@ -284,7 +304,7 @@ export async function startVerification(rt: Runtime, channel: VerifyChannel, bod
       Object.assign(ctx.log, { recorded: false, storeError: errorFields(err) });
     }
   }
-  return json(200, answer);
+  return { ok: true, answer, replayed: false };
 }
 
 export type CheckAnswer =
@@ -297,7 +317,7 @@ export type CheckAnswer =
  * decoy (a record no code matches), so it answers as a phone with a live code and a wrong guess:
  * `mismatch` counting down, then `too-many-attempts`, then `expired`.
  */
-export async function checkVerification(rt: Runtime, body: unknown, ctx: FlowContext): Promise<CheckAnswer> {
+export async function checkVerification(rt: VerifyDeps, body: unknown, ctx: FlowContext): Promise<CheckAnswer> {
   const input = parseOrThrow(verifyCheckSchema, body);
   const phoneNo = normalizePhone(input.phone);
   const keys = keysOf(rt);

@@ -1,4 +1,4 @@
-import { json, type Route, readJsonBody } from '../adapters/http.ts';
+import { errorResponse, json, type Route, readJsonBody } from '../adapters/http.ts';
 import { NotifyError } from '../errors.ts';
 import { checkVerification, startVerification, type VerifyChannel } from './flow.ts';
 
@@ -15,12 +15,14 @@ export function verifyStartRoute(channel: VerifyChannel): Route {
         throw new NotifyError('INVALID_REQUEST', 'Idempotency-Key header and idempotencyKey field disagree');
       }
       const timeoutS = fc.function?.timeout;
-      return startVerification(rt, channel, body, {
+      const result = await startVerification(rt, channel, body, {
         requestId: req.requestId,
         caller: String(log.caller ?? 'anonymous'),
         log,
         ...(timeoutS ? { claimTtlMs: (timeoutS + 30) * 1000 } : {}),
       });
+      if (!result.ok) return errorResponse(result.error);
+      return json(200, result.answer, result.replayed ? { 'idempotent-replayed': 'true' } : {});
     },
   };
 }
