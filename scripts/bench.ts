@@ -111,6 +111,8 @@ async function main(): Promise<void> {
 
   // Our bundles exactly as `npm run build` makes them; the baseline bundled plainly, same settings.
   const ours = await build({ outdir: join(OUT, 'dist') });
+  // The same long-sms without its V8 code cache (app.cache): measured cold beside it, reported (no goal).
+  const noCache = (await build({ outdir: join(OUT, 'dist-nocache'), functions: ['long-sms'], codeCache: false })).bundles[0] as { file: string };
   const baselineFile = join(OUT, 'baseline', 'index.js');
   await esbuild({
     entryPoints: [join(ROOT, 'scripts', 'bench', 'baseline-handler.cjs')],
@@ -165,9 +167,10 @@ async function main(): Promise<void> {
 
   // Cold: ours, the baseline and the floor in turn, the order rotating run by run, so drift on the
   // machine (other processes, CPU frequency) hits all three alike.
-  const cold = { ours: [] as number[], baseline: [] as number[], floor: [] as number[] };
+  const cold = { ours: [] as number[], baseline: [] as number[], floor: [] as number[], oursNoCache: [] as number[] };
   const coldSides = [
     ['ours', smsBundle.file],
+    ['oursNoCache', noCache.file],
     ['baseline', baselineFile],
     ['floor', floorFile],
   ] as const;
@@ -215,6 +218,7 @@ async function main(): Promise<void> {
   const coldOurs = median(cold.ours);
   const coldBase = median(cold.baseline);
   const coldFloor = median(cold.floor);
+  const coldNoCache = median(cold.oursNoCache);
   const wOurs = { p50: medianOf(warm.ours, 'p50'), p99: medianOf(warm.ours, 'p99'), warming: medianOf(warm.ours, 'warmingP50') };
   const wBase = { p50: medianOf(warm.baseline, 'p50'), p99: medianOf(warm.baseline, 'p99'), warming: medianOf(warm.baseline, 'warmingP50') };
   const results = {
@@ -231,6 +235,7 @@ async function main(): Promise<void> {
       oursMs: +coldOurs.toFixed(1),
       baselineMs: +coldBase.toFixed(1),
       floorMs: +coldFloor.toFixed(1),
+      oursWithoutCodeCacheMs: +coldNoCache.toFixed(1),
       ratio: +(coldOurs / coldBase).toFixed(3),
       floorRatio: +(coldOurs / coldFloor).toFixed(3),
       baselineFloorRatio: +(coldBase / coldFloor).toFixed(3),
@@ -268,6 +273,7 @@ async function main(): Promise<void> {
   console.log(`load average (1 min): ${results.load.before} before, ${results.load.after[0]} after\n`);
   console.log(line('cold first response', `ours ${results.cold.oursMs} ms`, `baseline ${results.cold.baselineMs} ms  ratio ${results.cold.ratio}× (median of ${COLD_RUNS})`));
   console.log(line('', `floor ${results.cold.floorMs} ms`, `ours/floor ${results.cold.floorRatio}×  baseline/floor ${results.cold.baselineFloorRatio}× (bare Node + one HTTPS GET)`));
+  console.log(line('', `ours without app.cache ${results.cold.oursWithoutCodeCacheMs} ms`, `(V8 code cache off, no goal)`));
   console.log(
     line('warm p50', `ours ${results.warm.oursP50} ms`, `baseline ${results.warm.baselineP50} ms  ratio ${results.warm.p50Ratio}× (median of ${WARM_RUNS} processes, ${WARM_CALLS} calls after ${WARM_WARMUP})`),
   );
