@@ -48,8 +48,8 @@ async function main(): Promise<void> {
   mkdirSync(OUT, { recursive: true });
   const cert = makeSelfSignedCert(join(ROOT, '.bench', 'tls'));
   const ours = await build({ outdir: join(OUT, 'dist'), minify: false, functions: ['long-sms'] });
-  const bundle = (ours.bundles[0] as { file: string }).file;
-  const which = moduleOfLine(readFileSync(bundle, 'utf8'));
+  const { file: bundle, codeFile } = ours.bundles[0] as { file: string; codeFile: string };
+  const which = moduleOfLine(readFileSync(codeFile, 'utf8'));
   const server = https.createServer({ key: cert.key, cert: cert.cert }, (req, res) => {
     req.resume();
     res.writeHead(200, { 'content-type': 'application/json' });
@@ -75,7 +75,7 @@ async function main(): Promise<void> {
     const dir = join(OUT, `run-${i}`);
     // Asynchronous spawn: the stand-in server runs in this process.
     await new Promise<void>((resolve, reject) => {
-      const child = spawn(process.execPath, ['--cpu-prof', '--cpu-prof-interval', '50', '--cpu-prof-dir', dir, join(ROOT, 'scripts', 'bench', 'cold-runner.cjs'), bundle, eventFile], {
+      const child = spawn(process.execPath, ['--cpu-prof', '--cpu-prof-interval', '200', '--cpu-prof-dir', dir, join(ROOT, 'scripts', 'bench', 'cold-runner.cjs'), bundle, eventFile], {
         env: { PATH: process.env.PATH ?? '', NODE_EXTRA_CA_CERTS: cert.certPath, APPCODE: 'x'.repeat(30), API_KEYS: 'bench:bench-caller-key-000000000000', LONG_SMS_URL: `${url}/largesms` },
         stdio: 'ignore',
       });
@@ -84,20 +84,40 @@ async function main(): Promise<void> {
     const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile')) as string;
     const p = JSON.parse(readFileSync(join(dir, file), 'utf8')) as Profile;
     const byId = new Map(p.nodes.map((n) => [n.id, n]));
+    const parent = new Map<number, number>();
+    for (const n of p.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+    // The phase of a sample: under the loader's top level (index.js) = evaluation at require;
+    // anything else after the bundle loaded = the first call (and Node's own start before it).
+    const phaseOf = (id: number): string => {
+      for (let cur: number | undefined = id; cur !== undefined; cur = parent.get(cur)) {
+        const f = (byId.get(cur) as Node).callFrame;
+        if (f.url.endsWith('/index.js') && f.url.includes('profile')) return 'require';
+        if (f.url.endsWith('cold-runner.cjs') && f.functionName !== '') return 'first call';
+      }
+      return 'node/other';
+    };
     p.samples.forEach((id, k) => {
       const n = byId.get(id) as Node;
       const { url: u, lineNumber, functionName } = n.callFrame;
       let key: string;
       if (u === '') key = functionName || '(anonymous native)';
       else if (u.startsWith('node:')) key = `node internals: ${u.replace(/^node:internal\//, '').split('/')[0]}`;
-      else if (u.endsWith('index.js') && u.includes('profile')) key = which(lineNumber);
+      else if (u.endsWith('app.js') && u.includes('profile')) key = which(lineNumber);
       else key = `runner/other: ${u.split('/').at(-1)}`;
-      totals.set(key, (totals.get(key) ?? 0) + (p.timeDeltas[k] ?? 0) / 1000);
+      const ms = (p.timeDeltas[k] ?? 0) / 1000;
+      totals.set(key, (totals.get(key) ?? 0) + ms);
+      const phase = `[${phaseOf(id)}] ${key}`;
+      totals.set(phase, (totals.get(phase) ?? 0) + ms);
     });
   }
   server.close();
-  const rows = [...totals.entries()].sort((a, b) => b[1] - a[1]);
+  const rows = [...totals.entries()].filter(([k]) => !k.startsWith('[')).sort((a, b) => b[1] - a[1]);
+  const phases = [...totals.entries()].filter(([k]) => k.startsWith('[')).sort((a, b) => (a[0].split(']')[0] === b[0].split(']')[0] ? b[1] - a[1] : a[0] < b[0] ? -1 : 1));
   const sum = rows.reduce((a, [, v]) => a + v, 0) / RUNS;
+  for (const ph of ['require', 'first call', 'node/other']) {
+    const list = phases.filter(([k]) => k.startsWith(`[${ph}]`));
+    console.log(`${ph}: ${(list.reduce((a, [, v]) => a + v, 0) / RUNS).toFixed(1)} ms — ${list.slice(0, 16).map(([k, v]) => `${k.slice(ph.length + 3)} ${(v / RUNS).toFixed(1)}`).join(', ')}`);
+  }
   console.log(`profiled time per cold start: ${sum.toFixed(1)} ms (mean of ${RUNS}; profiler overhead included)`);
   for (const [k, v] of rows.slice(0, 40)) console.log(`${(v / RUNS).toFixed(2).padStart(8)} ms  ${k}`);
 }
