@@ -32,7 +32,7 @@ const BATCH_CONCURRENCY = 8;
 
 // Issue 6 (first round): cold and warm against the axios baseline, bundle size, batch.
 // Issue 15: cold against the floor (bare Node + one HTTPS GET), and the warm margin (1.05×, was 1.10×).
-const GOALS = { coldRatio: 1.1, coldFloorRatio: 1.3, warmP50Ratio: 1.05, bundleKb: 320, batchRatio: 1.2 };
+const GOALS = { coldRatio: 1.1, coldFloorRatio: 1.3, warmP50Ratio: 1.05, warmSeparateRatio: 1.1, bundleKb: 320, batchRatio: 1.2 };
 /** BENCH_ONLY=cold,warm,batch runs some sections (for working on one); a partial run never passes. */
 const SECTIONS = new Set((process.env.BENCH_ONLY || 'cold,warm,batch').split(',').map((s) => s.trim()));
 const PARTIAL = !['cold', 'warm', 'batch'].every((s) => SECTIONS.has(s));
@@ -202,6 +202,22 @@ async function main(): Promise<void> {
   }
   const medianOf = (runs: WarmRun[], k: keyof WarmRun) => median(runs.map((r) => r[k]));
 
+  // Warm, side by side in one process (scripts/bench/warm-pair-runner.cjs): both bundles loaded,
+  // called in turn call by call, so load from other processes at any moment hits both alike. On a
+  // shared machine this is the figure the goal applies to (separate processes above are reported:
+  // their per-process p50 moved 0.58–4 ms under a load average of 10–15). The ratio per process is
+  // ours p50 / baseline p50 over the same stretch of time; the goal applies to the median of WARM_RUNS.
+  type PairRun = { a: { p50: number; p99: number }; b: { p50: number; p99: number }; ratio: number };
+  const pairs: PairRun[] = [];
+  for (let i = 0; i < (SECTIONS.has('warm') ? WARM_RUNS : 0); i++) {
+    // Which bundle is required first alternates too.
+    const [first, second] = i % 2 === 0 ? [smsBundle.file, baselineFile] : [baselineFile, smsBundle.file];
+    const r = await run([runner('warm-pair-runner.cjs'), first, second, eventFile, String(WARM_CALLS), String(WARM_WARMUP)], env);
+    if (r.code !== 0) throw new Error(`warm pair run failed: ${r.err.slice(0, 300)}`);
+    const p = JSON.parse(r.err.trim().split('\n').at(-1) as string) as PairRun;
+    pairs.push(i % 2 === 0 ? p : { a: p.b, b: p.a, ratio: p.b.p50 / p.a.p50 });
+  }
+
   // Batch: one MNS queue batch through our handler, provider answering after 50 ms.
   provider.state.delayMs = PROVIDER_DELAY_MS;
   provider.state.requests = 0;
@@ -254,13 +270,21 @@ async function main(): Promise<void> {
       baselineWarmingP50: +wBase.warming.toFixed(3),
       warmingP50Ratio: +(wOurs.warming / wBase.warming).toFixed(3),
       perRun: { ours: warm.ours.map((r) => +r.p50.toFixed(3)), baseline: warm.baseline.map((r) => +r.p50.toFixed(3)) },
+      // Separate processes (one per side, alternated): reported, no goal.
+      separateP50Ratio: +(wOurs.p50 / wBase.p50).toFixed(3),
+      // Side by side in one process: the goal.
+      pairedOursP50: +median(pairs.map((p) => p.a.p50)).toFixed(3),
+      pairedBaselineP50: +median(pairs.map((p) => p.b.p50)).toFixed(3),
+      pairedRatio: +median(pairs.map((p) => p.ratio)).toFixed(3),
+      pairedPerRun: pairs.map((p) => +p.ratio.toFixed(3)),
     },
     batch: { jobs: BATCH_JOBS, concurrency: BATCH_CONCURRENCY, providerDelayMs: PROVIDER_DELAY_MS, ms: batch.ms, idealMs: idealBatchMs, ratio: +(batch.ms / idealBatchMs).toFixed(3), providerRequests: batch.requests, ...(batch.ok ? {} : { error: batch.error }) },
   };
   const checks = [
     ['cold first response ≤ 1.10× baseline', results.cold.ratio <= GOALS.coldRatio, `${results.cold.ratio}×`],
     ['cold first response ≤ 1.30× floor', results.cold.floorRatio <= GOALS.coldFloorRatio, `${results.cold.floorRatio}×`],
-    ['warm p50 ≤ 1.05× baseline', results.warm.p50Ratio <= GOALS.warmP50Ratio, `${results.warm.p50Ratio}×`],
+    ['warm p50 ≤ 1.05× baseline (side by side in one process)', results.warm.pairedRatio <= GOALS.warmP50Ratio, `${results.warm.pairedRatio}×`],
+    ['warm p50 ≤ 1.10× baseline (separate processes, first-round goal)', results.warm.separateP50Ratio <= GOALS.warmSeparateRatio, `${results.warm.separateP50Ratio}×`],
     ...ours.bundles.map((b) => [`bundle ${b.name} ≤ ${GOALS.bundleKb} KB`, b.bytes <= GOALS.bundleKb * 1024, `${(b.bytes / 1024).toFixed(1)} KB`] as const),
     ['batch ≤ 1.2× ideal', batch.ok && results.batch.ratio <= GOALS.batchRatio && batch.requests === BATCH_JOBS, batch.ok ? `${results.batch.ratio}× (${batch.requests} requests)` : 'failed'],
   ] as const;
@@ -275,7 +299,10 @@ async function main(): Promise<void> {
   console.log(line('', `floor ${results.cold.floorMs} ms`, `ours/floor ${results.cold.floorRatio}×  baseline/floor ${results.cold.baselineFloorRatio}× (bare Node + one HTTPS GET)`));
   console.log(line('', `ours without app.cache ${results.cold.oursWithoutCodeCacheMs} ms`, `(V8 code cache off, no goal)`));
   console.log(
-    line('warm p50', `ours ${results.warm.oursP50} ms`, `baseline ${results.warm.baselineP50} ms  ratio ${results.warm.p50Ratio}× (median of ${WARM_RUNS} processes, ${WARM_CALLS} calls after ${WARM_WARMUP})`),
+    line('warm p50, separate', `ours ${results.warm.oursP50} ms`, `baseline ${results.warm.baselineP50} ms  ratio ${results.warm.p50Ratio}× (median of ${WARM_RUNS} processes, ${WARM_CALLS} calls after ${WARM_WARMUP})`),
+  );
+  console.log(
+    line('warm p50, side by side', `ours ${results.warm.pairedOursP50} ms`, `baseline ${results.warm.pairedBaselineP50} ms  ratio ${results.warm.pairedRatio}× (median of ${WARM_RUNS} processes; per process ${results.warm.pairedPerRun.join(' ')})`),
   );
   console.log(line('warm p99', `ours ${results.warm.oursP99} ms`, `baseline ${results.warm.baselineP99} ms`));
   console.log(line('  per process p50', `ours ${results.warm.perRun.ours.join(' ')}  `, `baseline ${results.warm.perRun.baseline.join(' ')}`));
