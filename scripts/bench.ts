@@ -51,14 +51,22 @@ async function startProvider(cert: { key: string; cert: string }) {
     req.resume();
     const answer = () => {
       res.writeHead(200, { 'content-type': 'application/json; charset=utf-8' });
-      res.end(req.url?.startsWith('/chuangxin') ? '{"ReturnStatus":"Success","Message":"ok","TaskID":1,"SuccessCounts":1}' : '{"Message":"发送成功","Code":"OK"}');
+      res.end(
+        req.url?.startsWith('/chuangxin')
+          ? '{"ReturnStatus":"Success","Message":"ok","TaskID":1,"SuccessCounts":1}'
+          : '{"Message":"发送成功","Code":"OK"}',
+      );
     };
     if (state.delayMs > 0) setTimeout(answer, state.delayMs);
     else answer();
   });
   server.keepAliveTimeout = 60_000;
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return { state, url: `https://127.0.0.1:${(server.address() as AddressInfo).port}`, close: () => new Promise<void>((r) => server.close(() => r())) };
+  return {
+    state,
+    url: `https://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: () => new Promise<void>((r) => server.close(() => r())),
+  };
 }
 
 function run(args: string[], env: Record<string, string>): Promise<{ ms: number; code: number | null; out: string; err: string }> {
@@ -112,7 +120,9 @@ async function main(): Promise<void> {
   // Our bundles exactly as `npm run build` makes them; the baseline bundled plainly, same settings.
   const ours = await build({ outdir: join(OUT, 'dist') });
   // The same long-sms without its V8 code cache (app.cache): measured cold beside it, reported (no goal).
-  const noCache = (await build({ outdir: join(OUT, 'dist-nocache'), functions: ['long-sms'], codeCache: false })).bundles[0] as { file: string };
+  const noCache = (await build({ outdir: join(OUT, 'dist-nocache'), functions: ['long-sms'], codeCache: false })).bundles[0] as {
+    file: string;
+  };
   const baselineFile = join(OUT, 'baseline', 'index.js');
   await esbuild({
     entryPoints: [join(ROOT, 'scripts', 'bench', 'baseline-handler.cjs')],
@@ -178,7 +188,8 @@ async function main(): Promise<void> {
     for (let j = 0; j < coldSides.length; j++) {
       const [side, file] = coldSides[(i + j) % coldSides.length] as (typeof coldSides)[number];
       const r = await run([runner('cold-runner.cjs'), file, eventFile], env);
-      if (r.code !== 0 || r.err.trim().split('\n').at(-1) !== '200') throw new Error(`cold run of ${side} failed (${r.code}): ${r.err.slice(0, 300)}`);
+      if (r.code !== 0 || r.err.trim().split('\n').at(-1) !== '200')
+        throw new Error(`cold run of ${side} failed (${r.code}): ${r.err.slice(0, 300)}`);
       cold[side].push(r.ms);
     }
   }
@@ -223,7 +234,9 @@ async function main(): Promise<void> {
   provider.state.requests = 0;
   const batchFile = join(OUT, 'batch-event.json');
   writeFileSync(batchFile, batchEvent(BATCH_JOBS));
-  const batchRun = SECTIONS.has('batch') ? await run([runner('batch-runner.cjs'), smsBundle.file, batchFile], { ...env, BATCH_CONCURRENCY: String(BATCH_CONCURRENCY) }) : { code: 1, err: 'not run (BENCH_ONLY)' };
+  const batchRun = SECTIONS.has('batch')
+    ? await run([runner('batch-runner.cjs'), smsBundle.file, batchFile], { ...env, BATCH_CONCURRENCY: String(BATCH_CONCURRENCY) })
+    : { code: 1, err: 'not run (BENCH_ONLY)' };
   const batch =
     batchRun.code === 0
       ? { ok: true, ms: JSON.parse(batchRun.err.trim().split('\n').at(-1) as string).ms as number, requests: provider.state.requests }
@@ -236,14 +249,21 @@ async function main(): Promise<void> {
   const coldFloor = median(cold.floor);
   const coldNoCache = median(cold.oursNoCache);
   const wOurs = { p50: medianOf(warm.ours, 'p50'), p99: medianOf(warm.ours, 'p99'), warming: medianOf(warm.ours, 'warmingP50') };
-  const wBase = { p50: medianOf(warm.baseline, 'p50'), p99: medianOf(warm.baseline, 'p99'), warming: medianOf(warm.baseline, 'warmingP50') };
+  const wBase = {
+    p50: medianOf(warm.baseline, 'p50'),
+    p99: medianOf(warm.baseline, 'p99'),
+    warming: medianOf(warm.baseline, 'warmingP50'),
+  };
   const results = {
     date: new Date().toISOString(),
     // The machine is shared: the 1-minute load average before and after the measurements.
     load: { before: loadBefore, after: loadavg().map((l) => +l.toFixed(2)) },
     machine: { cpus: cpus().length, model: cpus()[0]?.model, memGiB: Math.round(totalmem() / 2 ** 30), node: process.version },
     bundles: Object.fromEntries<{ kb: number; lazy: string[] }>([
-      ...ours.bundles.map((b) => [b.name, { kb: +(b.bytes / 1024).toFixed(1), lazy: b.lazy.map((l) => `${l.module} ${(l.bytes / 1024).toFixed(1)} KB`) }] as const),
+      ...ours.bundles.map(
+        (b) =>
+          [b.name, { kb: +(b.bytes / 1024).toFixed(1), lazy: b.lazy.map((l) => `${l.module} ${(l.bytes / 1024).toFixed(1)} KB`) }] as const,
+      ),
       ['baseline', { kb: +(baselineBytes / 1024).toFixed(1), lazy: [] }] as const,
     ]),
     cold: {
@@ -278,38 +298,101 @@ async function main(): Promise<void> {
       pairedRatio: +median(pairs.map((p) => p.ratio)).toFixed(3),
       pairedPerRun: pairs.map((p) => +p.ratio.toFixed(3)),
     },
-    batch: { jobs: BATCH_JOBS, concurrency: BATCH_CONCURRENCY, providerDelayMs: PROVIDER_DELAY_MS, ms: batch.ms, idealMs: idealBatchMs, ratio: +(batch.ms / idealBatchMs).toFixed(3), providerRequests: batch.requests, ...(batch.ok ? {} : { error: batch.error }) },
+    batch: {
+      jobs: BATCH_JOBS,
+      concurrency: BATCH_CONCURRENCY,
+      providerDelayMs: PROVIDER_DELAY_MS,
+      ms: batch.ms,
+      idealMs: idealBatchMs,
+      ratio: +(batch.ms / idealBatchMs).toFixed(3),
+      providerRequests: batch.requests,
+      ...(batch.ok ? {} : { error: batch.error }),
+    },
   };
   const checks = [
     ['cold first response ≤ 1.10× baseline', results.cold.ratio <= GOALS.coldRatio, `${results.cold.ratio}×`],
     ['cold first response ≤ 1.30× floor', results.cold.floorRatio <= GOALS.coldFloorRatio, `${results.cold.floorRatio}×`],
-    ['warm p50 ≤ 1.05× baseline (side by side in one process)', results.warm.pairedRatio <= GOALS.warmP50Ratio, `${results.warm.pairedRatio}×`],
-    ['warm p50 ≤ 1.10× baseline (separate processes, first-round goal)', results.warm.separateP50Ratio <= GOALS.warmSeparateRatio, `${results.warm.separateP50Ratio}×`],
-    ...ours.bundles.map((b) => [`bundle ${b.name} ≤ ${GOALS.bundleKb} KB`, b.bytes <= GOALS.bundleKb * 1024, `${(b.bytes / 1024).toFixed(1)} KB`] as const),
-    ['batch ≤ 1.2× ideal', batch.ok && results.batch.ratio <= GOALS.batchRatio && batch.requests === BATCH_JOBS, batch.ok ? `${results.batch.ratio}× (${batch.requests} requests)` : 'failed'],
+    [
+      'warm p50 ≤ 1.05× baseline (side by side in one process)',
+      results.warm.pairedRatio <= GOALS.warmP50Ratio,
+      `${results.warm.pairedRatio}×`,
+    ],
+    [
+      'warm p50 ≤ 1.10× baseline (separate processes, first-round goal)',
+      results.warm.separateP50Ratio <= GOALS.warmSeparateRatio,
+      `${results.warm.separateP50Ratio}×`,
+    ],
+    ...ours.bundles.map(
+      (b) => [`bundle ${b.name} ≤ ${GOALS.bundleKb} KB`, b.bytes <= GOALS.bundleKb * 1024, `${(b.bytes / 1024).toFixed(1)} KB`] as const,
+    ),
+    [
+      'batch ≤ 1.2× ideal',
+      batch.ok && results.batch.ratio <= GOALS.batchRatio && batch.requests === BATCH_JOBS,
+      batch.ok ? `${results.batch.ratio}× (${batch.requests} requests)` : 'failed',
+    ],
   ] as const;
   writeFileSync(join(OUT, 'last.json'), `${JSON.stringify({ ...results, checks }, null, 2)}\n`);
 
   const line = (a: string, b: string, c = '') => `${a.padEnd(26)}${b.padEnd(30)}${c}`;
   console.log(`fc-notify bench — ${results.machine.cpus} cores, ${results.machine.model}, Node ${process.version}\n`);
-  console.log(line('bundle sizes', Object.entries(results.bundles).map(([k, v]) => `${k} ${v.kb} KB`).join(', ')));
-  for (const b of ours.bundles) if (b.lazy.length) console.log(line('', `${b.name} loads on demand: ${b.lazy.map((l) => l.module).join(', ')}`));
+  console.log(
+    line(
+      'bundle sizes',
+      Object.entries(results.bundles)
+        .map(([k, v]) => `${k} ${v.kb} KB`)
+        .join(', '),
+    ),
+  );
+  for (const b of ours.bundles)
+    if (b.lazy.length) console.log(line('', `${b.name} loads on demand: ${b.lazy.map((l) => l.module).join(', ')}`));
   console.log(`load average (1 min): ${results.load.before} before, ${results.load.after[0]} after\n`);
-  console.log(line('cold first response', `ours ${results.cold.oursMs} ms`, `baseline ${results.cold.baselineMs} ms  ratio ${results.cold.ratio}× (median of ${COLD_RUNS})`));
-  console.log(line('', `floor ${results.cold.floorMs} ms`, `ours/floor ${results.cold.floorRatio}×  baseline/floor ${results.cold.baselineFloorRatio}× (bare Node + one HTTPS GET)`));
+  console.log(
+    line(
+      'cold first response',
+      `ours ${results.cold.oursMs} ms`,
+      `baseline ${results.cold.baselineMs} ms  ratio ${results.cold.ratio}× (median of ${COLD_RUNS})`,
+    ),
+  );
+  console.log(
+    line(
+      '',
+      `floor ${results.cold.floorMs} ms`,
+      `ours/floor ${results.cold.floorRatio}×  baseline/floor ${results.cold.baselineFloorRatio}× (bare Node + one HTTPS GET)`,
+    ),
+  );
   console.log(line('', `ours without app.cache ${results.cold.oursWithoutCodeCacheMs} ms`, `(V8 code cache off, no goal)`));
   console.log(
-    line('warm p50, separate', `ours ${results.warm.oursP50} ms`, `baseline ${results.warm.baselineP50} ms  ratio ${results.warm.p50Ratio}× (median of ${WARM_RUNS} processes, ${WARM_CALLS} calls after ${WARM_WARMUP})`),
+    line(
+      'warm p50, separate',
+      `ours ${results.warm.oursP50} ms`,
+      `baseline ${results.warm.baselineP50} ms  ratio ${results.warm.p50Ratio}× (median of ${WARM_RUNS} processes, ${WARM_CALLS} calls after ${WARM_WARMUP})`,
+    ),
   );
   console.log(
-    line('warm p50, side by side', `ours ${results.warm.pairedOursP50} ms`, `baseline ${results.warm.pairedBaselineP50} ms  ratio ${results.warm.pairedRatio}× (median of ${WARM_RUNS} processes; per process ${results.warm.pairedPerRun.join(' ')})`),
+    line(
+      'warm p50, side by side',
+      `ours ${results.warm.pairedOursP50} ms`,
+      `baseline ${results.warm.pairedBaselineP50} ms  ratio ${results.warm.pairedRatio}× (median of ${WARM_RUNS} processes; per process ${results.warm.pairedPerRun.join(' ')})`,
+    ),
   );
   console.log(line('warm p99', `ours ${results.warm.oursP99} ms`, `baseline ${results.warm.baselineP99} ms`));
-  console.log(line('  per process p50', `ours ${results.warm.perRun.ours.join(' ')}  `, `baseline ${results.warm.perRun.baseline.join(' ')}`));
   console.log(
-    line('warming p50 (no goal)', `ours ${results.warm.oursWarmingP50} ms`, `baseline ${results.warm.baselineWarmingP50} ms  ratio ${results.warm.warmingP50Ratio}× (first ${Math.min(WARM_CALLS, WARM_WARMUP)} calls)`),
+    line('  per process p50', `ours ${results.warm.perRun.ours.join(' ')}  `, `baseline ${results.warm.perRun.baseline.join(' ')}`),
   );
-  console.log(line(`batch ${BATCH_JOBS} jobs`, `${Number.isNaN(batch.ms) ? 'failed' : `${Math.round(batch.ms)} ms`}`, `ideal ${idealBatchMs} ms (${BATCH_JOBS}/${BATCH_CONCURRENCY} × ${PROVIDER_DELAY_MS} ms)  ratio ${results.batch.ratio}×`));
+  console.log(
+    line(
+      'warming p50 (no goal)',
+      `ours ${results.warm.oursWarmingP50} ms`,
+      `baseline ${results.warm.baselineWarmingP50} ms  ratio ${results.warm.warmingP50Ratio}× (first ${Math.min(WARM_CALLS, WARM_WARMUP)} calls)`,
+    ),
+  );
+  console.log(
+    line(
+      `batch ${BATCH_JOBS} jobs`,
+      `${Number.isNaN(batch.ms) ? 'failed' : `${Math.round(batch.ms)} ms`}`,
+      `ideal ${idealBatchMs} ms (${BATCH_JOBS}/${BATCH_CONCURRENCY} × ${PROVIDER_DELAY_MS} ms)  ratio ${results.batch.ratio}×`,
+    ),
+  );
   console.log('');
   for (const [name, ok, value] of checks) console.log(`${ok ? 'PASS' : 'FAIL'}  ${name}: ${value}`);
   if (PARTIAL) console.log(`partial run (BENCH_ONLY=${[...SECTIONS].join(',')}): the skipped sections fail`);

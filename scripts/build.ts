@@ -29,7 +29,9 @@ export const OPENAPI_GLOBAL = '__FCN_OPENAPI_BR__';
 /** One function's OpenAPI document as the bundle embeds it (see shared/openapi/route.ts). */
 export function embeddedOpenapi(document: Record<string, unknown>, functionName: string): string {
   const text = JSON.stringify(documentFor(document, functionName));
-  const compressed = brotliCompressSync(text, { params: { [zlib.BROTLI_PARAM_QUALITY]: 11, [zlib.BROTLI_PARAM_MODE]: zlib.BROTLI_MODE_TEXT } });
+  const compressed = brotliCompressSync(text, {
+    params: { [zlib.BROTLI_PARAM_QUALITY]: 11, [zlib.BROTLI_PARAM_MODE]: zlib.BROTLI_MODE_TEXT },
+  });
   return compressed.toString('base64');
 }
 
@@ -63,7 +65,8 @@ export const REPLACED_MODULES: Readonly<Record<string, string>> = {
     "module.exports = new Proxy(function assert() {}, { apply: (_, t, a) => require('node:assert')(...a), get: (_, k) => require('node:assert')[k] });",
   // axios builds an HTTPS proxy agent only when a proxy is configured; the provider client sets
   // `proxy: false` (it must not read HTTP(S)_PROXY from the environment), so never here.
-  'https-proxy-agent': "module.exports = class HttpsProxyAgent { constructor() { throw new Error('HTTP proxies are not supported by fc-notify bundles'); } };",
+  'https-proxy-agent':
+    "module.exports = class HttpsProxyAgent { constructor() { throw new Error('HTTP proxies are not supported by fc-notify bundles'); } };",
   // pino's worker-thread transports (pino.transport) are not used: logs go to stdout synchronously.
   'thread-stream': "module.exports = function ThreadStream() { throw new Error('pino transports are not bundled'); };",
 };
@@ -153,7 +156,11 @@ const events = [http('GET', '/healthz'), http('POST', '/sms', { phone: '13800138
 });
 `;
   // Only PATH and the sandbox: no credentials or REDIS_URL of the build machine reach the bundle.
-  const r = spawnSync(process.execPath, ['-e', script, dir], { env: { PATH: process.env.PATH ?? '', SANDBOX: '1', ALLOW_UNAUTHENTICATED: '1' }, stdio: ['ignore', 'ignore', 'pipe'], timeout: 30_000 });
+  const r = spawnSync(process.execPath, ['-e', script, dir], {
+    env: { PATH: process.env.PATH ?? '', SANDBOX: '1', ALLOW_UNAUTHENTICATED: '1' },
+    stdio: ['ignore', 'ignore', 'pipe'],
+    timeout: 30_000,
+  });
   const cacheFile = join(dir, CACHE_FILE);
   if (r.status !== 0 || !existsSync(cacheFile)) throw new Error(`code cache for ${dir} not produced: ${String(r.stderr).slice(0, 400)}`);
   const data = readFileSync(cacheFile);
@@ -407,7 +414,17 @@ export async function build(options: BuildOptions = {}): Promise<BuildResult> {
     await writeFile(file, loaderSource(cache?.sha1 ?? null));
 
     const bytes = statSync(file).size + statSync(codeFile).size;
-    bundles.push({ name, file, codeFile, bytes, cacheBytes: cache?.bytes ?? 0, lazy, metafile, inputs: contributors(result.metafile, root), overBudget: bytes > budgetBytes });
+    bundles.push({
+      name,
+      file,
+      codeFile,
+      bytes,
+      cacheBytes: cache?.bytes ?? 0,
+      lazy,
+      metafile,
+      inputs: contributors(result.metafile, root),
+      overBudget: bytes > budgetBytes,
+    });
   }
 
   const envFiles = await findEnvFiles(outdir);

@@ -22,7 +22,17 @@ export function deployEnv(env: Record<string, string | undefined> = process.env,
 }
 
 /** Variables s.yaml passes from the deploying shell to the sending functions (others, like SANDBOX, never reach them). */
-const PASSED = ['APPCODE', 'API_KEYS', 'LONG_SMS_URL', 'VOICE_URL', 'UPSTREAM_TIMEOUT_MS', 'UPSTREAM_RETRIES', 'MAX_BODY_BYTES', 'BATCH_CONCURRENCY', 'LOG_LEVEL'];
+const PASSED = [
+  'APPCODE',
+  'API_KEYS',
+  'LONG_SMS_URL',
+  'VOICE_URL',
+  'UPSTREAM_TIMEOUT_MS',
+  'UPSTREAM_RETRIES',
+  'MAX_BODY_BYTES',
+  'BATCH_CONCURRENCY',
+  'LOG_LEVEL',
+];
 
 export function runDeployCheck(env: Record<string, string | undefined>, print: (line: string) => void): number {
   // What s.yaml renders for long-sms / voice-notify: ${env('STORE', 'redis')}, ${env('REDIS_URL', '')}.
@@ -36,7 +46,8 @@ export function runDeployCheck(env: Record<string, string | undefined>, print: (
     if (!(err instanceof ConfigError)) throw err;
     problems.push(...err.message.split('; '));
   }
-  if (redisUrl !== '' && !/^rediss?:\/\//.test(redisUrl)) problems.push('REDIS_URL must start with redis:// or rediss:// (Tair/Redis reachable from Function Compute)');
+  if (redisUrl !== '' && !/^rediss?:\/\//.test(redisUrl))
+    problems.push('REDIS_URL must start with redis:// or rediss:// (Tair/Redis reachable from Function Compute)');
   if (problems.length > 0) {
     print('deploy check: refused; nothing was deployed.');
     for (const p of problems) print(`  - ${p}`);

@@ -36,14 +36,17 @@ const cloudEvent = (i: number, body: string) => ({
   aliyunregionid: 'cn-hangzhou',
   data: { requestId: `req-${i}`, messageId: `msg-${i}`, messageBody: body },
 });
-const job = (i: number) => JSON.stringify({ channel: 'sms', phone: `139${String(i % 100_000_000).padStart(8, '0')}`, skin: '1', params: ['1234'] });
+const job = (i: number) =>
+  JSON.stringify({ channel: 'sms', phone: `139${String(i % 100_000_000).padStart(8, '0')}`, skin: '1', params: ['1234'] });
 
 function event(s: Scenario): Buffer {
   if (s === 'baseline') return Buffer.from(JSON.stringify(cloudEvent(0, job(0))));
   if (s === 'at-limit-1000-events') {
     // ~9.6 KB per message: 16 params of 200 CJK characters (3 bytes each in UTF-8).
     const params = Array.from({ length: 16 }, () => '通'.repeat(200));
-    return Buffer.from(JSON.stringify(Array.from({ length: 1000 }, (_, i) => cloudEvent(i, JSON.stringify({ ...JSON.parse(job(i)), params })))));
+    return Buffer.from(
+      JSON.stringify(Array.from({ length: 1000 }, (_, i) => cloudEvent(i, JSON.stringify({ ...JSON.parse(job(i)), params })))),
+    );
   }
   if (s === 'at-limit-tiny-many') {
     const one = '{"messageBody":"{}"}';
@@ -94,7 +97,17 @@ async function child(s: Scenario, file: string): Promise<void> {
   const report = (outcome: string) => {
     const mb = (kb: number) => Math.round(kb / 1024);
     const peak = process.resourceUsage().maxRSS;
-    console.log(JSON.stringify({ scenario: s, eventMB: Math.round(bytes / 1048576), rssBeforeMB: mb(before), peakRssMB: mb(peak), addedMB: mb(peak - before), ms: Math.round(performance.now() - started), outcome }));
+    console.log(
+      JSON.stringify({
+        scenario: s,
+        eventMB: Math.round(bytes / 1048576),
+        rssBeforeMB: mb(before),
+        peakRssMB: mb(peak),
+        addedMB: mb(peak - before),
+        ms: Math.round(performance.now() - started),
+        outcome,
+      }),
+    );
     process.exit(0);
   };
   setTimeout(() => report('still running after 60 s (stopped)'), 60_000).unref();
@@ -110,7 +123,11 @@ if (process.argv[2]) {
     for (const s of Object.keys(SCENARIOS) as Scenario[]) {
       const file = join(dir, `${s}.json`);
       writeFileSync(file, event(s));
-      const r = spawnSync(process.execPath, ['--import', 'tsx', import.meta.filename, s, file], { encoding: 'utf8', env: process.env, timeout: 120_000 });
+      const r = spawnSync(process.execPath, ['--import', 'tsx', import.meta.filename, s, file], {
+        encoding: 'utf8',
+        env: process.env,
+        timeout: 120_000,
+      });
       process.stdout.write(r.stdout || `${s}: failed ${r.stderr.slice(0, 400)}\n`);
     }
   } finally {

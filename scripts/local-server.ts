@@ -88,7 +88,13 @@ export function toFcHttpEvent(req: IncomingMessage, body: Buffer, requestId: str
     requestContext: {
       accountId: 'local',
       domainName: req.headers.host ?? 'localhost',
-      http: { method: req.method ?? 'GET', path: url.pathname, protocol: `HTTP/${req.httpVersion}`, sourceIp: req.socket.remoteAddress ?? '', userAgent: req.headers['user-agent'] ?? '' },
+      http: {
+        method: req.method ?? 'GET',
+        path: url.pathname,
+        protocol: `HTTP/${req.httpVersion}`,
+        sourceIp: req.socket.remoteAddress ?? '',
+        userAgent: req.headers['user-agent'] ?? '',
+      },
       requestId,
       time: new Date().toISOString(),
       timeEpoch: String(Date.now()),
@@ -109,26 +115,38 @@ function writeFcAnswer(res: ServerResponse, answer: unknown): void {
   res.end(body);
 }
 
-export async function startLocalServer(handlers: FunctionHandlers, options: { port?: number; host?: string; region?: string } = {}): Promise<LocalServer> {
+export async function startLocalServer(
+  handlers: FunctionHandlers,
+  options: { port?: number; host?: string; region?: string } = {},
+): Promise<LocalServer> {
   const region = options.region ?? 'cn-hangzhou';
 
   async function onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const body = await readBody(req);
-    if (body === undefined) return writeJson(res, 413, { error: { code: 'PAYLOAD_TOO_LARGE', message: 'request body is over 32 MB (FC limit)', retryable: false } });
+    if (body === undefined)
+      return writeJson(res, 413, {
+        error: { code: 'PAYLOAD_TOO_LARGE', message: 'request body is over 32 MB (FC limit)', retryable: false },
+      });
     const path = new URL(req.url ?? '/', 'http://local').pathname;
 
     const invoke = /^\/invoke\/([\w-]+)$/.exec(path);
     if (invoke) {
       const name = invoke[1] as keyof FunctionHandlers;
       const handler = handlers[name];
-      if (!handler) return writeJson(res, 404, { error: { code: 'NOT_FOUND', message: `no function ${name}; use ${Object.keys(handlers).join(', ')}`, retryable: false } });
-      if (req.method !== 'POST') return writeJson(res, 405, { error: { code: 'METHOD_NOT_ALLOWED', message: 'POST the raw FC event', retryable: false } });
+      if (!handler)
+        return writeJson(res, 404, {
+          error: { code: 'NOT_FOUND', message: `no function ${name}; use ${Object.keys(handlers).join(', ')}`, retryable: false },
+        });
+      if (req.method !== 'POST')
+        return writeJson(res, 405, { error: { code: 'METHOD_NOT_ALLOWED', message: 'POST the raw FC event', retryable: false } });
       try {
         const result = await handler(body, fcContext(name, region));
         return writeJson(res, 200, result ?? null);
       } catch (err) {
         // For async triggers a throw means "FC would retry this invocation".
-        return writeJson(res, 500, { error: { code: 'HANDLER_THREW', message: err instanceof Error ? err.message : String(err), retryable: true } });
+        return writeJson(res, 500, {
+          error: { code: 'HANDLER_THREW', message: err instanceof Error ? err.message : String(err), retryable: true },
+        });
       }
     }
 
@@ -139,10 +157,15 @@ export async function startLocalServer(handlers: FunctionHandlers, options: { po
       return void res.end(req.method === 'HEAD' ? undefined : readFileSync(new URL('../openapi.json', import.meta.url)));
     }
     const target = route(path);
-    if (target === undefined) return writeJson(res, 404, { error: { code: 'NOT_FOUND', message: `no route ${req.method} ${path.slice(0, 100)}`, retryable: false } });
+    if (target === undefined)
+      return writeJson(res, 404, {
+        error: { code: 'NOT_FOUND', message: `no route ${req.method} ${path.slice(0, 100)}`, retryable: false },
+      });
     const requestId = `local-${randomUUID()}`;
     if (target === 'healthz') {
-      const answers = await Promise.all(Object.entries(handlers).map(async ([n, h]) => [n, await h(toFcHttpEvent(req, body, requestId), fcContext(n, region))] as const));
+      const answers = await Promise.all(
+        Object.entries(handlers).map(async ([n, h]) => [n, await h(toFcHttpEvent(req, body, requestId), fcContext(n, region))] as const),
+      );
       const failing = answers.filter(([, a]) => (a as { statusCode?: number }).statusCode !== 200);
       return failing.length === 0 ? writeJson(res, 200, { ok: true }) : writeFcAnswer(res, failing[0]?.[1]);
     }

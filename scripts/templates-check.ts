@@ -36,7 +36,12 @@ function parseArgs(args: readonly string[]): Args {
         const at = v.indexOf('=');
         if (at <= 0) return { ...out, problem: `--meta takes name=value, got ${JSON.stringify(v)}` };
         // As OSS stores it: lowercase name, without the x-oss-meta- prefix if given.
-        out.meta[v.slice(0, at).toLowerCase().replace(/^x-oss-meta-/, '')] = v.slice(at + 1);
+        out.meta[
+          v
+            .slice(0, at)
+            .toLowerCase()
+            .replace(/^x-oss-meta-/, '')
+        ] = v.slice(at + 1);
       }
     } else if (a.startsWith('--')) return { ...out, problem: `unknown option ${a}` };
     else out.file = a;
@@ -49,7 +54,9 @@ function explainKey(catalog: CatalogFile, key: string, rawMeta: Record<string, s
   const known = (Object.entries(DEFAULT_NOTIFY_PREFIX) as Array<[NotifyChannel, string]>).find(([, p]) => key.startsWith(p));
   const channel = known?.[0];
   const relative = known ? key.slice(known[1].length) : key;
-  print(`key ${key}: ${known ? `${channel} function (prefix ${known[1]}), pattern key ${relative}` : 'no notify prefix, so rules of every channel are tried on the whole key'}`);
+  print(
+    `key ${key}: ${known ? `${channel} function (prefix ${known[1]}), pattern key ${relative}` : 'no notify prefix, so rules of every channel are tried on the whole key'}`,
+  );
   const bad = keyProblem(key, relative);
   if (bad) {
     print(`  refused: the object key ${bad}; nothing would be sent`);
@@ -67,21 +74,35 @@ function explainKey(catalog: CatalogFile, key: string, rawMeta: Record<string, s
     const d = decodeMetaValue(v);
     if (d !== undefined) meta[k] = d;
   }
-  if (needed.length > 0) print(`  reads metadata (one HEAD): ${needed.map((n) => `x-oss-meta-${n}${n in meta ? `=${JSON.stringify(meta[n])}` : ' (not given)'}`).join(', ')}`);
+  if (needed.length > 0)
+    print(
+      `  reads metadata (one HEAD): ${needed.map((n) => `x-oss-meta-${n}${n in meta ? `=${JSON.stringify(meta[n])}` : ' (not given)'}`).join(', ')}`,
+    );
   const built = buildJob(match, needed.length > 0 ? meta : undefined);
   if (built.problem !== undefined) {
     print(`  refused: ${built.problem}; nothing would be sent`);
     return false;
   }
   print(`  job: ${JSON.stringify(built.job)}`);
-  const dry = dryRunJob(built.job, { catalog: createCatalog(catalog, 'check'), longSmsUrl: DEFAULT_LONG_SMS_URL, voiceUrl: DEFAULT_VOICE_URL, now: new Date() });
+  const dry = dryRunJob(built.job, {
+    catalog: createCatalog(catalog, 'check'),
+    longSmsUrl: DEFAULT_LONG_SMS_URL,
+    voiceUrl: DEFAULT_VOICE_URL,
+    now: new Date(),
+  });
   for (const e of dry.errors) print(`      error    ${e.path}  [${e.rule}] ${e.message}`);
   for (const w of dry.warnings) print(`      warning  ${w.path}  [${w.rule}] ${w.message}`);
-  print(`  ${dry.valid ? 'valid' : 'INVALID'}: ${dry.length ?? '?'} chars${dry.segments ? `, ${dry.segments} segment(s)` : ''}${dry.preview ? `: ${dry.preview}` : ''}`);
+  print(
+    `  ${dry.valid ? 'valid' : 'INVALID'}: ${dry.length ?? '?'} chars${dry.segments ? `, ${dry.segments} segment(s)` : ''}${dry.preview ? `: ${dry.preview}` : ''}`,
+  );
   return dry.valid;
 }
 
-export function runTemplatesCheck(argv: readonly string[], print: (line: string) => void, env: Record<string, string | undefined> = process.env): number {
+export function runTemplatesCheck(
+  argv: readonly string[],
+  print: (line: string) => void,
+  env: Record<string, string | undefined> = process.env,
+): number {
   const args = parseArgs(argv);
   if (args.problem) {
     print(`templates:check: ${args.problem} (usage: templates:check [file] [--key <object key> [--meta name=value]…])`);
@@ -123,8 +144,12 @@ export function runTemplatesCheck(argv: readonly string[], print: (line: string)
       const ok = !own.some((f) => f.severity === 'error');
       const what = r.channel === 'sms' ? `skin ${r.skin ?? '?'}` : 'voice content';
       const meta = metaNames(r);
-      const from = Object.entries(r.params ?? {}).map(([k, v]) => `${k}←${sourceKind(v)}`).join(', ');
-      print(`  ${ok ? 'OK  ' : 'FAIL'}  ${r.name}  ${r.channel}  ${r.key} → ${what}${from ? ` (${from})` : ''}${meta.length > 0 ? `; HEAD for ${meta.join(', ')}` : ''}`);
+      const from = Object.entries(r.params ?? {})
+        .map(([k, v]) => `${k}←${sourceKind(v)}`)
+        .join(', ');
+      print(
+        `  ${ok ? 'OK  ' : 'FAIL'}  ${r.name}  ${r.channel}  ${r.key} → ${what}${from ? ` (${from})` : ''}${meta.length > 0 ? `; HEAD for ${meta.join(', ')}` : ''}`,
+      );
       for (const f of own) print(line(f));
     });
   }

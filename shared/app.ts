@@ -9,7 +9,15 @@ import { handleTimer, isTimerEvent } from './adapters/timer.ts';
 import { BatchRetryError, type BatchSummary, PoisonEventError, poisonEvent } from './core/batch.ts';
 import { authenticate } from './auth.ts';
 import type { Channel } from './jobs.ts';
-import { createRuntime, type FcContext, type FunctionName, type MakeSender, type MakeStore, type Runtime, type RuntimeOptions } from './runtime.ts';
+import {
+  createRuntime,
+  type FcContext,
+  type FunctionName,
+  type MakeSender,
+  type MakeStore,
+  type Runtime,
+  type RuntimeOptions,
+} from './runtime.ts';
 
 /**
  * Wires one FC function: the runtime (built once per instance) and the adapters.
@@ -93,7 +101,9 @@ function refuseLargeEvent(d: { bytes: number; http: boolean }, max: number, fc: 
   if (!d.http) poisonEvent(rt, fc, 'too-large', message, { bytes: d.bytes, max });
   rt.logger.warn({ event: 'http', requestId: fc.requestId, status: 413, bytes: d.bytes }, message);
   // The same answer as a body over MAX_BODY_BYTES that was small enough to parse.
-  const res = errorResponse(new NotifyError('PAYLOAD_TOO_LARGE', `request body is over the limit of ${rt.config?.maxBodyBytes ?? 64 * 1024} bytes`));
+  const res = errorResponse(
+    new NotifyError('PAYLOAD_TOO_LARGE', `request body is over the limit of ${rt.config?.maxBodyBytes ?? 64 * 1024} bytes`),
+  );
   res.headers['x-request-id'] = fc.requestId ?? '';
   return res;
 }
@@ -128,14 +138,21 @@ export function createFunction(spec: FunctionSpec, options: RuntimeOptions = {})
       // with its stack: log it here without one, and cut the stack off the error (debug keeps both).
       // A BatchRetryError (e.g. misrouted queue jobs) or a poison event was decided and logged where it was thrown.
       if (!(err instanceof BatchRetryError) && !(err instanceof PoisonEventError)) {
-        rt.logger.error({ event: 'event-failed', requestId: context.requestId, err: errorFields(err, rt.logger) }, 'event failed; the platform will retry it');
+        rt.logger.error(
+          { event: 'event-failed', requestId: context.requestId, err: errorFields(err, rt.logger) },
+          'event failed; the platform will retry it',
+        );
       }
       throw err instanceof Error ? withoutStack(err, rt.logger) : err;
     }
     if (!summary) {
       // Never crash on a shape we do not know, and never redeliver it: it would fail again.
       rt.logger.error(
-        { event: 'unsupported-event', requestId: context.requestId, kind: Array.isArray(decoded.ok ? decoded.value : undefined) ? 'array' : typeof (decoded.ok ? decoded.value : undefined) },
+        {
+          event: 'unsupported-event',
+          requestId: context.requestId,
+          kind: Array.isArray(decoded.ok ? decoded.value : undefined) ? 'array' : typeof (decoded.ok ? decoded.value : undefined),
+        },
         'event shape not recognised (expected an HTTP, MNS topic, MNS queue/EventBridge, OSS or timer event); nothing was sent',
       );
       return { ok: false, error: { code: 'INVALID_REQUEST', message: 'event shape not recognised; nothing was sent' } };

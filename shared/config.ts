@@ -10,7 +10,8 @@ const flag = z.optional(z.enum(['0', '1', 'true', 'false', '']));
 const positiveInt = (name: string) =>
   z.optional(z.string().check(z.regex(/^\d+$/, { error: `${name} must be a whole number of milliseconds or a count` })));
 
-const count = (name: string) => z.optional(z.string().check(z.regex(/^\s*\d{0,9}\s*$/, { error: `${name} must be a whole number (0 turns the limit off)` })));
+const count = (name: string) =>
+  z.optional(z.string().check(z.regex(/^\s*\d{0,9}\s*$/, { error: `${name} must be a whole number (0 turns the limit off)` })));
 
 const envSchema = z.object({
   APPCODE: z.optional(z.string()),
@@ -250,7 +251,11 @@ function parseQuietHours(raw: string | undefined, action: QuietHours['action'], 
  * by FC) refuses, because a blank REDIS_URL there is a forgotten setting, not a choice.
  * Messages start with the variable's name (the caller lists those names).
  */
-function chooseStore(e: { STORE?: string; REDIS_URL?: string; FC_FUNCTION_NAME?: string }, options: LoadConfigOptions, problems: string[]): Config['store'] {
+function chooseStore(
+  e: { STORE?: string; REDIS_URL?: string; FC_FUNCTION_NAME?: string },
+  options: LoadConfigOptions,
+  problems: string[],
+): Config['store'] {
   const hasRedis = !blank(e.REDIS_URL);
   if (e.STORE === 'memory') {
     if (hasRedis) problems.push('STORE is memory but REDIS_URL is set: unset one of them (STORE=redis, the default, uses REDIS_URL)');
@@ -317,10 +322,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (upstreamRetries > 5) problems.push('UPSTREAM_RETRIES must be at most 5');
   const maxBodyBytes = Number(e.MAX_BODY_BYTES || 64 * 1024);
   const batchConcurrency = Number(e.BATCH_CONCURRENCY || 8);
-  if (batchConcurrency < 1 || batchConcurrency > MAX_BATCH_CONCURRENCY) problems.push(`BATCH_CONCURRENCY must be between 1 and ${MAX_BATCH_CONCURRENCY}`);
+  if (batchConcurrency < 1 || batchConcurrency > MAX_BATCH_CONCURRENCY)
+    problems.push(`BATCH_CONCURRENCY must be between 1 and ${MAX_BATCH_CONCURRENCY}`);
   if (maxBodyBytes < 1024) problems.push('MAX_BODY_BYTES must be at least 1024');
   const maxEventBytes = Number(e.MAX_EVENT_BYTES || DEFAULT_MAX_EVENT_BYTES);
-  if (maxEventBytes < 64 * 1024 || maxEventBytes > 32 * 1024 * 1024) problems.push('MAX_EVENT_BYTES must be between 65536 and 33554432 (FC\'s 32 MB invocation limit)');
+  if (maxEventBytes < 64 * 1024 || maxEventBytes > 32 * 1024 * 1024)
+    problems.push("MAX_EVENT_BYTES must be between 65536 and 33554432 (FC's 32 MB invocation limit)");
   const maxJobsPerEvent = Number(e.MAX_JOBS_PER_EVENT || DEFAULT_MAX_JOBS_PER_EVENT);
   if (maxJobsPerEvent < 1 || maxJobsPerEvent > 100_000) problems.push('MAX_JOBS_PER_EVENT must be between 1 and 100000');
   const schedule: ScheduleLimits = {
@@ -359,7 +366,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const notifyPrefix = blank(e.NOTIFY_PREFIX) ? undefined : (e.NOTIFY_PREFIX as string).trim();
   if (notifyPrefix !== undefined) {
     // Same shape rule as RESULT_PREFIX; and apart from it, or a result file would be taken for an upload.
-    if (!/^[^/\\\u0000-\u001f][^\\\u0000-\u001f]{0,199}$/.test(notifyPrefix) || !notifyPrefix.endsWith('/') || notifyPrefix.includes('//')) {
+    if (
+      !/^[^/\\\u0000-\u001f][^\\\u0000-\u001f]{0,199}$/.test(notifyPrefix) ||
+      !notifyPrefix.endsWith('/') ||
+      notifyPrefix.includes('//')
+    ) {
       problems.push('NOTIFY_PREFIX must be a folder such as notify/sms/ (ends with /, no leading /, no //, at most 200 characters)');
     } else if (notifyPrefix.startsWith(resultPrefix) || resultPrefix.startsWith(notifyPrefix)) {
       problems.push(`NOTIFY_PREFIX must not overlap RESULT_PREFIX (${resultPrefix})`);

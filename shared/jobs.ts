@@ -50,18 +50,21 @@ export const smsJobSchema = z.strictObject({
   channel: z.optional(z.literal('sms')),
   ...common,
   skin: text(LIMITS.skinLength).check(z.minLength(1, { error: 'is required' })),
-  params: z.union([
-    z.array(paramValue).check(z.maxLength(LIMITS.paramCount)),
-    z.record(
-      z.string().check(
-        z.regex(/^[\w\u4e00-\u9fff]{1,32}$/),
-        // `__proto__` would be dropped silently by the object it lands in, `constructor` and
-        // `prototype` would shadow Object's own: none can be a template variable.
-        z.refine((k) => !RESERVED_NAMES.has(k), { error: 'must not be __proto__, constructor or prototype' }),
+  params: z.union(
+    [
+      z.array(paramValue).check(z.maxLength(LIMITS.paramCount)),
+      z.record(
+        z.string().check(
+          z.regex(/^[\w\u4e00-\u9fff]{1,32}$/),
+          // `__proto__` would be dropped silently by the object it lands in, `constructor` and
+          // `prototype` would shadow Object's own: none can be a template variable.
+          z.refine((k) => !RESERVED_NAMES.has(k), { error: 'must not be __proto__, constructor or prototype' }),
+        ),
+        paramValue,
       ),
-      paramValue,
-    ),
-  ], { error: 'must be an array of strings in template order, or an object of strings by variable name' }),
+    ],
+    { error: 'must be an array of strings in template order, or an object of strings by variable name' },
+  ),
   sign: z.optional(text(LIMITS.signLength).check(z.minLength(1))),
 });
 
@@ -103,14 +106,21 @@ export function parseJob(raw: unknown, channel: Channel, prefix = ''): Job {
   if (channel === 'sms') {
     // zod skips a `__proto__` key without a word; a variable silently lost would send a wrong text.
     if (isRecord(raw.params) && Object.hasOwn(raw.params, '__proto__')) {
-      throw new InvalidRequestError(`${prefix}params.__proto__ must not be __proto__, constructor or prototype`, `${prefix}params.__proto__`);
+      throw new InvalidRequestError(
+        `${prefix}params.__proto__ must not be __proto__, constructor or prototype`,
+        `${prefix}params.__proto__`,
+      );
     }
     const job = parseOrThrow(smsJobSchema, raw, at);
     return { ...job, channel: 'sms', phone: normalizePhone(job.phone, `${prefix}phone`) };
   }
   const job = parseOrThrow(voiceJobSchema, raw, at);
   if (job.content.length > LIMITS.voiceContentLength) {
-    throw new InvalidRequestError(`${prefix}content is over ${LIMITS.voiceContentLength} characters`, `${prefix}content`, 'CONTENT_TOO_LONG');
+    throw new InvalidRequestError(
+      `${prefix}content is over ${LIMITS.voiceContentLength} characters`,
+      `${prefix}content`,
+      'CONTENT_TOO_LONG',
+    );
   }
   return { ...job, channel: 'voice', phone: normalizePhone(job.phone, `${prefix}phone`) };
 }

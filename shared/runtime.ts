@@ -59,7 +59,13 @@ export interface RuntimeOptions {
 }
 
 /** What a sending function adds to its runtime (shared/sending.ts); template-validate has none, so its bundle carries no provider client. */
-export type MakeSender = (deps: { config: Config; catalog: Catalog | undefined; store: Store; now: () => number; options: RuntimeOptions }) => {
+export type MakeSender = (deps: {
+  config: Config;
+  catalog: Catalog | undefined;
+  store: Store;
+  now: () => number;
+  options: RuntimeOptions;
+}) => {
   sender: Sender;
   limiter: Limiter;
 };
@@ -73,7 +79,13 @@ const blank = (v: string | undefined) => v === undefined || v.trim() === '';
  */
 export type MakeStore = (redisUrl: string | undefined) => Store;
 
-export function createRuntime(name: FunctionName, channel: Channel | undefined, options: RuntimeOptions = {}, makeSender?: MakeSender, makeStore?: MakeStore): Runtime {
+export function createRuntime(
+  name: FunctionName,
+  channel: Channel | undefined,
+  options: RuntimeOptions = {},
+  makeSender?: MakeSender,
+  makeStore?: MakeStore,
+): Runtime {
   const env = options.env ?? process.env;
   let config: Config | undefined;
   let configError: ConfigError | undefined;
@@ -102,9 +114,13 @@ export function createRuntime(name: FunctionName, channel: Channel | undefined, 
     if (c.kind === 'appcode') registerSecret(c.appCode);
     if (c.kind === 'signature') registerSecret(c.appSecret);
     for (const k of config.apiKeys) registerSecret(k.key);
-    if (c.kind === 'sandbox' && channel) logger.warn({ event: 'config' }, 'SANDBOX mode: the built-in sandbox provider answers; nothing is sent');
+    if (c.kind === 'sandbox' && channel)
+      logger.warn({ event: 'config' }, 'SANDBOX mode: the built-in sandbox provider answers; nothing is sent');
     if (config.allowUnauthenticated) {
-      logger.warn({ event: 'config' }, 'ALLOW_UNAUTHENTICATED=1 and no API_KEYS: anyone who can reach the HTTP trigger can send at your expense');
+      logger.warn(
+        { event: 'config' },
+        'ALLOW_UNAUTHENTICATED=1 and no API_KEYS: anyone who can reach the HTTP trigger can send at your expense',
+      );
     }
   }
   const redisUrl = config?.redisUrl;
@@ -113,7 +129,10 @@ export function createRuntime(name: FunctionName, channel: Channel | undefined, 
   const store = options.store ?? (makeStore ? makeStore(config?.store === 'memory' ? undefined : redisUrl) : new MemoryStore());
   if (!options.store && config?.store === 'memory' && channel && !blank(env.FC_FUNCTION_NAME)) {
     // Chosen on purpose (STORE=memory), still worth a line in every instance's log.
-    logger.warn({ event: 'config' }, 'STORE=memory: idempotency, limits and schedules are kept per instance; duplicates across instances are possible');
+    logger.warn(
+      { event: 'config' },
+      'STORE=memory: idempotency, limits and schedules are kept per instance; duplicates across instances are possible',
+    );
   }
   let sender: Sender | undefined;
   let limiter: Limiter | undefined;

@@ -3,4 +3,10 @@ import { makeSender, makeStore } from '#shared/sending';
 import { cancelRoute, healthRoute, sendRoute } from '#shared/routes/send';
 import { openapiRoute } from '#shared/openapi/route';
 
-export const handler = createFunction({ name: 'long-sms', channel: 'sms', makeSender, makeStore, routes: [sendRoute('sms'), cancelRoute('sms'), healthRoute, openapiRoute] });
+export const handler = createFunction({
+  name: 'long-sms',
+  channel: 'sms',
+  makeSender,
+  makeStore,
+  routes: [sendRoute('sms'), cancelRoute('sms'), healthRoute, openapiRoute],
+});

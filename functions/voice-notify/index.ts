@@ -3,4 +3,10 @@ import { makeSender, makeStore } from '#shared/sending';
 import { cancelRoute, healthRoute, sendRoute } from '#shared/routes/send';
 import { openapiRoute } from '#shared/openapi/route';
 
-export const handler = createFunction({ name: 'voice-notify', channel: 'voice', makeSender, makeStore, routes: [sendRoute('voice'), cancelRoute('voice'), healthRoute, openapiRoute] });
+export const handler = createFunction({
+  name: 'voice-notify',
+  channel: 'voice',
+  makeSender,
+  makeStore,
+  routes: [sendRoute('voice'), cancelRoute('voice'), healthRoute, openapiRoute],
+});

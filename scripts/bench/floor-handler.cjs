@@ -9,11 +9,15 @@ exports.handler = (event) =>
   new Promise((resolve, reject) => {
     const job = JSON.parse(JSON.parse(event.toString()).body);
     const query = new URLSearchParams({ param: job.params.join('|'), phone: job.phone, skin: job.skin, sign: job.sign });
-    const req = https.get(`${process.env.LONG_SMS_URL}?${query}`, { headers: { Authorization: `APPCODE ${process.env.APPCODE}` } }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c) => (body += c));
-      res.on('end', () => resolve({ statusCode: 200, headers: { 'content-type': 'application/json' }, body }));
-    });
+    const req = https.get(
+      `${process.env.LONG_SMS_URL}?${query}`,
+      { headers: { Authorization: `APPCODE ${process.env.APPCODE}` } },
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (c) => (body += c));
+        res.on('end', () => resolve({ statusCode: 200, headers: { 'content-type': 'application/json' }, body }));
+      },
+    );
     req.on('error', reject);
   });

@@ -75,10 +75,29 @@ async function main(): Promise<void> {
     const dir = join(OUT, `run-${i}`);
     // Asynchronous spawn: the stand-in server runs in this process.
     await new Promise<void>((resolve, reject) => {
-      const child = spawn(process.execPath, ['--cpu-prof', '--cpu-prof-interval', '200', '--cpu-prof-dir', dir, join(ROOT, 'scripts', 'bench', 'cold-runner.cjs'), bundle, eventFile], {
-        env: { PATH: process.env.PATH ?? '', NODE_EXTRA_CA_CERTS: cert.certPath, APPCODE: 'x'.repeat(30), API_KEYS: 'bench:bench-caller-key-000000000000', LONG_SMS_URL: `${url}/largesms` },
-        stdio: 'ignore',
-      });
+      const child = spawn(
+        process.execPath,
+        [
+          '--cpu-prof',
+          '--cpu-prof-interval',
+          '200',
+          '--cpu-prof-dir',
+          dir,
+          join(ROOT, 'scripts', 'bench', 'cold-runner.cjs'),
+          bundle,
+          eventFile,
+        ],
+        {
+          env: {
+            PATH: process.env.PATH ?? '',
+            NODE_EXTRA_CA_CERTS: cert.certPath,
+            APPCODE: 'x'.repeat(30),
+            API_KEYS: 'bench:bench-caller-key-000000000000',
+            LONG_SMS_URL: `${url}/largesms`,
+          },
+          stdio: 'ignore',
+        },
+      );
       child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`profiled run exited ${code}`))));
     });
     const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile')) as string;
@@ -112,11 +131,18 @@ async function main(): Promise<void> {
   }
   server.close();
   const rows = [...totals.entries()].filter(([k]) => !k.startsWith('[')).sort((a, b) => b[1] - a[1]);
-  const phases = [...totals.entries()].filter(([k]) => k.startsWith('[')).sort((a, b) => (a[0].split(']')[0] === b[0].split(']')[0] ? b[1] - a[1] : a[0] < b[0] ? -1 : 1));
+  const phases = [...totals.entries()]
+    .filter(([k]) => k.startsWith('['))
+    .sort((a, b) => (a[0].split(']')[0] === b[0].split(']')[0] ? b[1] - a[1] : a[0] < b[0] ? -1 : 1));
   const sum = rows.reduce((a, [, v]) => a + v, 0) / RUNS;
   for (const ph of ['require', 'first call', 'node/other']) {
     const list = phases.filter(([k]) => k.startsWith(`[${ph}]`));
-    console.log(`${ph}: ${(list.reduce((a, [, v]) => a + v, 0) / RUNS).toFixed(1)} ms — ${list.slice(0, 16).map(([k, v]) => `${k.slice(ph.length + 3)} ${(v / RUNS).toFixed(1)}`).join(', ')}`);
+    console.log(
+      `${ph}: ${(list.reduce((a, [, v]) => a + v, 0) / RUNS).toFixed(1)} ms — ${list
+        .slice(0, 16)
+        .map(([k, v]) => `${k.slice(ph.length + 3)} ${(v / RUNS).toFixed(1)}`)
+        .join(', ')}`,
+    );
   }
   console.log(`profiled time per cold start: ${sum.toFixed(1)} ms (mean of ${RUNS}; profiler overhead included)`);
   for (const [k, v] of rows.slice(0, 40)) console.log(`${(v / RUNS).toFixed(2).padStart(8)} ms  ${k}`);

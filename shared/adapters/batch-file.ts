@@ -115,7 +115,8 @@ export class LineDecoder {
     const asUtf8 = this.tryDecode(this.utf8, bytes);
     const ascii = asUtf8 !== undefined && ASCII_ONLY.test(asUtf8);
     if (ascii) return { text: asUtf8 };
-    const since = () => `the file was read as ${this.encoding === 'utf-8' ? 'UTF-8' : 'GB18030'} from line ${this.decidedAt}; save the whole file in one encoding`;
+    const since = () =>
+      `the file was read as ${this.encoding === 'utf-8' ? 'UTF-8' : 'GB18030'} from line ${this.decidedAt}; save the whole file in one encoding`;
     if (this.encoding === 'utf-8') return asUtf8 !== undefined ? { text: asUtf8 } : { problem: `line is not valid UTF-8 (${since()})` };
     if (this.encoding === 'gb18030') {
       if (asUtf8 !== undefined) return { problem: `line is UTF-8, not GB18030 (${since()})` };
@@ -128,7 +129,10 @@ export class LineDecoder {
     }
     if (!this.allowGb18030) return { problem: 'line is not valid UTF-8 (JSON Lines files are UTF-8)' };
     const gb = this.gb18030();
-    if (!gb) return { problem: 'line is not valid UTF-8, and this Node.js has no GB18030 decoder (small-icu build); save the file as "CSV UTF-8"' };
+    if (!gb)
+      return {
+        problem: 'line is not valid UTF-8, and this Node.js has no GB18030 decoder (small-icu build); save the file as "CSV UTF-8"',
+      };
     const text = this.tryDecode(gb, bytes);
     if (text === undefined) return { problem: 'line is neither valid UTF-8 nor valid GB18030/GBK' };
     this.decide('gb18030', lineNo);
@@ -246,12 +250,18 @@ export class CsvReader {
         continue;
       }
       if (lines === 1) {
-        out.push({ line: (first as [number, string])[0], problem: `CSV row ${'error' in r ? r.error : 'has a quote that is never closed'}` });
+        out.push({
+          line: (first as [number, string])[0],
+          problem: `CSV row ${'error' in r ? r.error : 'has a quote that is never closed'}`,
+        });
         continue;
       }
       // The record read across lines is not a well-formed row: the quote opened on its first
       // line is the fault. That line is poison; the others are read again.
-      out.push({ line: (first as [number, string])[0], problem: 'CSV row has a quote that is never closed (the next lines were read as rows of their own)' });
+      out.push({
+        line: (first as [number, string])[0],
+        problem: 'CSV row has a quote that is never closed (the next lines were read as rows of their own)',
+      });
       queue.unshift(...rest);
     }
   }

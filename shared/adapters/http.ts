@@ -57,7 +57,13 @@ export interface FcHttpEvent {
 /** Documented type guard: FC3 HTTP trigger events carry `requestContext.http` (and `version: "v1"`). */
 export function isHttpEvent(event: unknown): event is FcHttpEvent {
   const e = event as FcHttpEvent | null;
-  return !!e && typeof e === 'object' && typeof e.requestContext === 'object' && e.requestContext !== null && typeof e.requestContext.http === 'object';
+  return (
+    !!e &&
+    typeof e === 'object' &&
+    typeof e.requestContext === 'object' &&
+    e.requestContext !== null &&
+    typeof e.requestContext.http === 'object'
+  );
 }
 
 export function json(statusCode: number, body: unknown, headers: Record<string, string> = {}): HttpResponse {
@@ -146,7 +152,9 @@ export function readJsonBody(req: HttpRequest): Record<string, unknown> {
 function matchRoute(routes: readonly Route[], req: HttpRequest): { route?: Route; allowed: string[] } {
   const allowed: string[] = [];
   for (const r of routes) {
-    const hit = r.path.endsWith('/*') ? req.path.startsWith(r.path.slice(0, -1)) && req.path.length > r.path.length - 1 : r.path === req.path;
+    const hit = r.path.endsWith('/*')
+      ? req.path.startsWith(r.path.slice(0, -1)) && req.path.length > r.path.length - 1
+      : r.path === req.path;
     if (!hit) continue;
     if (r.method === req.method || (r.method === 'GET' && req.method === 'HEAD')) return { route: r, allowed };
     allowed.push(r.method);
@@ -174,9 +182,12 @@ export async function handleHttp(
     if (!route) {
       res =
         allowed.length > 0
-          ? errorResponse(new NotifyError('METHOD_NOT_ALLOWED', `${req.method} is not allowed on ${req.path.slice(0, 100)}; use ${allowed.join(', ')}`), {
-              allow: allowed.join(', '),
-            })
+          ? errorResponse(
+              new NotifyError('METHOD_NOT_ALLOWED', `${req.method} is not allowed on ${req.path.slice(0, 100)}; use ${allowed.join(', ')}`),
+              {
+                allow: allowed.join(', '),
+              },
+            )
           : errorResponse(new NotifyError('NOT_FOUND', `no route ${req.method} ${req.path.slice(0, 100)}`));
     } else {
       if (!route.public) log.caller = authenticate(req, rt);

@@ -1,4 +1,12 @@
-import { type BatchItem, BatchRetryError, type BatchSummary, FIVE_MINUTES_MS, maxJobsPerEvent, refuseEvent, runBatch } from '../core/batch.ts';
+import {
+  type BatchItem,
+  BatchRetryError,
+  type BatchSummary,
+  FIVE_MINUTES_MS,
+  maxJobsPerEvent,
+  refuseEvent,
+  runBatch,
+} from '../core/batch.ts';
 import type { FcContext, Runtime } from '../runtime.ts';
 import { contentKey, isRecord, itemsFromText } from './jobs-text.ts';
 
@@ -74,7 +82,11 @@ export async function handleMnsQueue(event: unknown, fc: FcContext, rt: Runtime)
     return failOnMisrouted(summary);
   } catch (err) {
     // Loud, once per invocation: a producer is writing to the wrong queue (worth an SLS alert).
-    if (err instanceof MisroutedJobsError) rt.logger.error({ event: 'queue-misrouted', requestId: fc.requestId, refs: err.refs.slice(0, 10), count: err.refs.length }, err.message);
+    if (err instanceof MisroutedJobsError)
+      rt.logger.error(
+        { event: 'queue-misrouted', requestId: fc.requestId, refs: err.refs.slice(0, 10), count: err.refs.length },
+        err.message,
+      );
     throw err;
   }
 }
@@ -102,5 +114,8 @@ function failOnMisrouted(summary: BatchSummary): BatchSummary {
   if (misrouted.length === 0) return summary;
   for (const r of misrouted) r.retry = true;
   const marked = { ...summary, retry: summary.results.filter((r) => r.retry).length };
-  throw new MisroutedJobsError(marked, misrouted.map((r) => r.ref));
+  throw new MisroutedJobsError(
+    marked,
+    misrouted.map((r) => r.ref),
+  );
 }

@@ -47,13 +47,23 @@ export function notifyKey(bucket: string, key: string, version: string): string 
   return plain.length <= 200 ? plain : `oss:sha256:${sha256(`${bucket}\n${key}\n${version}`, 'hex')}`;
 }
 
-export async function handleUpload(obj: UploadedObject, prefix: string, creds: OssCredentials | undefined, fc: FcContext, rt: Runtime, started: number): Promise<BatchSummary> {
+export async function handleUpload(
+  obj: UploadedObject,
+  prefix: string,
+  creds: OssCredentials | undefined,
+  fc: FcContext,
+  rt: Runtime,
+  started: number,
+): Promise<BatchSummary> {
   const logger = rt.logger.child({ requestId: fc.requestId, source: 'oss-notify' });
   // `object`, not `key`: log fields named key are redacted. Phones in it are masked by the log scrubber.
   const where = { bucket: obj.bucket, object: obj.key.slice(0, 200) };
   const relative = obj.key.slice(prefix.length);
   const refuse = (rule: string | undefined, message: string): BatchSummary => {
-    logger.warn({ event: 'notify-refused', ...where, ...(rule ? { rule } : {}) }, `${rule ? `rule "${rule}": ` : ''}${message}; nothing sent`);
+    logger.warn(
+      { event: 'notify-refused', ...where, ...(rule ? { rule } : {}) },
+      `${rule ? `rule "${rule}": ` : ''}${message}; nothing sent`,
+    );
     return summaryOf([{ ref: rule ? `rule ${rule}` : 'object', status: 'poison', retry: false, code: 'INVALID_REQUEST', message }]);
   };
 
@@ -61,7 +71,12 @@ export async function handleUpload(obj: UploadedObject, prefix: string, creds: O
   if (bad) return refuse(undefined, `object key ${bad}`);
   const match = matchRule(rt.catalog?.notifications ?? [], relative, rt.channel);
   if (!match) {
-    logger.info({ event: 'notify-unmatched', ...where }, rt.catalog ? `no ${rt.channel} notification rule matches this key; ignored` : 'no template catalog, so no notification rules; ignored');
+    logger.info(
+      { event: 'notify-unmatched', ...where },
+      rt.catalog
+        ? `no ${rt.channel} notification rule matches this key; ignored`
+        : 'no template catalog, so no notification rules; ignored',
+    );
     return summaryOf([]);
   }
   const { rule } = match;
@@ -73,13 +88,19 @@ export async function handleUpload(obj: UploadedObject, prefix: string, creds: O
     if (!creds) throw new Error('the OSS trigger needs the function role: context.credentials is empty (set `role` in s.yaml)');
     const head = await headObject({ endpoint: obj.endpoint, region: obj.region, bucket: obj.bucket, key: obj.key }, creds);
     if (!head) {
-      logger.info({ event: 'notify-gone', ...where, rule: rule.name }, 'the object was deleted before its metadata could be read; nothing sent');
+      logger.info(
+        { event: 'notify-gone', ...where, rule: rule.name },
+        'the object was deleted before its metadata could be read; nothing sent',
+      );
       return summaryOf([]);
     }
     // Metadata belongs to a version: if the object was overwritten since this event, the newer
     // version's own event notifies (with its own metadata), this one would mix the two.
     if (obj.eTag !== '' && head.eTag !== undefined && head.eTag.toUpperCase() !== obj.eTag.toUpperCase()) {
-      logger.info({ event: 'notify-superseded', ...where, rule: rule.name }, 'the object was overwritten since this event; its newer version notifies');
+      logger.info(
+        { event: 'notify-superseded', ...where, rule: rule.name },
+        'the object was overwritten since this event; its newer version notifies',
+      );
       return summaryOf([]);
     }
     version ||= head.eTag ?? '';
@@ -97,8 +118,14 @@ export async function handleUpload(obj: UploadedObject, prefix: string, creds: O
 
   // No eTag at all (not seen from OSS, but the field is optional): the event time still tells uploads apart.
   const key = notifyKey(obj.bucket, obj.key, version || `t:${obj.eventTime ?? ''}`);
-  const summary = await runBatch([{ ref: `rule ${rule.name}`, raw: built.job, defaultKey: key }], fc, rt, { source: 'oss', startedAt: started });
+  const summary = await runBatch([{ ref: `rule ${rule.name}`, raw: built.job, defaultKey: key }], fc, rt, {
+    source: 'oss',
+    startedAt: started,
+  });
   const r = summary.results[0];
-  logger.info({ event: 'notify', ...where, rule: rule.name, status: r?.status, code: r?.code }, `upload matched rule "${rule.name}": ${r?.status ?? 'no result'}`);
+  logger.info(
+    { event: 'notify', ...where, rule: rule.name, status: r?.status, code: r?.code },
+    `upload matched rule "${rule.name}": ${r?.status ?? 'no result'}`,
+  );
   return summary;
 }

@@ -92,7 +92,8 @@ function credentialsOf(fc: FcContext): OssCredentials | undefined {
 function addUp(into: BatchSummary, part: BatchSummary): void {
   into.total += part.total;
   into.retry += part.retry;
-  for (const [status, n] of Object.entries(part.counts) as Array<[keyof BatchSummary['counts'], number]>) into.counts[status] = (into.counts[status] ?? 0) + n;
+  for (const [status, n] of Object.entries(part.counts) as Array<[keyof BatchSummary['counts'], number]>)
+    into.counts[status] = (into.counts[status] ?? 0) + n;
 }
 
 function resultLine(line: number, r: JobResult): string {
@@ -124,12 +125,22 @@ async function handleObject(rec: OssRecord, fc: FcContext, rt: Runtime, started:
     const region = signingRegion(rec.region ?? fc.region ?? 'cn-hangzhou');
     const endpoint = rt.config?.ossEndpoint ?? `https://oss-${region}-internal.aliyuncs.com`;
     const eTag = (rec.oss.object.eTag ?? '').replace(/"/g, '');
-    return handleUpload({ bucket, key, eTag, region, endpoint, eventTime: typeof rec.eventTime === 'string' ? rec.eventTime : undefined }, notifyPrefix, credentialsOf(fc), fc, rt, started);
+    return handleUpload(
+      { bucket, key, eTag, region, endpoint, eventTime: typeof rec.eventTime === 'string' ? rec.eventTime : undefined },
+      notifyPrefix,
+      credentialsOf(fc),
+      fc,
+      rt,
+      started,
+    );
   }
   const isResult = key.startsWith(resultPrefix) || key.endsWith(RESULT_SUFFIX);
   if (isResult || !format) {
     // Our own output (a loop if a trigger covers it), or not a batch file: nothing to send.
-    rt.logger.info({ event: 'oss-skip', bucket, key: key.slice(0, 200) }, isResult ? 'result file: not a batch' : 'not a .jsonl/.ndjson/.csv batch file');
+    rt.logger.info(
+      { event: 'oss-skip', bucket, key: key.slice(0, 200) },
+      isResult ? 'result file: not a batch' : 'not a .jsonl/.ndjson/.csv batch file',
+    );
     return summary;
   }
   const creds = credentialsOf(fc);
@@ -143,7 +154,11 @@ async function handleObject(rec: OssRecord, fc: FcContext, rt: Runtime, started:
   const source: OssObject = { endpoint, region, bucket, key };
   const eTag = (rec.oss.object.eTag ?? '').replace(/"/g, '');
   const body = await getObjectStream(source, creds);
-  const results = putObjectStream({ endpoint, region, bucket, key: resultKeyOf(key, resultPrefix) }, creds, 'application/x-ndjson; charset=utf-8');
+  const results = putObjectStream(
+    { endpoint, region, bucket, key: resultKeyOf(key, resultPrefix) },
+    creds,
+    'application/x-ndjson; charset=utf-8',
+  );
 
   let header: string[] | undefined;
   let lineNo = 0;
@@ -175,7 +190,9 @@ async function handleObject(rec: OssRecord, fc: FcContext, rt: Runtime, started:
         header = r.cells.map((c) => c.trim());
         const unknown = header.filter((h) => !(CSV_COLUMNS as readonly string[]).includes(h));
         if (unknown.length > 0 || !header.includes('phone')) {
-          throw new Error(`CSV header must name columns from ${CSV_COLUMNS.join(', ')} (with phone); got ${header.join(',').slice(0, 200)}`);
+          throw new Error(
+            `CSV header must name columns from ${CSV_COLUMNS.join(', ')} (with phone); got ${header.join(',').slice(0, 200)}`,
+          );
         }
         continue;
       }
@@ -191,7 +208,8 @@ async function handleObject(rec: OssRecord, fc: FcContext, rt: Runtime, started:
   try {
     for await (const bytes of byteLines(body)) {
       lineNo += 1;
-      const decoded = bytes === TOO_LONG ? { problem: `line is longer than ${MAX_LINE_BYTES} bytes` } : decoder.decode(bytes, lineNo, lineNo === 1);
+      const decoded =
+        bytes === TOO_LONG ? { problem: `line is longer than ${MAX_LINE_BYTES} bytes` } : decoder.decode(bytes, lineNo, lineNo === 1);
       if ('problem' in decoded) {
         // A line that cannot be read ends any CSV record open before it; then it is poison itself.
         if (format === 'csv') addCsv(csv.end());
@@ -210,18 +228,34 @@ async function handleObject(rec: OssRecord, fc: FcContext, rt: Runtime, started:
     // A response that ended without all its bytes is as cut short as one that errored.
     if ((body as { complete?: boolean }).complete === false) throw new CutShortError('premature end of the object body');
     if (format === 'csv') addCsv(csv.end());
-    if (decoder.encoding === 'gb18030') rt.logger.info({ event: 'oss-encoding', bucket, key: key.slice(0, 200), from: decoder.decidedAt }, 'batch file read as GB18030 (not UTF-8)');
+    if (decoder.encoding === 'gb18030')
+      rt.logger.info(
+        { event: 'oss-encoding', bucket, key: key.slice(0, 200), from: decoder.decidedAt },
+        'batch file read as GB18030 (not UTF-8)',
+      );
     await flush();
   } catch (err) {
     // Write what is known, then fail: FC retries, and lines already sent are replayed, not resent.
     body.destroy();
     await results.end().catch(() => undefined);
-    if (err instanceof CutShortError) throw new Error(`OSS object ${bucket}/${key.slice(0, 200)} was cut short after line ${lineNo}: ${err.message}`);
+    if (err instanceof CutShortError)
+      throw new Error(`OSS object ${bucket}/${key.slice(0, 200)} was cut short after line ${lineNo}: ${err.message}`);
     throw err;
   }
   // A results file that did not arrive fails the invocation (FC retries; nothing is resent).
   await results.end();
-  rt.logger.info({ event: 'oss-batch', bucket, key: key.slice(0, 200), lines: lineNo, total: summary.total, counts: summary.counts, retry: summary.retry }, 'batch file done');
+  rt.logger.info(
+    {
+      event: 'oss-batch',
+      bucket,
+      key: key.slice(0, 200),
+      lines: lineNo,
+      total: summary.total,
+      counts: summary.counts,
+      retry: summary.retry,
+    },
+    'batch file done',
+  );
   return summary;
 }
 

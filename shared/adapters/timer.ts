@@ -27,7 +27,11 @@ export async function handleTimer(event: unknown, fc: FcContext, rt: Runtime): P
   const tick = `${e.triggerName.slice(0, 100)}:${e.triggerTime.slice(0, 40)}`;
   const payload = typeof e.payload === 'string' ? e.payload.trim() : '';
   if (payload !== '' && payload !== '{}') {
-    items.push(...itemsFromText(payload, `timer ${tick}`, `timer:${tick}`).map((i) => (i.problem ? { ...i, problem: `timer payload: ${i.problem}` } : i)));
+    items.push(
+      ...itemsFromText(payload, `timer ${tick}`, `timer:${tick}`).map((i) =>
+        i.problem ? { ...i, problem: `timer payload: ${i.problem}` } : i,
+      ),
+    );
     // Only the payload's own jobs count: scheduled jobs are taken DUE_PER_TICK at a time. The
     // payload is static configuration: failing the tick would not fix it and would stop the
     // scheduled jobs below, so it becomes one poison item (logged at error level every tick).
@@ -35,7 +39,10 @@ export async function handleTimer(event: unknown, fc: FcContext, rt: Runtime): P
     if (items.length > max) {
       const n = items.length;
       const problem = `timer payload holds ${n} jobs, over MAX_JOBS_PER_EVENT (${max}); none of them was sent`;
-      rt.logger.error({ event: 'event-refused', requestId: fc.requestId, source: 'timer', reason: 'too-many-jobs', jobs: n, max }, `poison timer payload: ${problem}`);
+      rt.logger.error(
+        { event: 'event-refused', requestId: fc.requestId, source: 'timer', reason: 'too-many-jobs', jobs: n, max },
+        `poison timer payload: ${problem}`,
+      );
       items.splice(0, n, { ref: `timer ${tick}`, defaultKey: `timer:${tick}`, problem });
     }
   }
@@ -51,13 +58,27 @@ export async function handleTimer(event: unknown, fc: FcContext, rt: Runtime): P
       const expiresAt = entry.expiresAt ?? expiryOf(rt, entry.dueAt);
       if (now > expiresAt) {
         rt.logger.warn(
-          { event: 'scheduled-expired', requestId: fc.requestId, id: entry.id, caller: entry.caller, channel: entry.channel, dueAt: new Date(entry.dueAt).toISOString(), phone: maskPhone(String(entry.job.phone ?? '')) },
+          {
+            event: 'scheduled-expired',
+            requestId: fc.requestId,
+            id: entry.id,
+            caller: entry.caller,
+            channel: entry.channel,
+            dueAt: new Date(entry.dueAt).toISOString(),
+            phone: maskPhone(String(entry.job.phone ?? '')),
+          },
           'scheduled job expired unsent; dropped',
         );
         await rt.store.ack(entry.channel, entry.id, entry.caller);
         continue;
       }
-      const item: BatchItem = { ref: `scheduled ${entry.id}`, raw: entry.job, defaultKey: entry.key, caller: entry.caller, scheduled: true };
+      const item: BatchItem = {
+        ref: `scheduled ${entry.id}`,
+        raw: entry.job,
+        defaultKey: entry.key,
+        caller: entry.caller,
+        scheduled: true,
+      };
       scheduled.set(item, entry);
       items.push(item);
     }
@@ -71,7 +92,10 @@ export async function handleTimer(event: unknown, fc: FcContext, rt: Runtime): P
         // An ack the store misses only brings the job back after its lease; its idempotency key
         // (replayed or, once stale, unknown) keeps it from being sent again.
         await rt.store.ack(entry.channel, entry.id, entry.caller).catch((err: unknown) => {
-          rt.logger.warn({ event: 'timer-ack-failed', requestId: fc.requestId, id: entry.id, err: errorFields(err) }, 'could not forget a finished scheduled job; it comes back after its lease and is not sent again');
+          rt.logger.warn(
+            { event: 'timer-ack-failed', requestId: fc.requestId, id: entry.id, err: errorFields(err) },
+            'could not forget a finished scheduled job; it comes back after its lease and is not sent again',
+          );
         });
       }
     },

@@ -74,7 +74,9 @@ export class BatchRetryError extends Error {
   override name = 'BatchRetryError';
   readonly summary: BatchSummary;
   constructor(summary: BatchSummary) {
-    super(`${summary.retry} of ${summary.total} jobs from ${summary.source} failed in a retryable way; the event is redelivered and jobs already sent are not sent again`);
+    super(
+      `${summary.retry} of ${summary.total} jobs from ${summary.source} failed in a retryable way; the event is redelivered and jobs already sent are not sent again`,
+    );
     this.summary = summary;
   }
 }
@@ -125,7 +127,13 @@ export class PoisonEventError extends Error {
 }
 
 /** Logs (error level, `event-refused`) and throws a PoisonEventError. */
-export function poisonEvent(rt: Runtime, fc: FcContext, reason: PoisonEventError['reason'], message: string, fields: Record<string, unknown>): never {
+export function poisonEvent(
+  rt: Runtime,
+  fc: FcContext,
+  reason: PoisonEventError['reason'],
+  message: string,
+  fields: Record<string, unknown>,
+): never {
   rt.logger.error({ event: 'event-refused', requestId: fc.requestId, reason, ...fields }, `poison event: ${message}`);
   throw new PoisonEventError(`poison event: ${message}; the invocation fails so the platform retries it and then dead-letters it`, reason);
 }
@@ -133,7 +141,11 @@ export function poisonEvent(rt: Runtime, fc: FcContext, reason: PoisonEventError
 /** An event with more jobs than MAX_JOBS_PER_EVENT, refused before any job is read (sending only the first N would leave the rest silently behind). */
 export function refuseEvent(source: string, jobs: number, fc: FcContext, rt: Runtime): never {
   const max = maxJobsPerEvent(rt);
-  return poisonEvent(rt, fc, 'too-many-jobs', `event holds ${jobs} jobs, over MAX_JOBS_PER_EVENT (${max}); nothing was sent`, { source, jobs, max });
+  return poisonEvent(rt, fc, 'too-many-jobs', `event holds ${jobs} jobs, over MAX_JOBS_PER_EVENT (${max}); nothing was sent`, {
+    source,
+    jobs,
+    max,
+  });
 }
 
 export async function runBatch(items: readonly BatchItem[], fc: FcContext, rt: Runtime, options: BatchOptions): Promise<BatchSummary> {
@@ -151,7 +163,8 @@ export async function runBatch(items: readonly BatchItem[], fc: FcContext, rt: R
 
   async function one(item: BatchItem): Promise<{ result: JobResult; job?: Job }> {
     const base = { ref: item.ref };
-    if (item.problem !== undefined) return { result: { ...base, status: 'poison', retry: false, code: 'INVALID_REQUEST', message: item.problem } };
+    if (item.problem !== undefined)
+      return { result: { ...base, status: 'poison', retry: false, code: 'INVALID_REQUEST', message: item.problem } };
     const channel = rt.channel;
     if (!channel || !rt.sender) {
       // Retryable: once the configuration is fixed, the redelivery sends (the message names the variables, no values).
@@ -163,7 +176,15 @@ export async function runBatch(items: readonly BatchItem[], fc: FcContext, rt: R
       job = parseJob(item.raw, channel);
     } catch (err) {
       if (err instanceof ChannelMismatchError) {
-        return { result: { ...base, status: 'skipped', retry: false, code: 'CHANNEL_MISMATCH', message: `job is for channel ${err.jobChannel.slice(0, 20)}; this function sends ${channel}` } };
+        return {
+          result: {
+            ...base,
+            status: 'skipped',
+            retry: false,
+            code: 'CHANNEL_MISMATCH',
+            message: `job is for channel ${err.jobChannel.slice(0, 20)}; this function sends ${channel}`,
+          },
+        };
       }
       const e = err instanceof NotifyError ? err : new NotifyError('INVALID_REQUEST', 'job could not be read');
       return { result: { ...base, status: 'poison', retry: false, code: e.code, message: e.message } };
@@ -180,16 +201,29 @@ export async function runBatch(items: readonly BatchItem[], fc: FcContext, rt: R
         entry = await scheduleJob(rt, { job: keyed, caller, key, dueAt: Date.parse(job.sendAt), http: false });
       } catch (err) {
         // Past SCHEDULE_MAX_DAYS: the job itself is wrong, a redelivery would not change it.
-        if (err instanceof InvalidRequestError) return { result: { ...at, status: 'poison', retry: false, code: err.code, message: err.message }, job };
+        if (err instanceof InvalidRequestError)
+          return { result: { ...at, status: 'poison', retry: false, code: err.code, message: err.message }, job };
         if (err instanceof NotifyError) throw err;
         // The store failed: maybe not scheduled (a stalled store still runs the write later); a redelivery schedules it under the same id, never twice.
-        const e = storeUnavailable(err, 'nothing was sent; the job may or may not be scheduled (a slow store still runs the write), so retry with the same idempotencyKey: a retry replaces the entry, never doubles it');
+        const e = storeUnavailable(
+          err,
+          'nothing was sent; the job may or may not be scheduled (a slow store still runs the write), so retry with the same idempotencyKey: a retry replaces the entry, never doubles it',
+        );
         return { result: { ...at, status: 'failed', retry: true, code: e.code, message: e.message }, job };
       }
       return { result: { ...at, status: 'scheduled', retry: false, id: entry.id, sendAt: job.sendAt }, job };
     }
     if (rt.now() >= deadline) {
-      return { result: { ...at, status: 'not-started', retry: true, code: 'DEADLINE', message: 'not started: the invocation was close to its time limit' }, job };
+      return {
+        result: {
+          ...at,
+          status: 'not-started',
+          retry: true,
+          code: 'DEADLINE',
+          message: 'not started: the invocation was close to its time limit',
+        },
+        job,
+      };
     }
     try {
       // Scheduled jobs counted against their caller when they were scheduled (core/schedule.ts):
@@ -211,10 +245,24 @@ export async function runBatch(items: readonly BatchItem[], fc: FcContext, rt: R
         try {
           await rt.store.schedule(entry, { now: rt.now() });
         } catch (err2) {
-          const e = storeUnavailable(err2, 'nothing was sent; the job may or may not be scheduled (a slow store still runs the write), so retry with the same idempotencyKey: a retry replaces the entry, never doubles it');
+          const e = storeUnavailable(
+            err2,
+            'nothing was sent; the job may or may not be scheduled (a slow store still runs the write), so retry with the same idempotencyKey: a retry replaces the entry, never doubles it',
+          );
           return { result: { ...at, status: 'failed', retry: true, code: e.code, message: e.message }, job };
         }
-        return { result: { ...at, status: 'deferred', retry: false, code: d.code, message: d.message, id: entry.id, sendAt: d.retryAt.toISOString() }, job };
+        return {
+          result: {
+            ...at,
+            status: 'deferred',
+            retry: false,
+            code: d.code,
+            message: d.message,
+            id: entry.id,
+            sendAt: d.retryAt.toISOString(),
+          },
+          job,
+        };
       }
       if (d) return { result: { ...at, status: 'refused', retry: false, code: d.code, message: d.message }, job };
       if (err instanceof NotifyError) {
@@ -232,7 +280,18 @@ export async function runBatch(items: readonly BatchItem[], fc: FcContext, rt: R
       limit(async () => {
         const { result, job } = await one(item);
         const level = result.status === 'poison' || (result.retry && result.status !== 'in-progress') ? 'warn' : 'info';
-        logger[level]({ event: 'batch-job', ref: item.ref, status: result.status, retry: result.retry, code: result.code, phone: result.phone, ...(result.recorded === false ? { recorded: false } : {}) }, result.message ? `${result.status}: ${result.message}` : result.status);
+        logger[level](
+          {
+            event: 'batch-job',
+            ref: item.ref,
+            status: result.status,
+            retry: result.retry,
+            code: result.code,
+            phone: result.phone,
+            ...(result.recorded === false ? { recorded: false } : {}),
+          },
+          result.message ? `${result.status}: ${result.message}` : result.status,
+        );
         if (options.onResult) await options.onResult(item, result, job);
         return result;
       }),
@@ -240,7 +299,16 @@ export async function runBatch(items: readonly BatchItem[], fc: FcContext, rt: R
   );
   const counts: BatchSummary['counts'] = {};
   for (const r of results) counts[r.status] = (counts[r.status] ?? 0) + 1;
-  const summary: BatchSummary = { source: options.source, total: results.length, counts, retry: results.filter((r) => r.retry).length, results };
-  logger[summary.retry > 0 ? 'warn' : 'info']({ event: 'batch', total: summary.total, counts, retry: summary.retry, ms: rt.now() - started }, `batch of ${summary.total} from ${options.source} done`);
+  const summary: BatchSummary = {
+    source: options.source,
+    total: results.length,
+    counts,
+    retry: results.filter((r) => r.retry).length,
+    results,
+  };
+  logger[summary.retry > 0 ? 'warn' : 'info'](
+    { event: 'batch', total: summary.total, counts, retry: summary.retry, ms: rt.now() - started },
+    `batch of ${summary.total} from ${options.source} done`,
+  );
   return summary;
 }

@@ -53,11 +53,18 @@ export async function scheduleJob(rt: Runtime, r: ScheduleRequest): Promise<Sche
     if (rules.length > 0) {
       const d = await rt.limiter.consume(rules, now);
       if (!d.allowed) {
-        rt.logger.warn({ event: 'limit', rule: d.rule, caller: r.caller, channel: r.job.channel, phone: maskPhone(r.job.phone), scheduling: true }, `limit reached: ${d.rule}`);
-        throw new NotifyError('RATE_LIMITED', `${limitMessage(d.rule, limits)} (scheduling counts as a send); try again after ${new Date(d.retryAt).toISOString()}`, {
-          retryable: true,
-          retryAfter: Math.max(1, Math.ceil((d.retryAt - now) / 1000)),
-        });
+        rt.logger.warn(
+          { event: 'limit', rule: d.rule, caller: r.caller, channel: r.job.channel, phone: maskPhone(r.job.phone), scheduling: true },
+          `limit reached: ${d.rule}`,
+        );
+        throw new NotifyError(
+          'RATE_LIMITED',
+          `${limitMessage(d.rule, limits)} (scheduling counts as a send); try again after ${new Date(d.retryAt).toISOString()}`,
+          {
+            retryable: true,
+            retryAfter: Math.max(1, Math.ceil((d.retryAt - now) / 1000)),
+          },
+        );
       }
       const limiter = rt.limiter;
       refund = () => limiter.refund(rules, d.token);
@@ -70,11 +77,18 @@ export async function scheduleJob(rt: Runtime, r: ScheduleRequest): Promise<Sche
   });
   if (!stored) {
     await refund?.();
-    rt.logger.warn({ event: 'limit', rule: 'schedule-pending', caller: r.caller, channel: r.job.channel, max: maxPending }, 'limit reached: schedule-pending');
-    throw new NotifyError('RATE_LIMITED', `this caller already has ${maxPending} ${r.job.channel} jobs scheduled (SCHEDULE_MAX_PENDING); cancel some or wait until they are sent`, {
-      retryable: true,
-      retryAfter: 60,
-    });
+    rt.logger.warn(
+      { event: 'limit', rule: 'schedule-pending', caller: r.caller, channel: r.job.channel, max: maxPending },
+      'limit reached: schedule-pending',
+    );
+    throw new NotifyError(
+      'RATE_LIMITED',
+      `this caller already has ${maxPending} ${r.job.channel} jobs scheduled (SCHEDULE_MAX_PENDING); cancel some or wait until they are sent`,
+      {
+        retryable: true,
+        retryAfter: 60,
+      },
+    );
   }
   return entry;
 }

@@ -159,7 +159,13 @@ export function fingerprint(job: Job): string {
 }
 
 function storedFrom(outcome: Outcome, fp: string): StoredOutcome {
-  const s: StoredOutcome = { status: outcome.status, channel: outcome.channel, phoneMasked: outcome.phoneMasked, fingerprint: fp, at: new Date().toISOString() };
+  const s: StoredOutcome = {
+    status: outcome.status,
+    channel: outcome.channel,
+    phoneMasked: outcome.phoneMasked,
+    fingerprint: fp,
+    at: new Date().toISOString(),
+  };
   if (outcome.provider) {
     const { raw: _raw, ...provider } = outcome.provider;
     s.provider = provider;
@@ -174,7 +180,15 @@ function storedFrom(outcome: Outcome, fp: string): StoredOutcome {
 }
 
 function outcomeFromStored(s: StoredOutcome, key: string): Outcome {
-  const o: Outcome = { status: s.status, channel: s.channel, phoneMasked: s.phoneMasked, idempotencyKey: key, replayed: true, attempts: 0, latencyMs: 0 };
+  const o: Outcome = {
+    status: s.status,
+    channel: s.channel,
+    phoneMasked: s.phoneMasked,
+    idempotencyKey: key,
+    replayed: true,
+    attempts: 0,
+    latencyMs: 0,
+  };
   if (s.provider) o.provider = s.provider;
   if (s.error) {
     o.error = new NotifyError(s.error.code as NotifyError['code'], s.error.message, {
@@ -214,7 +228,10 @@ export function createSender(deps: SenderDeps): Sender {
     if (pending.size > PENDING_MAX) {
       const [oldest] = pending.keys();
       if (oldest !== undefined) pending.delete(oldest);
-      logger.error({ event: 'store-pending-dropped', max: PENDING_MAX, key: oldest }, 'too many store writes pending; the oldest is dropped (its claim stays: the job is not sent again)');
+      logger.error(
+        { event: 'store-pending-dropped', max: PENDING_MAX, key: oldest },
+        'too many store writes pending; the oldest is dropped (its claim stays: the job is not sent again)',
+      );
     }
   }
 
@@ -235,7 +252,10 @@ export function createSender(deps: SenderDeps): Sender {
           if (w.op === 'complete') changed = await deps.store.complete(k, w.token, w.value, w.until - now);
           else await deps.store.release(k, w.token);
           if (pending.get(k) === w) pending.delete(k);
-          logger.warn({ event: 'store-pending-written', op: w.op, key: k, changed }, `store reachable again: pending ${w.op} ${changed ? 'written' : 'no longer needed'}`);
+          logger.warn(
+            { event: 'store-pending-written', op: w.op, key: k, changed },
+            `store reachable again: pending ${w.op} ${changed ? 'written' : 'no longer needed'}`,
+          );
         }),
       );
     })().finally(() => {
@@ -250,7 +270,10 @@ export function createSender(deps: SenderDeps): Sender {
       await boundedWrite(() => deps.store.release(storeKey, token));
     } catch (err) {
       remember(storeKey, { op: 'release', token, until: Date.now() + OUTCOME_TTL_MS }, ctx.logger);
-      ctx.logger.error({ event: 'store-release-failed', requestId: ctx.requestId, ...fields, err: errorFields(err) }, 'could not release an idempotency claim (nothing was sent); kept to retry');
+      ctx.logger.error(
+        { event: 'store-release-failed', requestId: ctx.requestId, ...fields, err: errorFields(err) },
+        'could not release an idempotency claim (nothing was sent); kept to retry',
+      );
     }
   }
 
@@ -274,7 +297,12 @@ export function createSender(deps: SenderDeps): Sender {
         try {
           claim = await deps.store.claim(storeKey, fp, ctx.claimTtlMs ?? DEFAULT_CLAIM_TTL_MS, OUTCOME_TTL_MS);
         } catch (err) {
-          report(ctx, 'error', { event: 'send', outcome: 'store-unavailable', step: 'claim', ...ids, storeError: errorFields(err) }, 'store unreachable before the send; nothing was sent');
+          report(
+            ctx,
+            'error',
+            { event: 'send', outcome: 'store-unavailable', step: 'claim', ...ids, storeError: errorFields(err) },
+            'store unreachable before the send; nothing was sent',
+          );
           throw storeUnavailable(err);
         }
         if (claim.kind === 'done' || claim.kind === 'in-progress') {
@@ -291,8 +319,22 @@ export function createSender(deps: SenderDeps): Sender {
               'OUTCOME_UNKNOWN',
               `an earlier attempt with this idempotencyKey did not finish${since}; it may have been sent, so it is not sent again. Check the vendor console before sending with a new key`,
             );
-            report(ctx, 'warn', { event: 'send', outcome: 'unknown', staleClaim: true, ...ids, errorCode: error.code, replayed: false }, 'earlier attempt never finished: outcome unknown');
-            return { status: 'unknown', channel: job.channel, phoneMasked, error, idempotencyKey: key, replayed: false, attempts: 0, latencyMs: 0 };
+            report(
+              ctx,
+              'warn',
+              { event: 'send', outcome: 'unknown', staleClaim: true, ...ids, errorCode: error.code, replayed: false },
+              'earlier attempt never finished: outcome unknown',
+            );
+            return {
+              status: 'unknown',
+              channel: job.channel,
+              phoneMasked,
+              error,
+              idempotencyKey: key,
+              replayed: false,
+              attempts: 0,
+              latencyMs: 0,
+            };
           }
           if (claim.kind === 'in-progress') {
             throw new NotifyError('DUPLICATE_IN_PROGRESS', 'a job with this idempotencyKey is being sent right now; ask again shortly', {
@@ -315,7 +357,12 @@ export function createSender(deps: SenderDeps): Sender {
           if (storeKey !== null && token !== undefined) await release(storeKey, token, ctx, ids);
           // Refusals (429 and deferrals) are NotifyErrors; anything else is the limiter's store failing.
           if (err instanceof NotifyError) throw err;
-          report(ctx, 'error', { event: 'send', outcome: 'store-unavailable', step: 'limits', ...ids, storeError: errorFields(err) }, 'store unreachable before the send; nothing was sent');
+          report(
+            ctx,
+            'error',
+            { event: 'send', outcome: 'store-unavailable', step: 'limits', ...ids, storeError: errorFields(err) },
+            'store unreachable before the send; nothing was sent',
+          );
           throw storeUnavailable(err);
         }
       }
@@ -325,7 +372,10 @@ export function createSender(deps: SenderDeps): Sender {
         result = await deps.client.send(request);
       } catch (err) {
         // A bug, not an answer: we cannot know whether anything was sent, so keep the claim.
-        ctx.logger.error({ event: 'send', err: { name: (err as Error)?.name }, channel: job.channel, phone: phoneMasked }, 'provider client failed unexpectedly');
+        ctx.logger.error(
+          { event: 'send', err: { name: (err as Error)?.name }, channel: job.channel, phone: phoneMasked },
+          'provider client failed unexpectedly',
+        );
         throw err;
       }
 
@@ -341,7 +391,11 @@ export function createSender(deps: SenderDeps): Sender {
       if (result.provider) {
         const texts = job.channel === 'sms' ? request.query.map(([, v]) => v) : [job.content];
         const { raw, message } = result.provider;
-        outcome.provider = { ...result.provider, message: scrubValues(message, texts), ...(raw !== undefined ? { raw: scrubValues(raw, texts) } : {}) };
+        outcome.provider = {
+          ...result.provider,
+          message: scrubValues(message, texts),
+          ...(raw !== undefined ? { raw: scrubValues(raw, texts) } : {}),
+        };
       }
       if (result.error) outcome.error = result.error;
 
@@ -350,7 +404,9 @@ export function createSender(deps: SenderDeps): Sender {
       // outcomes are kept (and counted).
       const nothingSent = outcome.status !== 'sent' && outcome.status !== 'unknown' && outcome.error?.retryable === true;
       if (nothingSent && refund) {
-        await refund().catch((err: unknown) => ctx.logger.warn({ event: 'limit-refund-failed', ...ids, err: errorFields(err) }, 'could not give a send back to the limits'));
+        await refund().catch((err: unknown) =>
+          ctx.logger.warn({ event: 'limit-refund-failed', ...ids, err: errorFields(err) }, 'could not give a send back to the limits'),
+        );
       }
       if (storeKey !== null && token !== undefined) {
         if (nothingSent) await release(storeKey, token, ctx, ids);
@@ -365,14 +421,27 @@ export function createSender(deps: SenderDeps): Sender {
             outcome.recorded = false;
             remember(storeKey, { op: 'complete', token, value, until: Date.now() + OUTCOME_TTL_MS }, ctx.logger);
             ctx.logger.error(
-              { event: 'send-unrecorded', requestId: ctx.requestId, caller: ctx.caller, outcome: outcome.status, ...ids, providerRequestId: outcome.provider?.requestId, err: errorFields(err) },
+              {
+                event: 'send-unrecorded',
+                requestId: ctx.requestId,
+                caller: ctx.caller,
+                outcome: outcome.status,
+                ...ids,
+                providerRequestId: outcome.provider?.requestId,
+                err: errorFields(err),
+              },
               `${outcome.status.toUpperCase()} BUT NOT RECORDED: the store is unreachable; the claim keeps the job from being sent again`,
             );
           }
         }
       }
 
-      const level: Level = outcome.status === 'sent' || outcome.status === 'rejected' ? 'info' : outcome.error?.code === 'PROVIDER_AUTH_FAILED' ? 'error' : 'warn';
+      const level: Level =
+        outcome.status === 'sent' || outcome.status === 'rejected'
+          ? 'info'
+          : outcome.error?.code === 'PROVIDER_AUTH_FAILED'
+            ? 'error'
+            : 'warn';
       report(
         ctx,
         level,
@@ -391,7 +460,9 @@ export function createSender(deps: SenderDeps): Sender {
           replayed: false,
           ...(outcome.recorded === false ? { recorded: false } : {}),
         },
-        outcome.error?.code === 'PROVIDER_AUTH_FAILED' ? 'PROVIDER CREDENTIALS REJECTED: check APPCODE / APP_KEY and the marketplace subscription' : `send ${outcome.status}`,
+        outcome.error?.code === 'PROVIDER_AUTH_FAILED'
+          ? 'PROVIDER CREDENTIALS REJECTED: check APPCODE / APP_KEY and the marketplace subscription'
+          : `send ${outcome.status}`,
       );
       return outcome;
     },

@@ -14,9 +14,16 @@ export class GuardRefusal extends NotifyError {
   readonly retryAt: Date | undefined;
   readonly action: 'defer' | 'report';
 
-  constructor(code: ErrorCode, message: string, rule: string, options: { retryAt?: number; now?: number; action?: 'defer' | 'report' } = {}) {
+  constructor(
+    code: ErrorCode,
+    message: string,
+    rule: string,
+    options: { retryAt?: number; now?: number; action?: 'defer' | 'report' } = {},
+  ) {
     const retryAfter =
-      options.retryAt !== undefined && options.now !== undefined ? Math.max(1, Math.ceil((options.retryAt - options.now) / 1000)) : undefined;
+      options.retryAt !== undefined && options.now !== undefined
+        ? Math.max(1, Math.ceil((options.retryAt - options.now) / 1000))
+        : undefined;
     super(code, message, { retryable: options.retryAt !== undefined, ...(retryAfter !== undefined ? { retryAfter } : {}) });
     this.rule = rule;
     this.retryAt = options.retryAt === undefined ? undefined : new Date(options.retryAt);

@@ -8,7 +8,7 @@ const hhmm = (m: number) => `${String(Math.floor(m / 60)).padStart(2, '0')}:${St
 
 /** Minutes after Beijing midnight at `now`. */
 export function beijingMinute(now: number): number {
-  return Math.floor((((now + BEIJING_OFFSET_MS) % DAY_MS) + DAY_MS) % DAY_MS / MINUTE_MS);
+  return Math.floor(((((now + BEIJING_OFFSET_MS) % DAY_MS) + DAY_MS) % DAY_MS) / MINUTE_MS);
 }
 
 /** Is `minute` inside the window (which may wrap past midnight, e.g. 22:00-06:00)? */

@@ -19,12 +19,17 @@ export function limitRules(job: Job, caller: string | undefined, kind: TemplateK
   if (c.phoneDaily > 0) rules.push({ kind: 'window', name: 'phone-daily', key: `${p}:day`, limit: c.phoneDaily, windowMs: DAY_MS });
   if (kind === 'verification') {
     const v = `verify:${job.channel}:${phone}`;
-    if (c.verificationIntervalS > 0) rules.push({ kind: 'interval', name: 'verification-interval', key: `${v}:last`, intervalMs: c.verificationIntervalS * 1000 });
-    if (c.verificationHourly > 0) rules.push({ kind: 'window', name: 'verification-hourly', key: `${v}:hour`, limit: c.verificationHourly, windowMs: HOUR_MS });
-    if (c.verificationDaily > 0) rules.push({ kind: 'window', name: 'verification-daily', key: `${v}:day`, limit: c.verificationDaily, windowMs: DAY_MS });
+    if (c.verificationIntervalS > 0)
+      rules.push({ kind: 'interval', name: 'verification-interval', key: `${v}:last`, intervalMs: c.verificationIntervalS * 1000 });
+    if (c.verificationHourly > 0)
+      rules.push({ kind: 'window', name: 'verification-hourly', key: `${v}:hour`, limit: c.verificationHourly, windowMs: HOUR_MS });
+    if (c.verificationDaily > 0)
+      rules.push({ kind: 'window', name: 'verification-daily', key: `${v}:day`, limit: c.verificationDaily, windowMs: DAY_MS });
   }
-  if (caller !== undefined && c.callerPerMinute > 0) rules.push({ kind: 'window', name: 'caller-per-minute', key: `caller:${caller}:min`, limit: c.callerPerMinute, windowMs: MINUTE_MS });
-  if (caller !== undefined && c.callerDaily > 0) rules.push({ kind: 'window', name: 'caller-daily', key: `caller:${caller}:day`, limit: c.callerDaily, windowMs: DAY_MS });
+  if (caller !== undefined && c.callerPerMinute > 0)
+    rules.push({ kind: 'window', name: 'caller-per-minute', key: `caller:${caller}:min`, limit: c.callerPerMinute, windowMs: MINUTE_MS });
+  if (caller !== undefined && c.callerDaily > 0)
+    rules.push({ kind: 'window', name: 'caller-daily', key: `caller:${caller}:day`, limit: c.callerDaily, windowMs: DAY_MS });
   if (c.globalDaily > 0) rules.push({ kind: 'window', name: 'global-daily', key: 'global:day', limit: c.globalDaily, windowMs: DAY_MS });
   return rules;
 }
@@ -68,7 +73,15 @@ export function createQuota(deps: QuotaDeps) {
         // A verification code sent late is useless: never deferred, always reported.
         const action = kind === 'verification' ? 'report' : deps.limits.action;
         ctx.logger.warn(
-          { event: 'limit', rule: decision.rule, caller: ctx.caller, channel: job.channel, phone: maskPhone(job.phone), retryAt: new Date(decision.retryAt).toISOString(), action },
+          {
+            event: 'limit',
+            rule: decision.rule,
+            caller: ctx.caller,
+            channel: job.channel,
+            phone: maskPhone(job.phone),
+            retryAt: new Date(decision.retryAt).toISOString(),
+            action,
+          },
           `limit reached: ${decision.rule}`,
         );
         const why = WHY[decision.rule]?.(deps.limits) ?? 'a sending limit is reached';

@@ -10,10 +10,10 @@ import { GuardRefusal } from './errors.ts';
 export function recipientGuard(policy: RecipientPolicy): (job: Job) => Promise<void> {
   return async (job) => {
     if (policy.deny.some((p) => job.phone.startsWith(p))) {
-      throw new GuardRefusal('RECIPIENT_BLOCKED', 'phone is on this deployment\'s denylist (PHONE_DENYLIST)', 'denylist');
+      throw new GuardRefusal('RECIPIENT_BLOCKED', "phone is on this deployment's denylist (PHONE_DENYLIST)", 'denylist');
     }
     if (policy.allow.length > 0 && !policy.allow.some((p) => job.phone.startsWith(p))) {
-      throw new GuardRefusal('RECIPIENT_BLOCKED', 'phone is not in this deployment\'s allowlist (PHONE_ALLOWLIST)', 'allowlist');
+      throw new GuardRefusal('RECIPIENT_BLOCKED', "phone is not in this deployment's allowlist (PHONE_ALLOWLIST)", 'allowlist');
     }
   };
 }

@@ -122,7 +122,12 @@ export class RedisLimiter implements Limiter {
     if (rules.length === 0) return;
     const redis = await this.#client();
     const at = tokenTime(token);
-    await redis.fcnLimitRefund(rules.length, ...rules.map((r) => this.#key(r, at)), token, ...rules.map((r) => (r.kind === 'interval' ? 'i' : 'w')));
+    await redis.fcnLimitRefund(
+      rules.length,
+      ...rules.map((r) => this.#key(r, at)),
+      token,
+      ...rules.map((r) => (r.kind === 'interval' ? 'i' : 'w')),
+    );
   }
 
   /** The connection is shared (redisConnection()); closing it is its owner's job. */

@@ -77,7 +77,8 @@ export function compilePattern(pattern: string): { compiled?: CompiledPattern; p
     const close = pattern.indexOf('}', open);
     if (close < 0) return { problem: 'has a "{" without its "}"' };
     const name = pattern.slice(open + 1, close);
-    if (!PART_NAME.test(name)) return { problem: `has an invalid part name "{${name.slice(0, 40)}}" (a letter or _, then letters, digits or _, at most 32)` };
+    if (!PART_NAME.test(name))
+      return { problem: `has an invalid part name "{${name.slice(0, 40)}}" (a letter or _, then letters, digits or _, at most 32)` };
     if (parts.includes(name)) return { problem: `names the part {${name}} twice` };
     if (lastWasPart) return { problem: `has two parts with nothing between them before {${name}} (where one ends would be a guess)` };
     parts.push(name);
@@ -89,7 +90,8 @@ export function compilePattern(pattern: string): { compiled?: CompiledPattern; p
   return { compiled: { regex: new RegExp(`^${source}$`, 'u'), parts } };
 }
 
-export const sourceKind = (s: ValueSource): 'part' | 'meta' | 'value' => (s.part !== undefined ? 'part' : s.meta !== undefined ? 'meta' : 'value');
+export const sourceKind = (s: ValueSource): 'part' | 'meta' | 'value' =>
+  s.part !== undefined ? 'part' : s.meta !== undefined ? 'meta' : 'value';
 
 /** Every value source of a rule, with the name it fills (`phone` or a param name). */
 export function sourcesOf(rule: NotifyRule): Array<[string, ValueSource]> {
@@ -118,7 +120,8 @@ export function valueProblem(value: string): string | undefined {
 
 /** Why an object key (relative to the notify prefix, decoded) is refused before any rule is tried. */
 export function keyProblem(fullKey: string, relative: string): string | undefined {
-  if (Buffer.byteLength(fullKey, 'utf8') > MAX_KEY_BYTES) return `is longer than ${MAX_KEY_BYTES} bytes (more than OSS allows: not a real upload)`;
+  if (Buffer.byteLength(fullKey, 'utf8') > MAX_KEY_BYTES)
+    return `is longer than ${MAX_KEY_BYTES} bytes (more than OSS allows: not a real upload)`;
   if (CONTROL.test(fullKey)) return 'contains control characters (such as %00)';
   if (!fullKey.isWellFormed()) return 'is not valid Unicode text';
   if (relative.split('/').some((s) => s === '.' || s === '..')) return 'has a "." or ".." segment';
@@ -134,7 +137,8 @@ export function notifyFindings(rules: readonly NotifyRule[], templates: readonly
   const seenPattern = new Map<string, number>();
   rules.forEach((rule, i) => {
     const at = pathOf(i);
-    const err = (path: string, rid: Finding['rule'], message: string) => out.push({ path: `${at}${path}`, rule: rid, message: `rule "${rule.name}": ${message}`, severity: 'error' });
+    const err = (path: string, rid: Finding['rule'], message: string) =>
+      out.push({ path: `${at}${path}`, rule: rid, message: `rule "${rule.name}": ${message}`, severity: 'error' });
     const prev = firstName.get(rule.name);
     if (prev !== undefined) err('.name', 'notify.duplicate-name', `the name is already used by ${pathOf(prev)}; each rule name once`);
     else firstName.set(rule.name, i);
@@ -143,12 +147,21 @@ export function notifyFindings(rules: readonly NotifyRule[], templates: readonly
     if (problem) err('.key', 'notify.pattern', `key pattern ${problem}`);
     const same = seenPattern.get(`${rule.channel}\n${rule.key}`);
     if (same !== undefined) {
-      out.push({ path: `${at}.key`, rule: 'notify.shadowed', message: `rule "${rule.name}": ${pathOf(same)} has the same key pattern and comes first, so this rule never matches`, severity: 'warning' });
+      out.push({
+        path: `${at}.key`,
+        rule: 'notify.shadowed',
+        message: `rule "${rule.name}": ${pathOf(same)} has the same key pattern and comes first, so this rule never matches`,
+        severity: 'warning',
+      });
     } else seenPattern.set(`${rule.channel}\n${rule.key}`, i);
 
     for (const [name, s] of sourcesOf(rule)) {
       if (s.part !== undefined && compiled && !compiled.parts.includes(s.part)) {
-        err(`.${name}.part`, 'notify.unknown-part', `${name} comes from part {${s.part}}, which the key pattern "${rule.key}" does not have (it has ${compiled.parts.map((p) => `{${p}}`).join(', ') || 'no parts'})`);
+        err(
+          `.${name}.part`,
+          'notify.unknown-part',
+          `${name} comes from part {${s.part}}, which the key pattern "${rule.key}" does not have (it has ${compiled.parts.map((p) => `{${p}}`).join(', ') || 'no parts'})`,
+        );
       }
       if (s.value !== undefined) {
         const vp = valueProblem(s.value);
@@ -158,7 +171,8 @@ export function notifyFindings(rules: readonly NotifyRule[], templates: readonly
 
     const params = Object.keys(rule.params ?? {});
     if (rule.channel === 'sms') {
-      if (rule.content !== undefined) err('.content', 'notify.channel', 'content is for voice rules; an SMS rule names a catalog template with skin');
+      if (rule.content !== undefined)
+        err('.content', 'notify.channel', 'content is for voice rules; an SMS rule names a catalog template with skin');
       if (rule.skin === undefined) {
         err('.skin', 'notify.channel', 'an SMS rule needs skin (a long-sms template of this catalog)');
         return;
@@ -171,10 +185,16 @@ export function notifyFindings(rules: readonly NotifyRule[], templates: readonly
       const vars = variableNames(parseText(t.text));
       const missing = vars.filter((v) => !params.includes(v));
       const extra = params.filter((p) => !vars.includes(p));
-      if (missing.length > 0) err('.params', 'notify.params', `template ${t.skin} needs ${missing.map((v) => `#${v}#`).join(', ')}; give each a source in params`);
+      if (missing.length > 0)
+        err(
+          '.params',
+          'notify.params',
+          `template ${t.skin} needs ${missing.map((v) => `#${v}#`).join(', ')}; give each a source in params`,
+        );
       if (extra.length > 0) err('.params', 'notify.params', `template ${t.skin} has no variable ${extra.map((v) => `#${v}#`).join(', ')}`);
     } else {
-      if (rule.skin !== undefined || rule.sign !== undefined) err('.skin', 'notify.channel', 'skin and sign are for SMS rules; a voice rule speaks its content');
+      if (rule.skin !== undefined || rule.sign !== undefined)
+        err('.skin', 'notify.channel', 'skin and sign are for SMS rules; a voice rule speaks its content');
       if (rule.content === undefined) {
         err('.content', 'notify.channel', 'a voice rule needs content (the text to speak, with {name} placeholders)');
         return;
@@ -182,7 +202,8 @@ export function notifyFindings(rules: readonly NotifyRule[], templates: readonly
       const holes = placeholders(rule.content);
       const missing = holes.filter((v) => !params.includes(v));
       const extra = params.filter((p) => !holes.includes(p));
-      if (missing.length > 0) err('.params', 'notify.params', `content uses ${missing.map((v) => `{${v}}`).join(', ')}; give each a source in params`);
+      if (missing.length > 0)
+        err('.params', 'notify.params', `content uses ${missing.map((v) => `{${v}}`).join(', ')}; give each a source in params`);
       if (extra.length > 0) err('.params', 'notify.params', `content has no placeholder ${extra.map((v) => `{${v}}`).join(', ')}`);
       const fixed = countChars(rule.content.replace(PLACEHOLDER, ''));
       if (fixed > 500) err('.content', 'length.max', `content is ${fixed} characters without its values; voice takes at most 500`);

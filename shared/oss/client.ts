@@ -61,7 +61,10 @@ export function signingRegion(region: string): string {
 
 /** 2026-12-01T21:57:34.123Z → 20261201T215734Z (the x-oss-date format). */
 export function ossDate(d: Date): string {
-  return d.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
+  return d
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d{3}/, '');
 }
 
 export interface SignInput {
@@ -116,7 +119,13 @@ export function authorizationV4(input: SignInput): string {
 }
 
 /** The headers of a signed request: x-oss-date, x-oss-content-sha256, the STS token, Authorization. */
-export function signedHeaders(method: string, o: OssObject, creds: OssCredentials, extra: Record<string, string> = {}, now = new Date()): Record<string, string> {
+export function signedHeaders(
+  method: string,
+  o: OssObject,
+  creds: OssCredentials,
+  extra: Record<string, string> = {},
+  now = new Date(),
+): Record<string, string> {
   const headers: Record<string, string> = {
     ...extra,
     Date: now.toUTCString(),
@@ -186,7 +195,11 @@ export async function getObjectStream(o: OssObject, creds: OssCredentials): Prom
 }
 
 /** A PUT whose body is written as it is produced (chunked); `end()` resolves when OSS has it. */
-export function putObjectStream(o: OssObject, creds: OssCredentials, contentType: string): { write(text: string): void; end(): Promise<void> } {
+export function putObjectStream(
+  o: OssObject,
+  creds: OssCredentials,
+  contentType: string,
+): { write(text: string): void; end(): Promise<void> } {
   const req = request('PUT', o, creds, contentType);
   const pending = responseOf(req);
   // Without an early listener a failed connection would be an unhandled rejection before end().
@@ -225,7 +238,11 @@ export async function headObject(o: OssObject, creds: OssCredentials): Promise<O
   if (res.statusCode !== 200) {
     // A HEAD answer has no body: OSS puts its error code in x-oss-ec (e.g. 0003-00000001).
     const ec = res.headers['x-oss-ec'];
-    throw new OssError(`OSS HEAD ${o.bucket}/${o.key} answered HTTP ${res.statusCode}${typeof ec === 'string' ? ` EC ${ec.slice(0, 32)}` : ''}`, res.statusCode ?? 0, undefined);
+    throw new OssError(
+      `OSS HEAD ${o.bucket}/${o.key} answered HTTP ${res.statusCode}${typeof ec === 'string' ? ` EC ${ec.slice(0, 32)}` : ''}`,
+      res.statusCode ?? 0,
+      undefined,
+    );
   }
   const meta: Record<string, string> = {};
   for (const [name, value] of Object.entries(res.headers)) {

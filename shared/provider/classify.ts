@@ -104,11 +104,7 @@ export function classifyGateway(status: number, headers: Record<string, unknown>
     // Flow control is decided before the vendor is called: safe to retry after a pause.
     return fail('PROVIDER_THROTTLED', 'the provider gateway is throttling calls', true, 1, true);
   }
-  if (
-    /appcode|appkey|signature|timestamp|nonce|unauthorized|authoriz/.test(m) ||
-    status === 401 ||
-    (status === 403 && m !== '')
-  ) {
+  if (/appcode|appkey|signature|timestamp|nonce|unauthorized|authoriz/.test(m) || status === 401 || (status === 403 && m !== '')) {
     return fail(
       'PROVIDER_AUTH_FAILED',
       'the provider gateway refused our credentials or subscription (check APPCODE / APP_KEY and the marketplace purchase)',
@@ -186,7 +182,9 @@ function classifyReturnStatus(body: Record<string, unknown>, returnStatus: strin
       return {
         status: 'failed',
         provider,
-        error: new NotifyError('PROVIDER_ERROR', 'the provider accepted the call but reports 0 successful sends', { providerCode: returnStatus }),
+        error: new NotifyError('PROVIDER_ERROR', 'the provider accepted the call but reports 0 successful sends', {
+          providerCode: returnStatus,
+        }),
         safeToRetry: false,
       };
     }

@@ -115,7 +115,11 @@ export function classifyTransportError(err: unknown): Classified {
     return {
       status: 'failed',
       provider: { code, message: 'no free connection to the provider' },
-      error: new NotifyError('PROVIDER_ERROR', 'no connection to the provider became free in time (this instance is saturated); nothing was sent', { retryable: true }),
+      error: new NotifyError(
+        'PROVIDER_ERROR',
+        'no connection to the provider became free in time (this instance is saturated); nothing was sent',
+        { retryable: true },
+      ),
       safeToRetry: false,
     };
   }
@@ -206,7 +210,8 @@ export function createProviderClient(options: ProviderClientOptions): ProviderCl
     options.authenticate ??
     ((): Record<string, string> => (credentials.kind === 'appcode' ? { Authorization: `APPCODE ${credentials.appCode}` } : {}));
 
-  const secret = credentials.kind === 'appcode' ? credentials.appCode : credentials.kind === 'signature' ? credentials.appSecret : undefined;
+  const secret =
+    credentials.kind === 'appcode' ? credentials.appCode : credentials.kind === 'signature' ? credentials.appSecret : undefined;
 
   async function attempt(req: ProviderRequest): Promise<Classified> {
     const url = requestUrl(req);
@@ -224,7 +229,8 @@ export function createProviderClient(options: ProviderClientOptions): ProviderCl
       const body = withoutSecret(typeof res.data === 'string' ? res.data : String(res.data), secret);
       const headers: Record<string, unknown> = {};
       for (const [k, v] of Object.entries(res.headers as Record<string, unknown>)) {
-        headers[k] = typeof v === 'string' ? withoutSecret(v, secret) : Array.isArray(v) ? v.map((x) => withoutSecret(String(x), secret)) : v;
+        headers[k] =
+          typeof v === 'string' ? withoutSecret(v, secret) : Array.isArray(v) ? v.map((x) => withoutSecret(String(x), secret)) : v;
       }
       result = classifyAnswer(req.channel, res.status, headers, body);
     } catch (err) {

@@ -29,7 +29,11 @@ export function requestUrl(req: ProviderRequest): string {
 }
 
 /** Long SMS: `param` (values joined by `|`), `phone`, `skin`, optional `sign`. */
-export function longSmsRequest(endpoint: string, job: { phone: string; skin: string; sign?: string | undefined }, params: readonly string[]): ProviderRequest {
+export function longSmsRequest(
+  endpoint: string,
+  job: { phone: string; skin: string; sign?: string | undefined },
+  params: readonly string[],
+): ProviderRequest {
   const query: Array<[string, string]> = [
     ['param', params.join('|')],
     ['phone', job.phone],
@@ -41,5 +45,12 @@ export function longSmsRequest(endpoint: string, job: { phone: string; skin: str
 
 /** Voice notify: `content` (spoken text) and `mobile`. */
 export function voiceRequest(endpoint: string, job: { phone: string; content: string }): ProviderRequest {
-  return { channel: 'voice', endpoint, query: [['content', job.content], ['mobile', job.phone]] };
+  return {
+    channel: 'voice',
+    endpoint,
+    query: [
+      ['content', job.content],
+      ['mobile', job.phone],
+    ],
+  };
 }

@@ -42,7 +42,9 @@ export const sandboxAdapter: AxiosAdapter = async (config: InternalAxiosRequestC
   counter += 1;
   const requestId = `sandbox-${Date.now().toString(36)}-${counter}`;
   const body = JSON.stringify(
-    code === 'OK' ? { Message: '发送成功', Code: 'OK', RequestId: requestId } : { Message: MESSAGES[code], Code: code, RequestId: requestId },
+    code === 'OK'
+      ? { Message: '发送成功', Code: 'OK', RequestId: requestId }
+      : { Message: MESSAGES[code], Code: code, RequestId: requestId },
   );
   return {
     data: body,

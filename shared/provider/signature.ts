@@ -58,14 +58,11 @@ export function stringToSign(input: SignInput): string {
   const headers = Object.entries(input.signedHeaders)
     .map(([k, v]) => [k.toLowerCase(), v] as const)
     .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  return [
-    input.method.toUpperCase(),
-    input.accept ?? '',
-    input.contentMd5 ?? '',
-    input.contentType ?? '',
-    input.date ?? '',
-    '',
-  ].join('\n') + headers.map(([k, v]) => `${k}:${v}\n`).join('') + canonicalResource(input.url);
+  return (
+    [input.method.toUpperCase(), input.accept ?? '', input.contentMd5 ?? '', input.contentType ?? '', input.date ?? '', ''].join('\n') +
+    headers.map(([k, v]) => `${k}:${v}\n`).join('') +
+    canonicalResource(input.url)
+  );
 }
 
 export function hmacSha256Base64(secret: string, text: string): string {
@@ -103,7 +100,10 @@ export function signedHeaders(creds: SignatureCredentials, method: string, url: 
 }
 
 /** The provider client's `authenticate` hook for signature mode. */
-export function signatureAuthenticator(creds: SignatureCredentials, options: SignOptions = {}): (req: ProviderRequest, url: string) => Record<string, string> {
+export function signatureAuthenticator(
+  creds: SignatureCredentials,
+  options: SignOptions = {},
+): (req: ProviderRequest, url: string) => Record<string, string> {
   return (_req, url) => signedHeaders(creds, 'GET', url, options);
 }
 
@@ -115,5 +115,8 @@ export function signatureAuthenticator(creds: SignatureCredentials, options: Sig
 export function redactGatewayMessage(message: string): string {
   const at = message.indexOf('StringToSign');
   if (at < 0) return message.slice(0, 200);
-  return message.slice(0, 400).replace(/([?&][^=&\s`'"]+)=[^&`'"]*/g, '$1=…').replace(/(?<!\d)1[3-9]\d{9}(?!\d)/g, '1**********');
+  return message
+    .slice(0, 400)
+    .replace(/([?&][^=&\s`'"]+)=[^&`'"]*/g, '$1=…')
+    .replace(/(?<!\d)1[3-9]\d{9}(?!\d)/g, '1**********');
 }

@@ -58,10 +58,20 @@ export function sendRoute(channel: Channel): Route {
           if (err instanceof NotifyError) throw err;
           // The store failed (limits or the entry itself): nothing was sent, the entry may still land.
           Object.assign(log, { storeError: errorFields(err) });
-          throw storeUnavailable(err, 'nothing was sent; the job may or may not be scheduled (a slow store still runs the write), so retry with the same idempotencyKey: a retry replaces the entry, never doubles it');
+          throw storeUnavailable(
+            err,
+            'nothing was sent; the job may or may not be scheduled (a slow store still runs the write), so retry with the same idempotencyKey: a retry replaces the entry, never doubles it',
+          );
         }
         Object.assign(log, { outcome: 'scheduled', scheduledId: entry.id });
-        return json(202, { status: 'scheduled', id: entry.id, channel, phone: maskPhone(job.phone), sendAt: job.sendAt, idempotencyKey: key });
+        return json(202, {
+          status: 'scheduled',
+          id: entry.id,
+          channel,
+          phone: maskPhone(job.phone),
+          sendAt: job.sendAt,
+          idempotencyKey: key,
+        });
       }
       const timeoutS = fc.function?.timeout;
       const outcome = await rt.sender.send(job, {
@@ -92,10 +102,17 @@ export function cancelRoute(channel: Channel): Route {
         cancelled = await rt.store.cancel(channel, id, String(log.caller ?? 'anonymous'));
       } catch (err) {
         Object.assign(log, { storeError: errorFields(err) });
-        throw storeUnavailable(err, 'the job may or may not be cancelled (a slow store still runs the write); retry: a job already cancelled answers 404');
+        throw storeUnavailable(
+          err,
+          'the job may or may not be cancelled (a slow store still runs the write); retry: a job already cancelled answers 404',
+        );
       }
       Object.assign(log, { scheduledId: id, cancelled });
-      if (!cancelled) throw new NotifyError('NOT_FOUND', `no scheduled ${channel} job ${id} (already sent, cancelled, or never scheduled by this caller)`);
+      if (!cancelled)
+        throw new NotifyError(
+          'NOT_FOUND',
+          `no scheduled ${channel} job ${id} (already sent, cancelled, or never scheduled by this caller)`,
+        );
       return json(200, { status: 'cancelled', id, channel });
     },
   };

@@ -9,7 +9,12 @@ export const validateRoute: Route = {
   async handler(req, { rt, log }) {
     if (!rt.config) throw rt.configError ?? new NotifyError('INTERNAL', 'function is misconfigured');
     const body = readJsonBody(req);
-    const answer = validateBody(body, { catalog: rt.catalog, longSmsUrl: rt.config.longSmsUrl, voiceUrl: rt.config.voiceUrl, now: new Date(rt.now()) });
+    const answer = validateBody(body, {
+      catalog: rt.catalog,
+      longSmsUrl: rt.config.longSmsUrl,
+      voiceUrl: rt.config.voiceUrl,
+      now: new Date(rt.now()),
+    });
     // Rule ids only: the body may hold phone numbers and codes.
     Object.assign(log, { valid: answer.valid, rules: answer.errors.map((e) => e.rule).slice(0, 20) });
     return json(200, answer);

@@ -1,5 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { type ClaimResult, SCHEDULE_STORE_GRACE_MS, type ScheduledJob, type ScheduleOptions, type Store, type StoredOutcome } from './types.ts';
+import {
+  type ClaimResult,
+  SCHEDULE_STORE_GRACE_MS,
+  type ScheduledJob,
+  type ScheduleOptions,
+  type Store,
+  type StoredOutcome,
+} from './types.ts';
 
 type Entry =
   | { state: 'claimed'; token: string; fingerprint: string; staleAt: number; expiresAt: number }
@@ -29,7 +36,8 @@ export class MemoryStore implements Store {
   async claim(key: string, fingerprint: string, staleMs: number, holdMs = staleMs): Promise<ClaimResult> {
     const e = this.#get(key);
     if (e?.state === 'done') return { kind: 'done', outcome: e.outcome };
-    if (e?.state === 'claimed') return { kind: 'in-progress', fingerprint: e.fingerprint, stale: e.staleAt <= this.#now(), staleAt: e.staleAt };
+    if (e?.state === 'claimed')
+      return { kind: 'in-progress', fingerprint: e.fingerprint, stale: e.staleAt <= this.#now(), staleAt: e.staleAt };
     const token = randomUUID();
     const now = this.#now();
     this.#entries.set(key, { state: 'claimed', token, fingerprint, staleAt: now + staleMs, expiresAt: now + Math.max(holdMs, staleMs) });
@@ -57,7 +65,8 @@ export class MemoryStore implements Store {
     if (max > 0 && !this.#scheduled.has(id)) {
       let pending = 0;
       for (const s of this.#scheduled.values()) {
-        if (s.entry.channel === entry.channel && s.entry.caller === entry.caller && (s.entry.expiresAt ?? Number.POSITIVE_INFINITY) >= now) pending += 1;
+        if (s.entry.channel === entry.channel && s.entry.caller === entry.caller && (s.entry.expiresAt ?? Number.POSITIVE_INFINITY) >= now)
+          pending += 1;
       }
       if (pending >= max) return false;
     }

@@ -111,7 +111,10 @@ const waiting = new WeakMap<Redis, Promise<void>>();
  * that user's Lua scripts as commands (ioredis runs them with EVALSHA, falling back to EVAL
  * when the server has not cached them yet, e.g. after a restart).
  */
-export function scriptedClient<T extends Redis>(connect: () => Promise<Redis>, scripts: Readonly<Record<string, string>>): () => Promise<T> {
+export function scriptedClient<T extends Redis>(
+  connect: () => Promise<Redis>,
+  scripts: Readonly<Record<string, string>>,
+): () => Promise<T> {
   let client: Promise<T> | undefined;
   return async () => {
     client ??= connect().then((r) => {

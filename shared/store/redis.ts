@@ -1,6 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import { type ClaimResult, SCHEDULE_STORE_GRACE_MS, type ScheduledJob, type ScheduleOptions, type Store, type StoredOutcome } from './types.ts';
+import {
+  type ClaimResult,
+  SCHEDULE_STORE_GRACE_MS,
+  type ScheduledJob,
+  type ScheduleOptions,
+  type Store,
+  type StoredOutcome,
+} from './types.ts';
 import { scriptedClient } from './redis-connection.ts';
 
 /**
@@ -109,7 +116,13 @@ export class RedisStore implements Store {
 
   /** `connect` is called once, on first use (ioredis loads lazily). */
   constructor(connect: () => Promise<Redis>, options: RedisStoreOptions = {}) {
-    this.#client = scriptedClient<StoreRedis>(connect, { fcnStoreComplete: COMPLETE, fcnStoreRelease: RELEASE, fcnStoreClaimDue: CLAIM_DUE, fcnStoreCancel: CANCEL, fcnStoreSchedule: SCHEDULE });
+    this.#client = scriptedClient<StoreRedis>(connect, {
+      fcnStoreComplete: COMPLETE,
+      fcnStoreRelease: RELEASE,
+      fcnStoreClaimDue: CLAIM_DUE,
+      fcnStoreCancel: CANCEL,
+      fcnStoreSchedule: SCHEDULE,
+    });
     this.#prefix = options.prefix ?? DEFAULT_STORE_PREFIX;
   }
 
@@ -183,7 +196,19 @@ export class RedisStore implements Store {
     const expiresAt = entry.expiresAt ?? '+inf';
     const ttlMs = entry.expiresAt === undefined ? 0 : Math.max(1, Math.round(entry.expiresAt + SCHEDULE_STORE_GRACE_MS - now));
     const keys = [...this.#schedKeys(entry.channel), this.#callerKey(entry.channel, entry.caller)];
-    return (await r.fcnStoreSchedule(3, ...keys, entry.id, JSON.stringify(entry), entry.dueAt, expiresAt, options.maxPending ?? 0, now, ttlMs)) === 1;
+    return (
+      (await r.fcnStoreSchedule(
+        3,
+        ...keys,
+        entry.id,
+        JSON.stringify(entry),
+        entry.dueAt,
+        expiresAt,
+        options.maxPending ?? 0,
+        now,
+        ttlMs,
+      )) === 1
+    );
   }
 
   async cancel(channel: ScheduledJob['channel'], id: string, caller: string): Promise<boolean> {

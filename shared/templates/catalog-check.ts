@@ -92,7 +92,12 @@ export function ruleFindings(catalog: CatalogFile): Finding[] {
   catalog.templates.forEach((t, i) => {
     const at = first.get(t.skin);
     if (at !== undefined) {
-      findings.push({ path: `templates[${i}].skin`, rule: 'catalog.duplicate-skin', message: `skin "${t.skin}" is already listed at templates[${at}]; each skin once`, severity: 'error' });
+      findings.push({
+        path: `templates[${i}].skin`,
+        rule: 'catalog.duplicate-skin',
+        message: `skin "${t.skin}" is already listed at templates[${at}]; each skin once`,
+        severity: 'error',
+      });
     } else first.set(t.skin, i);
     findings.push(...checkTemplate(t, `templates[${i}]`).findings);
   });
@@ -104,4 +109,3 @@ export function ruleFindings(catalog: CatalogFile): Finding[] {
 export function catalogProblems(findings: readonly Finding[]): string[] {
   return findings.filter((f) => f.severity === 'error').map((f) => `${f.path}: [${f.rule}] ${f.message}`);
 }
-

@@ -35,7 +35,10 @@ export class CatalogError extends ConfigError {
   override name = 'CatalogError';
   readonly problems: string[];
   constructor(source: string, problems: string[]) {
-    super(`template catalog ${source} is invalid: ${problems.slice(0, 5).join('; ')}${problems.length > 5 ? ` (and ${problems.length - 5} more)` : ''}`, ['TEMPLATES_FILE']);
+    super(
+      `template catalog ${source} is invalid: ${problems.slice(0, 5).join('; ')}${problems.length > 5 ? ` (and ${problems.length - 5} more)` : ''}`,
+      ['TEMPLATES_FILE'],
+    );
     this.problems = problems;
   }
 }
@@ -61,7 +64,9 @@ export function createCatalog(file: CatalogFile, source: string): Catalog {
 /** Validates a parsed catalog; throws CatalogError listing every error. */
 export function parseCatalog(data: unknown, source: string): Catalog {
   const { findings, catalog } = checkCatalogData(data);
-  const problems = findings.filter((f) => f.severity === 'error').map((f) => (f.rule === 'schema' ? `${f.path} ${f.message}` : `${f.path}: [${f.rule}] ${f.message}`));
+  const problems = findings
+    .filter((f) => f.severity === 'error')
+    .map((f) => (f.rule === 'schema' ? `${f.path} ${f.message}` : `${f.path}: [${f.rule}] ${f.message}`));
   if (problems.length > 0 || !catalog) throw new CatalogError(source, problems);
   return createCatalog(catalog, source);
 }

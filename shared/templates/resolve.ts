@@ -23,7 +23,12 @@ export function smsTemplate(catalog: Catalog | undefined, skin: string): Templat
   return t && (t.provider ?? 'long-sms') === 'long-sms' ? t : undefined;
 }
 
-export function resolveSms(job: Pick<SmsJob, 'skin' | 'params' | 'sign'>, catalog: Catalog | undefined, at: Date, prefix = ''): ResolvedSms {
+export function resolveSms(
+  job: Pick<SmsJob, 'skin' | 'params' | 'sign'>,
+  catalog: Catalog | undefined,
+  at: Date,
+  prefix = '',
+): ResolvedSms {
   const path = `${prefix}params`;
   const template = smsTemplate(catalog, job.skin);
   if (!template) {

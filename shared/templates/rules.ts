@@ -94,7 +94,7 @@ export function codeVariable(names: readonly string[]): string | undefined {
 
 /** Marketing may be sent 09:00:00 up to (not including) 20:00:00 Beijing time (UTC+8, no DST). */
 export function withinMarketingHours(at: Date): boolean {
-  const minutes = (((at.getUTCHours() + 8) % 24) * 60) + at.getUTCMinutes();
+  const minutes = ((at.getUTCHours() + 8) % 24) * 60 + at.getUTCMinutes();
   return minutes >= 9 * 60 && minutes < 20 * 60;
 }
 
@@ -106,11 +106,16 @@ function lengthFindings(text: string, provider: TemplateProvider, path: string, 
   const chars = countChars(text);
   const out: Finding[] = [];
   if (chars > max) {
-    const who = provider === 'long-sms' ? `the long-SMS provider allows ${max} (it answers 1009 字数限制)` : `voice texts are limited to ${max}`;
+    const who =
+      provider === 'long-sms' ? `the long-SMS provider allows ${max} (it answers 1009 字数限制)` : `voice texts are limited to ${max}`;
     out.push(err(path, 'length.max', `${what} is ${chars} characters counting the signature; ${who}. Shorten the text${note}`));
   } else if (text.length > max) {
     out.push(
-      warn(path, 'length.utf16', `${what} is ${chars} characters as users see them but ${text.length} UTF-16 units; a provider counting emoji as 2 would refuse it. Replace emoji to be safe`),
+      warn(
+        path,
+        'length.utf16',
+        `${what} is ${chars} characters as users see them but ${text.length} UTF-16 units; a provider counting emoji as 2 would refuse it. Replace emoji to be safe`,
+      ),
     );
   }
   return out;
@@ -120,31 +125,67 @@ function kindFindings(t: TemplateEntry, parsed: ParsedText, path: string): Findi
   const out: Finding[] = [];
   const at = `${path}.text`;
   if (t.kind === 'verification') {
-    if (!hasKeyword(t.text)) out.push(err(at, 'verification.keyword', 'a verification template must say 验证码, 注册码, 校验码 or 动态码; add one of them (or use kind "notification")'));
+    if (!hasKeyword(t.text))
+      out.push(
+        err(
+          at,
+          'verification.keyword',
+          'a verification template must say 验证码, 注册码, 校验码 or 动态码; add one of them (or use kind "notification")',
+        ),
+      );
     if (hasLink(t.text)) out.push(err(at, 'verification.link', 'verification templates must not contain links; remove the URL'));
-    if (hasOptOut(t.text)) out.push(err(at, 'verification.opt-out', 'verification templates must not carry marketing text such as an opt-out; remove it'));
+    if (hasOptOut(t.text))
+      out.push(err(at, 'verification.opt-out', 'verification templates must not carry marketing text such as an opt-out; remove it'));
     if (codeVariable(variableNames(parsed)) === undefined) {
-      out.push(err(at, 'verification.code-variable', 'a verification template needs a variable for the code: name it #code# (or the template may have only one variable)'));
+      out.push(
+        err(
+          at,
+          'verification.code-variable',
+          'a verification template needs a variable for the code: name it #code# (or the template may have only one variable)',
+        ),
+      );
     }
   } else if (t.kind === 'marketing') {
-    if (!hasOptOut(t.text)) out.push(err(at, 'marketing.opt-out', 'marketing templates must tell how to opt out: end with e.g. 拒收请回复R, 回T退订 or 退订回N'));
+    if (!hasOptOut(t.text))
+      out.push(err(at, 'marketing.opt-out', 'marketing templates must tell how to opt out: end with e.g. 拒收请回复R, 回T退订 or 退订回N'));
   } else if (hasOptOut(t.text)) {
-    out.push(err(at, 'notification.opt-out', 'notification templates must not carry an opt-out (that makes them marketing); remove it or use kind "marketing"'));
+    out.push(
+      err(
+        at,
+        'notification.opt-out',
+        'notification templates must not carry an opt-out (that makes them marketing); remove it or use kind "marketing"',
+      ),
+    );
   }
   return out;
 }
 
 /** Rules on parameter values: what the `|`-joined query and the message can carry. */
-export function valueFindings(t: Pick<TemplateEntry, 'kind' | 'provider'> | undefined, name: string | undefined, value: string, path: string, isCode: boolean): Finding[] {
+export function valueFindings(
+  t: Pick<TemplateEntry, 'kind' | 'provider'> | undefined,
+  name: string | undefined,
+  value: string,
+  path: string,
+  isCode: boolean,
+): Finding[] {
   const out: Finding[] = [];
-  if (value.includes('|')) out.push(err(path, 'param.pipe', 'must not contain "|": the provider joins parameters with it and cannot escape it; remove or replace it (e.g. with ／)'));
-  if (LINE_BREAK.test(value)) out.push(err(path, 'param.newline', 'must not contain line breaks: vendors refuse or mangle them; put the text on one line'));
+  if (value.includes('|'))
+    out.push(
+      err(
+        path,
+        'param.pipe',
+        'must not contain "|": the provider joins parameters with it and cannot escape it; remove or replace it (e.g. with ／)',
+      ),
+    );
+  if (LINE_BREAK.test(value))
+    out.push(err(path, 'param.newline', 'must not contain line breaks: vendors refuse or mangle them; put the text on one line'));
   if (t?.kind === 'verification') {
     if (isCode && !CODE_DIGITS.test(value)) {
       const rule = t.provider === 'voice' ? 'voice.code-digits' : 'verification.code-digits';
       out.push(err(path, rule, `the code${name ? ` (#${name}#)` : ''} must be 4 to 6 digits (0-9), got ${describeValue(value)}`));
     }
-    if (hasLink(value)) out.push(err(path, 'verification.link', 'verification messages must not contain links; remove the URL from this value'));
+    if (hasLink(value))
+      out.push(err(path, 'verification.link', 'verification messages must not contain links; remove the URL from this value'));
   }
   return out;
 }
@@ -177,7 +218,13 @@ export function checkTemplate(t: TemplateEntry, path = 'template'): TemplateResu
     }
   }
   for (const m of parsed.malformed) {
-    findings.push(err(at, 'variable.malformed', `"${m.token}" is not a variable: write #name# with letters, digits, _ or 汉字 (at most 32), and no stray #`));
+    findings.push(
+      err(
+        at,
+        'variable.malformed',
+        `"${m.token}" is not a variable: write #name# with letters, digits, _ or 汉字 (at most 32), and no stray #`,
+      ),
+    );
   }
   if (parsed.variables.length > MAX_VARIABLES) {
     findings.push(err(at, 'variable.count', `the text has ${parsed.variables.length} variables; at most ${MAX_VARIABLES} are supported`));
@@ -189,11 +236,20 @@ export function checkTemplate(t: TemplateEntry, path = 'template'): TemplateResu
   let complete = false;
   if (t.example !== undefined) {
     for (const name of Object.keys(t.example)) {
-      if (!names.includes(name)) findings.push(err(`${path}.example.${name}`, 'example.undeclared', `the text has no #${name}#; fix the name or remove it from example`));
+      if (!names.includes(name))
+        findings.push(
+          err(`${path}.example.${name}`, 'example.undeclared', `the text has no #${name}#; fix the name or remove it from example`),
+        );
     }
     const missing = names.filter((n) => !Object.hasOwn(t.example as object, n));
     if (missing.length > 0) {
-      findings.push(err(`${path}.example`, 'example.missing', `example has no value for ${missing.map((n) => `#${n}#`).join(', ')}; give one for every variable`));
+      findings.push(
+        err(
+          `${path}.example`,
+          'example.missing',
+          `example has no value for ${missing.map((n) => `#${n}#`).join(', ')}; give one for every variable`,
+        ),
+      );
     }
     for (const [name, value] of Object.entries(t.example)) {
       if (names.includes(name)) findings.push(...valueFindings(t, name, value, `${path}.example.${name}`, name === code));
@@ -201,11 +257,22 @@ export function checkTemplate(t: TemplateEntry, path = 'template'): TemplateResu
     complete = missing.length === 0;
   }
 
-  const preview = complete ? render(t.text, parsed.variables.map((v) => (t.example as Record<string, string>)[v.name] ?? '')) : t.text;
+  const preview = complete
+    ? render(
+        t.text,
+        parsed.variables.map((v) => (t.example as Record<string, string>)[v.name] ?? ''),
+      )
+    : t.text;
   // Without examples only the fixed text is certain; the values add to it.
   const measured = complete ? preview : parsed.fixed;
   findings.push(
-    ...lengthFindings(measured, provider, at, complete ? 'the text with the example values' : 'the text without its variables', complete ? '' : ' (variable values come on top)'),
+    ...lengthFindings(
+      measured,
+      provider,
+      at,
+      complete ? 'the text with the example values' : 'the text without its variables',
+      complete ? '' : ' (variable values come on top)',
+    ),
   );
   const length = countChars(measured);
   return { findings, parsed, preview, length, segments: provider === 'voice' ? 0 : segmentsFor(length) };
@@ -231,7 +298,11 @@ export function checkParams(t: TemplateEntry, params: readonly string[] | Record
     const list = params as readonly string[];
     if (list.length !== parsed.variables.length) {
       findings.push(
-        err(path, 'param.count', `template ${t.skin} has ${parsed.variables.length} variable(s) (${parsed.variables.map((v) => `#${v.name}#`).join(' ') || 'none'}) but ${list.length} value(s) were given; give one per variable, in order`),
+        err(
+          path,
+          'param.count',
+          `template ${t.skin} has ${parsed.variables.length} variable(s) (${parsed.variables.map((v) => `#${v.name}#`).join(' ') || 'none'}) but ${list.length} value(s) were given; give one per variable, in order`,
+        ),
       );
     } else values = [...list];
     list.forEach((value, i) => {
@@ -241,7 +312,14 @@ export function checkParams(t: TemplateEntry, params: readonly string[] | Record
   } else {
     const named = params as Record<string, string>;
     for (const name of Object.keys(named)) {
-      if (!names.includes(name)) findings.push(err(`${path}.${name}`, 'param.undeclared', `template ${t.skin} has no #${name}#; its variables are ${names.map((n) => `#${n}#`).join(' ') || 'none'}`));
+      if (!names.includes(name))
+        findings.push(
+          err(
+            `${path}.${name}`,
+            'param.undeclared',
+            `template ${t.skin} has no #${name}#; its variables are ${names.map((n) => `#${n}#`).join(' ') || 'none'}`,
+          ),
+        );
     }
     const missing = names.filter((n) => !Object.hasOwn(named, n));
     for (const name of missing) findings.push(err(`${path}.${name}`, 'param.missing', `template ${t.skin} needs a value for #${name}#`));
@@ -278,13 +356,21 @@ export function checkVoiceContent(content: string, path = 'content'): Finding[] 
   if (KEYWORD.test(folded)) {
     // The digits following the keyword are the code: 验证码是 12345, 验证码：1234。
     const m = /(?:验证码|注册码|校验码|动态码)\D{0,6}?(\d+)/.exec(folded);
-    if (!m) findings.push(err(path, 'voice.code-digits', 'the text mentions a code but no digits follow it; put the 4 to 6 digit code after 验证码'));
-    else if (!CODE_DIGITS.test(m[1] as string)) findings.push(err(path, 'voice.code-digits', `the spoken code must be 4 to 6 digits, got ${(m[1] as string).length}`));
+    if (!m)
+      findings.push(
+        err(path, 'voice.code-digits', 'the text mentions a code but no digits follow it; put the 4 to 6 digit code after 验证码'),
+      );
+    else if (!CODE_DIGITS.test(m[1] as string))
+      findings.push(err(path, 'voice.code-digits', `the spoken code must be 4 to 6 digits, got ${(m[1] as string).length}`));
   }
   return findings;
 }
 
 export function sendingHoursFinding(t: TemplateEntry, at: Date, path: string): Finding | undefined {
   if (t.kind !== 'marketing' || withinMarketingHours(at)) return undefined;
-  return err(path, 'marketing.sending-hours', 'marketing messages may be sent only 09:00-20:00 Beijing time; schedule it (sendAt) inside those hours');
+  return err(
+    path,
+    'marketing.sending-hours',
+    'marketing messages may be sent only 09:00-20:00 Beijing time; schedule it (sendAt) inside those hours',
+  );
 }

@@ -74,7 +74,9 @@ function rawParamFindings(raw: Record<string, unknown>): Finding[] {
   const p = raw.params;
   if (Array.isArray(p) && p.every((v) => typeof v === 'string')) return checkPlainParams(p as string[], 'job.params');
   if (p && typeof p === 'object' && !Array.isArray(p)) {
-    return Object.entries(p).flatMap(([k, v]) => (typeof v === 'string' ? checkPlainParams([v], `job.params.${k}`).map((f) => ({ ...f, path: `job.params.${k}` })) : []));
+    return Object.entries(p).flatMap(([k, v]) =>
+      typeof v === 'string' ? checkPlainParams([v], `job.params.${k}`).map((f) => ({ ...f, path: `job.params.${k}` })) : [],
+    );
   }
   return [];
 }
@@ -87,7 +89,12 @@ function parseFailure(err: InvalidRequestError): Finding {
 export function dryRunJob(raw: unknown, deps: DryRunDeps): ValidationAnswer {
   const empty = { length: null, segments: null, preview: null, sent: false };
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
-    return { ...split([{ path: 'job', rule: 'schema', message: 'must be a JSON object (a job as POST /sms or /voice takes it)', severity: 'error' }]), ...empty };
+    return {
+      ...split([
+        { path: 'job', rule: 'schema', message: 'must be a JSON object (a job as POST /sms or /voice takes it)', severity: 'error' },
+      ]),
+      ...empty,
+    };
   }
   const obj = raw as Record<string, unknown>;
   const channel = obj.channel === 'voice' ? 'voice' : 'sms';
@@ -150,7 +157,14 @@ export function dryRunJob(raw: unknown, deps: DryRunDeps): ValidationAnswer {
 export function validateBody(body: Record<string, unknown>, deps: DryRunDeps): ValidationAnswer {
   const keys = Object.keys(body);
   const unknown = keys.filter((k) => k !== 'template' && k !== 'job');
-  if (unknown.length > 0) throw new InvalidRequestError(`body has unknown field(s): ${unknown.slice(0, 5).map((k) => k.slice(0, 40)).join(', ')}; send {"template":{…}} or {"job":{…}}`, '(body)');
+  if (unknown.length > 0)
+    throw new InvalidRequestError(
+      `body has unknown field(s): ${unknown
+        .slice(0, 5)
+        .map((k) => k.slice(0, 40))
+        .join(', ')}; send {"template":{…}} or {"job":{…}}`,
+      '(body)',
+    );
   const hasTemplate = body.template !== undefined;
   const hasJob = body.job !== undefined;
   if (hasTemplate === hasJob) throw new InvalidRequestError('send exactly one of {"template":{…}} or {"job":{…}}', '(body)');

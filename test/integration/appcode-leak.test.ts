@@ -33,7 +33,10 @@ const THROTTLE = gateway(403, 'Throttled by APP Flow Control');
 
 /** Every error path, plus answers that echo what we sent (a careless gateway or vendor). */
 const PATHS: Array<[string, Behaviour[]]> = [
-  ...['101', '102', '103', '104', '105', '106', '107', '1002', '1009', '7777'].map((c): [string, Behaviour[]] => [`vendor ${c}`, [vendor(c)]]),
+  ...['101', '102', '103', '104', '105', '106', '107', '1002', '1009', '7777'].map((c): [string, Behaviour[]] => [
+    `vendor ${c}`,
+    [vendor(c)],
+  ]),
   ['gateway 400 Invalid AppCode', [gateway(400, 'Invalid AppCode `not exists`')]],
   ['gateway 401 Invalid AppCode', [gateway(401, 'Invalid AppCode `not exists`')]],
   ['gateway 403 Unauthorized', [gateway(403, 'Unauthorized')]],
@@ -41,7 +44,10 @@ const PATHS: Array<[string, Behaviour[]]> = [
   ['gateway 403 subscription quota exhausted', [gateway(403, 'Api Market Subscription quota exhausted')]],
   ['gateway 403 Quota Expired', [gateway(403, 'Quota Expired')]],
   ['gateway flow control', Array.from({ length: RETRIES + 1 }, () => THROTTLE)],
-  ['gateway 400 Invalid Signature', [gateway(400, `Invalid Signature, Server StringToSign:\`GET#application/json####/largesms?param=864213&phone=${PHONE}&skin=1\``)]],
+  [
+    'gateway 400 Invalid Signature',
+    [gateway(400, `Invalid Signature, Server StringToSign:\`GET#application/json####/largesms?param=864213&phone=${PHONE}&skin=1\``)],
+  ],
   ...[500, 502, 503, 504].map((s): [string, Behaviour[]] => [`gateway ${s}`, [gateway(s, 'Backend Service Unavailable')]]),
   ['a hang', [{ kind: 'hang' }]],
   ['a reset', [{ kind: 'reset' }]],
@@ -53,12 +59,25 @@ const PATHS: Array<[string, Behaviour[]]> = [
   // Echoes: the gateway or vendor repeats our Authorization header and the phone.
   ['gateway 401 echoing the AppCode', [gateway(401, `Invalid AppCode \`${APPCODE}\``)]],
   ['gateway 403 echoing the header', [gateway(403, `Unauthorized: APPCODE ${APPCODE} for ${PHONE}`)]],
-  ['a 500 HTML body echoing the header', [{ kind: 'raw', status: 500, body: `<pre>Authorization: APPCODE ${APPCODE}\nphone=${PHONE}</pre>`, headers: { 'content-type': 'text/html' } }]],
+  [
+    'a 500 HTML body echoing the header',
+    [
+      {
+        kind: 'raw',
+        status: 500,
+        body: `<pre>Authorization: APPCODE ${APPCODE}\nphone=${PHONE}</pre>`,
+        headers: { 'content-type': 'text/html' },
+      },
+    ],
+  ],
   ['a non-JSON 200 echoing the header', [{ kind: 'raw', status: 200, body: `bad request from APPCODE ${APPCODE} to ${PHONE}` }]],
   ['a vendor refusal echoing the header', [vendor('105', `模板错误 APPCODE ${APPCODE} ${PHONE}`)]],
   ['an unknown code echoing the header', [vendor(`E-${APPCODE}`, `APPCODE ${APPCODE}`)]],
   ['a success echoing the header', [vendor('OK', `发送成功 APPCODE ${APPCODE} ${PHONE}`)]],
-  ['a voice success echoing the header', [{ kind: 'json', body: { ReturnStatus: 'Success', Message: `ok ${APPCODE} ${PHONE}`, TaskID: 1, SuccessCounts: 1 } }]],
+  [
+    'a voice success echoing the header',
+    [{ kind: 'json', body: { ReturnStatus: 'Success', Message: `ok ${APPCODE} ${PHONE}`, TaskID: 1, SuccessCounts: 1 } }],
+  ],
 ];
 
 function env(extra: Record<string, string> = {}): Record<string, string> {
@@ -79,7 +98,9 @@ function env(extra: Record<string, string> = {}): Record<string, string> {
 function serialize(value: unknown): string {
   let json: string;
   try {
-    json = JSON.stringify(value, (_k, v: unknown) => (v instanceof Error ? { ...v, name: v.name, message: v.message, stack: v.stack, cause: v.cause } : v));
+    json = JSON.stringify(value, (_k, v: unknown) =>
+      v instanceof Error ? { ...v, name: v.name, message: v.message, stack: v.stack, cause: v.cause } : v,
+    );
   } catch {
     json = '';
   }
@@ -98,7 +119,8 @@ afterAll(async () => {
 describe('the AppCode never leaves: HTTP answers and logs', () => {
   for (const channel of ['sms', 'voice'] as const) {
     const spec = SPECS[channel === 'sms' ? 'long-sms' : 'voice-notify'];
-    const job = channel === 'sms' ? { phone: `+86 ${PHONE}`, skin: '1', params: ['864213'] } : { phone: PHONE, content: '您的验证码是864213' };
+    const job =
+      channel === 'sms' ? { phone: `+86 ${PHONE}`, skin: '1', params: ['864213'] } : { phone: PHONE, content: '您的验证码是864213' };
 
     it.each(PATHS)(`${channel}: %s`, async (name, behaviours) => {
       const handler = createFunction(spec, { env: env(), retryDelayMs: 5, catalog: null });
@@ -106,7 +128,14 @@ describe('the AppCode never leaves: HTTP answers and logs', () => {
       fake.next(...behaviours);
       let raw: unknown;
       try {
-        raw = await handler(httpEvent({ path: `/${channel}`, headers: { authorization: `Bearer ${CALLER_KEY}` }, body: { ...job, idempotencyKey: `leak-${name}` } }), fcContext());
+        raw = await handler(
+          httpEvent({
+            path: `/${channel}`,
+            headers: { authorization: `Bearer ${CALLER_KEY}` },
+            body: { ...job, idempotencyKey: `leak-${name}` },
+          }),
+          fcContext(),
+        );
       } catch (err) {
         outputs.push({ path: `${channel} ${name} (thrown)`, text: serialize(err) });
         throw err;
@@ -127,7 +156,9 @@ describe('the AppCode never leaves: HTTP answers and logs', () => {
         retryDelayMs: 5,
         catalog: null,
       });
-      const res = asHttpResult(await handler(httpEvent({ path: `/${channel}`, headers: { authorization: `Bearer ${CALLER_KEY}` }, body: job }), fcContext()));
+      const res = asHttpResult(
+        await handler(httpEvent({ path: `/${channel}`, headers: { authorization: `Bearer ${CALLER_KEY}` }, body: job }), fcContext()),
+      );
       outputs.push({ path: `${channel} refused`, text: `${res.body}\n${JSON.stringify(res.headers)}` });
       expect(res.statusCode).toBe(502);
       expect(res.body).not.toContain(APPCODE);
@@ -136,7 +167,8 @@ describe('the AppCode never leaves: HTTP answers and logs', () => {
 });
 
 describe('the AppCode never leaves: what the client returns or throws', () => {
-  const client = () => createProviderClient({ credentials: { kind: 'appcode', appCode: APPCODE }, timeoutMs: 300, retries: RETRIES, retryDelayMs: 5 });
+  const client = () =>
+    createProviderClient({ credentials: { kind: 'appcode', appCode: APPCODE }, timeoutMs: 300, retries: RETRIES, retryDelayMs: 5 });
 
   it.each(PATHS)('%s', async (name, behaviours) => {
     fake.reset();
@@ -203,8 +235,21 @@ describe('the scan over everything collected', () => {
   });
 
   it('the logs did record the failures (the scan read real lines)', () => {
-    const errorCodes = new Set(logs.parsed().map((l) => l.errorCode).filter(Boolean));
-    for (const code of ['INVALID_PHONE', 'RATE_LIMITED', 'PROVIDER_AUTH_FAILED', 'QUOTA_EXHAUSTED', 'PROVIDER_THROTTLED', 'PROVIDER_ERROR', 'OUTCOME_UNKNOWN']) {
+    const errorCodes = new Set(
+      logs
+        .parsed()
+        .map((l) => l.errorCode)
+        .filter(Boolean),
+    );
+    for (const code of [
+      'INVALID_PHONE',
+      'RATE_LIMITED',
+      'PROVIDER_AUTH_FAILED',
+      'QUOTA_EXHAUSTED',
+      'PROVIDER_THROTTLED',
+      'PROVIDER_ERROR',
+      'OUTCOME_UNKNOWN',
+    ]) {
       expect(errorCodes).toContain(code);
     }
   });

@@ -102,7 +102,13 @@ describe('GET /healthz', () => {
 });
 
 describe('fail closed', () => {
-  const env = (extra: Record<string, string>) => ({ APPCODE: TEST_APPCODE, LONG_SMS_URL: fake.longSmsUrl, VOICE_URL: fake.voiceUrl, QUIET_HOURS: 'off', ...extra });
+  const env = (extra: Record<string, string>) => ({
+    APPCODE: TEST_APPCODE,
+    LONG_SMS_URL: fake.longSmsUrl,
+    VOICE_URL: fake.voiceUrl,
+    QUIET_HOURS: 'off',
+    ...extra,
+  });
 
   it.each(PROTECTED_ROUTES)('with no API_KEYS, $path refuses to send, naming the variable', async ({ fn, path, body }) => {
     const call = invoker(fn, { env: env({}) });

@@ -129,12 +129,25 @@ describe('the build', () => {
   it('serves GET /openapi.json from the embedded document: its own routes, no route table or JSON Schema generator bundled', async () => {
     const whole = JSON.parse(readFileSync(join(ROOT, 'openapi.json'), 'utf8')) as Record<string, unknown>;
     for (const b of result.bundles) {
-      const meta = JSON.parse(readFileSync(b.metafile, 'utf8')) as { outputs: Record<string, { inputs: Record<string, { bytesInOutput: number }> }> };
-      const inputs = Object.values(meta.outputs).flatMap((o) => Object.entries(o.inputs).filter(([, v]) => v.bytesInOutput > 0).map(([k]) => k));
-      expect(inputs.filter((i) => /shared\/openapi\/(table|document)\.ts|zod\/v4\/core\/(to-json-schema|json-schema-)/.test(i)), b.name).toEqual([]);
+      const meta = JSON.parse(readFileSync(b.metafile, 'utf8')) as {
+        outputs: Record<string, { inputs: Record<string, { bytesInOutput: number }> }>;
+      };
+      const inputs = Object.values(meta.outputs).flatMap((o) =>
+        Object.entries(o.inputs)
+          .filter(([, v]) => v.bytesInOutput > 0)
+          .map(([k]) => k),
+      );
+      expect(
+        inputs.filter((i) => /shared\/openapi\/(table|document)\.ts|zod\/v4\/core\/(to-json-schema|json-schema-)/.test(i)),
+        b.name,
+      ).toEqual([]);
       expect(inputs, b.name).toContain('shared/openapi/route.ts');
       // With API_KEYS set and no key given: public, like /healthz.
-      const { answers: [answer] } = await invoke(join(elsewhere, b.name), { API_KEYS: `bundle:${CALLER_KEY}`, SANDBOX: '1' }, [{ event: httpEvent({ method: 'GET', path: '/openapi.json' }) }]);
+      const {
+        answers: [answer],
+      } = await invoke(join(elsewhere, b.name), { API_KEYS: `bundle:${CALLER_KEY}`, SANDBOX: '1' }, [
+        { event: httpEvent({ method: 'GET', path: '/openapi.json' }) },
+      ]);
       expect(answer?.statusCode, b.name).toBe(200);
       expect(answer?.json, b.name).toEqual(documentFor(whole, b.name));
     }
@@ -145,17 +158,28 @@ describe('the build', () => {
     expect(shipped).toEqual({ 'long-sms': true, 'template-validate': false, 'voice-notify': true });
     for (const b of result.bundles) {
       // Decided from what index.js contains (the lazy stub in its metafile), not from a list.
-      const meta = JSON.parse(readFileSync(b.metafile, 'utf8')) as { outputs: Record<string, { inputs: Record<string, { bytesInOutput: number }> }> };
+      const meta = JSON.parse(readFileSync(b.metafile, 'utf8')) as {
+        outputs: Record<string, { inputs: Record<string, { bytesInOutput: number }> }>;
+      };
       const loads = Object.values(meta.outputs).some((o) => (o.inputs['fcn-lazy:ioredis']?.bytesInOutput ?? 0) > 0);
-      expect(b.lazy.map((l) => l.module), b.name).toEqual(loads ? ['ioredis'] : []);
+      expect(
+        b.lazy.map((l) => l.module),
+        b.name,
+      ).toEqual(loads ? ['ioredis'] : []);
       expect(loads, b.name).toBe(b.name !== 'template-validate');
-      expect(b.inputs.filter((i) => i.includes('shared/store/redis')), b.name).toEqual(loads ? expect.arrayContaining(['shared/store/redis.ts']) : []);
+      expect(
+        b.inputs.filter((i) => i.includes('shared/store/redis')),
+        b.name,
+      ).toEqual(loads ? expect.arrayContaining(['shared/store/redis.ts']) : []);
     }
   });
 
   it('never bundles ali-oss (the test oracle): the OSS client is our own V4 signer', () => {
     for (const b of result.bundles) {
-      expect(b.inputs.filter((i) => i.includes('node_modules/ali-oss/')), b.name).toEqual([]);
+      expect(
+        b.inputs.filter((i) => i.includes('node_modules/ali-oss/')),
+        b.name,
+      ).toEqual([]);
       expect(b.inputs, b.name).toContain('shared/oss/client.ts');
       const code = readFileSync(b.codeFile, 'utf8');
       expect(code).toContain('OSS4-HMAC-SHA256');
@@ -167,7 +191,9 @@ describe('the build', () => {
     const builtins = new Set(builtinModules);
     for (const b of result.bundles) {
       const files = readdirSync(join(result.outdir, b.name)).sort();
-      expect(files).toEqual(['app.cache', 'app.js', 'index.js', 'package.json', ...b.lazy.map((l) => l.file.split('/').pop() as string)].sort());
+      expect(files).toEqual(
+        ['app.cache', 'app.js', 'index.js', 'package.json', ...b.lazy.map((l) => l.file.split('/').pop() as string)].sort(),
+      );
       expect(files.some((f) => f.startsWith('.env') || (f.endsWith('.json') && f !== 'package.json'))).toBe(false);
       const code = readFileSync(b.file, 'utf8') + readFileSync(b.codeFile, 'utf8');
       const required = [...code.matchAll(/\brequire\("([^"]+)"\)/g)].map((m) => m[1] as string);

@@ -30,7 +30,11 @@ const cloudEvent = (body: string, messageId = randomBytes(8).toString('hex')) =>
   const base = fixture<Record<string, any>>('mns-queue-cloudevent');
   return { ...base, id: `ce-${messageId}`, data: { ...base.data, messageId, messageBody: body } };
 };
-const topicEvent = (job: unknown) => ({ ...fixture('mns-topic-json'), Message: JSON.stringify(job), MessageId: randomBytes(8).toString('hex') });
+const topicEvent = (job: unknown) => ({
+  ...fixture('mns-topic-json'),
+  Message: JSON.stringify(job),
+  MessageId: randomBytes(8).toString('hex'),
+});
 
 describe('a job for the other channel on a queue (misrouted)', () => {
   it('sends the rest of the batch, then fails naming the misrouted message; the redelivery replays and fails again (so it is dead-lettered)', async () => {
@@ -38,7 +42,11 @@ describe('a job for the other channel on a queue (misrouted)', () => {
     const phones = [nextPhone(), nextPhone()];
     const voicePhone = nextPhone();
     const misroutedId = `misrouted-${randomBytes(4).toString('hex')}`;
-    const batch = [cloudEvent(JSON.stringify(smsJob(phones[0]!))), cloudEvent(JSON.stringify(voiceJob(voicePhone)), misroutedId), cloudEvent(JSON.stringify(smsJob(phones[1]!)))];
+    const batch = [
+      cloudEvent(JSON.stringify(smsJob(phones[0]!))),
+      cloudEvent(JSON.stringify(voiceJob(voicePhone)), misroutedId),
+      cloudEvent(JSON.stringify(smsJob(phones[1]!))),
+    ];
 
     const err = await sms(asBuffer(batch), fcContext()).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(MisroutedJobsError);
@@ -113,7 +121,13 @@ describe('the store a deployed function uses (STORE, REDIS_URL)', () => {
   });
 
   it('STORE=memory together with REDIS_URL is ambiguous and refused', () => {
-    const fn = eventFunction('long-sms', fake, undefined as never, { store: undefined }, { STORE: 'memory', REDIS_URL: 'redis://127.0.0.1:1' });
+    const fn = eventFunction(
+      'long-sms',
+      fake,
+      undefined as never,
+      { store: undefined },
+      { STORE: 'memory', REDIS_URL: 'redis://127.0.0.1:1' },
+    );
     expect(fn.runtime.configError?.variables).toContain('STORE');
   });
 

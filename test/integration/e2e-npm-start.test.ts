@@ -18,7 +18,13 @@ describe('npm start against the fake provider (AppCode mode)', () => {
   beforeAll(async () => {
     fake = await startFakeProvider();
     // Voice quiet hours (09:00-20:00 Beijing) are tested with a fixed clock elsewhere; this test runs at any hour.
-    server = await spawnNpmStart({ APPCODE: TEST_APPCODE, LONG_SMS_URL: fake.longSmsUrl, VOICE_URL: fake.voiceUrl, API_KEYS: `e2e:${CALLER_KEY}`, QUIET_HOURS: 'off' });
+    server = await spawnNpmStart({
+      APPCODE: TEST_APPCODE,
+      LONG_SMS_URL: fake.longSmsUrl,
+      VOICE_URL: fake.voiceUrl,
+      API_KEYS: `e2e:${CALLER_KEY}`,
+      QUIET_HOURS: 'off',
+    });
   });
   afterAll(async () => {
     await server?.stop();
@@ -26,7 +32,11 @@ describe('npm start against the fake provider (AppCode mode)', () => {
   });
 
   it('sends POST /sms over HTTP and the provider receives exactly that request', async () => {
-    const res = await post(`${server.url}/sms`, { phone: '0086 13800138000', skin: '2', params: ['张三', 'A-42', '3'] }, { authorization: `Bearer ${CALLER_KEY}` });
+    const res = await post(
+      `${server.url}/sms`,
+      { phone: '0086 13800138000', skin: '2', params: ['张三', 'A-42', '3'] },
+      { authorization: `Bearer ${CALLER_KEY}` },
+    );
     expect(res.json).toMatchObject({ status: 'sent' });
     expect(res.status).toBe(200);
     expect(res.json).toMatchObject({ status: 'sent', channel: 'sms', phone: '138****8000', provider: { code: 'OK' }, replayed: false });
@@ -51,7 +61,11 @@ describe('npm start against the fake provider (AppCode mode)', () => {
     const before = fake.requests.length;
     const noKey = await post(`${server.url}/sms`, { phone: '13800138000', skin: '1', params: ['1'] });
     expect(noKey.status).toBe(401);
-    const bad = await fetch(`${server.url}/sms`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${CALLER_KEY}` }, body: '{"phone":' });
+    const bad = await fetch(`${server.url}/sms`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${CALLER_KEY}` },
+      body: '{"phone":',
+    });
     expect(bad.status).toBe(400);
     expect(((await bad.json()) as any).error.code).toBe('INVALID_REQUEST');
     expect(fake.requests.length).toBe(before);

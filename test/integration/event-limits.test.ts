@@ -59,12 +59,17 @@ describe('MAX_EVENT_BYTES: checked before the event is parsed', () => {
   });
 
   it('an HTTP event over the limit answers 413 PAYLOAD_TOO_LARGE', async () => {
-    const res = asHttpResult(await small()(httpEvent({ path: '/sms', rawBody: 'x'.repeat(70_000), headers: { authorization: `Bearer ${EVENT_CALLER_KEY}` } }), fcContext()));
+    const res = asHttpResult(
+      await small()(
+        httpEvent({ path: '/sms', rawBody: 'x'.repeat(70_000), headers: { authorization: `Bearer ${EVENT_CALLER_KEY}` } }),
+        fcContext(),
+      ),
+    );
     expect(res.statusCode).toBe(413);
     expect(res.json.error.code).toBe('PAYLOAD_TOO_LARGE');
   });
 
-  it('with the default limit (10 MiB), the issue\'s 100k-element CloudEvent array is refused at once', async () => {
+  it("with the default limit (10 MiB), the issue's 100k-element CloudEvent array is refused at once", async () => {
     const one = JSON.stringify(cloudEvent(JSON.stringify(smsJob('13800138000'))));
     const event = Buffer.from(`[${Array(100_000).fill(one).join(',')}]`);
     const started = performance.now();
@@ -81,7 +86,10 @@ describe('MAX_JOBS_PER_EVENT: an event with more jobs is refused whole', () => {
     expect((await poisoned(fn()(asBuffer(jobs(11).map((j) => cloudEvent(JSON.stringify(j)))), fcContext()))).reason).toBe('too-many-jobs');
     expect(fake.requests).toHaveLength(0);
     expect(refusedLine()).toMatchObject({ level: 'error', reason: 'too-many-jobs', jobs: 11, max: 10 });
-    expect(await fn()(asBuffer(jobs(10).map((j) => cloudEvent(JSON.stringify(j)))), fcContext())).toMatchObject({ ok: true, counts: { sent: 10 } });
+    expect(await fn()(asBuffer(jobs(10).map((j) => cloudEvent(JSON.stringify(j)))), fcContext())).toMatchObject({
+      ok: true,
+      counts: { sent: 10 },
+    });
     expect(fake.requests).toHaveLength(10);
   });
 
@@ -96,8 +104,19 @@ describe('MAX_JOBS_PER_EVENT: an event with more jobs is refused whole', () => {
     const store = new MemoryStore();
     const f = eventFunction('long-sms', fake, store, {}, { MAX_JOBS_PER_EVENT: '10', LIMIT_PHONE_DAILY: '0' });
     const phone = nextPhone();
-    await store.schedule({ id: `s-${randomBytes(3).toString('hex')}`, channel: 'sms', caller: 'app', key: `k-${phone}`, job: smsJob(phone), dueAt: Date.now() - 1000 });
-    const tick = { triggerTime: new Date().toISOString(), triggerName: `t-${randomBytes(3).toString('hex')}`, payload: JSON.stringify({ jobs: jobs(11) }) };
+    await store.schedule({
+      id: `s-${randomBytes(3).toString('hex')}`,
+      channel: 'sms',
+      caller: 'app',
+      key: `k-${phone}`,
+      job: smsJob(phone),
+      dueAt: Date.now() - 1000,
+    });
+    const tick = {
+      triggerTime: new Date().toISOString(),
+      triggerName: `t-${randomBytes(3).toString('hex')}`,
+      payload: JSON.stringify({ jobs: jobs(11) }),
+    };
     expect(await f(asBuffer(tick), fcContext())).toMatchObject({ ok: true, source: 'timer', total: 2, counts: { poison: 1, sent: 1 } });
     expect(phonesSent(fake)).toEqual([phone]);
     expect(refusedLine()).toMatchObject({ level: 'error', source: 'timer', reason: 'too-many-jobs', jobs: 11, max: 10 });
@@ -128,7 +147,16 @@ describe('internal errors log no stack trace or file path below debug level', ()
 
   it('HTTP: 500 INTERNAL; the log line names the error without stack or path', async () => {
     const send = eventFunction('long-sms', fake, new MemoryStore(), brokenClient);
-    const res = asHttpResult(await send(httpEvent({ path: '/sms', body: { ...smsJob(nextPhone()), idempotencyKey: 'k1' }, headers: { authorization: `Bearer ${EVENT_CALLER_KEY}` } }), fcContext()));
+    const res = asHttpResult(
+      await send(
+        httpEvent({
+          path: '/sms',
+          body: { ...smsJob(nextPhone()), idempotencyKey: 'k1' },
+          headers: { authorization: `Bearer ${EVENT_CALLER_KEY}` },
+        }),
+        fcContext(),
+      ),
+    );
     expect(res.statusCode).toBe(500);
     const line = logs.parsed().find((l) => l.event === 'http');
     expect(line.err).toMatchObject({ name: 'Error', message: 'connection lost in [path]' });
@@ -139,7 +167,14 @@ describe('internal errors log no stack trace or file path below debug level', ()
 
   it('HTTP with LOG_LEVEL=debug: the stack is logged', async () => {
     const send = eventFunction('long-sms', fake, new MemoryStore(), brokenClient, { LOG_LEVEL: 'debug' });
-    await send(httpEvent({ path: '/sms', body: { ...smsJob(nextPhone()), idempotencyKey: 'k2' }, headers: { authorization: `Bearer ${EVENT_CALLER_KEY}` } }), fcContext());
+    await send(
+      httpEvent({
+        path: '/sms',
+        body: { ...smsJob(nextPhone()), idempotencyKey: 'k2' },
+        headers: { authorization: `Bearer ${EVENT_CALLER_KEY}` },
+      }),
+      fcContext(),
+    );
     const line = logs.parsed().find((l) => l.event === 'http');
     expect(line.err.stack).toMatch(/\n\s+at /);
     // Put the level back for the other tests (the root logger is shared).
@@ -148,7 +183,16 @@ describe('internal errors log no stack trace or file path below debug level', ()
 
   it('HTTP whose store fails before the send: 503 STORE_UNAVAILABLE, the log line names the store error without stack or path', async () => {
     const send = eventFunction('long-sms', fake, new BrokenStore());
-    const res = asHttpResult(await send(httpEvent({ path: '/sms', body: { ...smsJob(nextPhone()), idempotencyKey: 'k3' }, headers: { authorization: `Bearer ${EVENT_CALLER_KEY}` } }), fcContext()));
+    const res = asHttpResult(
+      await send(
+        httpEvent({
+          path: '/sms',
+          body: { ...smsJob(nextPhone()), idempotencyKey: 'k3' },
+          headers: { authorization: `Bearer ${EVENT_CALLER_KEY}` },
+        }),
+        fcContext(),
+      ),
+    );
     expect(res.statusCode).toBe(503);
     expect(res.json.error).toMatchObject({ code: 'STORE_UNAVAILABLE', retryable: true });
     const line = logs.parsed().find((l) => l.event === 'http');
@@ -160,11 +204,13 @@ describe('internal errors log no stack trace or file path below debug level', ()
   it('an async trigger whose store fails: the invocation fails (retried) with an error whose stack has no frames, and the log line has none', async () => {
     class BrokenDue extends MemoryStore {
       override async claimDue(): Promise<never> {
-        throw new Error('READONLY You can\'t write against a read only replica. at /code/dist/index.js:1:2');
+        throw new Error("READONLY You can't write against a read only replica. at /code/dist/index.js:1:2");
       }
     }
     const fn = eventFunction('long-sms', fake, new BrokenDue());
-    const err = (await fn(asBuffer({ triggerTime: new Date().toISOString(), triggerName: 'tick', payload: '{}' }), fcContext()).catch((e: unknown) => e)) as Error;
+    const err = (await fn(asBuffer({ triggerTime: new Date().toISOString(), triggerName: 'tick', payload: '{}' }), fcContext()).catch(
+      (e: unknown) => e,
+    )) as Error;
     expect(err).toBeInstanceOf(Error);
     expect(err.stack).not.toMatch(frames);
     const line = logs.parsed().find((l) => l.event === 'event-failed');

@@ -73,5 +73,7 @@ it('a process killed after claiming, while the provider had the request: never s
   expect(await fn(asBuffer(event), fcContext())).toMatchObject({ ok: true, counts: { unknown: 1 } });
   expect(await fn(asBuffer(event), fcContext())).toMatchObject({ ok: true, counts: { unknown: 1 } });
   expect(fake.requests).toHaveLength(1);
-  expect(logs.parsed().some((l) => l.event === 'send' && l.staleClaim === true && l.phone === `${phone.slice(0, 3)}****${phone.slice(-4)}`)).toBe(true);
+  expect(
+    logs.parsed().some((l) => l.event === 'send' && l.staleClaim === true && l.phone === `${phone.slice(0, 3)}****${phone.slice(-4)}`),
+  ).toBe(true);
 });

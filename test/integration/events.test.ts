@@ -123,7 +123,11 @@ describe.each(stores)('event triggers with the %s store', (_name, makeStore) => 
     it('a batch (array of CloudEvents) and a RawData array, each delivered twice: every job reaches the provider once', async () => {
       const phones = [nextPhone(), nextPhone(), nextPhone()];
       const batch = phones.map((p) => cloudEvent(JSON.stringify(smsJob(p))));
-      const raw = [nextPhone(), nextPhone()].map((p) => ({ requestId: 'r', messageId: randomBytes(8).toString('hex'), messageBody: JSON.stringify(smsJob(p)) }));
+      const raw = [nextPhone(), nextPhone()].map((p) => ({
+        requestId: 'r',
+        messageId: randomBytes(8).toString('hex'),
+        messageBody: JSON.stringify(smsJob(p)),
+      }));
       for (let i = 0; i < 2; i += 1) {
         await sms(asBuffer(batch), fcContext());
         await sms(asBuffer(raw), fcContext());
@@ -189,7 +193,14 @@ describe.each(stores)('event triggers with the %s store', (_name, makeStore) => 
       const post = async (body: unknown) => asHttpResult(await fn(httpEvent({ path: '/sms', body, headers: auth }), fcContext()));
       const res = await post(smsJob(phone, { sendAt: '2030-01-01T09:00:00+08:00' }));
       expect(res.statusCode).toBe(202);
-      expect(res.json).toEqual({ status: 'scheduled', id: expect.stringMatching(/^[\w-]+$/), channel: 'sms', phone: `${phone.slice(0, 3)}****${phone.slice(7)}`, sendAt: '2030-01-01T09:00:00+08:00', idempotencyKey: expect.any(String) });
+      expect(res.json).toEqual({
+        status: 'scheduled',
+        id: expect.stringMatching(/^[\w-]+$/),
+        channel: 'sms',
+        phone: `${phone.slice(0, 3)}****${phone.slice(7)}`,
+        sendAt: '2030-01-01T09:00:00+08:00',
+        idempotencyKey: expect.any(String),
+      });
       const other = await post(smsJob(nextPhone(), { sendAt: '2030-01-01T09:00:00+08:00' }));
       const del = asHttpResult(await fn(httpEvent({ method: 'DELETE', path: `/sms/${other.json.id}`, headers: auth }), fcContext()));
       expect(del.statusCode).toBe(200);
@@ -230,15 +241,24 @@ describe('two overlapping timer runs against Redis', () => {
     const conns = [new Redis(REDIS_URL), new Redis(REDIS_URL)];
     try {
       const clock = { t: Date.parse('2030-06-01T00:00:00Z') };
-      const [a, b] = conns.map((c) => eventFunction('long-sms', fake, new RedisStore(() => Promise.resolve(c), { prefix }), { now: () => clock.t }));
+      const [a, b] = conns.map((c) =>
+        eventFunction('long-sms', fake, new RedisStore(() => Promise.resolve(c), { prefix }), { now: () => clock.t }),
+      );
       const phones = Array.from({ length: 12 }, () => nextPhone());
       for (const p of phones) {
-        const r = asHttpResult(await a!(httpEvent({ path: '/sms', body: smsJob(p, { sendAt: '2030-06-01T08:30:00+08:00' }), headers: auth }), fcContext()));
+        const r = asHttpResult(
+          await a!(httpEvent({ path: '/sms', body: smsJob(p, { sendAt: '2030-06-01T08:30:00+08:00' }), headers: auth }), fcContext()),
+        );
         expect(r.statusCode).toBe(202);
       }
       clock.t = Date.parse('2030-06-01T01:00:00Z');
       const ev = (name: string) => asBuffer({ triggerTime: '2030-06-01T01:00:00Z', triggerName: name, payload: '' });
-      await Promise.all([a!(ev('tick'), fcContext()), b!(ev('tick'), fcContext()), a!(ev('tick'), fcContext()), b!(ev('tick'), fcContext())]);
+      await Promise.all([
+        a!(ev('tick'), fcContext()),
+        b!(ev('tick'), fcContext()),
+        a!(ev('tick'), fcContext()),
+        b!(ev('tick'), fcContext()),
+      ]);
       const sent = phonesSent(fake);
       expect(sent).toHaveLength(12);
       expect(new Set(sent)).toEqual(new Set(phones));

@@ -92,7 +92,14 @@ const phoneish = fc.oneof(
 );
 // Keys from letters and dashes only: an echoed key can never look like a phone number.
 const key = fc.stringMatching(/^[a-zA-Z-]{1,30}$/);
-const anyValue = fc.oneof(fc.string({ maxLength: 40 }), fc.integer(), fc.boolean(), fc.constant(null), fc.array(fc.string({ maxLength: 8 }), { maxLength: 3 }), fc.dictionary(fc.string({ maxLength: 6 }), fc.string({ maxLength: 6 }), { maxKeys: 2 }));
+const anyValue = fc.oneof(
+  fc.string({ maxLength: 40 }),
+  fc.integer(),
+  fc.boolean(),
+  fc.constant(null),
+  fc.array(fc.string({ maxLength: 8 }), { maxLength: 3 }),
+  fc.dictionary(fc.string({ maxLength: 6 }), fc.string({ maxLength: 6 }), { maxKeys: 2 }),
+);
 const sendAt = fc.oneof(
   fc.constant(undefined),
   fc.integer({ min: -2 * 86_400_000, max: 40 * 86_400_000 }).map((ms) => new Date(Date.now() + ms).toISOString()),
@@ -143,7 +150,15 @@ const ROUTES: ReadonlyArray<readonly ['long-sms' | 'voice-notify' | 'template-va
 
 const templateBody = fc.record(
   {
-    template: fc.record({ skin: fc.oneof(fc.constant('1'), anyValue), kind: fc.oneof(fc.constant('verification'), fc.constant('notice'), anyValue), text: fc.oneof(fc.constant('【测试】您的验证码是#code#'), fc.string({ maxLength: 60 })), sign: anyValue }, { requiredKeys: [] }),
+    template: fc.record(
+      {
+        skin: fc.oneof(fc.constant('1'), anyValue),
+        kind: fc.oneof(fc.constant('verification'), fc.constant('notice'), anyValue),
+        text: fc.oneof(fc.constant('【测试】您的验证码是#code#'), fc.string({ maxLength: 60 })),
+        sign: anyValue,
+      },
+      { requiredKeys: [] },
+    ),
     job: anyJob,
   },
   { requiredKeys: [] },
@@ -153,13 +168,16 @@ const templateBody = fc.record(
 const freshKey = fc.stringMatching(/^[a-z]{12}$/);
 const validSms = fc.record({ phone: validPhone, skin: fc.constant('1'), params: fc.constant(['1234']), idempotencyKey: freshKey });
 const validVoice = fc.record({ phone: validPhone, content: fc.constant('您好，今天下午三点有例会。'), idempotencyKey: freshKey });
-const weighted = <T,>(w: number, arbitrary: fc.Arbitrary<T>) => ({ weight: w, arbitrary });
+const weighted = <T>(w: number, arbitrary: fc.Arbitrary<T>) => ({ weight: w, arbitrary });
 
 const httpCase = fc
   .record({
     route: fc.oneof(weighted(4, fc.constantFrom(...ROUTES.slice(0, 3))), weighted(1, fc.constantFrom(...ROUTES.slice(3)))),
     auth: fc.oneof(weighted(4, fc.constant('good')), weighted(1, fc.constantFrom('none', 'wrong'))),
-    contentType: fc.oneof(weighted(4, fc.constant('application/json')), weighted(1, fc.constantFrom('text/plain', 'application/x-www-form-urlencoded', undefined))),
+    contentType: fc.oneof(
+      weighted(4, fc.constant('application/json')),
+      weighted(1, fc.constantFrom('text/plain', 'application/x-www-form-urlencoded', undefined)),
+    ),
     headerKey: fc.oneof(weighted(4, fc.constant(undefined)), weighted(1, key)),
     // How the provider answers if the job gets that far: mostly like the real one, sometimes a documented failure.
     provider: fc.oneof(
@@ -182,14 +200,31 @@ const httpCase = fc
         weighted(
           6,
           (c.route[2] === '/voice' ? validVoice : validSms).chain((j) =>
-            fc.oneof(weighted(3, fc.constant(undefined)), weighted(1, sendAt)).map((at) => ({ raw: JSON.stringify(at === undefined ? j : { ...j, sendAt: at }), base64: false })),
+            fc
+              .oneof(weighted(3, fc.constant(undefined)), weighted(1, sendAt))
+              .map((at) => ({ raw: JSON.stringify(at === undefined ? j : { ...j, sendAt: at }), base64: false })),
           ),
         ),
-        weighted(3, anyJob.map((j) => ({ raw: JSON.stringify(j), base64: false }))),
-        weighted(1, templateBody.map((t) => ({ raw: JSON.stringify(t), base64: false }))),
-        weighted(1, fc.jsonValue({ maxDepth: 3 }).map((v) => ({ raw: JSON.stringify(v), base64: false }))),
-        weighted(1, fc.string({ maxLength: 100 }).map((raw) => ({ raw, base64: false }))),
-        weighted(1, fc.uint8Array({ maxLength: 100 }).map((b) => ({ raw: Buffer.from(b).toString('latin1'), base64: true }))),
+        weighted(
+          3,
+          anyJob.map((j) => ({ raw: JSON.stringify(j), base64: false })),
+        ),
+        weighted(
+          1,
+          templateBody.map((t) => ({ raw: JSON.stringify(t), base64: false })),
+        ),
+        weighted(
+          1,
+          fc.jsonValue({ maxDepth: 3 }).map((v) => ({ raw: JSON.stringify(v), base64: false })),
+        ),
+        weighted(
+          1,
+          fc.string({ maxLength: 100 }).map((raw) => ({ raw, base64: false })),
+        ),
+        weighted(
+          1,
+          fc.uint8Array({ maxLength: 100 }).map((b) => ({ raw: Buffer.from(b).toString('latin1'), base64: true })),
+        ),
       )
       .map((body) => ({ ...c, body })),
   );
@@ -231,7 +266,7 @@ describe('fuzz: HTTP bodies on every route, with and without a caller key', () =
         if (res.statusCode === 202) seen.scheduled += 1;
         if (res.statusCode >= 400 && res.statusCode < 500) seen.refused4xx += 1;
         if (res.statusCode >= 500) seen.provider5xx += 1;
-        codes[`${res.statusCode} ${res.json?.error?.code ?? ""}`] = (codes[`${res.statusCode} ${res.json?.error?.code ?? ""}`] ?? 0) + 1;
+        codes[`${res.statusCode} ${res.json?.error?.code ?? ''}`] = (codes[`${res.statusCode} ${res.json?.error?.code ?? ''}`] ?? 0) + 1;
       }),
       { seed: SEED, numRuns: 400, endOnFailure: true },
     );
@@ -254,10 +289,16 @@ function tryJson(text: string): Record<string, unknown> | undefined {
 
 // ---- events -----------------------------------------------------------------------------------
 
-const topicJson = fc.record({ Message: bodyText, MessageId: fc.oneof(fc.stringMatching(/^[0-9A-F]{0,32}$/), fc.string({ maxLength: 10 })) }).map((m) => ({ ...fixture('mns-topic-json'), ...m }));
+const topicJson = fc
+  .record({ Message: bodyText, MessageId: fc.oneof(fc.stringMatching(/^[0-9A-F]{0,32}$/), fc.string({ maxLength: 10 })) })
+  .map((m) => ({ ...fixture('mns-topic-json'), ...m }));
 const streamAttrs = bodyText.map((body) => ({ body, attrs: { k: 'v' } }));
 const cloudEvent = fc
-  .record({ id: fc.oneof(fc.string({ maxLength: 12 }), fc.integer(), fc.constant(undefined)), messageId: fc.oneof(fc.stringMatching(/^[0-9A-F]{0,32}$/), anyValue, fc.constant(undefined)), messageBody: bodyText })
+  .record({
+    id: fc.oneof(fc.string({ maxLength: 12 }), fc.integer(), fc.constant(undefined)),
+    messageId: fc.oneof(fc.stringMatching(/^[0-9A-F]{0,32}$/), anyValue, fc.constant(undefined)),
+    messageBody: bodyText,
+  })
   .map(({ id, messageId, messageBody }) => {
     const base = fixture<Record<string, any>>('mns-queue-cloudevent');
     const data: Record<string, unknown> = { requestId: 'r', messageBody };
@@ -265,14 +306,26 @@ const cloudEvent = fc
     return { ...base, id, data };
   });
 const rawData = cloudEvent.map((e) => e.data);
-const timer = fc.record({ triggerTime: fc.oneof(fc.constant(new Date().toISOString()), fc.string({ maxLength: 30 })), triggerName: fc.string({ maxLength: 20 }), payload: fc.oneof(bodyText, fc.constant(''), fc.constant('{}')) });
+const timer = fc.record({
+  triggerTime: fc.oneof(fc.constant(new Date().toISOString()), fc.string({ maxLength: 30 })),
+  triggerName: fc.string({ maxLength: 20 }),
+  payload: fc.oneof(bodyText, fc.constant(''), fc.constant('{}')),
+});
 
 let ossN = 0;
 /** An OSS event for an object the fake OSS holds (or not: a missing object is a retried failure). */
 const ossCase = fc
   .record({
     ext: fc.constantFrom('.jsonl', '.csv', '.txt', '.jsonl.sms.result.jsonl'),
-    lines: fc.array(fc.oneof(anyJob.map((j) => JSON.stringify(j)), fc.string({ maxLength: 40 }), fc.constant('phone,skin,params'), validPhone.map((p) => `${p},1,1234`)), { maxLength: 6 }),
+    lines: fc.array(
+      fc.oneof(
+        anyJob.map((j) => JSON.stringify(j)),
+        fc.string({ maxLength: 40 }),
+        fc.constant('phone,skin,params'),
+        validPhone.map((p) => `${p},1,1234`),
+      ),
+      { maxLength: 6 },
+    ),
     exists: fc.boolean(),
     eventName: fc.constantFrom('ObjectCreated:PutObject', 'ObjectRemoved:DeleteObject'),
   })
@@ -292,7 +345,9 @@ const eventCase = fc.oneof(
   streamAttrs.map((e) => ({ kind: 'mns topic STREAM {body,attrs}', event: Buffer.from(JSON.stringify(e)) })),
   bodyText.map((t) => ({ kind: 'mns topic STREAM raw', event: Buffer.from(t) })),
   cloudEvent.map((e) => ({ kind: 'mns queue CloudEvent', event: Buffer.from(JSON.stringify(e)) })),
-  fc.array(cloudEvent, { minLength: 1, maxLength: 5 }).map((a) => ({ kind: 'mns queue CloudEvent[]', event: Buffer.from(JSON.stringify(a)) })),
+  fc
+    .array(cloudEvent, { minLength: 1, maxLength: 5 })
+    .map((a) => ({ kind: 'mns queue CloudEvent[]', event: Buffer.from(JSON.stringify(a)) })),
   fc.array(rawData, { minLength: 1, maxLength: 5 }).map((a) => ({ kind: 'mns queue RawData[]', event: Buffer.from(JSON.stringify(a)) })),
   timer.map((e) => ({ kind: 'timer', event: Buffer.from(JSON.stringify(e)) })),
   fc.jsonValue({ maxDepth: 4 }).map((v) => ({ kind: 'arbitrary JSON', event: Buffer.from(JSON.stringify(v) ?? 'null') })),
@@ -328,9 +383,14 @@ describe('fuzz: event shapes through the sending functions', () => {
           thrown = err;
         }
         const sent = fake.requests.length - before;
-        if (thrown !== undefined) expect(documentedThrow(thrown), `${c.kind}: undocumented throw ${(thrown as Error)?.name}: ${(thrown as Error)?.message}`).toBe(true);
+        if (thrown !== undefined)
+          expect(documentedThrow(thrown), `${c.kind}: undocumented throw ${(thrown as Error)?.name}: ${(thrown as Error)?.message}`).toBe(
+            true,
+          );
         const counts: Record<string, number> =
-          thrown instanceof BatchRetryError ? thrown.summary.counts : ((out as { counts?: Record<string, number> } | undefined)?.counts ?? {});
+          thrown instanceof BatchRetryError
+            ? thrown.summary.counts
+            : ((out as { counts?: Record<string, number> } | undefined)?.counts ?? {});
         // Every provider request belongs to a job that reached the provider step (sent, refused by
         // the vendor, unknown, failed there). No such job — invalid, skipped, scheduled — no request.
         const reached = (counts.sent ?? 0) + (counts.rejected ?? 0) + (counts.unknown ?? 0) + (counts.failed ?? 0);
@@ -357,7 +417,9 @@ describe('fuzz: event shapes through the sending functions', () => {
         const base = fixture<Record<string, any>>('mns-queue-cloudevent');
         return jobs.map((j, i) => ({ ...base, id: `inv-${i}`, data: { requestId: 'r', messageBody: JSON.stringify(j) } }));
       }),
-      fc.array(invalid, { minLength: 1, maxLength: 4 }).map((jobs) => ({ triggerTime: new Date().toISOString(), triggerName: 'fuzz', payload: JSON.stringify({ jobs }) })),
+      fc
+        .array(invalid, { minLength: 1, maxLength: 4 })
+        .map((jobs) => ({ triggerTime: new Date().toISOString(), triggerName: 'fuzz', payload: JSON.stringify({ jobs }) })),
     );
     await fc.assert(
       fc.asyncProperty(wrapped, fc.constantFrom('long-sms', 'voice-notify'), async (event, fn) => {
@@ -382,7 +444,10 @@ describe('fuzz: template-validate over HTTP', () => {
         const fromLine = logs.lines.length;
         const before = fake.requests.length;
         const res = asHttpResult(
-          await fns['template-validate'].handler(httpEvent({ path: '/templates/validate', body, headers: { authorization: `Bearer ${CALLER_KEY}` } }), fcContext()),
+          await fns['template-validate'].handler(
+            httpEvent({ path: '/templates/validate', body, headers: { authorization: `Bearer ${CALLER_KEY}` } }),
+            fcContext(),
+          ),
         );
         expect(res.statusCode).toBeLessThan(500);
         expect(fake.requests.length).toBe(before);

@@ -10,7 +10,13 @@ const logs = captureLogs();
 // 2026-03-10 22:30 Beijing.
 const LATE_EVENING = Date.UTC(2026, 2, 10, 14, 30);
 
-const env = (extra: Record<string, string> = {}) => ({ APPCODE: TEST_APPCODE, LONG_SMS_URL: fake.longSmsUrl, VOICE_URL: fake.voiceUrl, API_KEYS: `app:${KEY}`, ...extra });
+const env = (extra: Record<string, string> = {}) => ({
+  APPCODE: TEST_APPCODE,
+  LONG_SMS_URL: fake.longSmsUrl,
+  VOICE_URL: fake.voiceUrl,
+  API_KEYS: `app:${KEY}`,
+  ...extra,
+});
 
 beforeAll(async () => {
   fake = await startFakeProvider();
@@ -26,13 +32,19 @@ describe('guards in the send path, over HTTP', () => {
     const sms = invoker('long-sms', { env: env({ PHONE_DENYLIST: '170,1380013' }) });
     const res = await sms({ path: '/sms', headers: auth, body: { phone: '+86 138 0013 8000', skin: '1', params: ['1'] } });
     expect(res.statusCode).toBe(422);
-    expect(res.json.error).toEqual({ code: 'RECIPIENT_BLOCKED', message: "phone is on this deployment's denylist (PHONE_DENYLIST)", retryable: false });
+    expect(res.json.error).toEqual({
+      code: 'RECIPIENT_BLOCKED',
+      message: "phone is on this deployment's denylist (PHONE_DENYLIST)",
+      retryable: false,
+    });
     expect(fake.requests).toHaveLength(0);
   });
 
   it('with an allowlist, only its prefixes are sent to', async () => {
     const sms = invoker('long-sms', { env: env({ PHONE_ALLOWLIST: '139' }) });
-    expect((await sms({ path: '/sms', headers: auth, body: { phone: '13800138000', skin: '1', params: ['1'] } })).json.error.code).toBe('RECIPIENT_BLOCKED');
+    expect((await sms({ path: '/sms', headers: auth, body: { phone: '13800138000', skin: '1', params: ['1'] } })).json.error.code).toBe(
+      'RECIPIENT_BLOCKED',
+    );
     expect((await sms({ path: '/sms', headers: auth, body: { phone: '13900139000', skin: '1', params: ['1'] } })).statusCode).toBe(200);
     expect(fake.requests).toHaveLength(1);
     expect(fake.requests[0]!.query.phone).toBe('13900139000');

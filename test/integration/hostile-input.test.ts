@@ -13,7 +13,15 @@ beforeAll(async () => {
   fake = await startFakeProvider({ templates: { '1': '【测试】您的验证码是#code#。', '2': '【测试】#a#，#b#，#c#' } });
   for (const fn of Object.keys(SPECS) as Array<keyof typeof SPECS>) {
     fns[fn] = invoker(fn, {
-      env: { APPCODE: TEST_APPCODE, LONG_SMS_URL: fake.longSmsUrl, VOICE_URL: fake.voiceUrl, API_KEYS: `app:${KEY}`, LIMIT_PHONE_INTERVAL_S: '0', LIMIT_PHONE_DAILY: '0', QUIET_HOURS: 'off' },
+      env: {
+        APPCODE: TEST_APPCODE,
+        LONG_SMS_URL: fake.longSmsUrl,
+        VOICE_URL: fake.voiceUrl,
+        API_KEYS: `app:${KEY}`,
+        LIMIT_PHONE_INTERVAL_S: '0',
+        LIMIT_PHONE_DAILY: '0',
+        QUIET_HOURS: 'off',
+      },
       retryDelayMs: 5,
     });
   }
@@ -54,7 +62,10 @@ describe.each(PROTECTED_ROUTES)('hostile bodies on POST $path', ({ fn, path }) =
     ['deeply nested objects', `{"phone":"13800138000","skin":"1","params":${deepObject(8_000)},"content":"x"}`],
     ['a nested body', deepObject(8_000)],
     ['__proto__ at the top', '{"phone":"13800138000","skin":"1","params":["1"],"content":"x","__proto__":{"isAdmin":true}}'],
-    ['constructor at the top', '{"phone":"13800138000","skin":"1","params":["1"],"content":"x","constructor":{"prototype":{"polluted":1}}}'],
+    [
+      'constructor at the top',
+      '{"phone":"13800138000","skin":"1","params":["1"],"content":"x","constructor":{"prototype":{"polluted":1}}}',
+    ],
     ['a JSON array', '[{"phone":"13800138000"}]'],
     ['JSON null', 'null'],
     ['malformed JSON', '{"phone": "13800138000",'],
@@ -92,7 +103,11 @@ describe('params reach the provider as text, never as extra query parameters', (
   const nasty = ['a\r\nb', 'x&phone=13900000000&skin=9', '#frag%20%zz+1'];
 
   it('long SMS: CR/LF, &, #, % and + in params', async () => {
-    const res = await fns['long-sms']({ path: '/sms', headers: auth, body: { phone: '13800138000', skin: '2', params: nasty, sign: '1&x=y' } });
+    const res = await fns['long-sms']({
+      path: '/sms',
+      headers: auth,
+      body: { phone: '13800138000', skin: '2', params: nasty, sign: '1&x=y' },
+    });
     expect(res.statusCode).toBe(200);
     expect(fake.requests).toHaveLength(1);
     const got = fake.requests[0]!;
@@ -120,7 +135,11 @@ describe('params reach the provider as text, never as extra query parameters', (
   });
 
   it.each(['__proto__', 'constructor', 'prototype'])('params by name refuse %s as a variable name', async (name) => {
-    const res = await fns['long-sms']({ path: '/sms', headers: auth, rawBody: `{"phone":"13800138000","skin":"1","params":{"${name}":"1"}}` });
+    const res = await fns['long-sms']({
+      path: '/sms',
+      headers: auth,
+      rawBody: `{"phone":"13800138000","skin":"1","params":{"${name}":"1"}}`,
+    });
     expect(res.statusCode).toBe(400);
     expect(res.json.error.code).toBe('INVALID_REQUEST');
     expect(fake.requests).toHaveLength(0);
@@ -136,7 +155,11 @@ describe('params reach the provider as text, never as extra query parameters', (
 describe('GET /healthz under hostile input', () => {
   it.each(Object.keys(SPECS) as Array<keyof typeof SPECS>)('%s: a 10 MB body is 413; a query string is ignored', async (fn) => {
     expect((await fns[fn]({ method: 'GET', path: '/healthz', rawBody: 'x'.repeat(TEN_MB) })).statusCode).toBe(413);
-    const ok = await fns[fn]({ method: 'GET', path: '/healthz', query: JSON.parse('{"__proto__":"x","a":"\\r\\n"}') as Record<string, string> });
+    const ok = await fns[fn]({
+      method: 'GET',
+      path: '/healthz',
+      query: JSON.parse('{"__proto__":"x","a":"\\r\\n"}') as Record<string, string>,
+    });
     expect(ok.statusCode).toBe(200);
     expect(fake.requests).toHaveLength(0);
   });

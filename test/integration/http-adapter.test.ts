@@ -15,7 +15,15 @@ const spec = { name: 'long-sms' as const, channel: 'sms' as const, makeSender, r
 beforeAll(async () => {
   fake = await startFakeProvider();
   // Per-phone limits are tested on their own (limits-*.test.ts); here every test sends to one number.
-  sms = createFunction(spec, { env: { APPCODE: TEST_APPCODE, LONG_SMS_URL: fake.longSmsUrl, API_KEYS: `t:${KEY}`, MAX_BODY_BYTES: '4096', LIMIT_PHONE_INTERVAL_S: '0' } });
+  sms = createFunction(spec, {
+    env: {
+      APPCODE: TEST_APPCODE,
+      LONG_SMS_URL: fake.longSmsUrl,
+      API_KEYS: `t:${KEY}`,
+      MAX_BODY_BYTES: '4096',
+      LIMIT_PHONE_INTERVAL_S: '0',
+    },
+  });
 });
 afterAll(async () => {
   logs.stop();
@@ -81,7 +89,12 @@ describe('FC3 HTTP adapter', () => {
   it('answers 400 for bytes that are not UTF-8', async () => {
     const res = asHttpResult(
       await sms(
-        asBuffer({ ...fixture<Record<string, any>>('http-v1'), headers: { authorization: `Bearer ${KEY}` }, body: Buffer.from([0xff, 0xfe, 0x7b]).toString('base64'), isBase64Encoded: true }),
+        asBuffer({
+          ...fixture<Record<string, any>>('http-v1'),
+          headers: { authorization: `Bearer ${KEY}` },
+          body: Buffer.from([0xff, 0xfe, 0x7b]).toString('base64'),
+          isBase64Encoded: true,
+        }),
         fcContext(),
       ),
     );
@@ -134,7 +147,17 @@ describe('FC3 HTTP adapter', () => {
     await sms(httpEvent({ body: job, headers: { Authorization: `Bearer ${KEY}` } }), ctx);
     const lines = logs.parsed().filter((l) => l.requestId === ctx.requestId);
     expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatchObject({ level: 'info', event: 'http', function: 'long-sms', status: 200, outcome: 'sent', providerCode: 'OK', caller: 't', phone: '138****8000', attempts: 1 });
+    expect(lines[0]).toMatchObject({
+      level: 'info',
+      event: 'http',
+      function: 'long-sms',
+      status: 200,
+      outcome: 'sent',
+      providerCode: 'OK',
+      caller: 't',
+      phone: '138****8000',
+      attempts: 1,
+    });
     expect(typeof lines[0].ms).toBe('number');
     expect(typeof lines[0].upstreamMs).toBe('number');
     expect(logs.text()).not.toContain('13800138000');
@@ -146,7 +169,12 @@ describe('unknown event shapes', () => {
     const before = logs.lines.length;
     const res = await sms(Buffer.from('hello, world'), fcContext());
     expect(res).toEqual({ ok: true, source: 'mns', total: 1, counts: { poison: 1 } });
-    expect(logs.parsed().slice(before).some((l) => l.event === 'batch-job' && l.status === 'poison' && /not valid JSON/.test(l.msg))).toBe(true);
+    expect(
+      logs
+        .parsed()
+        .slice(before)
+        .some((l) => l.event === 'batch-job' && l.status === 'poison' && /not valid JSON/.test(l.msg)),
+    ).toBe(true);
     expect(fake.requests).toHaveLength(0);
   });
 
@@ -158,7 +186,12 @@ describe('unknown event shapes', () => {
     const res = (await sms(event, fcContext())) as { ok: boolean; error: { code: string } };
     expect(res.ok).toBe(false);
     expect(res.error.code).toBe('INVALID_REQUEST');
-    expect(logs.parsed().slice(before).some((l) => l.event === 'unsupported-event' && l.level === 'error')).toBe(true);
+    expect(
+      logs
+        .parsed()
+        .slice(before)
+        .some((l) => l.event === 'unsupported-event' && l.level === 'error'),
+    ).toBe(true);
     expect(fake.requests).toHaveLength(0);
   });
 });

@@ -78,7 +78,12 @@ describe('HTTPS to the provider', () => {
   });
 
   it('without trusting the CA, the self-signed certificate is refused and nothing reaches the provider', async () => {
-    const client = createProviderClient({ credentials: { kind: 'appcode', appCode: APPCODE }, timeoutMs: 2000, retries: 2, retryDelayMs: 5 });
+    const client = createProviderClient({
+      credentials: { kind: 'appcode', appCode: APPCODE },
+      timeoutMs: 2000,
+      retries: 2,
+      retryDelayMs: 5,
+    });
     const res = await client.send(longSmsRequest(fake.longSmsUrl, { phone: PHONE, skin: '1' }, ['1234']));
     expect(res.status).toBe('failed');
     expect(res.error).toMatchObject({ code: 'PROVIDER_ERROR', retryable: false });
@@ -95,7 +100,11 @@ describe('HTTPS to the provider', () => {
       catalog: null,
     });
     const connectionsBefore = fake.connections;
-    const res = await sms({ path: '/sms', headers: { authorization: `Bearer ${CALLER_KEY}` }, body: { phone: PHONE, skin: '1', params: ['1234'] } });
+    const res = await sms({
+      path: '/sms',
+      headers: { authorization: `Bearer ${CALLER_KEY}` },
+      body: { phone: PHONE, skin: '1', params: ['1234'] },
+    });
     expect(res.statusCode).toBe(502);
     expect(res.json).toEqual({ error: { code: 'PROVIDER_ERROR', message: expect.stringContaining('nothing was sent'), retryable: false } });
     expect(fake.requests).toHaveLength(0);

@@ -98,7 +98,15 @@ describe('two instances sharing Redis', () => {
   it('parallel sends from both instances cannot overrun a cap (check-and-count is atomic)', async () => {
     const clockFree = { t: NOON_BEIJING };
     const options = {
-      env: { APPCODE: TEST_APPCODE, LONG_SMS_URL: fake.longSmsUrl, API_KEYS: `app:${KEY}`, QUIET_HOURS: 'off', LIMIT_PHONE_INTERVAL_S: '0', LIMIT_PHONE_DAILY: '5', LIMIT_GLOBAL_DAILY: '0' },
+      env: {
+        APPCODE: TEST_APPCODE,
+        LONG_SMS_URL: fake.longSmsUrl,
+        API_KEYS: `app:${KEY}`,
+        QUIET_HOURS: 'off',
+        LIMIT_PHONE_INTERVAL_S: '0',
+        LIMIT_PHONE_DAILY: '5',
+        LIMIT_GLOBAL_DAILY: '0',
+      },
       retryDelayMs: 5,
       now: () => clockFree.t,
     };
@@ -107,7 +115,9 @@ describe('two instances sharing Redis', () => {
     const y = invoker('long-sms', { ...options, limiter: limiter(prefix) });
     const phone = uniquePhone();
     const results = await Promise.all(
-      Array.from({ length: 20 }, (_, i) => (i % 2 ? x : y)({ path: '/sms', headers: auth, body: { phone, skin: '1', params: [String(i)] } })),
+      Array.from({ length: 20 }, (_, i) =>
+        (i % 2 ? x : y)({ path: '/sms', headers: auth, body: { phone, skin: '1', params: [String(i)] } }),
+      ),
     );
     expect(results.filter((r) => r.statusCode === 200)).toHaveLength(5);
     expect(results.filter((r) => r.statusCode === 429)).toHaveLength(15);
@@ -122,7 +132,9 @@ describe('two instances sharing Redis', () => {
     expect(replay.json.replayed).toBe(true);
     // Gateway flow control three times: nothing reached the vendor, so nothing is counted.
     const other = uniquePhone();
-    fake.next(...Array.from({ length: 3 }, () => ({ kind: 'gateway' as const, status: 403, errorMessage: 'Throttled by API Flow Control' })));
+    fake.next(
+      ...Array.from({ length: 3 }, () => ({ kind: 'gateway' as const, status: 403, errorMessage: 'Throttled by API Flow Control' })),
+    );
     const throttled = await b({ path: '/sms', headers: auth, body: { phone: other, skin: '1', params: ['8'] } });
     expect(throttled.json.error.code).toBe('PROVIDER_THROTTLED');
     const again = await a({ path: '/sms', headers: auth, body: { phone: other, skin: '1', params: ['8'] } });
@@ -134,7 +146,14 @@ describe('two instances sharing Redis', () => {
 describe('REDIS_URL wiring', () => {
   it('with REDIS_URL set, the runtime counts in Redis under fcn:limit:, shared by every instance', async () => {
     const caller = `redis-wiring-${randomBytes(4).toString('hex')}`;
-    const env = { APPCODE: TEST_APPCODE, LONG_SMS_URL: fake.longSmsUrl, API_KEYS: `${caller}:${KEY}`, REDIS_URL, QUIET_HOURS: 'off', LIMIT_GLOBAL_DAILY: '0' };
+    const env = {
+      APPCODE: TEST_APPCODE,
+      LONG_SMS_URL: fake.longSmsUrl,
+      API_KEYS: `${caller}:${KEY}`,
+      REDIS_URL,
+      QUIET_HOURS: 'off',
+      LIMIT_GLOBAL_DAILY: '0',
+    };
     const x = invoker('long-sms', { env });
     const y = invoker('long-sms', { env });
     expect(x.handler.runtime.limiter?.kind).toBe('redis');
@@ -143,12 +162,16 @@ describe('REDIS_URL wiring', () => {
       expect((await x({ path: '/sms', headers: auth, body: { phone, skin: '1', params: ['1'] } })).statusCode).toBe(200);
       expect((await y({ path: '/sms', headers: auth, body: { phone, skin: '1', params: ['1'] } })).statusCode).toBe(429);
       const r = await connection();
-      const keys = limitRules({ channel: 'sms', phone, skin: '1', params: [] }, caller, undefined, DEFAULT_LIMITS).map((rule) => `fcn:limit:${rule.key}*`);
+      const keys = limitRules({ channel: 'sms', phone, skin: '1', params: [] }, caller, undefined, DEFAULT_LIMITS).map(
+        (rule) => `fcn:limit:${rule.key}*`,
+      );
       const found = (await Promise.all(keys.map((k) => r.keys(k)))).flat();
       expect(found.length).toBeGreaterThanOrEqual(4);
       expect(found.join(' ')).not.toContain(phone);
     } finally {
-      await deleteKeys(`fcn:limit:*${limitRules({ channel: 'sms', phone, skin: '1', params: [] }, caller, undefined, DEFAULT_LIMITS)[0]!.key.split(':')[2]}*`);
+      await deleteKeys(
+        `fcn:limit:*${limitRules({ channel: 'sms', phone, skin: '1', params: [] }, caller, undefined, DEFAULT_LIMITS)[0]!.key.split(':')[2]}*`,
+      );
       await deleteKeys(`fcn:limit:caller:${caller}:*`);
     }
   });

@@ -22,7 +22,12 @@ beforeAll(async () => {
   fake = await startFakeProvider({ templates: providerTemplates({ '9': '【测试】#a#和#b#' }) });
   handler = createFunction(
     { name: 'long-sms', channel: 'sms', makeSender, routes: [sendRoute('sms'), healthRoute] },
-    { env: { APPCODE: TEST_APPCODE, LONG_SMS_URL: fake.longSmsUrl, API_KEYS: `app:${CALLER_KEY}`, LIMIT_PHONE_INTERVAL_S: '0' }, retryDelayMs: 5, catalog: testCatalog(), now: () => clock.getTime() },
+    {
+      env: { APPCODE: TEST_APPCODE, LONG_SMS_URL: fake.longSmsUrl, API_KEYS: `app:${CALLER_KEY}`, LIMIT_PHONE_INTERVAL_S: '0' },
+      retryDelayMs: 5,
+      catalog: testCatalog(),
+      now: () => clock.getTime(),
+    },
   );
 });
 afterAll(async () => {
@@ -34,7 +39,8 @@ beforeEach(() => {
   clock = BEIJING_10AM;
 });
 
-const post = async (body: unknown) => asHttpResult(await handler(httpEvent({ path: '/sms', body, headers: { authorization: `Bearer ${CALLER_KEY}` } }), fcContext()));
+const post = async (body: unknown) =>
+  asHttpResult(await handler(httpEvent({ path: '/sms', body, headers: { authorization: `Bearer ${CALLER_KEY}` } }), fcContext()));
 
 describe('long-sms with the template catalog', () => {
   it('orders named params by the template and sends the catalog sign', async () => {
@@ -53,14 +59,44 @@ describe('long-sms with the template catalog', () => {
   });
 
   it.each<[string, Record<string, unknown>, number, string, RegExp]>([
-    ['too few array params', { skin: '2', params: ['张三', 'A1'] }, 422, 'TEMPLATE_MISMATCH', /has 3 variable\(s\).*but 2 value\(s\).*\[param\.count\]/],
-    ['a missing named param', { skin: '2', params: { name: '张三', order: 'A1' } }, 422, 'TEMPLATE_MISMATCH', /needs a value for #days# \[param\.missing\]/],
-    ['an undeclared named param', { skin: '1', params: { code: '1234', extra: 'x' } }, 422, 'TEMPLATE_MISMATCH', /has no #extra#.*\[param\.undeclared\]/],
-    ['a message over 200 characters', { skin: '4', params: ['汉'.repeat(197)] }, 422, 'CONTENT_TOO_LONG', /201 characters.*\[length\.max\]/],
+    [
+      'too few array params',
+      { skin: '2', params: ['张三', 'A1'] },
+      422,
+      'TEMPLATE_MISMATCH',
+      /has 3 variable\(s\).*but 2 value\(s\).*\[param\.count\]/,
+    ],
+    [
+      'a missing named param',
+      { skin: '2', params: { name: '张三', order: 'A1' } },
+      422,
+      'TEMPLATE_MISMATCH',
+      /needs a value for #days# \[param\.missing\]/,
+    ],
+    [
+      'an undeclared named param',
+      { skin: '1', params: { code: '1234', extra: 'x' } },
+      422,
+      'TEMPLATE_MISMATCH',
+      /has no #extra#.*\[param\.undeclared\]/,
+    ],
+    [
+      'a message over 200 characters',
+      { skin: '4', params: ['汉'.repeat(197)] },
+      422,
+      'CONTENT_TOO_LONG',
+      /201 characters.*\[length\.max\]/,
+    ],
     ['a 3-digit code', { skin: '1', params: ['123'] }, 422, 'TEMPLATE_MISMATCH', /4 to 6 digits.*\[verification\.code-digits\]/],
     ['a 7-digit code', { skin: '1', params: { code: '1234567' } }, 422, 'TEMPLATE_MISMATCH', /\[verification\.code-digits\]/],
     ['a line break in a value', { skin: '4', params: ['第一行\n第二行'] }, 400, 'INVALID_REQUEST', /line breaks.*\[param\.newline\]/],
-    ['named params for a skin not in the catalog', { skin: '9', params: { a: '1', b: '2' } }, 422, 'TEMPLATE_MISMATCH', /\[catalog\.unknown-skin\]/],
+    [
+      'named params for a skin not in the catalog',
+      { skin: '9', params: { a: '1', b: '2' } },
+      422,
+      'TEMPLATE_MISMATCH',
+      /\[catalog\.unknown-skin\]/,
+    ],
   ])('refuses %s before any provider call', async (_name, job, status, code, message) => {
     const res = await post({ phone: '13800138000', idempotencyKey: `refused-${_name}`, ...job });
     expect(res.statusCode).toBe(status);

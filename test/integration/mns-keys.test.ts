@@ -29,13 +29,16 @@ const cloudEvent = (data: Record<string, unknown>, id: unknown = `ce-${randomByt
 describe('MNS queue messages without a usable messageId', () => {
   it('two different RawData messages without messageId in one event are both sent; the event redelivered sends nothing more', async () => {
     const send = fn();
-    const event = [{ requestId: 'r', messageBody: body() }, { requestId: 'r', messageBody: body() }];
+    const event = [
+      { requestId: 'r', messageBody: body() },
+      { requestId: 'r', messageBody: body() },
+    ];
     expect(await send(asBuffer(event), fcContext())).toEqual({ ok: true, source: 'mns', total: 2, counts: { sent: 2 } });
     expect(await send(asBuffer(event), fcContext())).toEqual({ ok: true, source: 'mns', total: 2, counts: { replayed: 2 } });
     expect(fake.requests).toHaveLength(2);
   });
 
-  it('two different messages without any id, each in its own event (the issue\'s mns:index-0 clash), are both sent', async () => {
+  it("two different messages without any id, each in its own event (the issue's mns:index-0 clash), are both sent", async () => {
     const send = fn();
     expect(await send(asBuffer([{ requestId: 'r', messageBody: body() }]), fcContext())).toMatchObject({ counts: { sent: 1 } });
     expect(await send(asBuffer([{ requestId: 'r', messageBody: body() }]), fcContext())).toMatchObject({ counts: { sent: 1 } });

@@ -167,7 +167,9 @@ describe('OSS trigger edges', () => {
       ['PUT', 'v4', true],
     ]);
     for (const r of oss.requests) {
-      expect(r.headers.authorization).toMatch(/^OSS4-HMAC-SHA256 Credential=STS\.test-key-id\/\d{8}\/cn-shanghai\/oss\/aliyun_v4_request,Signature=[0-9a-f]{64}$/);
+      expect(r.headers.authorization).toMatch(
+        /^OSS4-HMAC-SHA256 Credential=STS\.test-key-id\/\d{8}\/cn-shanghai\/oss\/aliyun_v4_request,Signature=[0-9a-f]{64}$/,
+      );
       expect(r.headers['x-oss-date']).toMatch(/^\d{8}T\d{6}Z$/);
       expect(r.headers['x-oss-content-sha256']).toBe('UNSIGNED-PAYLOAD');
       expect(r.headers['x-oss-security-token']).toBe(CREDS.securityToken);
@@ -204,7 +206,13 @@ describe('OSS trigger edges', () => {
   });
 
   it('results go to RESULT_PREFIX + key, outside the trigger prefix; a custom prefix is honoured', async () => {
-    const custom = eventFunction('long-sms', fake, new MemoryStore(), {}, { OSS_ENDPOINT: oss.endpoint, LIMIT_PHONE_DAILY: '0', RESULT_PREFIX: 'out/sms-results/' });
+    const custom = eventFunction(
+      'long-sms',
+      fake,
+      new MemoryStore(),
+      {},
+      { OSS_ENDPOINT: oss.endpoint, LIMIT_PHONE_DAILY: '0', RESULT_PREFIX: 'out/sms-results/' },
+    );
     const key = `batches/sms/${randomBytes(3).toString('hex')}.jsonl`;
     put(key, JSON.stringify({ phone: '13812370301', skin: '7', params: ['1', '2'] }));
     await custom(asBuffer(ossEvent(key)), ctx());
@@ -227,7 +235,9 @@ describe('OSS trigger edges', () => {
   it('streams: sends from the first lines of a large file while the rest is still being downloaded', async () => {
     const key = `batches/${randomBytes(3).toString('hex')}.jsonl`;
     const n = 3000;
-    const body = Array.from({ length: n }, (_, i) => JSON.stringify({ phone: `1381${String(i).padStart(7, '0')}`, skin: '7', params: ['1', '2'] })).join('\n');
+    const body = Array.from({ length: n }, (_, i) =>
+      JSON.stringify({ phone: `1381${String(i).padStart(7, '0')}`, skin: '7', params: ['1', '2'] }),
+    ).join('\n');
     put(key, body);
     // The fake OSS stops after ~10% of the file until the provider has seen 256 sends.
     const gate = oss.gate(Math.floor(body.length / 10));
@@ -260,7 +270,9 @@ describe('OSS trigger edges', () => {
   it('a connection cut mid-file fails the invocation promptly (no hang); the retry sends only what is left', async () => {
     const key = `batches/${randomBytes(3).toString('hex')}.jsonl`;
     const n = 600;
-    const body = Array.from({ length: n }, (_, i) => JSON.stringify({ phone: `1382${String(i).padStart(7, '0')}`, skin: '7', params: ['1', '2'] })).join('\n');
+    const body = Array.from({ length: n }, (_, i) =>
+      JSON.stringify({ phone: `1382${String(i).padStart(7, '0')}`, skin: '7', params: ['1', '2'] }),
+    ).join('\n');
     put(key, body);
     oss.cutAfter(Math.floor(body.length / 2));
     const event = ossEvent(key);
@@ -303,7 +315,8 @@ describe('CSV line splitting', () => {
 });
 
 /** Bytes as written by an editor in that encoding (hex from a GBK table, not TextEncoder: UTF-8 only). */
-const bytes = (...parts: Array<string | { hex: string }>) => Buffer.concat(parts.map((p) => (typeof p === 'string' ? Buffer.from(p, 'latin1') : Buffer.from(p.hex, 'hex'))));
+const bytes = (...parts: Array<string | { hex: string }>) =>
+  Buffer.concat(parts.map((p) => (typeof p === 'string' ? Buffer.from(p, 'latin1') : Buffer.from(p.hex, 'hex'))));
 const GBK = { 张三: { hex: 'd5c5c8fd' }, 李四: { hex: 'c0eecbc4' }, 王五: { hex: 'cdf5cee5' } };
 
 describe('batch file encodings and malformed CSV quotes', () => {
@@ -315,7 +328,18 @@ describe('batch file encodings and malformed CSV quotes', () => {
 
   it('a GBK CSV (Chinese Excel) is read as GB18030: the provider receives the right Chinese text', async () => {
     const key = csvKey();
-    put(key, bytes('phone,skin,params,sign\r\n', '13812390001,7,"[""1234"",""', GBK.张三, '""]",1\r\n', '13812390002,7,"[""5678"",""', GBK.李四, '""]",1\r\n'));
+    put(
+      key,
+      bytes(
+        'phone,skin,params,sign\r\n',
+        '13812390001,7,"[""1234"",""',
+        GBK.张三,
+        '""]",1\r\n',
+        '13812390002,7,"[""5678"",""',
+        GBK.李四,
+        '""]",1\r\n',
+      ),
+    );
     const answer = (await sms(asBuffer(ossEvent(key)), ctx())) as { ok: boolean };
     expect(answer.ok).toBe(true);
     expect(fake.requests.map((r) => r.query)).toEqual([
@@ -343,7 +367,17 @@ describe('batch file encodings and malformed CSV quotes', () => {
 
   it('mixed encodings: the first non-ASCII line decides; a line in the other encoding is poison, never mojibake', async () => {
     const utf8First = csvKey();
-    put(utf8First, bytes('phone,skin,params,sign\n', Buffer.from('13812390011,7,"[""1"",""王五""]",1\n').toString('latin1'), '13812390012,7,"[""1"",""', GBK.李四, '""]",1\n', '13812390013,7,"[""1"",""x""]",1\n'));
+    put(
+      utf8First,
+      bytes(
+        'phone,skin,params,sign\n',
+        Buffer.from('13812390011,7,"[""1"",""王五""]",1\n').toString('latin1'),
+        '13812390012,7,"[""1"",""',
+        GBK.李四,
+        '""]",1\n',
+        '13812390013,7,"[""1"",""x""]",1\n',
+      ),
+    );
     await sms(asBuffer(ossEvent(utf8First)), ctx());
     expect(fake.requests.map((r) => r.query.param)).toEqual(['1|王五', '1|x']);
     expect(resultsOf(utf8First).map((r) => [r.line, r.status, r.message])).toEqual([
@@ -355,7 +389,19 @@ describe('batch file encodings and malformed CSV quotes', () => {
     fake.reset();
     fake.fallback = { kind: 'vendor', code: 'OK', message: 'ok' };
     const gbkFirst = csvKey();
-    put(gbkFirst, bytes('phone,skin,params,sign\n', '13812390021,7,"[""1"",""', GBK.张三, '""]",1\n', Buffer.from('13812390022,7,"[""1"",""王五""]",1\n').toString('latin1'), '13812390023,7,', { hex: '81' }, ',1\n'));
+    put(
+      gbkFirst,
+      bytes(
+        'phone,skin,params,sign\n',
+        '13812390021,7,"[""1"",""',
+        GBK.张三,
+        '""]",1\n',
+        Buffer.from('13812390022,7,"[""1"",""王五""]",1\n').toString('latin1'),
+        '13812390023,7,',
+        { hex: '81' },
+        ',1\n',
+      ),
+    );
     await sms(asBuffer(ossEvent(gbkFirst)), ctx());
     expect(fake.requests.map((r) => r.query.param)).toEqual(['1|张三']);
     expect(resultsOf(gbkFirst).map((r) => [r.line, r.status, r.message])).toEqual([
@@ -367,7 +413,10 @@ describe('batch file encodings and malformed CSV quotes', () => {
 
   it('JSON Lines are UTF-8 only: an invalid line is poison, the rest is sent', async () => {
     const key = `batches/sms/${randomBytes(3).toString('hex')}.jsonl`;
-    put(key, bytes('{"phone":"13812390031","skin":"7","params":["1","', GBK.张三, '"]}\n{"phone":"13812390032","skin":"7","params":["1","2"]}\n'));
+    put(
+      key,
+      bytes('{"phone":"13812390031","skin":"7","params":["1","', GBK.张三, '"]}\n{"phone":"13812390032","skin":"7","params":["1","2"]}\n'),
+    );
     await sms(asBuffer(ossEvent(key)), ctx());
     expect(fake.requests.map((r) => r.query.phone)).toEqual(['13812390032']);
     expect(resultsOf(key).map((r) => [r.line, r.status, r.message])).toEqual([

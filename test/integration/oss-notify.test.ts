@@ -28,7 +28,14 @@ export const NOTIFY_CATALOG: CatalogFile = {
       skin: '21',
       params: { name: { meta: 'customer' }, order: { part: 'order' } },
     },
-    { name: 'receipt-sms', channel: 'sms', key: 'receipts/{phone}/{id}.pdf', phone: { part: 'phone' }, skin: '21', params: { name: { value: '客户' }, order: { part: 'id' } } },
+    {
+      name: 'receipt-sms',
+      channel: 'sms',
+      key: 'receipts/{phone}/{id}.pdf',
+      phone: { part: 'phone' },
+      skin: '21',
+      params: { name: { value: '客户' }, order: { part: 'id' } },
+    },
     {
       name: 'parcel-voice',
       channel: 'voice',
@@ -74,8 +81,16 @@ function ossEvent(key: string, eTag: string, rawKey?: string) {
 
 const ctx = (fn = 'long-sms') => fcContext({ credentials: CREDS, function: { name: fn, timeout: 60 } });
 const catalog = () => createCatalog(NOTIFY_CATALOG, 'notify test catalog');
-const sms = (env: Record<string, string> = {}) => eventFunction('long-sms', fake, new MemoryStore(), { catalog: catalog() }, { OSS_ENDPOINT: oss.endpoint, LIMIT_PHONE_DAILY: '0', ...env });
-const voice = () => eventFunction('voice-notify', fake, new MemoryStore(), { catalog: catalog() }, { OSS_ENDPOINT: oss.endpoint, LIMIT_PHONE_DAILY: '0' });
+const sms = (env: Record<string, string> = {}) =>
+  eventFunction(
+    'long-sms',
+    fake,
+    new MemoryStore(),
+    { catalog: catalog() },
+    { OSS_ENDPOINT: oss.endpoint, LIMIT_PHONE_DAILY: '0', ...env },
+  );
+const voice = () =>
+  eventFunction('voice-notify', fake, new MemoryStore(), { catalog: catalog() }, { OSS_ENDPOINT: oss.endpoint, LIMIT_PHONE_DAILY: '0' });
 const tag = () => randomBytes(3).toString('hex');
 const notifyLines = (event: string) => logs.parsed().filter((l) => l.event === event);
 
@@ -93,9 +108,15 @@ describe('notify on upload (long-sms, rule invoice-sms)', () => {
     expect(fake.requests[0]!.rawQuery).toContain(`param=%E5%BC%A0%E4%B8%89%7C${order}`);
     // One HEAD (never a GET: the object's body is not read), signed V4 and accepted by the fake OSS.
     expect(oss.requests.map((r) => [r.method, r.path, r.auth, r.ok])).toEqual([['HEAD', resource(key), 'v4', true]]);
-    expect(oss.requests[0]!.headers.authorization).toMatch(/^OSS4-HMAC-SHA256 Credential=STS\.notify-key-id\/\d{8}\/cn-shanghai\/oss\/aliyun_v4_request,Signature=[0-9a-f]{64}$/);
+    expect(oss.requests[0]!.headers.authorization).toMatch(
+      /^OSS4-HMAC-SHA256 Credential=STS\.notify-key-id\/\d{8}\/cn-shanghai\/oss\/aliyun_v4_request,Signature=[0-9a-f]{64}$/,
+    );
     expect(oss.requests[0]!.headers['x-oss-security-token']).toBe(CREDS.securityToken);
-    expect(notifyLines('notify').at(-1)).toMatchObject({ rule: 'invoice-sms', status: 'sent', object: expect.stringContaining('138****8000') });
+    expect(notifyLines('notify').at(-1)).toMatchObject({
+      rule: 'invoice-sms',
+      status: 'sent',
+      object: expect.stringContaining('138****8000'),
+    });
   });
 
   it('redelivery and a re-upload of the same bytes send nothing; a new version (new eTag) notifies again', async () => {
@@ -126,7 +147,13 @@ describe('notify on upload (long-sms, rule invoice-sms)', () => {
 
   it('a key that matches no rule sends nothing and reads nothing (logged, ignored); nor is a .csv under the notify prefix read as a batch', async () => {
     const fn = sms();
-    for (const key of ['notify/sms/contracts/13800138003/x.pdf', 'notify/sms/invoices/13800138003.pdf', 'notify/sms/invoices/13800138003/x.PDF', 'notify/sms/list.csv', 'notify/sms/parcels/13800138003/SF1.jpg']) {
+    for (const key of [
+      'notify/sms/contracts/13800138003/x.pdf',
+      'notify/sms/invoices/13800138003.pdf',
+      'notify/sms/invoices/13800138003/x.PDF',
+      'notify/sms/list.csv',
+      'notify/sms/parcels/13800138003/SF1.jpg',
+    ]) {
       const eTag = upload(key, 'x', { customer: 'x' });
       expect(await fn(asBuffer(ossEvent(key, eTag)), ctx())).toMatchObject({ ok: true, total: 0 });
     }
@@ -232,13 +259,18 @@ describe('notify on upload (voice-notify, rule parcel-voice)', () => {
     const eTag = upload(key, 'JPEG', { station: encodeURIComponent('朝阳站') });
     const answer = await voice()(asBuffer(ossEvent(key, eTag)), ctx('voice-notify'));
     expect(answer).toMatchObject({ ok: true, counts: { sent: 1 } });
-    expect(fake.requests.map((r) => r.query)).toEqual([{ content: `您好，您的大件包裹${waybill}已在朝阳站签收，照片已上传。`, mobile: '13900139000' }]);
+    expect(fake.requests.map((r) => r.query)).toEqual([
+      { content: `您好，您的大件包裹${waybill}已在朝阳站签收，照片已上传。`, mobile: '13900139000' },
+    ]);
     expect(oss.requests.map((r) => [r.method, r.ok])).toEqual([['HEAD', true]]);
   });
 
   it('the voice function only applies voice rules, under its own prefix', async () => {
     const key = `notify/voice/invoices/13900139001/A${tag()}.pdf`;
-    expect(await voice()(asBuffer(ossEvent(key, upload(key, 'x', { customer: 'x' }))), ctx('voice-notify'))).toMatchObject({ ok: true, total: 0 });
+    expect(await voice()(asBuffer(ossEvent(key, upload(key, 'x', { customer: 'x' }))), ctx('voice-notify'))).toMatchObject({
+      ok: true,
+      total: 0,
+    });
     expect(fake.requests).toHaveLength(0);
   });
 });

@@ -1,6 +1,13 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { captureLogs, type HttpResult } from '../support/fc.ts';
-import { type Behaviour, closedPort, type FakeProvider, type RecordedRequest, startFakeProvider, TEST_APPCODE } from '../support/fake-provider.ts';
+import {
+  type Behaviour,
+  closedPort,
+  type FakeProvider,
+  type RecordedRequest,
+  startFakeProvider,
+  TEST_APPCODE,
+} from '../support/fake-provider.ts';
 import { type Invoker, invoker, LIMITS_AND_QUIET_HOURS_OFF } from '../support/functions.ts';
 
 /**
@@ -82,7 +89,12 @@ interface ExpectedError {
 function expectError(res: HttpResult, e: ExpectedError): void {
   expect(res.statusCode).toBe(e.status);
   expect(res.json).toEqual({
-    error: { code: e.code, message: expect.any(String), retryable: e.retryable, ...(e.providerCode !== undefined ? { providerCode: e.providerCode } : {}) },
+    error: {
+      code: e.code,
+      message: expect.any(String),
+      retryable: e.retryable,
+      ...(e.providerCode !== undefined ? { providerCode: e.providerCode } : {}),
+    },
   });
   expect(res.json.error.message.length).toBeGreaterThan(10);
   expect(res.headers['retry-after']).toBe(e.retryAfter);
@@ -196,10 +208,15 @@ describe('API Gateway refusals (X-Ca-Error-Message)', () => {
     expectSmsRequests(1);
   });
 
-  const serverErrors: Array<[string, Behaviour]> = [500, 502, 503, 504].flatMap((status): Array<[string, Behaviour]> => [
-    [`${status} with X-Ca-Error-Message`, gateway(status, 'Backend Service Unavailable')],
-    [`${status} with an HTML body`, { kind: 'raw', status, body: '<html><body>Bad Gateway</body></html>', headers: { 'content-type': 'text/html' } }],
-  ]);
+  const serverErrors: Array<[string, Behaviour]> = [500, 502, 503, 504].flatMap(
+    (status): Array<[string, Behaviour]> => [
+      [`${status} with X-Ca-Error-Message`, gateway(status, 'Backend Service Unavailable')],
+      [
+        `${status} with an HTML body`,
+        { kind: 'raw', status, body: '<html><body>Bad Gateway</body></html>', headers: { 'content-type': 'text/html' } },
+      ],
+    ],
+  );
   it.each(serverErrors)('%s → PROVIDER_ERROR 502, exactly one request (the backend may have acted)', async (_name, behaviour) => {
     fake.next(behaviour, vendor('OK'));
     const res = await sendSms();
@@ -217,7 +234,10 @@ describe('answers that leave the outcome unknown are never "sent" and never retr
     ['a JSON array 200 (even one holding an OK)', { kind: 'json', body: [{ Code: 'OK', Message: '发送成功' }] }],
     ['JSON without Code', { kind: 'json', body: { Message: '发送成功', RequestId: 'r-1' } }],
     ['JSON null', { kind: 'raw', status: 200, body: 'null' }],
-    ['a 200 over the 256 KB answer limit', { kind: 'raw', status: 200, body: JSON.stringify({ Code: 'OK', Message: 'x'.repeat(300 * 1024) }) }],
+    [
+      'a 200 over the 256 KB answer limit',
+      { kind: 'raw', status: 200, body: JSON.stringify({ Code: 'OK', Message: 'x'.repeat(300 * 1024) }) },
+    ],
     ['a 200 with Code null', { kind: 'json', body: { Code: null, Message: '' } }],
   ];
   it.each(unreadable)('%s → OUTCOME_UNKNOWN 504, one request', async (_name, behaviour) => {
@@ -255,9 +275,21 @@ describe('voice answer shapes', () => {
   });
 
   const table: Array<[string, unknown, ExpectedError]> = [
-    ['{ReturnStatus: "Faild"}', { ReturnStatus: 'Faild', Message: '参数错误', RemainPoint: 0, TaskID: 0, SuccessCounts: 0 }, { status: 502, code: 'PROVIDER_ERROR', retryable: false, providerCode: 'Faild' }],
-    ['{ReturnStatus: "Success", SuccessCounts: 0}', { ReturnStatus: 'Success', Message: 'ok', TaskID: 0, SuccessCounts: 0 }, { status: 502, code: 'PROVIDER_ERROR', retryable: false, providerCode: 'Success' }],
-    ['{Code: "105"}', { Code: '105', Message: '模板编号错误!' }, { status: 422, code: 'TEMPLATE_MISMATCH', retryable: false, providerCode: '105' }],
+    [
+      '{ReturnStatus: "Faild"}',
+      { ReturnStatus: 'Faild', Message: '参数错误', RemainPoint: 0, TaskID: 0, SuccessCounts: 0 },
+      { status: 502, code: 'PROVIDER_ERROR', retryable: false, providerCode: 'Faild' },
+    ],
+    [
+      '{ReturnStatus: "Success", SuccessCounts: 0}',
+      { ReturnStatus: 'Success', Message: 'ok', TaskID: 0, SuccessCounts: 0 },
+      { status: 502, code: 'PROVIDER_ERROR', retryable: false, providerCode: 'Success' },
+    ],
+    [
+      '{Code: "105"}',
+      { Code: '105', Message: '模板编号错误!' },
+      { status: 422, code: 'TEMPLATE_MISMATCH', retryable: false, providerCode: '105' },
+    ],
     ['an unknown shape {"result":1}', { result: 1 }, { status: 504, code: 'OUTCOME_UNKNOWN', retryable: false }],
     ['an unknown ReturnStatus', { ReturnStatus: 'Pending', Message: '' }, { status: 504, code: 'OUTCOME_UNKNOWN', retryable: false }],
   ];
@@ -332,7 +364,11 @@ describe('idempotency keys and provider answers', () => {
   const released: Array<[string, Behaviour[], ExpectedError]> = [
     ['vendor 106', [vendor('106')], { status: 502, code: 'PROVIDER_ERROR', retryable: true, providerCode: '106' }],
     ['vendor 102', [vendor('102')], { status: 429, code: 'RATE_LIMITED', retryable: true, providerCode: '102', retryAfter: '60' }],
-    ['gateway flow control', Array.from({ length: RETRIES + 1 }, () => THROTTLE), { status: 503, code: 'PROVIDER_THROTTLED', retryable: true, retryAfter: '1' }],
+    [
+      'gateway flow control',
+      Array.from({ length: RETRIES + 1 }, () => THROTTLE),
+      { status: 503, code: 'PROVIDER_THROTTLED', retryable: true, retryAfter: '1' },
+    ],
   ];
   it.each(released)('a retryable failure (%s) releases the key: the retry with the same key sends', async (name, behaviours, expected) => {
     fake.next(...behaviours);

@@ -1,7 +1,15 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createProviderClient, type ProviderClient, type ProviderResult } from '#shared/provider/client';
 import { longSmsRequest, voiceRequest } from '#shared/provider/request';
-import { type Behaviour, closedPort, countRefusedConnects, type FakeProvider, type RecordedRequest, startFakeProvider, TEST_APPCODE } from '../support/fake-provider.ts';
+import {
+  type Behaviour,
+  closedPort,
+  countRefusedConnects,
+  type FakeProvider,
+  type RecordedRequest,
+  startFakeProvider,
+  TEST_APPCODE,
+} from '../support/fake-provider.ts';
 
 /**
  * The shared provider client on its own, against a real local server acting as the gateway and
@@ -65,7 +73,11 @@ describe('the request the provider receives', () => {
 
   it('voice: GET /chuangxin/yytz with content and mobile', async () => {
     const res = await voice('您好, 您的快递已送达小区门口, 请前来签收。');
-    expect(res).toMatchObject({ status: 'sent', attempts: 1, provider: { code: 'Success', ids: { TaskID: '1234567', SuccessCounts: '1' } } });
+    expect(res).toMatchObject({
+      status: 'sent',
+      attempts: 1,
+      provider: { code: 'Success', ids: { TaskID: '1234567', SuccessCounts: '1' } },
+    });
     const r = only();
     expect(r.method).toBe('GET');
     expect(r.path).toBe('/chuangxin/yytz');
@@ -174,7 +186,11 @@ describe('gateway answers', () => {
     [403, 'Quota Exhausted', 'QUOTA_EXHAUSTED'],
     [403, 'Api Market Subscription quota exhausted', 'QUOTA_EXHAUSTED'],
     [403, 'Quota Expired', 'QUOTA_EXHAUSTED'],
-    [400, 'Invalid Signature, Server StringToSign:`GET#application/json####/largesms?param=1234&phone=13800138000&skin=1`', 'PROVIDER_AUTH_FAILED'],
+    [
+      400,
+      'Invalid Signature, Server StringToSign:`GET#application/json####/largesms?param=1234&phone=13800138000&skin=1`',
+      'PROVIDER_AUTH_FAILED',
+    ],
     [500, 'Internal Error', 'PROVIDER_ERROR'],
     [502, 'Bad Gateway', 'PROVIDER_ERROR'],
     [503, 'Service Unavailable', 'PROVIDER_ERROR'],
@@ -188,9 +204,19 @@ describe('gateway answers', () => {
   });
 
   it('a real wrong AppCode is refused by the gateway with 401 and one request', async () => {
-    const wrong = createProviderClient({ credentials: { kind: 'appcode', appCode: 'not-the-right-appcode-123' }, timeoutMs: TIMEOUT_MS, retries: RETRIES, retryDelayMs: 5 });
+    const wrong = createProviderClient({
+      credentials: { kind: 'appcode', appCode: 'not-the-right-appcode-123' },
+      timeoutMs: TIMEOUT_MS,
+      retries: RETRIES,
+      retryDelayMs: 5,
+    });
     const res = await wrong.send(longSmsRequest(fake.longSmsUrl, { phone: PHONE, skin: '1' }, ['1234']));
-    expect(res).toMatchObject({ status: 'failed', attempts: 1, error: { code: 'PROVIDER_AUTH_FAILED' }, provider: { message: 'Invalid AppCode `not exists`' } });
+    expect(res).toMatchObject({
+      status: 'failed',
+      attempts: 1,
+      error: { code: 'PROVIDER_AUTH_FAILED' },
+      provider: { message: 'Invalid AppCode `not exists`' },
+    });
     expect(only().headers.authorization).toBe('APPCODE not-the-right-appcode-123');
   });
 
@@ -198,7 +224,11 @@ describe('gateway answers', () => {
     const throttle = gateway(403, 'Throttled by APP Flow Control');
     fake.next(throttle, throttle, throttle, vendor('OK'));
     const res = await sms();
-    expect(res).toMatchObject({ status: 'failed', attempts: RETRIES + 1, error: { code: 'PROVIDER_THROTTLED', retryable: true, retryAfter: 1 } });
+    expect(res).toMatchObject({
+      status: 'failed',
+      attempts: RETRIES + 1,
+      error: { code: 'PROVIDER_THROTTLED', retryable: true, retryAfter: 1 },
+    });
     expect(fake.requests).toHaveLength(RETRIES + 1);
     for (const r of fake.requests) expectSmsRequest(r);
     // The fourth behaviour (OK) was never asked for.
@@ -226,7 +256,11 @@ describe('gateway answers', () => {
     expect(res).toMatchObject({ status: 'sent', provider: { code: 'OK', message: '发送成功 APPCODE [REDACTED]' } });
     fake.next(gateway(401, `Invalid AppCode \`${TEST_APPCODE}\``));
     const refused = await sms();
-    expect(refused).toMatchObject({ status: 'failed', error: { code: 'PROVIDER_AUTH_FAILED' }, provider: { message: 'Invalid AppCode `[REDACTED]`' } });
+    expect(refused).toMatchObject({
+      status: 'failed',
+      error: { code: 'PROVIDER_AUTH_FAILED' },
+      provider: { message: 'Invalid AppCode `[REDACTED]`' },
+    });
   });
 
   it('a redirect is not followed', async () => {
@@ -240,7 +274,10 @@ describe('gateway answers', () => {
 describe('answers that leave the outcome unknown: never sent, never retried', () => {
   const table: Array<[string, Behaviour]> = [
     ['a hang (timeout)', { kind: 'hang' }],
-    ['an answer later than the timeout', { kind: 'delay', ms: TIMEOUT_MS + 200, then: { kind: 'vendor', code: 'OK', message: '发送成功' } }],
+    [
+      'an answer later than the timeout',
+      { kind: 'delay', ms: TIMEOUT_MS + 200, then: { kind: 'vendor', code: 'OK', message: '发送成功' } },
+    ],
     ['a reset after the request', { kind: 'reset' }],
     ['a non-JSON 200', { kind: 'raw', status: 200, body: 'success' }],
     ['JSON without Code', { kind: 'json', body: { Message: '发送成功' } }],

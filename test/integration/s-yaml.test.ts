@@ -252,7 +252,10 @@ describe('s.yaml rendered by `s preview`', () => {
       let problem: string | undefined;
       try {
         // As deployed: FC sets FC_FUNCTION_NAME in every instance.
-        const config = loadConfig({ ...props.environmentVariables, FC_FUNCTION_NAME: name }, { requireCredentials: name !== 'template-validate' });
+        const config = loadConfig(
+          { ...props.environmentVariables, FC_FUNCTION_NAME: name },
+          { requireCredentials: name !== 'template-validate' },
+        );
         expect(config.apiKeys.map((k) => k.name)).toEqual(['ci']);
         expect(config.logLevel).toBe('debug');
       } catch (err) {
@@ -304,7 +307,10 @@ describe('s.yaml rendered by `s preview`', () => {
       expect(byType('eventbridge')[0]!.triggerConfig).toMatchObject({
         triggerEnable: true,
         // Plain JSON bodies: EventBridge must not base64-decode them (the adapter decodes base64 bodies itself).
-        eventSourceConfig: { eventSourceType: 'MNS', eventSourceParameters: { sourceMNSParameters: { QueueName: own[name].queue, IsBase64Decode: false } } },
+        eventSourceConfig: {
+          eventSourceType: 'MNS',
+          eventSourceParameters: { sourceMNSParameters: { QueueName: own[name].queue, IsBase64Decode: false } },
+        },
         runOptions: { deadLetterQueue: { Arn: expect.stringMatching(new RegExp(`:/queues/${NAMES.deadLetterQueue}$`)) } },
       });
       const timer = byType('timer')[0]!.triggerConfig!;
@@ -312,11 +318,16 @@ describe('s.yaml rendered by `s preview`', () => {
       expect(props.role).toMatch(new RegExp(`^acs:ram::[^:]*:role/${NAMES.roleName}$`));
       expect(props.asyncInvokeConfig?.maxAsyncRetryAttempts).toBeGreaterThanOrEqual(1);
       expect(props.asyncInvokeConfig?.maxAsyncRetryAttempts).toBeLessThanOrEqual(8);
-      expect(props.asyncInvokeConfig?.destinationConfig?.onFailure?.destination).toMatch(new RegExp(`^acs:mns:${NAMES.region}:[^:]*:/queues/${NAMES.deadLetterQueue}/messages$`));
+      expect(props.asyncInvokeConfig?.destinationConfig?.onFailure?.destination).toMatch(
+        new RegExp(`^acs:mns:${NAMES.region}:[^:]*:/queues/${NAMES.deadLetterQueue}/messages$`),
+      );
       expect(props.environmentVariables.BATCH_CONCURRENCY).toBe('8');
       // Batch files: one OSS trigger per file type (FC takes one suffix per trigger), this channel's prefix.
       const oss = byType('oss').filter((t) => String(t.triggerName).startsWith('batch-'));
-      expect(oss.map((t) => (t.triggerConfig as { filter: { key: { suffix: string } } }).filter.key.suffix).sort()).toEqual(['.csv', '.jsonl']);
+      expect(oss.map((t) => (t.triggerConfig as { filter: { key: { suffix: string } } }).filter.key.suffix).sort()).toEqual([
+        '.csv',
+        '.jsonl',
+      ]);
       // Notify on upload: one more OSS trigger, any suffix, on this channel's notify prefix, which the function is told.
       const notify = byType('oss').filter((t) => t.triggerName === 'notify');
       expect(notify).toHaveLength(1);
@@ -324,7 +335,8 @@ describe('s.yaml rendered by `s preview`', () => {
       expect(notify[0]!.triggerConfig).toMatchObject({ filter: { key: { prefix: own[name].notify, suffix: '' } } });
       expect(props.environmentVariables.NOTIFY_PREFIX).toBe(own[name].notify);
       expect(loadConfig({ ...props.environmentVariables, FC_FUNCTION_NAME: name }).notifyPrefix).toBe(own[name].notify);
-      for (const p of [own[name].prefix, props.environmentVariables.RESULT_PREFIX!]) expect(prefixesOverlap(own[name].notify, p), `${own[name].notify} vs ${p}`).toBe(false);
+      for (const p of [own[name].prefix, props.environmentVariables.RESULT_PREFIX!])
+        expect(prefixesOverlap(own[name].notify, p), `${own[name].notify} vs ${p}`).toBe(false);
       for (const t of oss) {
         expect(t.sourceArn).toMatch(new RegExp(`^acs:oss:${NAMES.region}:[^:]*:${NAMES.bucket}$`));
         expect(t.triggerConfig).toMatchObject({ filter: { key: { prefix: own[name].prefix } } });
@@ -402,30 +414,46 @@ describe('platform rules across functions (rendered s.yaml and infra/)', () => {
     }
     expect(queueOfTrigger(triggerOf(rendered, 'long-sms', 'eventbridge'))).toBe(NAMES.smsQueue);
     expect(queueOfTrigger(triggerOf(rendered, 'voice-notify', 'eventbridge'))).toBe(NAMES.voiceQueue);
-    const prefixes = SENDERS.flatMap((fn) => props(fn).triggers.filter((t) => t.triggerType === 'oss').map((t) => (t.triggerConfig as { filter: { key: { prefix: string } } }).filter.key.prefix));
-    expect([...new Set(prefixes)].sort()).toEqual([NAMES.smsBatchPrefix, NAMES.voiceBatchPrefix, NAMES.smsNotifyPrefix, NAMES.voiceNotifyPrefix].sort());
+    const prefixes = SENDERS.flatMap((fn) =>
+      props(fn)
+        .triggers.filter((t) => t.triggerType === 'oss')
+        .map((t) => (t.triggerConfig as { filter: { key: { prefix: string } } }).filter.key.prefix),
+    );
+    expect([...new Set(prefixes)].sort()).toEqual(
+      [NAMES.smsBatchPrefix, NAMES.voiceBatchPrefix, NAMES.smsNotifyPrefix, NAMES.voiceNotifyPrefix].sort(),
+    );
     for (const fn of SENDERS) expect(props(fn).environmentVariables.RESULT_PREFIX).toBe(NAMES.resultPrefix);
     // Every resource name in names.json is created by main.tf.
     const created = Object.values(CREATED).flatMap((set) => [...set]);
-    for (const key of ['topic', 'smsQueue', 'voiceQueue', 'deadLetterQueue', 'bucket', 'roleName', 'logProject', 'logstore']) expect(created, key).toContain(NAMES[key]);
+    for (const key of ['topic', 'smsQueue', 'voiceQueue', 'deadLetterQueue', 'bucket', 'roleName', 'logProject', 'logstore'])
+      expect(created, key).toContain(NAMES[key]);
   });
 
   it('each rule fails on a mutated copy of the rendered s.yaml', () => {
     // Both functions on one queue (the bug this issue starts from).
     const sameQueue = doc();
-    (triggerOf(sameQueue, 'voice-notify', 'eventbridge').triggerConfig as any).eventSourceConfig.eventSourceParameters.sourceMNSParameters.QueueName = NAMES.smsQueue;
+    (
+      triggerOf(sameQueue, 'voice-notify', 'eventbridge').triggerConfig as any
+    ).eventSourceConfig.eventSourceParameters.sourceMNSParameters.QueueName = NAMES.smsQueue;
     expect(queueConsumerProblems(sameQueue)).toEqual([expect.stringContaining(`MNS queue ${NAMES.smsQueue} is consumed by 2 triggers`)]);
 
     // Both functions on one batch prefix: OSS refuses the second notification rule.
     const samePrefix = doc();
-    for (const t of samePrefix.resources['voice-notify']!.props.triggers.filter((x) => x.triggerType === 'oss' && String(x.triggerName).startsWith('batch-'))) (t.triggerConfig as any).filter.key.prefix = 'batches/';
+    for (const t of samePrefix.resources['voice-notify']!.props.triggers.filter(
+      (x) => x.triggerType === 'oss' && String(x.triggerName).startsWith('batch-'),
+    ))
+      (t.triggerConfig as any).filter.key.prefix = 'batches/';
     expect(ossOverlapProblems(samePrefix)).toHaveLength(2);
     expect(ossOverlapProblems(samePrefix)[0]).toContain('overlap on bucket');
 
     // A notify prefix inside the batch prefix: one upload would reach two rules.
     const notifyInBatch = doc();
-    (notifyInBatch.resources['long-sms']!.props.triggers.find((t) => t.triggerName === 'notify')!.triggerConfig as any).filter.key.prefix = `${NAMES.smsBatchPrefix}notify/`;
-    expect(ossOverlapProblems(notifyInBatch)).toEqual([expect.stringContaining('long-sms/batch-jsonl and long-sms/notify overlap'), expect.stringContaining('long-sms/batch-csv and long-sms/notify overlap')]);
+    (notifyInBatch.resources['long-sms']!.props.triggers.find((t) => t.triggerName === 'notify')!.triggerConfig as any).filter.key.prefix =
+      `${NAMES.smsBatchPrefix}notify/`;
+    expect(ossOverlapProblems(notifyInBatch)).toEqual([
+      expect.stringContaining('long-sms/batch-jsonl and long-sms/notify overlap'),
+      expect.stringContaining('long-sms/batch-csv and long-sms/notify overlap'),
+    ]);
 
     const noRun = doc();
     delete (triggerOf(noRun, 'long-sms', 'eventbridge').triggerConfig as any).runOptions;
@@ -441,7 +469,12 @@ describe('platform rules across functions (rendered s.yaml and infra/)', () => {
     expect(eventBridgeProblems(blocking)).toEqual([expect.stringContaining('errorsTolerance must be ALL')]);
     const ebFirst = doc();
     const ts = ebFirst.resources['long-sms']!.props.triggers;
-    ts.unshift(...ts.splice(ts.findIndex((t) => t.triggerType === 'eventbridge'), 1));
+    ts.unshift(
+      ...ts.splice(
+        ts.findIndex((t) => t.triggerType === 'eventbridge'),
+        1,
+      ),
+    );
     expect(eventBridgeProblems(ebFirst)).toEqual([expect.stringContaining('must come after the other triggers')]);
 
     const noLogs = doc();
@@ -457,7 +490,9 @@ describe('platform rules across functions (rendered s.yaml and infra/)', () => {
     ]);
     // And the other way: a queue missing from main.tf.
     const mainTf = readFileSync(join(INFRA, 'main.tf'), 'utf8').replace('queue_name = local.names.voiceQueue', 'queue_name = "other"');
-    expect(infraProblems(rendered as RenderedDoc, namesCreated(mainTf, NAMES))).toEqual([`queue ${NAMES.voiceQueue} is used in s.yaml but infra/ does not create it`]);
+    expect(infraProblems(rendered as RenderedDoc, namesCreated(mainTf, NAMES))).toEqual([
+      `queue ${NAMES.voiceQueue} is used in s.yaml but infra/ does not create it`,
+    ]);
   });
 
   it('a deploy without REDIS_URL renders STORE=redis, which the deployed function refuses naming REDIS_URL; STORE=memory is rendered only when chosen', async () => {
@@ -526,7 +561,9 @@ describe('OSS notification overlap predicate', () => {
     const put = ['oss:ObjectCreated:PutObject'];
     expect(ossOverlapProblems(d(rule('a', 'b', put, 'x/', '.csv'), rule('c', 'b', put, 'x/y/', '')))).toHaveLength(1);
     expect(ossOverlapProblems(d(rule('a', 'b', put, 'x/', '.csv'), rule('c', 'b', put, 'x/', '.jsonl')))).toEqual([]);
-    expect(ossOverlapProblems(d(rule('a', 'b', put, 'x/', '.csv'), rule('c', 'b', ['oss:ObjectRemoved:DeleteObject'], 'x/', '.csv')))).toEqual([]);
+    expect(
+      ossOverlapProblems(d(rule('a', 'b', put, 'x/', '.csv'), rule('c', 'b', ['oss:ObjectRemoved:DeleteObject'], 'x/', '.csv'))),
+    ).toEqual([]);
     expect(ossOverlapProblems(d(rule('a', 'b', put, 'x/', '.csv'), rule('c', 'other', put, 'x/', '.csv')))).toEqual([]);
     expect(ossOverlapProblems(d(rule('a', 'b', ['oss:ObjectCreated:*'], '', ''), rule('c', 'b', put, 'z/', '.csv')))).toHaveLength(1);
   });
@@ -544,13 +581,27 @@ describe('infra/ (Terraform, provider aliyun/alicloud)', () => {
     });
     return JSON.parse(text);
   }
-  const allowed = (action: string) => renderPolicy().Statement.filter((s) => s.Effect === 'Allow' && s.Action.includes(action)).flatMap((s) => s.Resource);
-  const covers = (resources: string[], arn: string) => resources.some((r) => (r.endsWith('*') ? arn.startsWith(r.slice(0, -1)) : arn === r));
+  const allowed = (action: string) =>
+    renderPolicy()
+      .Statement.filter((s) => s.Effect === 'Allow' && s.Action.includes(action))
+      .flatMap((s) => s.Resource);
+  const covers = (resources: string[], arn: string) =>
+    resources.some((r) => (r.endsWith('*') ? arn.startsWith(r.slice(0, -1)) : arn === r));
 
   it('grants the function role exactly the OSS actions the code uses, on exactly the prefixes s.yaml triggers on and writes to', () => {
     // The OSS requests the code makes (HTTP verbs in the OSS client and adapter) and the RAM action each needs.
-    const VERB_ACTION: Record<string, string> = { GET: 'oss:GetObject', HEAD: 'oss:GetObject', PUT: 'oss:PutObject', POST: 'oss:PutObject', DELETE: 'oss:DeleteObject' };
-    const sources = [...readdirSync(join(ROOT, 'shared', 'oss')).map((f) => join(ROOT, 'shared', 'oss', f)), join(ROOT, 'shared', 'adapters', 'oss.ts'), join(ROOT, 'shared', 'adapters', 'oss-notify.ts')].filter((f) => f.endsWith('.ts'));
+    const VERB_ACTION: Record<string, string> = {
+      GET: 'oss:GetObject',
+      HEAD: 'oss:GetObject',
+      PUT: 'oss:PutObject',
+      POST: 'oss:PutObject',
+      DELETE: 'oss:DeleteObject',
+    };
+    const sources = [
+      ...readdirSync(join(ROOT, 'shared', 'oss')).map((f) => join(ROOT, 'shared', 'oss', f)),
+      join(ROOT, 'shared', 'adapters', 'oss.ts'),
+      join(ROOT, 'shared', 'adapters', 'oss-notify.ts'),
+    ].filter((f) => f.endsWith('.ts'));
     const verbs = new Set(sources.flatMap((f) => [...readFileSync(f, 'utf8').matchAll(/'(GET|HEAD|PUT|POST|DELETE)'/g)].map((m) => m[1]!)));
     expect(verbs.size).toBeGreaterThan(0);
     const needed = new Set([...verbs].map((v) => VERB_ACTION[v]!));
@@ -567,36 +618,47 @@ describe('infra/ (Terraform, provider aliyun/alicloud)', () => {
         const { prefix, suffix } = (t.triggerConfig as { filter: { key: { prefix: string; suffix: string } } }).filter.key;
         const batch = `${prefix}day-1${suffix}`;
         expect(covers(allowed('oss:GetObject'), objectArn(batch)), `${fn} reads ${batch}`).toBe(true);
-        expect(covers(allowed('oss:PutObject'), objectArn(`${props.environmentVariables.RESULT_PREFIX}${batch}.result.jsonl`)), `${fn} writes its result`).toBe(true);
+        expect(
+          covers(allowed('oss:PutObject'), objectArn(`${props.environmentVariables.RESULT_PREFIX}${batch}.result.jsonl`)),
+          `${fn} writes its result`,
+        ).toBe(true);
         // Never write where a trigger fires, never read results.
         expect(covers(allowed('oss:PutObject'), objectArn(batch))).toBe(false);
       }
-      const dlq = props.asyncInvokeConfig!.destinationConfig!.onFailure!.destination!.replace(/^acs:mns:([^:]+):[^:]*:/, `acs:mns:$1:${ACCOUNT}:`);
+      const dlq = props.asyncInvokeConfig!.destinationConfig!.onFailure!.destination!.replace(
+        /^acs:mns:([^:]+):[^:]*:/,
+        `acs:mns:$1:${ACCOUNT}:`,
+      );
       expect(allowed('mns:SendMessage')).toEqual([dlq]);
       const log = props.logConfig as { project: string; logstore: string };
-      expect(allowed('log:PostLogStoreLogs')).toEqual([`acs:log:${NAMES.region}:${ACCOUNT}:project/${log.project}/logstore/${log.logstore}`]);
+      expect(allowed('log:PostLogStoreLogs')).toEqual([
+        `acs:log:${NAMES.region}:${ACCOUNT}:project/${log.project}/logstore/${log.logstore}`,
+      ]);
     }
     // Reading anything else in the bucket is not allowed.
     expect(covers(allowed('oss:GetObject'), objectArn('results/x.result.jsonl'))).toBe(false);
   });
 
   const terraform = ['/usr/local/bin/terraform', '/usr/bin/terraform'].find((p) => existsSync(p));
-  it.skipIf(!terraform)('is valid HCL (terraform fmt -check) and renders the same policy with the real templatefile (when terraform is installed; no provider download)', async () => {
-    await run(terraform!, ['fmt', '-check', '-diff', INFRA], { timeout: 60_000 });
-    const dir = mkdtempSync(join(tmpdir(), 'fcn-tf-'));
-    try {
-      for (const f of ['names.json', 'function-policy.json.tftpl']) copyFileSync(join(INFRA, f), join(dir, f));
-      writeFileSync(
-        join(dir, 'main.tf'),
-        `locals {\n  names = jsondecode(file("\${path.module}/names.json"))\n}\noutput "policy" {\n  value = jsonencode(jsondecode(templatefile("\${path.module}/function-policy.json.tftpl", merge(local.names, { account = "${ACCOUNT}" }))))\n}\n`,
-      );
-      const env = { PATH: process.env.PATH ?? '', HOME: dir, TF_IN_AUTOMATION: '1', CHECKPOINT_DISABLE: '1' };
-      await run(terraform!, ['init', '-input=false', '-backend=false'], { cwd: dir, env, timeout: 60_000 });
-      await run(terraform!, ['apply', '-auto-approve', '-input=false'], { cwd: dir, env, timeout: 60_000 });
-      const { stdout } = await run(terraform!, ['output', '-raw', 'policy'], { cwd: dir, env, timeout: 60_000 });
-      expect(JSON.parse(stdout)).toEqual(renderPolicy());
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-  });
+  it.skipIf(!terraform)(
+    'is valid HCL (terraform fmt -check) and renders the same policy with the real templatefile (when terraform is installed; no provider download)',
+    async () => {
+      await run(terraform!, ['fmt', '-check', '-diff', INFRA], { timeout: 60_000 });
+      const dir = mkdtempSync(join(tmpdir(), 'fcn-tf-'));
+      try {
+        for (const f of ['names.json', 'function-policy.json.tftpl']) copyFileSync(join(INFRA, f), join(dir, f));
+        writeFileSync(
+          join(dir, 'main.tf'),
+          `locals {\n  names = jsondecode(file("\${path.module}/names.json"))\n}\noutput "policy" {\n  value = jsonencode(jsondecode(templatefile("\${path.module}/function-policy.json.tftpl", merge(local.names, { account = "${ACCOUNT}" }))))\n}\n`,
+        );
+        const env = { PATH: process.env.PATH ?? '', HOME: dir, TF_IN_AUTOMATION: '1', CHECKPOINT_DISABLE: '1' };
+        await run(terraform!, ['init', '-input=false', '-backend=false'], { cwd: dir, env, timeout: 60_000 });
+        await run(terraform!, ['apply', '-auto-approve', '-input=false'], { cwd: dir, env, timeout: 60_000 });
+        const { stdout } = await run(terraform!, ['output', '-raw', 'policy'], { cwd: dir, env, timeout: 60_000 });
+        expect(JSON.parse(stdout)).toEqual(renderPolicy());
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  );
 });

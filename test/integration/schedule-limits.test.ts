@@ -43,11 +43,13 @@ describe.each(stores)('scheduling with the %s store', (storeName, makeStore) => 
     store = makeStore();
     clock.t = T0;
   });
-  const fn = (env: Record<string, string> = {}) => eventFunction('voice-notify', fake, store, { now: () => clock.t }, { LIMIT_PHONE_DAILY: '0', ...env });
-  const post = async (f: ReturnType<typeof fn>, body: unknown, path = '/voice') => asHttpResult(await f(httpEvent({ path, body, headers: auth }), fcContext()));
+  const fn = (env: Record<string, string> = {}) =>
+    eventFunction('voice-notify', fake, store, { now: () => clock.t }, { LIMIT_PHONE_DAILY: '0', ...env });
+  const post = async (f: ReturnType<typeof fn>, body: unknown, path = '/voice') =>
+    asHttpResult(await f(httpEvent({ path, body, headers: auth }), fcContext()));
   const tick = (f: ReturnType<typeof fn>) => f(asBuffer({ triggerTime: iso(clock.t), triggerName: 'scheduler', payload: '' }), fcContext());
 
-  it('the issue\'s flood (one caller, thousands of jobs for 2099) now fails at the first request: 400, nothing stored', async () => {
+  it("the issue's flood (one caller, thousands of jobs for 2099) now fails at the first request: 400, nothing stored", async () => {
     const f = fn();
     let accepted = 0;
     let first: ReturnType<typeof asHttpResult> | undefined;
@@ -81,7 +83,12 @@ describe.each(stores)('scheduling with the %s store', (storeName, makeStore) => 
   });
 
   it(`SCHEDULE_MAX_PENDING: one caller's waiting jobs are capped (429); a cancel frees a place; other callers are not affected`, async () => {
-    const f = fn({ LIMIT_CALLER_PER_MINUTE: '0', LIMIT_CALLER_DAILY: '0', SCHEDULE_MAX_PENDING: '20', API_KEYS: `app:${EVENT_CALLER_KEY},other:other-caller-key-0123456789` });
+    const f = fn({
+      LIMIT_CALLER_PER_MINUTE: '0',
+      LIMIT_CALLER_DAILY: '0',
+      SCHEDULE_MAX_PENDING: '20',
+      API_KEYS: `app:${EVENT_CALLER_KEY},other:other-caller-key-0123456789`,
+    });
     const ids: string[] = [];
     let refused: ReturnType<typeof asHttpResult> | undefined;
     for (let i = 0; i < 25 && !refused; i += 1) {
@@ -99,7 +106,16 @@ describe.each(stores)('scheduling with the %s store', (storeName, makeStore) => 
     expect((await post(f, keyed)).statusCode).toBe(202);
     expect((await post(f, keyed)).statusCode).toBe(202);
     expect((await post(f, voiceJob(nextPhone(), { sendAt: iso(T0 + 24 * HOUR) }))).statusCode).toBe(429);
-    const other = asHttpResult(await f(httpEvent({ path: '/voice', body: voiceJob(nextPhone(), { sendAt: iso(T0 + 24 * HOUR) }), headers: { authorization: 'Bearer other-caller-key-0123456789' } }), fcContext()));
+    const other = asHttpResult(
+      await f(
+        httpEvent({
+          path: '/voice',
+          body: voiceJob(nextPhone(), { sendAt: iso(T0 + 24 * HOUR) }),
+          headers: { authorization: 'Bearer other-caller-key-0123456789' },
+        }),
+        fcContext(),
+      ),
+    );
     expect(other.statusCode).toBe(202);
   });
 
@@ -113,7 +129,12 @@ describe.each(stores)('scheduling with the %s store', (storeName, makeStore) => 
     expect(await tick(f)).toMatchObject({ ok: true, counts: { sent: 1 } });
     expect(phonesSent(fake)).toEqual([inTime]);
     const dropped = logs.parsed().filter((l) => l.event === 'scheduled-expired');
-    expect(dropped.at(-1)).toMatchObject({ level: 'warn', caller: 'app', channel: 'voice', phone: `${late.slice(0, 3)}****${late.slice(7)}` });
+    expect(dropped.at(-1)).toMatchObject({
+      level: 'warn',
+      caller: 'app',
+      channel: 'voice',
+      phone: `${late.slice(0, 3)}****${late.slice(7)}`,
+    });
     clock.t += 10 * HOUR;
     expect(await tick(f)).toMatchObject({ ok: true, total: 0 });
   });
@@ -121,14 +142,18 @@ describe.each(stores)('scheduling with the %s store', (storeName, makeStore) => 
   it('a trigger job with sendAt past the horizon is a poison job; one within is scheduled', async () => {
     const f = fn();
     const base = fixture<Record<string, any>>('mns-queue-cloudevent');
-    const ce = (sendAt: string) => ({ ...base, id: randomBytes(4).toString('hex'), data: { ...base.data, messageId: randomBytes(6).toString('hex'), messageBody: JSON.stringify(voiceJob(nextPhone(), { sendAt })) } });
+    const ce = (sendAt: string) => ({
+      ...base,
+      id: randomBytes(4).toString('hex'),
+      data: { ...base.data, messageId: randomBytes(6).toString('hex'), messageBody: JSON.stringify(voiceJob(nextPhone(), { sendAt })) },
+    });
     expect(await f(asBuffer(ce('2099-01-01T00:00:00Z')), fcContext())).toMatchObject({ ok: true, counts: { poison: 1 } });
     expect(await f(asBuffer(ce(iso(T0 + 29 * 24 * HOUR))), fcContext())).toMatchObject({ ok: true, counts: { scheduled: 1 } });
     expect(fake.requests).toHaveLength(0);
   });
 
   if (storeName === 'Redis') {
-    it('the Redis entries carry a TTL covering the job\'s expiry plus a day, never shortened by a sooner job', async () => {
+    it("the Redis entries carry a TTL covering the job's expiry plus a day, never shortened by a sooner job", async () => {
       const own = `${PREFIX}ttl-${randomBytes(3).toString('hex')}:`;
       store = new RedisStore(() => Promise.resolve(redis), { prefix: own });
       const f = fn();

@@ -43,7 +43,12 @@ afterAll(async () => {
   await fake.close();
 });
 
-async function drive(fn: 'long-sms' | 'voice-notify', extraEnv: Record<string, string>, behaviours: Behaviour[], headers: Record<string, string> = auth) {
+async function drive(
+  fn: 'long-sms' | 'voice-notify',
+  extraEnv: Record<string, string>,
+  behaviours: Behaviour[],
+  headers: Record<string, string> = auth,
+) {
   const call = invoker(fn, { env: env(extraEnv), retryDelayMs: 5 });
   fake.reset();
   fake.next(...behaviours);
@@ -68,7 +73,12 @@ const scenarios: Array<[string, 'long-sms' | 'voice-notify', Record<string, stri
   ['vendor 106', 'long-sms', {}, [{ kind: 'vendor', code: '106', message: '系统错误!' }]],
   ['gateway 401 bad AppCode', 'long-sms', {}, [{ kind: 'gateway', status: 401, errorMessage: 'Invalid AppCode `not exists`' }]],
   ['gateway 403 quota', 'long-sms', {}, [{ kind: 'gateway', status: 403, errorMessage: 'Quota Exhausted' }]],
-  ['gateway 403 throttle', 'long-sms', {}, Array.from({ length: 3 }, () => ({ kind: 'gateway', status: 403, errorMessage: 'Throttled by APP Flow Control' }) as Behaviour)],
+  [
+    'gateway 403 throttle',
+    'long-sms',
+    {},
+    Array.from({ length: 3 }, () => ({ kind: 'gateway', status: 403, errorMessage: 'Throttled by APP Flow Control' }) as Behaviour),
+  ],
   ['gateway 500', 'long-sms', {}, [{ kind: 'raw', status: 500, body: echo }]],
   ['non-JSON echo', 'long-sms', {}, [{ kind: 'raw', status: 200, body: echo }]],
   ['JSON echo with an unknown code', 'long-sms', {}, [{ kind: 'json', body: { Code: 'X1', Message: echo } }]],
@@ -78,7 +88,12 @@ const scenarios: Array<[string, 'long-sms' | 'voice-notify', Record<string, stri
   ['voice unreadable echo', 'voice-notify', {}, [{ kind: 'raw', status: 200, body: echo }]],
   ['voice hang', 'voice-notify', {}, [{ kind: 'hang' }]],
   ['signature mode sent', 'long-sms', { APPCODE: '', APP_KEY, APP_SECRET }, []],
-  ['signature mode, wrong secret (gateway echoes the string to sign)', 'long-sms', { APPCODE: '', APP_KEY, APP_SECRET: `${APP_SECRET}-wrong` }, []],
+  [
+    'signature mode, wrong secret (gateway echoes the string to sign)',
+    'long-sms',
+    { APPCODE: '', APP_KEY, APP_SECRET: `${APP_SECRET}-wrong` },
+    [],
+  ],
   ['bad caller key', 'long-sms', {}, [], { authorization: `Bearer ${CALLER_KEY}x` }],
   ['caller key in a wrong header', 'long-sms', {}, [], { 'x-api-token': CALLER_KEY }],
   ['rate limited', 'long-sms', { LIMIT_GLOBAL_DAILY: '1' }, []],
@@ -97,7 +112,11 @@ describe('secret hygiene across every error path', () => {
   });
 
   it('misconfiguration: a short caller key, a bad timeout, a half signature pair', async () => {
-    const broken: Array<Record<string, string>> = [{ API_KEYS: `scanner:${CODE}` }, { UPSTREAM_TIMEOUT_MS: APPCODE }, { APPCODE: '', APP_KEY: '', APP_SECRET }];
+    const broken: Array<Record<string, string>> = [
+      { API_KEYS: `scanner:${CODE}` },
+      { UPSTREAM_TIMEOUT_MS: APPCODE },
+      { APPCODE: '', APP_KEY: '', APP_SECRET },
+    ];
     for (const extra of broken) {
       const res = await drive('long-sms', extra, []);
       expect(res.statusCode).toBe(500);
@@ -106,9 +125,14 @@ describe('secret hygiene across every error path', () => {
   });
 
   it('a direct send that throws keeps secrets out of the thrown message', async () => {
-    const call = invoker('long-sms', { env: env({ LONG_SMS_URL: 'http://127.0.0.1:1/largesms' }), senderDeps: { client: { send: () => Promise.reject(new Error('boom')) } } });
+    const call = invoker('long-sms', {
+      env: env({ LONG_SMS_URL: 'http://127.0.0.1:1/largesms' }),
+      senderDeps: { client: { send: () => Promise.reject(new Error('boom')) } },
+    });
     const rt = call.handler.runtime;
-    const err = await rt.sender!.send({ channel: 'sms', phone: PHONE, skin: '1', params: [CODE] }, { requestId: 'r', caller: 'scanner', logger: rt.logger }).catch((e: unknown) => e);
+    const err = await rt
+      .sender!.send({ channel: 'sms', phone: PHONE, skin: '1', params: [CODE] }, { requestId: 'r', caller: 'scanner', logger: rt.logger })
+      .catch((e: unknown) => e);
     outputs.push(String(err), JSON.stringify(err));
     expect(String(err)).toContain('boom');
   });
@@ -134,7 +158,13 @@ describe('secret hygiene across every error path', () => {
     const lines: string[] = [];
     const logger = createLogger({ destination: { write: (l: string) => void lines.push(l) } as never });
     logger.info(
-      { headers: { authorization: 'Bearer abc', 'x-api-key': 'k' }, params: ['9999'], content: '验证码1111', appSecret: 's', req: { query: { a: 1 } } },
+      {
+        headers: { authorization: 'Bearer abc', 'x-api-key': 'k' },
+        params: ['9999'],
+        content: '验证码1111',
+        appSecret: 's',
+        req: { query: { a: 1 } },
+      },
       'probe',
     );
     const line = JSON.parse(lines[0]!);
@@ -146,7 +176,7 @@ describe('secret hygiene across every error path', () => {
     for (const k of ['appcode', 'appsecret', 'authorization', 'params', 'content']) expect(REDACTED_KEYS.has(k)).toBe(true);
   });
 
-  it('redacts at any depth and in any case, without touching the caller\'s object', () => {
+  it("redacts at any depth and in any case, without touching the caller's object", () => {
     const lines: string[] = [];
     const logger = createLogger({ destination: { write: (l: string) => lines.push(l) } as never });
     const fields = { outer: { inner: { AppCode: 'x', list: [{ Authorization: 'y' }] } }, keep: 'ok' };

@@ -13,7 +13,15 @@ let voice: Invoker;
 const logs = captureLogs();
 
 const build = (secret: string) => ({
-  env: { APP_KEY, APP_SECRET: secret, LONG_SMS_URL: fake.longSmsUrl, VOICE_URL: fake.voiceUrl, API_KEYS: `app:${KEY}`, LIMIT_PHONE_INTERVAL_S: '0', QUIET_HOURS: 'off' },
+  env: {
+    APP_KEY,
+    APP_SECRET: secret,
+    LONG_SMS_URL: fake.longSmsUrl,
+    VOICE_URL: fake.voiceUrl,
+    API_KEYS: `app:${KEY}`,
+    LIMIT_PHONE_INTERVAL_S: '0',
+    QUIET_HOURS: 'off',
+  },
   retryDelayMs: 5,
 });
 
@@ -30,7 +38,11 @@ beforeEach(() => fake.reset());
 
 describe('signature mode (APP_KEY/APP_SECRET) against a gateway that verifies signatures', () => {
   it('sends an SMS the gateway accepts; the secret never travels and no AppCode header is sent', async () => {
-    const res = await sms({ path: '/sms', headers: auth, body: { phone: '13800138000', skin: '2', params: ['张三&a=b', '#1%2', 'x\r\ny'] } });
+    const res = await sms({
+      path: '/sms',
+      headers: auth,
+      body: { phone: '13800138000', skin: '2', params: ['张三&a=b', '#1%2', 'x\r\ny'] },
+    });
     expect(res.statusCode).toBe(200);
     expect(fake.requests).toHaveLength(1);
     const got = fake.requests[0]!;
@@ -44,7 +56,11 @@ describe('signature mode (APP_KEY/APP_SECRET) against a gateway that verifies si
   });
 
   it('signs voice requests too', async () => {
-    const res = await voice({ path: '/voice', headers: auth, body: { phone: '13900139000', content: '您好，您的快递已送达小区门口，请前来签收。' } });
+    const res = await voice({
+      path: '/voice',
+      headers: auth,
+      body: { phone: '13900139000', content: '您好，您的快递已送达小区门口，请前来签收。' },
+    });
     expect(res.statusCode).toBe(200);
     expect(fake.requests[0]!.headers['x-ca-signature']).toEqual(expect.any(String));
   });

@@ -15,6 +15,14 @@ afterAll(async () => {
   await redis.quit();
 });
 
-storeContract('memory', () => new MemoryStore(), (ms) => sleep(ms));
+storeContract(
+  'memory',
+  () => new MemoryStore(),
+  (ms) => sleep(ms),
+);
 // Each test gets its own prefix so schedules of one test never show up in another.
-storeContract('Redis', () => new RedisStore(() => Promise.resolve(redis), { prefix: `${PREFIX}${randomBytes(3).toString('hex')}:` }), (ms) => sleep(ms));
+storeContract(
+  'Redis',
+  () => new RedisStore(() => Promise.resolve(redis), { prefix: `${PREFIX}${randomBytes(3).toString('hex')}:` }),
+  (ms) => sleep(ms),
+);

@@ -22,7 +22,13 @@ beforeAll(async () => {
   handler = createFunction(
     { name: 'template-validate', routes: [validateRoute, healthRoute] },
     {
-      env: { APPCODE: TEST_APPCODE, LONG_SMS_URL: fake.longSmsUrl, VOICE_URL: fake.voiceUrl, API_KEYS: `app:${CALLER_KEY}`, MAX_BODY_BYTES: '4096' },
+      env: {
+        APPCODE: TEST_APPCODE,
+        LONG_SMS_URL: fake.longSmsUrl,
+        VOICE_URL: fake.voiceUrl,
+        API_KEYS: `app:${CALLER_KEY}`,
+        MAX_BODY_BYTES: '4096',
+      },
       catalog: testCatalog(),
       now: () => clock.getTime(),
     },
@@ -45,7 +51,9 @@ const postRaw = async (rawBody: string, headers: Record<string, string> = auth) 
 
 describe('POST /templates/validate {"template":…}', () => {
   it('answers the contract shape for a good template', async () => {
-    const res = await post({ template: { skin: '8', kind: 'verification', text: '【测试】您的验证码是#code#，5分钟内有效。', example: { code: '1234' } } });
+    const res = await post({
+      template: { skin: '8', kind: 'verification', text: '【测试】您的验证码是#code#，5分钟内有效。', example: { code: '1234' } },
+    });
     expect(res.statusCode).toBe(200);
     expect(res.json).toEqual({
       valid: true,
@@ -66,7 +74,12 @@ describe('POST /templates/validate {"template":…}', () => {
     const res = await post({ template: { skin: '8', kind: 'verification', text: '您的密码是#code#，详见 http://x.example #oops' } });
     expect(res.statusCode).toBe(200);
     expect(res.json.valid).toBe(false);
-    expect(res.json.errors.map((e: { rule: string }) => e.rule)).toEqual(['signature.missing', 'variable.malformed', 'verification.keyword', 'verification.link']);
+    expect(res.json.errors.map((e: { rule: string }) => e.rule)).toEqual([
+      'signature.missing',
+      'variable.malformed',
+      'verification.keyword',
+      'verification.link',
+    ]);
     expect(res.json.errors[0]).toEqual({ path: 'template.text', rule: 'signature.missing', message: expect.stringContaining('【测试】') });
     expect(res.json.measured).toBe('fixed-text');
   });
@@ -86,7 +99,11 @@ describe('POST /templates/validate {"template":…}', () => {
   it('names a bad example variable once, and a non-string example value', async () => {
     const res = await post({ template: { skin: '8', kind: 'notification', text: '【测试】#x#', example: { 'a b': 'v', x: 1 } } });
     expect(res.json.errors).toEqual([
-      { path: 'template.example', rule: 'schema', message: 'has an invalid name "a b" (variable names: letters, digits, _ or 汉字, at most 32)' },
+      {
+        path: 'template.example',
+        rule: 'schema',
+        message: 'has an invalid name "a b" (variable names: letters, digits, _ or 汉字, at most 32)',
+      },
       { path: 'template.example.x', rule: 'schema', message: 'must be string' },
     ]);
   });
@@ -152,20 +169,40 @@ describe('POST /templates/validate {"job":…} (dry run)', () => {
     clock = BEIJING_9PM;
     const res = await post({ job: { phone: '13800138000', skin: '3', params: ['张三'] } });
     expect(res.json.valid).toBe(false);
-    expect(res.json.errors).toEqual([{ path: 'job.skin', rule: 'marketing.sending-hours', message: expect.stringContaining('09:00-20:00') }]);
+    expect(res.json.errors).toEqual([
+      { path: 'job.skin', rule: 'marketing.sending-hours', message: expect.stringContaining('09:00-20:00') },
+    ]);
   });
 
   it('warns that a skin not in the catalog cannot be checked, and still shows the query', async () => {
     const res = await post({ job: { phone: '13800138000', skin: '77', params: ['x'] } });
-    expect(res.json).toMatchObject({ valid: true, length: null, segments: null, preview: null, kind: null, warnings: [{ rule: 'catalog.unknown-skin' }] });
+    expect(res.json).toMatchObject({
+      valid: true,
+      length: null,
+      segments: null,
+      preview: null,
+      kind: null,
+      warnings: [{ rule: 'catalog.unknown-skin' }],
+    });
     expect(res.json.request.query).toEqual({ param: 'x', phone: '13800138000', skin: '77' });
   });
 
   it('dry-runs voice jobs: spoken code digits, length, the query', async () => {
     const bad = await post({ job: { channel: 'voice', phone: '13800138000', content: '您的验证码是123。' } });
-    expect(bad.json).toMatchObject({ valid: false, channel: 'voice', segments: null, errors: [{ path: 'job.content', rule: 'voice.code-digits' }], request: null });
+    expect(bad.json).toMatchObject({
+      valid: false,
+      channel: 'voice',
+      segments: null,
+      errors: [{ path: 'job.content', rule: 'voice.code-digits' }],
+      request: null,
+    });
     const good = await post({ job: { channel: 'voice', phone: '13800138000', content: '您的验证码是1234。' } });
-    expect(good.json).toMatchObject({ valid: true, length: 11, preview: '您的验证码是1234。', request: { query: { content: '您的验证码是1234。', mobile: '13800138000' } } });
+    expect(good.json).toMatchObject({
+      valid: true,
+      length: 11,
+      preview: '您的验证码是1234。',
+      request: { query: { content: '您的验证码是1234。', mobile: '13800138000' } },
+    });
     const long = await post({ job: { channel: 'voice', phone: '13800138000', content: '您'.repeat(501) } });
     expect(long.json.errors).toMatchObject([{ rule: 'length.max' }]);
     expect(fake.requests).toHaveLength(0);

@@ -28,7 +28,8 @@ export interface RenderedDoc {
 const isRecord = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
 const get = (v: unknown, ...path: string[]): unknown => path.reduce<unknown>((o, k) => (isRecord(o) ? o[k] : undefined), v);
 const str = (v: unknown) => (typeof v === 'string' ? v : '');
-const triggersOf = (doc: RenderedDoc) => Object.entries(doc.resources).flatMap(([fn, { props }]) => (props.triggers ?? []).map((t, i) => ({ fn, t, i })));
+const triggersOf = (doc: RenderedDoc) =>
+  Object.entries(doc.resources).flatMap(([fn, { props }]) => (props.triggers ?? []).map((t, i) => ({ fn, t, i })));
 
 // ---- OSS notification overlap (OSS refuses a second rule overlapping in event, prefix and suffix)
 
@@ -72,7 +73,9 @@ export function ossOverlapProblems(doc: RenderedDoc): string[] {
       if (a.bucket !== b.bucket) continue;
       const event = a.events.find((e) => b.events.some((f) => eventsOverlap(e, f)));
       if (event && prefixesOverlap(a.prefix, b.prefix) && suffixesOverlap(a.suffix, b.suffix)) {
-        out.push(`OSS triggers ${a.where} and ${b.where} overlap on bucket ${a.bucket} (${event}, prefixes "${a.prefix}"/"${b.prefix}", suffixes "${a.suffix}"/"${b.suffix}")`);
+        out.push(
+          `OSS triggers ${a.where} and ${b.where} overlap on bucket ${a.bucket} (${event}, prefixes "${a.prefix}"/"${b.prefix}", suffixes "${a.suffix}"/"${b.suffix}")`,
+        );
       }
     }
   }
@@ -81,7 +84,8 @@ export function ossOverlapProblems(doc: RenderedDoc): string[] {
 
 // ---- MNS queues: one consumer each
 
-export const queueOf = (t: Trigger) => str(get(t.triggerConfig, 'eventSourceConfig', 'eventSourceParameters', 'sourceMNSParameters', 'QueueName'));
+export const queueOf = (t: Trigger) =>
+  str(get(t.triggerConfig, 'eventSourceConfig', 'eventSourceParameters', 'sourceMNSParameters', 'QueueName'));
 
 export function queueConsumerProblems(doc: RenderedDoc): string[] {
   const consumers = new Map<string, string[]>();
@@ -90,7 +94,9 @@ export function queueConsumerProblems(doc: RenderedDoc): string[] {
     const q = queueOf(t);
     consumers.set(q, [...(consumers.get(q) ?? []), `${fn}/${str(t.triggerName)}`]);
   }
-  return [...consumers].filter(([, c]) => c.length > 1).map(([q, c]) => `MNS queue ${q} is consumed by ${c.length} triggers (${c.join(', ')}): a queue hands each message to one consumer`);
+  return [...consumers]
+    .filter(([, c]) => c.length > 1)
+    .map(([q, c]) => `MNS queue ${q} is consumed by ${c.length} triggers (${c.join(', ')}): a queue hands each message to one consumer`);
 }
 
 // ---- EventBridge triggers: explicit retries, a dead-letter queue, listed last
@@ -105,22 +111,31 @@ export function eventBridgeProblems(doc: RenderedDoc): string[] {
     triggers.forEach((t, i) => {
       if (t.triggerType !== 'eventbridge') return;
       const where = `${fn}/${str(t.triggerName)}`;
-      if (triggers.slice(i + 1).some((x) => x.triggerType !== 'eventbridge')) out.push(`${where}: EventBridge triggers must come after the other triggers (fc3 stops updating the triggers after an unchanged one)`);
+      if (triggers.slice(i + 1).some((x) => x.triggerType !== 'eventbridge'))
+        out.push(
+          `${where}: EventBridge triggers must come after the other triggers (fc3 stops updating the triggers after an unchanged one)`,
+        );
       const run = get(t.triggerConfig, 'runOptions');
       if (!isRecord(run)) {
         out.push(`${where}: runOptions is missing (without it a message is dropped after EventBridge's retries)`);
         return;
       }
-      if (run.mode !== 'event-streaming') out.push(`${where}: runOptions.mode must be event-streaming (runOptions only apply to event streams)`);
-      if (run.errorsTolerance !== 'ALL') out.push(`${where}: runOptions.errorsTolerance must be ALL (NONE blocks the stream instead of dead-lettering)`);
+      if (run.mode !== 'event-streaming')
+        out.push(`${where}: runOptions.mode must be event-streaming (runOptions only apply to event streams)`);
+      if (run.errorsTolerance !== 'ALL')
+        out.push(`${where}: runOptions.errorsTolerance must be ALL (NONE blocks the stream instead of dead-lettering)`);
       const retry = run.retryStrategy;
       if (!isRecord(retry)) out.push(`${where}: runOptions.retryStrategy is missing`);
       else {
-        if (!RETRY_STRATEGIES.has(str(retry.PushRetryStrategy))) out.push(`${where}: retryStrategy.PushRetryStrategy must be BACKOFF_RETRY or EXPONENTIAL_DECAY_RETRY`);
-        if (!Number.isInteger(retry.MaximumRetryAttempts) || (retry.MaximumRetryAttempts as number) < 0) out.push(`${where}: retryStrategy.MaximumRetryAttempts must be a whole number`);
-        if (!Number.isInteger(retry.MaximumEventAgeInSeconds) || (retry.MaximumEventAgeInSeconds as number) <= 0) out.push(`${where}: retryStrategy.MaximumEventAgeInSeconds must be a positive whole number`);
+        if (!RETRY_STRATEGIES.has(str(retry.PushRetryStrategy)))
+          out.push(`${where}: retryStrategy.PushRetryStrategy must be BACKOFF_RETRY or EXPONENTIAL_DECAY_RETRY`);
+        if (!Number.isInteger(retry.MaximumRetryAttempts) || (retry.MaximumRetryAttempts as number) < 0)
+          out.push(`${where}: retryStrategy.MaximumRetryAttempts must be a whole number`);
+        if (!Number.isInteger(retry.MaximumEventAgeInSeconds) || (retry.MaximumEventAgeInSeconds as number) <= 0)
+          out.push(`${where}: retryStrategy.MaximumEventAgeInSeconds must be a positive whole number`);
       }
-      if (!MNS_QUEUE_ARN.test(str(get(run, 'deadLetterQueue', 'Arn')))) out.push(`${where}: runOptions.deadLetterQueue.Arn must be an MNS queue ARN`);
+      if (!MNS_QUEUE_ARN.test(str(get(run, 'deadLetterQueue', 'Arn'))))
+        out.push(`${where}: runOptions.deadLetterQueue.Arn must be an MNS queue ARN`);
     });
   }
   return out;
@@ -132,7 +147,8 @@ export function logConfigProblems(doc: RenderedDoc): string[] {
   return Object.entries(doc.resources).flatMap(([fn, { props }]) => {
     const c = props.logConfig;
     if (c === 'auto') return [];
-    if (!isRecord(c) || str(c.project) === '' || str(c.logstore) === '') return [`${fn}: logConfig with project and logstore (or auto) is required`];
+    if (!isRecord(c) || str(c.project) === '' || str(c.logstore) === '')
+      return [`${fn}: logConfig with project and logstore (or auto) is required`];
     return [];
   });
 }
@@ -142,7 +158,14 @@ export function logConfigProblems(doc: RenderedDoc): string[] {
 export type NameKind = 'queue' | 'topic' | 'bucket' | 'role' | 'logProject' | 'logstore';
 
 export function namesUsed(doc: RenderedDoc): Record<NameKind, Set<string>> {
-  const used: Record<NameKind, Set<string>> = { queue: new Set(), topic: new Set(), bucket: new Set(), role: new Set(), logProject: new Set(), logstore: new Set() };
+  const used: Record<NameKind, Set<string>> = {
+    queue: new Set(),
+    topic: new Set(),
+    bucket: new Set(),
+    role: new Set(),
+    logProject: new Set(),
+    logstore: new Set(),
+  };
   const queueFromArn = (arn: string) => /:\/queues\/([^/]+)/.exec(arn)?.[1];
   for (const { props } of Object.values(doc.resources)) {
     if (props.role) used.role.add(props.role.split('/').pop() ?? '');
@@ -176,7 +199,14 @@ const INFRA_NAME_ATTRS: Record<string, [NameKind, string]> = {
 
 /** The names infra/main.tf creates: each resource's name attribute, `local.names.<key>` resolved from names.json. */
 export function namesCreated(mainTf: string, names: Record<string, string>): Record<NameKind, Set<string>> {
-  const made: Record<NameKind, Set<string>> = { queue: new Set(), topic: new Set(), bucket: new Set(), role: new Set(), logProject: new Set(), logstore: new Set() };
+  const made: Record<NameKind, Set<string>> = {
+    queue: new Set(),
+    topic: new Set(),
+    bucket: new Set(),
+    role: new Set(),
+    logProject: new Set(),
+    logstore: new Set(),
+  };
   for (const m of mainTf.matchAll(/^resource "(\w+)" "\w+" \{\n([\s\S]*?)^\}/gm)) {
     const rule = INFRA_NAME_ATTRS[m[1]!];
     if (!rule) continue;
@@ -197,5 +227,11 @@ export function infraProblems(doc: RenderedDoc, created: Record<NameKind, Set<st
 }
 
 export function allDeployProblems(doc: RenderedDoc, created: Record<NameKind, Set<string>>): string[] {
-  return [...queueConsumerProblems(doc), ...ossOverlapProblems(doc), ...eventBridgeProblems(doc), ...logConfigProblems(doc), ...infraProblems(doc, created)];
+  return [
+    ...queueConsumerProblems(doc),
+    ...ossOverlapProblems(doc),
+    ...eventBridgeProblems(doc),
+    ...logConfigProblems(doc),
+    ...infraProblems(doc, created),
+  ];
 }

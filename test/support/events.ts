@@ -8,7 +8,13 @@ import { SPECS } from './functions.ts';
 export const EVENT_CALLER_KEY = 'caller-key-events-0123456789';
 
 /** A sending function wired to the fake provider; limits and quiet hours off so only idempotency decides. */
-export function eventFunction(fn: 'long-sms' | 'voice-notify', fake: FakeProvider, store: Store, extra: Partial<RuntimeOptions> = {}, env: Record<string, string> = {}) {
+export function eventFunction(
+  fn: 'long-sms' | 'voice-notify',
+  fake: FakeProvider,
+  store: Store,
+  extra: Partial<RuntimeOptions> = {},
+  env: Record<string, string> = {},
+) {
   return createFunction(SPECS[fn], {
     env: {
       APPCODE: TEST_APPCODE,
@@ -34,8 +40,19 @@ export function nextPhone(): string {
   return `1391${String(process.pid % 1000).padStart(3, '0')}${String(n).padStart(4, '0')}`;
 }
 
-export const smsJob = (phone: string, extra: Record<string, unknown> = {}) => ({ channel: 'sms', phone, skin: '1', params: ['1234'], ...extra });
-export const voiceJob = (phone: string, extra: Record<string, unknown> = {}) => ({ channel: 'voice', phone, content: '您好，今天下午三点有例会。', ...extra });
+export const smsJob = (phone: string, extra: Record<string, unknown> = {}) => ({
+  channel: 'sms',
+  phone,
+  skin: '1',
+  params: ['1234'],
+  ...extra,
+});
+export const voiceJob = (phone: string, extra: Record<string, unknown> = {}) => ({
+  channel: 'voice',
+  phone,
+  content: '您好，今天下午三点有例会。',
+  ...extra,
+});
 
 /** Phones the fake provider received, in order. */
 export const phonesSent = (fake: FakeProvider) => fake.requests.map((r) => r.query.phone ?? r.query.mobile ?? JSON.stringify(r.query));

@@ -73,13 +73,26 @@ function queriesOf(search: string): Record<string, string | null> {
 }
 
 /** What OSS would answer to this request's credentials, or undefined when it is authentic. */
-function authenticate(options: FakeOssOptions & { region: string }, req: IncomingMessage, headers: Record<string, string>, bucket: string, key: string, search: string): Refusal | undefined {
+function authenticate(
+  options: FakeOssOptions & { region: string },
+  req: IncomingMessage,
+  headers: Record<string, string>,
+  bucket: string,
+  key: string,
+  search: string,
+): Refusal | undefined {
   const auth = headers.authorization ?? '';
   if (/^OSS [^:\s]+:/.test(auth)) {
     // OSS's answer to V1 where it is no longer offered (EC 0002-00000080).
-    return { status: 403, code: 'AccessDenied', message: 'The V1 signature is not supported for this bucket; sign with V4 (OSS4-HMAC-SHA256).', ec: '0002-00000080' };
+    return {
+      status: 403,
+      code: 'AccessDenied',
+      message: 'The V1 signature is not supported for this bucket; sign with V4 (OSS4-HMAC-SHA256).',
+      ec: '0002-00000080',
+    };
   }
-  if (!auth.startsWith('OSS4-HMAC-SHA256 ')) return { status: 403, code: 'AccessDenied', message: 'AccessDenied: missing or unsupported Authorization.' };
+  if (!auth.startsWith('OSS4-HMAC-SHA256 '))
+    return { status: 403, code: 'AccessDenied', message: 'AccessDenied: missing or unsupported Authorization.' };
   const fields = new Map(
     auth
       .slice('OSS4-HMAC-SHA256 '.length)
@@ -92,22 +105,42 @@ function authenticate(options: FakeOssOptions & { region: string }, req: Incomin
     return { status: 403, code: 'AccessDenied', message: 'The Authorization header is malformed.' };
   }
   const [accessKeyId, day, region] = credential as [string, string, string];
-  if (accessKeyId !== options.accessKeyId) return { status: 403, code: 'InvalidAccessKeyId', message: 'The OSS Access Key Id you provided does not exist in our records.' };
+  if (accessKeyId !== options.accessKeyId)
+    return { status: 403, code: 'InvalidAccessKeyId', message: 'The OSS Access Key Id you provided does not exist in our records.' };
   const date = headers['x-oss-date'] ?? '';
   const at = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(date);
-  if (!at || date.slice(0, 8) !== day) return { status: 403, code: 'AccessDenied', message: 'x-oss-date is missing or does not match the credential date.' };
+  if (!at || date.slice(0, 8) !== day)
+    return { status: 403, code: 'AccessDenied', message: 'x-oss-date is missing or does not match the credential date.' };
   const when = Date.UTC(Number(at[1]), Number(at[2]) - 1, Number(at[3]), Number(at[4]), Number(at[5]), Number(at[6]));
-  if (Math.abs(when - Date.now()) > 15 * 60 * 1000) return { status: 403, code: 'RequestTimeTooSkewed', message: 'The difference between the request time and the current time is too large.' };
+  if (Math.abs(when - Date.now()) > 15 * 60 * 1000)
+    return {
+      status: 403,
+      code: 'RequestTimeTooSkewed',
+      message: 'The difference between the request time and the current time is too large.',
+    };
   if (!headers['x-oss-content-sha256']) return { status: 403, code: 'AccessDenied', message: 'x-oss-content-sha256 is required with V4.' };
   if (options.securityToken !== undefined && headers['x-oss-security-token'] !== options.securityToken) {
     return { status: 403, code: 'InvalidSecurityToken', message: 'The security token you provided is invalid.' };
   }
   // Recomputed in this bucket's region: a request scoped to another region does not match.
   const additional = fields.get('AdditionalHeaders')?.split(';').filter(Boolean);
-  const expected = signUtils.authorizationV4(accessKeyId, options.accessKeySecret, options.region, req.method ?? '', { headers, queries: queriesOf(search) }, bucket, key, additional);
+  const expected = signUtils.authorizationV4(
+    accessKeyId,
+    options.accessKeySecret,
+    options.region,
+    req.method ?? '',
+    { headers, queries: queriesOf(search) },
+    bucket,
+    key,
+    additional,
+  );
   const expectedSignature = /Signature=([0-9a-f]+)$/.exec(expected)?.[1];
   if (region !== options.region || signature !== expectedSignature) {
-    return { status: 403, code: 'SignatureDoesNotMatch', message: 'The request signature we calculated does not match the signature you provided. Check your key and signing method.' };
+    return {
+      status: 403,
+      code: 'SignatureDoesNotMatch',
+      message: 'The request signature we calculated does not match the signature you provided. Check your key and signing method.',
+    };
   }
   return undefined;
 }
@@ -130,7 +163,11 @@ export async function startFakeOss(options: FakeOssOptions): Promise<FakeOss> {
   const opts = { ...options, region: options.region ?? 'cn-shanghai' };
   const objects = new Map<string, Buffer>();
   const meta = new Map<string, Record<string, string>>();
-  const etagOf = (resource: string) => createHash('md5').update(objects.get(resource) ?? '').digest('hex').toUpperCase();
+  const etagOf = (resource: string) =>
+    createHash('md5')
+      .update(objects.get(resource) ?? '')
+      .digest('hex')
+      .toUpperCase();
   const requests: FakeOss['requests'] = [];
   const sockets = new Set<Socket>();
   let cutAt: number | undefined;
@@ -172,7 +209,8 @@ export async function startFakeOss(options: FakeOssOptions): Promise<FakeOss> {
       }
       const headers: Record<string, string> = { 'content-length': String(body.length), etag: `"${etagOf(resource)}"` };
       // Raw bytes on the wire (latin1 text of the UTF-8 bytes): Node refuses non-latin1 header text.
-      for (const [k, v] of Object.entries(meta.get(resource) ?? {})) headers[`x-oss-meta-${k.toLowerCase()}`] = Buffer.from(v, 'utf8').toString('latin1');
+      for (const [k, v] of Object.entries(meta.get(resource) ?? {}))
+        headers[`x-oss-meta-${k.toLowerCase()}`] = Buffer.from(v, 'utf8').toString('latin1');
       res.writeHead(200, headers);
       return res.end();
     }
@@ -180,7 +218,11 @@ export async function startFakeOss(options: FakeOssOptions): Promise<FakeOss> {
       res.writeHead(404, { 'content-type': 'application/xml' });
       return res.end('<Error><Code>NoSuchKey</Code></Error>');
     }
-    res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(body.length), etag: `"${etagOf(resource)}"` });
+    res.writeHead(200, {
+      'content-type': 'application/octet-stream',
+      'content-length': String(body.length),
+      etag: `"${etagOf(resource)}"`,
+    });
     const step = options.chunkBytes ?? 64 * 1024;
     const cut = cutAt;
     cutAt = undefined;

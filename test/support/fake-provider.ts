@@ -141,7 +141,9 @@ function checkSignature(req: RecordedRequest, opts: FakeProviderOptions, nonces:
   if (nonce === '') return bad('Invalid Nonce');
   if (nonces.has(nonce)) return bad('Nonce Used');
   const sts = serverStringToSign(req);
-  const expected = createHmac('sha256', opts.appSecret ?? '').update(sts, 'utf8').digest();
+  const expected = createHmac('sha256', opts.appSecret ?? '')
+    .update(sts, 'utf8')
+    .digest();
   const given = Buffer.from(headerText(h['x-ca-signature']), 'base64');
   if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
     // Header values cannot hold newlines or non-Latin-1 text: show them the way a log would.
@@ -152,7 +154,11 @@ function checkSignature(req: RecordedRequest, opts: FakeProviderOptions, nonces:
   return undefined;
 }
 
-function realistic(req: RecordedRequest, opts: Required<Pick<FakeProviderOptions, 'appCode' | 'templates'>> & FakeProviderOptions, nonces: Set<string>): Behaviour {
+function realistic(
+  req: RecordedRequest,
+  opts: Required<Pick<FakeProviderOptions, 'appCode' | 'templates'>> & FakeProviderOptions,
+  nonces: Set<string>,
+): Behaviour {
   const auth = req.headers.authorization;
   if (opts.appKey !== undefined && req.headers['x-ca-signature'] !== undefined) {
     const refusal = checkSignature(req, opts, nonces);

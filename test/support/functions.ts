@@ -8,8 +8,20 @@ import { openapiRoute } from '#shared/openapi/route';
 
 /** The three functions as functions/*\/index.ts wire them, for tests that cover every route. */
 export const SPECS: Record<'long-sms' | 'voice-notify' | 'template-validate', FunctionSpec> = {
-  'long-sms': { name: 'long-sms', channel: 'sms', makeSender, makeStore, routes: [sendRoute('sms'), cancelRoute('sms'), healthRoute, openapiRoute] },
-  'voice-notify': { name: 'voice-notify', channel: 'voice', makeSender, makeStore, routes: [sendRoute('voice'), cancelRoute('voice'), healthRoute, openapiRoute] },
+  'long-sms': {
+    name: 'long-sms',
+    channel: 'sms',
+    makeSender,
+    makeStore,
+    routes: [sendRoute('sms'), cancelRoute('sms'), healthRoute, openapiRoute],
+  },
+  'voice-notify': {
+    name: 'voice-notify',
+    channel: 'voice',
+    makeSender,
+    makeStore,
+    routes: [sendRoute('voice'), cancelRoute('voice'), healthRoute, openapiRoute],
+  },
   'template-validate': { name: 'template-validate', routes: [validateRoute, healthRoute, openapiRoute] },
 };
 
@@ -17,7 +29,11 @@ export const SPECS: Record<'long-sms' | 'voice-notify' | 'template-validate', Fu
 export const PROTECTED_ROUTES = [
   { fn: 'long-sms', path: '/sms', body: { phone: '13800138000', skin: '1', params: ['1234'] } },
   { fn: 'voice-notify', path: '/voice', body: { phone: '13800138000', content: '您好，您的快递已送达。' } },
-  { fn: 'template-validate', path: '/templates/validate', body: { template: { skin: '1', kind: 'verification', text: '【测试】您的验证码是#code#' } } },
+  {
+    fn: 'template-validate',
+    path: '/templates/validate',
+    body: { template: { skin: '1', kind: 'verification', text: '【测试】您的验证码是#code#' } },
+  },
 ] as const;
 
 export type Invoker = ((input: HttpEventInput & { query?: Record<string, string> }) => Promise<HttpResult>) & {

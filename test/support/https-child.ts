@@ -27,4 +27,6 @@ const answers = [
   await voice({ path: '/voice', headers, body: { phone: '13800138000', content: '您好\r\n再见' } }),
 ];
 logs.stop();
-process.stdout.write(`${JSON.stringify({ answers: answers.map(({ statusCode, headers: h, body }) => ({ statusCode, headers: h, body })), logs: logs.lines })}\n`);
+process.stdout.write(
+  `${JSON.stringify({ answers: answers.map(({ statusCode, headers: h, body }) => ({ statusCode, headers: h, body })), logs: logs.lines })}\n`,
+);

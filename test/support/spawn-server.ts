@@ -19,7 +19,11 @@ export async function spawnNpmStart(env: Record<string, string>, options: { dire
   const base: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) {
     // Start from a clean slate: no provider settings leak in from the developer's shell.
-    if (v !== undefined && !/^(APPCODE|APP_KEY|APP_SECRET|API_KEYS|SANDBOX|ALLOW_UNAUTHENTICATED|REDIS_URL|LONG_SMS_URL|VOICE_URL)$/.test(k)) base[k] = v;
+    if (
+      v !== undefined &&
+      !/^(APPCODE|APP_KEY|APP_SECRET|API_KEYS|SANDBOX|ALLOW_UNAUTHENTICATED|REDIS_URL|LONG_SMS_URL|VOICE_URL)$/.test(k)
+    )
+      base[k] = v;
   }
   const [cmd, args] = options.direct ? ['node', ['--import', 'tsx', 'scripts/start.ts']] : ['npm', ['start', '--silent']];
   const child = spawn(cmd as string, args as string[], {

@@ -4,7 +4,13 @@ import type { ScheduledJob, Store, StoredOutcome } from '#shared/store/types';
 
 /** What every Store must do, run against each implementation. */
 export function storeContract(name: string, make: () => Store, sleep: (ms: number) => Promise<void>): void {
-  const outcome = (fp: string): StoredOutcome => ({ status: 'sent', channel: 'sms', phoneMasked: '138****8000', fingerprint: fp, at: new Date().toISOString() });
+  const outcome = (fp: string): StoredOutcome => ({
+    status: 'sent',
+    channel: 'sms',
+    phoneMasked: '138****8000',
+    fingerprint: fp,
+    at: new Date().toISOString(),
+  });
   const key = () => `idem:sms:test:${randomUUID()}`;
 
   describe(`${name} store: idempotency`, () => {
@@ -123,7 +129,8 @@ export function storeContract(name: string, make: () => Store, sleep: (ms: numbe
       const s = make();
       const caller = `cap-${randomUUID()}`;
       const now = Date.now();
-      const mk = (over: Partial<ScheduledJob> = {}) => entry({ caller, channel: 'sms', dueAt: now + 60_000, expiresAt: now + 3_600_000, ...over });
+      const mk = (over: Partial<ScheduledJob> = {}) =>
+        entry({ caller, channel: 'sms', dueAt: now + 60_000, expiresAt: now + 3_600_000, ...over });
       const a = mk();
       const b = mk();
       expect(await s.schedule(a, { maxPending: 2, now })).toBe(true);

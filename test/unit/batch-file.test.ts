@@ -52,21 +52,16 @@ describe('LineDecoder', () => {
   });
   it('JSON Lines (no GB18030 fallback) and bytes valid in neither encoding', () => {
     expect(new LineDecoder(false).decode(gbk, 1, true)).toEqual({ problem: 'line is not valid UTF-8 (JSON Lines files are UTF-8)' });
-    expect(new LineDecoder(true).decode(Buffer.from('ff', 'hex'), 1, true)).toEqual({ problem: 'line is neither valid UTF-8 nor valid GB18030/GBK' });
+    expect(new LineDecoder(true).decode(Buffer.from('ff', 'hex'), 1, true)).toEqual({
+      problem: 'line is neither valid UTF-8 nor valid GB18030/GBK',
+    });
   });
 });
 
 describe('CsvReader', () => {
   it('reads a quoted line break as one record, and an unterminated quote as one poison line', () => {
     const r = new CsvReader();
-    const out = [
-      ...r.push(1, 'a,b'),
-      ...r.push(2, '"x'),
-      ...r.push(3, 'y",1'),
-      ...r.push(4, '"never,2'),
-      ...r.push(5, 'p,3'),
-      ...r.end(),
-    ];
+    const out = [...r.push(1, 'a,b'), ...r.push(2, '"x'), ...r.push(3, 'y",1'), ...r.push(4, '"never,2'), ...r.push(5, 'p,3'), ...r.end()];
     expect(out).toEqual([
       { line: 1, cells: ['a', 'b'] },
       { line: 2, cells: ['x\ny', '1'] },

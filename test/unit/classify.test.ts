@@ -12,7 +12,9 @@ describe('classifyVendor', () => {
   });
 
   it('keeps the vendor ids and the gateway request id of a success for reconciliation', () => {
-    const r = classifyVendor('sms', JSON.stringify({ Code: 'OK', Message: '发送成功', RequestId: 'vendor-1', BizId: 42 }), { 'X-Ca-Request-Id': 'gw-9' });
+    const r = classifyVendor('sms', JSON.stringify({ Code: 'OK', Message: '发送成功', RequestId: 'vendor-1', BizId: 42 }), {
+      'X-Ca-Request-Id': 'gw-9',
+    });
     expect(r).toEqual({
       status: 'sent',
       provider: { code: 'OK', message: '发送成功', requestId: 'gw-9', ids: { RequestId: 'vendor-1', BizId: '42' } },
@@ -65,18 +67,29 @@ describe('classifyTransportError', () => {
     expect(r).toMatchObject({ status: 'failed', safeToRetry: true, error: { code: 'PROVIDER_ERROR', retryable: true } });
   });
 
-  it.each(['ECONNRESET', 'EPIPE', 'ECONNABORTED', 'ETIMEDOUT', 'ERR_CANCELED', 'ERR_BAD_RESPONSE'])('%s: the request may have arrived, outcome unknown', (code) => {
-    const r = classifyTransportError(Object.assign(new Error('x'), { code }));
-    expect(r).toMatchObject({ status: 'unknown', safeToRetry: false, error: { code: 'OUTCOME_UNKNOWN', retryable: false } });
-  });
-
-  it.each(['DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_CERT_IN_CHAIN', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'CERT_HAS_EXPIRED', 'ERR_TLS_CERT_ALTNAME_INVALID'])(
-    '%s: the certificate was refused before the request was written; failed, not retried',
+  it.each(['ECONNRESET', 'EPIPE', 'ECONNABORTED', 'ETIMEDOUT', 'ERR_CANCELED', 'ERR_BAD_RESPONSE'])(
+    '%s: the request may have arrived, outcome unknown',
     (code) => {
       const r = classifyTransportError(Object.assign(new Error('x'), { code }));
-      expect(r).toMatchObject({ status: 'failed', safeToRetry: false, provider: { code }, error: { code: 'PROVIDER_ERROR', retryable: false } });
+      expect(r).toMatchObject({ status: 'unknown', safeToRetry: false, error: { code: 'OUTCOME_UNKNOWN', retryable: false } });
     },
   );
+
+  it.each([
+    'DEPTH_ZERO_SELF_SIGNED_CERT',
+    'SELF_SIGNED_CERT_IN_CHAIN',
+    'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+    'CERT_HAS_EXPIRED',
+    'ERR_TLS_CERT_ALTNAME_INVALID',
+  ])('%s: the certificate was refused before the request was written; failed, not retried', (code) => {
+    const r = classifyTransportError(Object.assign(new Error('x'), { code }));
+    expect(r).toMatchObject({
+      status: 'failed',
+      safeToRetry: false,
+      provider: { code },
+      error: { code: 'PROVIDER_ERROR', retryable: false },
+    });
+  });
 
   it('reads the code of the cause when axios wraps it', () => {
     const r = classifyTransportError({ code: 'ERR_BAD_REQUEST', cause: { code: 'ECONNREFUSED' } });
@@ -103,7 +116,12 @@ function expectRow(r: ReturnType<typeof classifyAnswer>, row: Row): void {
     return;
   }
   expect(r.error).toBeDefined();
-  expect(r.error).toMatchObject({ code: row.code, retryable: row.retryable ?? false, retryAfter: row.retryAfter, providerCode: row.providerCode });
+  expect(r.error).toMatchObject({
+    code: row.code,
+    retryable: row.retryable ?? false,
+    retryAfter: row.retryAfter,
+    providerCode: row.providerCode,
+  });
 }
 
 describe('vendor codes (HTTP 200, {Code, Message})', () => {
@@ -147,12 +165,24 @@ describe('voice answer shapes (HTTP 200)', () => {
   const table: Array<[string, unknown, Row]> = [
     ['Success', { ReturnStatus: 'Success', Message: 'ok', RemainPoint: 9, TaskID: 1, SuccessCounts: 1 }, { status: 'sent' }],
     ['Success without SuccessCounts', { ReturnStatus: 'Success', Message: 'ok', TaskID: 1 }, { status: 'sent' }],
-    ['Success with SuccessCounts 0', { ReturnStatus: 'Success', Message: 'ok', SuccessCounts: 0 }, { status: 'failed', code: 'PROVIDER_ERROR', providerCode: 'Success' }],
-    ['Faild (the vendor spelling)', { ReturnStatus: 'Faild', Message: '参数错误', SuccessCounts: 0 }, { status: 'failed', code: 'PROVIDER_ERROR', providerCode: 'Faild' }],
+    [
+      'Success with SuccessCounts 0',
+      { ReturnStatus: 'Success', Message: 'ok', SuccessCounts: 0 },
+      { status: 'failed', code: 'PROVIDER_ERROR', providerCode: 'Success' },
+    ],
+    [
+      'Faild (the vendor spelling)',
+      { ReturnStatus: 'Faild', Message: '参数错误', SuccessCounts: 0 },
+      { status: 'failed', code: 'PROVIDER_ERROR', providerCode: 'Faild' },
+    ],
     ['Failed', { ReturnStatus: 'Failed', Message: 'x' }, { status: 'failed', code: 'PROVIDER_ERROR', providerCode: 'Failed' }],
     ['an unknown ReturnStatus', { ReturnStatus: 'Queued' }, { status: 'unknown', code: 'OUTCOME_UNKNOWN' }],
     ['a {Code, Message} success', { Code: 'OK', Message: '发送成功' }, { status: 'sent' }],
-    ['a {Code, Message} refusal', { Code: '101', Message: '手机号码格式错误!' }, { status: 'rejected', code: 'INVALID_PHONE', providerCode: '101' }],
+    [
+      'a {Code, Message} refusal',
+      { Code: '101', Message: '手机号码格式错误!' },
+      { status: 'rejected', code: 'INVALID_PHONE', providerCode: '101' },
+    ],
     ['neither shape', { result: 1, success: true }, { status: 'unknown', code: 'OUTCOME_UNKNOWN' }],
   ];
   it.each(table)('%s → %o', (_name, body, row) => {
@@ -160,7 +190,12 @@ describe('voice answer shapes (HTTP 200)', () => {
   });
 
   it('keeps the task id of a voice success for reconciliation', () => {
-    const r = classifyAnswer('voice', 200, {}, JSON.stringify({ ReturnStatus: 'Success', Message: 'ok', TaskID: 1234567, SuccessCounts: 1 }));
+    const r = classifyAnswer(
+      'voice',
+      200,
+      {},
+      JSON.stringify({ ReturnStatus: 'Success', Message: 'ok', TaskID: 1234567, SuccessCounts: 1 }),
+    );
     expect(r.provider?.ids).toEqual({ TaskID: '1234567', SuccessCounts: '1' });
   });
 });
@@ -197,10 +232,26 @@ describe('gateway answers (non-2xx, X-Ca-Error-Message)', () => {
     [403, 'Quota Exhausted', { status: 'failed', code: 'QUOTA_EXHAUSTED' }],
     [403, 'Api Market Subscription quota exhausted', { status: 'failed', code: 'QUOTA_EXHAUSTED' }],
     [403, 'Quota Expired', { status: 'failed', code: 'QUOTA_EXHAUSTED' }],
-    [403, 'Throttled by USER Flow Control', { status: 'failed', code: 'PROVIDER_THROTTLED', retryable: true, retryAfter: 1, safeToRetry: true }],
-    [403, 'Throttled by APP Flow Control', { status: 'failed', code: 'PROVIDER_THROTTLED', retryable: true, retryAfter: 1, safeToRetry: true }],
-    [403, 'Throttled by API Flow Control', { status: 'failed', code: 'PROVIDER_THROTTLED', retryable: true, retryAfter: 1, safeToRetry: true }],
-    [403, 'Throttled by DOMAIN Flow Control', { status: 'failed', code: 'PROVIDER_THROTTLED', retryable: true, retryAfter: 1, safeToRetry: true }],
+    [
+      403,
+      'Throttled by USER Flow Control',
+      { status: 'failed', code: 'PROVIDER_THROTTLED', retryable: true, retryAfter: 1, safeToRetry: true },
+    ],
+    [
+      403,
+      'Throttled by APP Flow Control',
+      { status: 'failed', code: 'PROVIDER_THROTTLED', retryable: true, retryAfter: 1, safeToRetry: true },
+    ],
+    [
+      403,
+      'Throttled by API Flow Control',
+      { status: 'failed', code: 'PROVIDER_THROTTLED', retryable: true, retryAfter: 1, safeToRetry: true },
+    ],
+    [
+      403,
+      'Throttled by DOMAIN Flow Control',
+      { status: 'failed', code: 'PROVIDER_THROTTLED', retryable: true, retryAfter: 1, safeToRetry: true },
+    ],
     [400, 'Invalid Signature, Server StringToSign:`GET#application/json###...`', { status: 'failed', code: 'PROVIDER_AUTH_FAILED' }],
     [400, 'Invalid Timestamp', { status: 'failed', code: 'PROVIDER_AUTH_FAILED' }],
     [400, 'Timestamp Expired', { status: 'failed', code: 'PROVIDER_AUTH_FAILED' }],
@@ -222,7 +273,8 @@ describe('gateway answers (non-2xx, X-Ca-Error-Message)', () => {
   });
 
   it('a signature refusal keeps the parameter names of the echoed string-to-sign, not the values', () => {
-    const message = 'Invalid Signature, Server StringToSign:`GET#application/json####x-ca-key:1#/largesms?param=864213&phone=13812345678&skin=1`';
+    const message =
+      'Invalid Signature, Server StringToSign:`GET#application/json####x-ca-key:1#/largesms?param=864213&phone=13812345678&skin=1`';
     const r = classifyGateway(400, { 'x-ca-error-message': message }, '');
     expect(r.provider?.message).toContain('/largesms?param=…&phone=…&skin=…');
     expect(r.provider?.message).not.toContain('864213');

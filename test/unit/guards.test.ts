@@ -24,7 +24,12 @@ async function refusal(p: Promise<void>): Promise<GuardRefusal> {
 
 describe('sending hours (QUIET_HOURS)', () => {
   const window = { startMinute: 9 * 60, endMinute: 20 * 60, action: 'defer' as const };
-  const guard = (t: number, kind?: TemplateKind, action: 'defer' | 'refuse' = 'defer') => quietHoursGuard({ ...window, action }, () => t, () => kind);
+  const guard = (t: number, kind?: TemplateKind, action: 'defer' | 'refuse' = 'defer') =>
+    quietHoursGuard(
+      { ...window, action },
+      () => t,
+      () => kind,
+    );
 
   it('computes Beijing minutes and the next window start across UTC dates', () => {
     expect(beijingMinute(bj(0, 0))).toBe(0);
@@ -62,9 +67,17 @@ describe('sending hours (QUIET_HOURS)', () => {
   });
 
   it('supports a window that wraps past midnight', async () => {
-    const night = quietHoursGuard({ startMinute: 22 * 60, endMinute: 6 * 60, action: 'defer' }, () => bj(23, 0), () => undefined);
+    const night = quietHoursGuard(
+      { startMinute: 22 * 60, endMinute: 6 * 60, action: 'defer' },
+      () => bj(23, 0),
+      () => undefined,
+    );
     await expect(night(voice)).resolves.toBeUndefined();
-    const noon = quietHoursGuard({ startMinute: 22 * 60, endMinute: 6 * 60, action: 'defer' }, () => bj(12, 0), () => undefined);
+    const noon = quietHoursGuard(
+      { startMinute: 22 * 60, endMinute: 6 * 60, action: 'defer' },
+      () => bj(12, 0),
+      () => undefined,
+    );
     expect((await refusal(noon(voice))).retryAt?.getTime()).toBe(bj(22, 0));
   });
 });
@@ -133,7 +146,17 @@ describe('configuration of limits, recipients and hours', () => {
       QUIET_HOURS: '08:30-21:00',
       QUIET_HOURS_ACTION: 'refuse',
     });
-    expect(c.limits).toMatchObject({ phoneIntervalS: 30, phoneDaily: 0, callerPerMinute: 5, callerDaily: 50, globalDaily: 500, verificationIntervalS: 120, verificationHourly: 3, verificationDaily: 6, action: 'report' });
+    expect(c.limits).toMatchObject({
+      phoneIntervalS: 30,
+      phoneDaily: 0,
+      callerPerMinute: 5,
+      callerDaily: 50,
+      globalDaily: 500,
+      verificationIntervalS: 120,
+      verificationHourly: 3,
+      verificationDaily: 6,
+      action: 'report',
+    });
     expect(c.recipients).toEqual({ allow: ['138', '139'], deny: ['170', '171'] });
     expect(c.quietHours).toEqual({ startMinute: 510, endMinute: 1260, action: 'refuse' });
     expect(loadConfig({ ...base, QUIET_HOURS: 'off' }).quietHours).toBeUndefined();
@@ -157,7 +180,7 @@ describe('configuration of limits, recipients and hours', () => {
 
 describe('which limits apply to whom', () => {
   const job = { channel: 'sms' as const, phone: '13800138000', skin: '1', params: ['1234'] };
-  it('an HTTP caller gets per-caller limits; the deployer\'s own triggers (caller undefined) do not', () => {
+  it("an HTTP caller gets per-caller limits; the deployer's own triggers (caller undefined) do not", () => {
     const http = limitRules(job, 'backend', undefined, DEFAULT_LIMITS).map((r) => r.name);
     const trigger = limitRules(job, undefined, undefined, DEFAULT_LIMITS).map((r) => r.name);
     expect(http).toEqual(expect.arrayContaining(['phone-interval', 'phone-daily', 'caller-per-minute', 'caller-daily', 'global-daily']));

@@ -47,7 +47,9 @@ describe('phone numbers', () => {
 
 describe('parseJob', () => {
   it('accepts the SMS job of the design and normalises the phone', () => {
-    expect(parseJob({ channel: 'sms', phone: '+8613800138000', skin: '1', params: ['1234'], sign: '1', idempotencyKey: 'order-42' }, 'sms')).toEqual({
+    expect(
+      parseJob({ channel: 'sms', phone: '+8613800138000', skin: '1', params: ['1234'], sign: '1', idempotencyKey: 'order-42' }, 'sms'),
+    ).toEqual({
       channel: 'sms',
       phone: '13800138000',
       skin: '1',

@@ -7,7 +7,9 @@ import { scrub, scrubValues } from '#shared/log';
  */
 describe('scrubValues', () => {
   it('removes a value echoed whole, and the digit runs of a value echoed apart', () => {
-    expect(scrubValues('参数与模板不对应: 您的验证码 8412 已发送|张三丰', ['您的验证码 8412 已发送', '张三丰'])).toBe('参数与模板不对应: [REDACTED]|张三丰');
+    expect(scrubValues('参数与模板不对应: 您的验证码 8412 已发送|张三丰', ['您的验证码 8412 已发送', '张三丰'])).toBe(
+      '参数与模板不对应: [REDACTED]|张三丰',
+    );
     expect(scrubValues('code=84127 rejected', ['您的验证码84127'])).toBe('code=[REDACTED] rejected');
   });
 

@@ -5,7 +5,16 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '#shared/config';
-import { buildJob, compilePattern, decodeMetaValue, keyProblem, matchRule, metaNames, type NotifyRule, notifyFindings } from '#shared/notify/rules';
+import {
+  buildJob,
+  compilePattern,
+  decodeMetaValue,
+  keyProblem,
+  matchRule,
+  metaNames,
+  type NotifyRule,
+  notifyFindings,
+} from '#shared/notify/rules';
 import { checkCatalogData, parseCatalog } from '#shared/templates/catalog';
 import { RULE_IDS, type TemplateEntry } from '#shared/templates/rules';
 import { CatalogBuildError, prepareCatalog, ROOT } from '../../scripts/build-catalog.ts';
@@ -19,8 +28,17 @@ const write = (name: string, content: unknown) => {
 };
 const EXAMPLE = join(ROOT, 'docs', 'examples', 'notify-on-upload.templates.json');
 const example = () => JSON.parse(readFileSync(EXAMPLE, 'utf8'));
-const TEMPLATES: TemplateEntry[] = [{ skin: '31', kind: 'notification', text: '【测试】#name#您好，您的电子发票#order#已开具。', sign: '1' }];
-const invoice: NotifyRule = { name: 'invoice-sms', channel: 'sms', key: 'invoices/{phone}/{order}.pdf', phone: { part: 'phone' }, skin: '31', params: { name: { meta: 'Customer' }, order: { part: 'order' } } };
+const TEMPLATES: TemplateEntry[] = [
+  { skin: '31', kind: 'notification', text: '【测试】#name#您好，您的电子发票#order#已开具。', sign: '1' },
+];
+const invoice: NotifyRule = {
+  name: 'invoice-sms',
+  channel: 'sms',
+  key: 'invoices/{phone}/{order}.pdf',
+  phone: { part: 'phone' },
+  skin: '31',
+  params: { name: { meta: 'Customer' }, order: { part: 'order' } },
+};
 
 describe('NOTIFY_PREFIX', () => {
   const config = (NOTIFY_PREFIX: string, RESULT_PREFIX = '') => loadConfig({ NOTIFY_PREFIX, RESULT_PREFIX }, { requireCredentials: false });
@@ -65,7 +83,10 @@ describe('key pattern grammar', () => {
       invoice,
       { ...invoice, name: 'later' },
     ];
-    expect(matchRule(rules, 'invoices/13800138000/A1.pdf', 'sms')).toMatchObject({ index: 1, parts: { phone: '13800138000', order: 'A1' } });
+    expect(matchRule(rules, 'invoices/13800138000/A1.pdf', 'sms')).toMatchObject({
+      index: 1,
+      parts: { phone: '13800138000', order: 'A1' },
+    });
     expect(matchRule(rules, 'invoices/13800138000/A1.pdf', 'voice')?.rule.name).toBe('voice-first');
     expect(matchRule(rules, 'invoices/13800138000/A1.pdf.bak', 'sms')).toBeUndefined();
     expect(matchRule(rules, 'other/13800138000/A1.pdf')).toBeUndefined();
@@ -88,14 +109,29 @@ describe('the job a match makes', () => {
     expect(buildJob(match('invoices/13800138000/A1.pdf'), { customer: '张三' })).toEqual({
       job: { channel: 'sms', phone: '13800138000', skin: '31', params: { name: '张三', order: 'A1' } },
     });
-    const voice: NotifyRule = { name: 'v', channel: 'voice', key: '{phone}/{w}.jpg', phone: { part: 'phone' }, content: '包裹{w}已到{s}，{w}。', params: { w: { part: 'w' }, s: { value: '驿站' } } };
-    expect(buildJob(matchRule([voice], '13900139000/SF1.jpg')!, undefined)).toEqual({ job: { channel: 'voice', phone: '13900139000', content: '包裹SF1已到驿站，SF1。' } });
+    const voice: NotifyRule = {
+      name: 'v',
+      channel: 'voice',
+      key: '{phone}/{w}.jpg',
+      phone: { part: 'phone' },
+      content: '包裹{w}已到{s}，{w}。',
+      params: { w: { part: 'w' }, s: { value: '驿站' } },
+    };
+    expect(buildJob(matchRule([voice], '13900139000/SF1.jpg')!, undefined)).toEqual({
+      job: { channel: 'voice', phone: '13900139000', content: '包裹SF1已到驿站，SF1。' },
+    });
   });
 
   it('refuses, naming the value, when metadata is missing or a value is unusable', () => {
-    expect(buildJob(match('invoices/13800138000/A1.pdf'), {})).toEqual({ problem: 'params.name: metadata x-oss-meta-customer is missing on the object' });
-    expect(buildJob(match('invoices/13800138000/A1.pdf'), { customer: '' }).problem).toBe('params.name: metadata x-oss-meta-customer is empty');
-    expect(buildJob(match('invoices/13800138000/A|1.pdf'), { customer: 'x' }).problem).toContain('params.order: key part {order} contains "|"');
+    expect(buildJob(match('invoices/13800138000/A1.pdf'), {})).toEqual({
+      problem: 'params.name: metadata x-oss-meta-customer is missing on the object',
+    });
+    expect(buildJob(match('invoices/13800138000/A1.pdf'), { customer: '' }).problem).toBe(
+      'params.name: metadata x-oss-meta-customer is empty',
+    );
+    expect(buildJob(match('invoices/13800138000/A|1.pdf'), { customer: 'x' }).problem).toContain(
+      'params.order: key part {order} contains "|"',
+    );
     expect(buildJob(match('invoices/13800138000/A1.pdf'), { customer: 'x'.repeat(201) }).problem).toContain('longer than 200');
   });
 
@@ -111,7 +147,8 @@ describe('the job a match makes', () => {
 });
 
 describe('catalog checks of the rules (each names the rule)', () => {
-  const rules = (extra: Partial<NotifyRule>, base: NotifyRule = invoice) => notifyFindings([{ ...base, ...extra } as NotifyRule], TEMPLATES);
+  const rules = (extra: Partial<NotifyRule>, base: NotifyRule = invoice) =>
+    notifyFindings([{ ...base, ...extra } as NotifyRule], TEMPLATES);
   const ids = new Set<string>();
   const seen = (fs: ReturnType<typeof notifyFindings>) => {
     for (const f of fs) ids.add(f.rule);
@@ -125,22 +162,36 @@ describe('catalog checks of the rules (each names the rule)', () => {
   });
 
   it('report every problem with its rule id and the rule name', () => {
-    expect(seen(rules({ key: 'invoices/{phone}{order}.pdf' }))).toEqual([expect.stringMatching(/^notifications\[0\]\.key: \[notify\.pattern\] rule "invoice-sms": key pattern has two parts/)]);
-    expect(seen(rules({ params: { name: { part: 'customer' }, order: { part: 'order' } } }))).toEqual([
-      expect.stringContaining('notifications[0].params.name.part: [notify.unknown-part] rule "invoice-sms": params.name comes from part {customer}'),
+    expect(seen(rules({ key: 'invoices/{phone}{order}.pdf' }))).toEqual([
+      expect.stringMatching(/^notifications\[0\]\.key: \[notify\.pattern\] rule "invoice-sms": key pattern has two parts/),
     ]);
-    expect(seen(rules({ skin: '99' }))).toEqual([expect.stringContaining('[notify.unknown-skin] rule "invoice-sms": skin "99" is not a long-sms template')]);
+    expect(seen(rules({ params: { name: { part: 'customer' }, order: { part: 'order' } } }))).toEqual([
+      expect.stringContaining(
+        'notifications[0].params.name.part: [notify.unknown-part] rule "invoice-sms": params.name comes from part {customer}',
+      ),
+    ]);
+    expect(seen(rules({ skin: '99' }))).toEqual([
+      expect.stringContaining('[notify.unknown-skin] rule "invoice-sms": skin "99" is not a long-sms template'),
+    ]);
     expect(seen(rules({ params: { order: { part: 'order' }, extra: { value: 'x' } } }))).toEqual([
       expect.stringContaining('[notify.params] rule "invoice-sms": template 31 needs #name#'),
       expect.stringContaining('[notify.params] rule "invoice-sms": template 31 has no variable #extra#'),
     ]);
-    expect(seen(rules({ params: { name: { value: 'a|b' }, order: { part: 'order' } } }))).toEqual([expect.stringContaining('[notify.constant] rule "invoice-sms": the constant for params.name contains "|"')]);
+    expect(seen(rules({ params: { name: { value: 'a|b' }, order: { part: 'order' } } }))).toEqual([
+      expect.stringContaining('[notify.constant] rule "invoice-sms": the constant for params.name contains "|"'),
+    ]);
     expect(seen(rules({ content: 'x' }))).toEqual([expect.stringContaining('[notify.channel]')]);
-    expect(seen(rules({ channel: 'voice', skin: undefined, params: { w: { part: 'order' } }, content: '{w}{v}' }))).toEqual([expect.stringContaining('[notify.params] rule "invoice-sms": content uses {v}')]);
-    expect(seen(rules({ channel: 'voice', skin: undefined, params: {}, content: '长'.repeat(501) }))).toEqual([expect.stringContaining('[length.max]')]);
+    expect(seen(rules({ channel: 'voice', skin: undefined, params: { w: { part: 'order' } }, content: '{w}{v}' }))).toEqual([
+      expect.stringContaining('[notify.params] rule "invoice-sms": content uses {v}'),
+    ]);
+    expect(seen(rules({ channel: 'voice', skin: undefined, params: {}, content: '长'.repeat(501) }))).toEqual([
+      expect.stringContaining('[length.max]'),
+    ]);
     const twice = notifyFindings([invoice, invoice], TEMPLATES);
     expect(seen(twice)).toEqual([
-      expect.stringContaining('notifications[1].name: [notify.duplicate-name] rule "invoice-sms": the name is already used by notifications[0]'),
+      expect.stringContaining(
+        'notifications[1].name: [notify.duplicate-name] rule "invoice-sms": the name is already used by notifications[0]',
+      ),
       expect.stringContaining('notifications[1].key: [notify.shadowed]'),
     ]);
     expect(twice.find((f) => f.rule === 'notify.shadowed')?.severity).toBe('warning');
@@ -159,8 +210,14 @@ describe('docs/notify-on-upload.md', () => {
     const ex = example();
     for (const b of blocks) {
       const v = JSON.parse(b);
-      const inExample = v.channel ? ex.notifications.find((r: NotifyRule) => r.name === v.name) : ex.templates.find((t: TemplateEntry) => t.skin === v.skin);
-      expect(inExample, b.slice(0, 60)).toEqual(v.channel ? { ...v, description: inExample?.description } : { ...v, ...(inExample?.description ? { description: inExample.description } : {}) });
+      const inExample = v.channel
+        ? ex.notifications.find((r: NotifyRule) => r.name === v.name)
+        : ex.templates.find((t: TemplateEntry) => t.skin === v.skin);
+      expect(inExample, b.slice(0, 60)).toEqual(
+        v.channel
+          ? { ...v, description: inExample?.description }
+          : { ...v, ...(inExample?.description ? { description: inExample.description } : {}) },
+      );
     }
   });
 });
@@ -187,7 +244,10 @@ describe('an invalid rule fails the build, naming the rule', () => {
     );
     // The bundled (standalone) validator, as TEMPLATES_FILE is read at runtime: the same words.
     expect(checkCatalogData(bad).findings.map((f) => `${f.path} ${f.message}`)).toEqual(
-      expect.arrayContaining(['notifications[1] rule "parcel-photo-voice": has an unknown field "speak"', 'notifications[1].params.station rule "parcel-photo-voice": must have exactly one of part, meta or value']),
+      expect.arrayContaining([
+        'notifications[1] rule "parcel-photo-voice": has an unknown field "speak"',
+        'notifications[1].params.station rule "parcel-photo-voice": must have exactly one of part, meta or value',
+      ]),
     );
     delete bad.notifications[1].speak;
     bad.notifications[1].params.station = { meta: 'station' };
@@ -236,12 +296,18 @@ describe('npm run templates:check with --key', () => {
       code: 0,
       out: expect.stringContaining('"content":"您好，您的大件快递SF1已送达驿站并签收'),
     });
-    expect(run([EXAMPLE, '--key', 'notify/sms/contracts/1.pdf'])).toMatchObject({ code: 1, out: expect.stringContaining('matches no rule') });
+    expect(run([EXAMPLE, '--key', 'notify/sms/contracts/1.pdf'])).toMatchObject({
+      code: 1,
+      out: expect.stringContaining('matches no rule'),
+    });
     expect(run([EXAMPLE, '--key', 'notify/sms/invoices/13800138000/FP1.pdf'])).toMatchObject({
       code: 1,
       out: expect.stringContaining('refused: params.name: metadata x-oss-meta-customer is missing on the object'),
     });
-    expect(run([EXAMPLE, '--key', 'notify/sms/invoices/12/FP1.pdf', '--meta', 'customer=x'])).toMatchObject({ code: 1, out: expect.stringContaining('INVALID') });
+    expect(run([EXAMPLE, '--key', 'notify/sms/invoices/12/FP1.pdf', '--meta', 'customer=x'])).toMatchObject({
+      code: 1,
+      out: expect.stringContaining('INVALID'),
+    });
     expect(run([EXAMPLE, '--meta', 'novalue'])).toMatchObject({ code: 2 });
     expect(run([EXAMPLE, '--bogus'])).toMatchObject({ code: 2 });
   });

@@ -28,7 +28,14 @@ const base = (date: string, token?: string) => ({
 });
 
 const cases: Case[] = [
-  { name: 'GET a plain key', method: 'GET', bucket: 'notify-bucket', key: 'batches/sms/a.jsonl', region: 'cn-hangzhou', headers: base('20261201T215734Z', TOKEN) },
+  {
+    name: 'GET a plain key',
+    method: 'GET',
+    bucket: 'notify-bucket',
+    key: 'batches/sms/a.jsonl',
+    region: 'cn-hangzhou',
+    headers: base('20261201T215734Z', TOKEN),
+  },
   {
     name: 'GET a key with Chinese, spaces and reserved characters',
     method: 'GET',
@@ -69,13 +76,24 @@ describe('OSS V4 signature equals ali-oss authorizationV4 (oracle)', () => {
     const ours = authorizationV4({ ...c, accessKeyId: AK, accessKeySecret: SK });
     const theirs = signUtils.authorizationV4(AK, SK, c.region, c.method, { headers: c.headers, queries: c.query ?? {} }, c.bucket, c.key);
     expect(ours).toBe(theirs);
-    expect(canonicalRequest(c)).toBe(signUtils.getCanonicalRequest(c.method, { headers: c.headers, queries: c.query ?? {} }, c.bucket, c.key));
-    expect(ours).toMatch(new RegExp(`^OSS4-HMAC-SHA256 Credential=${AK}/${c.headers['x-oss-date']!.slice(0, 8)}/${c.region}/oss/aliyun_v4_request,Signature=[0-9a-f]{64}$`));
+    expect(canonicalRequest(c)).toBe(
+      signUtils.getCanonicalRequest(c.method, { headers: c.headers, queries: c.query ?? {} }, c.bucket, c.key),
+    );
+    expect(ours).toMatch(
+      new RegExp(
+        `^OSS4-HMAC-SHA256 Credential=${AK}/${c.headers['x-oss-date']!.slice(0, 8)}/${c.region}/oss/aliyun_v4_request,Signature=[0-9a-f]{64}$`,
+      ),
+    );
   });
 
   it('signedHeaders (what the client sends) carries x-oss-date, UNSIGNED-PAYLOAD and the STS token, and signs them as ali-oss does', () => {
     const now = new Date('2026-12-01T21:57:34.567Z');
-    const o = { endpoint: 'https://oss-cn-hangzhou-internal.aliyuncs.com', region: 'oss-cn-hangzhou', bucket: 'notify-bucket', key: 'batches/sms/名单 1.csv' };
+    const o = {
+      endpoint: 'https://oss-cn-hangzhou-internal.aliyuncs.com',
+      region: 'oss-cn-hangzhou',
+      bucket: 'notify-bucket',
+      key: 'batches/sms/名单 1.csv',
+    };
     const h = signedHeaders('GET', o, { accessKeyId: AK, accessKeySecret: SK, securityToken: TOKEN }, {}, now);
     expect(h['x-oss-date']).toBe('20261201T215734Z');
     expect(h['x-oss-content-sha256']).toBe('UNSIGNED-PAYLOAD');
@@ -89,12 +107,19 @@ describe('OSS V4 signature equals ali-oss authorizationV4 (oracle)', () => {
 
   it('the HEAD the notify trigger sends (headObject) is signed as ali-oss signs it, for a key with Chinese and reserved characters', () => {
     const now = new Date('2026-12-01T22:10:00.000Z');
-    const o = { endpoint: 'https://oss-cn-shanghai-internal.aliyuncs.com', region: 'cn-shanghai', bucket: 'notify-batches', key: "notify/voice/parcels/13900139000/SF 12(3)!'*.jpg" };
+    const o = {
+      endpoint: 'https://oss-cn-shanghai-internal.aliyuncs.com',
+      region: 'cn-shanghai',
+      bucket: 'notify-batches',
+      key: "notify/voice/parcels/13900139000/SF 12(3)!'*.jpg",
+    };
     const h = signedHeaders('HEAD', o, { accessKeyId: AK, accessKeySecret: SK, securityToken: TOKEN }, {}, now);
     const { Authorization, ...sent } = h;
     expect(Authorization).toBe(signUtils.authorizationV4(AK, SK, 'cn-shanghai', 'HEAD', { headers: sent }, o.bucket, o.key));
     // Not the GET signature: the verb is part of the canonical request.
-    expect(Authorization).not.toBe(signedHeaders('GET', o, { accessKeyId: AK, accessKeySecret: SK, securityToken: TOKEN }, {}, now).Authorization);
+    expect(Authorization).not.toBe(
+      signedHeaders('GET', o, { accessKeyId: AK, accessKeySecret: SK, securityToken: TOKEN }, {}, now).Authorization,
+    );
   });
 
   it('a different secret, region or date gives a different signature', () => {
@@ -109,7 +134,7 @@ describe('OSS V4 signature equals ali-oss authorizationV4 (oracle)', () => {
     expect(ossDate(new Date('2025-03-01T00:00:00.000Z'))).toBe('20250301T000000Z');
     expect(signingRegion('oss-cn-shanghai')).toBe('cn-shanghai');
     expect(signingRegion('cn-shanghai')).toBe('cn-shanghai');
-    const url = objectUrl({ endpoint: 'https://oss-cn-hangzhou.aliyuncs.com', bucket: 'b', key: "a b/五(1)!.csv" });
+    const url = objectUrl({ endpoint: 'https://oss-cn-hangzhou.aliyuncs.com', bucket: 'b', key: 'a b/五(1)!.csv' });
     expect(url.host).toBe('b.oss-cn-hangzhou.aliyuncs.com');
     expect(url.pathname).toBe('/a%20b/%E4%BA%94%281%29%21.csv');
   });

@@ -60,11 +60,22 @@ describe('encodeComponent', () => {
 
 describe('encodeQuery', () => {
   it('keeps the given order and encodes keys and values', () => {
-    expect(encodeQuery([['param', 'a|b'], ['phone', '13800138000'], ['k y', 'v&w=x']])).toBe('param=a%7Cb&phone=13800138000&k%20y=v%26w%3Dx');
+    expect(
+      encodeQuery([
+        ['param', 'a|b'],
+        ['phone', '13800138000'],
+        ['k y', 'v&w=x'],
+      ]),
+    ).toBe('param=a%7Cb&phone=13800138000&k%20y=v%26w%3Dx');
   });
 
   it('writes an empty value as key=', () => {
-    expect(encodeQuery([['sign', ''], ['skin', '1']])).toBe('sign=&skin=1');
+    expect(
+      encodeQuery([
+        ['sign', ''],
+        ['skin', '1'],
+      ]),
+    ).toBe('sign=&skin=1');
   });
 
   it('an empty list is an empty string', () => {
@@ -72,7 +83,10 @@ describe('encodeQuery', () => {
   });
 
   it('a value can never add a parameter', () => {
-    const q = encodeQuery([['param', '1&phone=13900000000'], ['phone', '13800138000']]);
+    const q = encodeQuery([
+      ['param', '1&phone=13900000000'],
+      ['phone', '13800138000'],
+    ]);
     expect(q.split('&')).toHaveLength(2);
     expect(q).toBe('param=1%26phone%3D13900000000&phone=13800138000');
   });
@@ -80,13 +94,22 @@ describe('encodeQuery', () => {
 
 describe('requestUrl', () => {
   it('appends the query with ?', () => {
-    expect(requestUrl({ channel: 'voice', endpoint: 'https://h/chuangxin/yytz', query: [['content', 'a b'], ['mobile', '1']] })).toBe(
-      'https://h/chuangxin/yytz?content=a%20b&mobile=1',
-    );
+    expect(
+      requestUrl({
+        channel: 'voice',
+        endpoint: 'https://h/chuangxin/yytz',
+        query: [
+          ['content', 'a b'],
+          ['mobile', '1'],
+        ],
+      }),
+    ).toBe('https://h/chuangxin/yytz?content=a%20b&mobile=1');
   });
 
   it('appends with & when the endpoint already has a query', () => {
-    expect(requestUrl({ channel: 'sms', endpoint: 'https://h/largesms?x=1', query: [['phone', '2']] })).toBe('https://h/largesms?x=1&phone=2');
+    expect(requestUrl({ channel: 'sms', endpoint: 'https://h/largesms?x=1', query: [['phone', '2']] })).toBe(
+      'https://h/largesms?x=1&phone=2',
+    );
   });
 
   it('leaves the endpoint alone when there is no query', () => {

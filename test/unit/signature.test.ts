@@ -36,7 +36,19 @@ describe('API Gateway HmacSHA256 signing', () => {
       'x-ca-timestamp:1767225600000\n' +
       '/largesms?param=张三|12&a=b#%&phone=13800138000&sign&skin=1';
     const h = signedHeaders(creds, 'GET', url, fixed);
-    expect(stringToSign({ method: 'GET', url, accept: 'application/json', signedHeaders: { 'X-Ca-Timestamp': '1767225600000', 'x-ca-key': '203999001', 'X-Ca-Signature-Method': 'HmacSHA256', 'x-ca-nonce': fixed.nonce() } })).toBe(expected);
+    expect(
+      stringToSign({
+        method: 'GET',
+        url,
+        accept: 'application/json',
+        signedHeaders: {
+          'X-Ca-Timestamp': '1767225600000',
+          'x-ca-key': '203999001',
+          'X-Ca-Signature-Method': 'HmacSHA256',
+          'x-ca-nonce': fixed.nonce(),
+        },
+      }),
+    ).toBe(expected);
     expect(h['X-Ca-Signature']).toBe(opensslSignature(creds.appSecret, expected));
     expect(h).toMatchObject({
       Accept: 'application/json',
@@ -50,7 +62,14 @@ describe('API Gateway HmacSHA256 signing', () => {
   });
 
   it('matches openssl for a voice request with CJK, CR/LF and a plus sign', () => {
-    const url = requestUrl({ channel: 'voice', endpoint: 'https://yytz.market.alicloudapi.com/chuangxin/yytz', query: [['content', '您好,\r\n1+1=2'], ['mobile', '13900139000']] });
+    const url = requestUrl({
+      channel: 'voice',
+      endpoint: 'https://yytz.market.alicloudapi.com/chuangxin/yytz',
+      query: [
+        ['content', '您好,\r\n1+1=2'],
+        ['mobile', '13900139000'],
+      ],
+    });
     const expected = `GET\napplication/json\n\n\n\nx-ca-key:203999001\nx-ca-nonce:${fixed.nonce()}\nx-ca-signature-method:HmacSHA256\nx-ca-timestamp:1767225600000\n/chuangxin/yytz?content=您好,\r\n1+1=2&mobile=13900139000`;
     expect(signedHeaders(creds, 'GET', url, fixed)['X-Ca-Signature']).toBe(opensslSignature(creds.appSecret, expected));
   });
@@ -68,8 +87,10 @@ describe('API Gateway HmacSHA256 signing', () => {
     expect(a['X-Ca-Nonce']).toMatch(/^[0-9a-f-]{36}$/);
   });
 
-  it('drops query values (codes, phones) from the gateway\'s echoed string to sign', () => {
-    const m = redactGatewayMessage('Invalid Signature, Server StringToSign:`GET#application/json####/largesms?param=8642&phone=13800138000&skin=1`');
+  it("drops query values (codes, phones) from the gateway's echoed string to sign", () => {
+    const m = redactGatewayMessage(
+      'Invalid Signature, Server StringToSign:`GET#application/json####/largesms?param=8642&phone=13800138000&skin=1`',
+    );
     expect(m).toContain('Invalid Signature');
     expect(m).toContain('/largesms?param=…&phone=…&skin=…');
     expect(m).not.toContain('8642');

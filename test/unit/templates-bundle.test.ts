@@ -78,11 +78,20 @@ describe('the bundled template-validate function', () => {
     const { handler } = createRequire(import.meta.url)(file) as { handler: (e: Buffer, c: unknown) => Promise<unknown> };
     const res = asHttpResult(
       await handler(
-        httpEvent({ path: '/templates/validate', body: { job: { phone: '13800138000', skin: '2', params: { days: '3', name: '张三', order: 'A1' } } }, headers: { 'x-api-key': 'bundle-test-key-0123456789' } }),
+        httpEvent({
+          path: '/templates/validate',
+          body: { job: { phone: '13800138000', skin: '2', params: { days: '3', name: '张三', order: 'A1' } } },
+          headers: { 'x-api-key': 'bundle-test-key-0123456789' },
+        }),
         fcContext(),
       ),
     );
     expect(res.statusCode).toBe(200);
-    expect(res.json).toMatchObject({ valid: true, preview: '【测试】尊敬的张三，您的订单A1已发货，预计3天送达。', request: { query: { param: '张三|A1|3', skin: '2', sign: '1' } }, sent: false });
+    expect(res.json).toMatchObject({
+      valid: true,
+      preview: '【测试】尊敬的张三，您的订单A1已发货，预计3天送达。',
+      request: { query: { param: '张三|A1|3', skin: '2', sign: '1' } },
+      sent: false,
+    });
   });
 });

@@ -33,7 +33,6 @@ const BAD_RULES = {
   ],
 };
 
-
 describe('generated standalone validator', () => {
   it('is up to date with schemas/templates.schema.json (run `npm run templates:generate` when this fails)', () => {
     expect(readFileSync(VALIDATOR_PATH, 'utf8')).toBe(validatorSource());
@@ -151,7 +150,10 @@ describe('templates:check CLI', () => {
   });
 
   it('exits 1 on schema problems and 2 when the file is missing or not JSON', () => {
-    expect(run([write('cli-shape.json', BAD_SHAPE)])).toMatchObject({ code: 1, out: expect.stringContaining('[schema] has an unknown field "extra"') });
+    expect(run([write('cli-shape.json', BAD_SHAPE)])).toMatchObject({
+      code: 1,
+      out: expect.stringContaining('[schema] has an unknown field "extra"'),
+    });
     expect(run([join(dir, 'nope.json')])).toMatchObject({ code: 2, out: expect.stringContaining('does not exist') });
     expect(run([write('cli-broken.json', '{')])).toMatchObject({ code: 2, out: expect.stringContaining('is not valid JSON') });
   });
@@ -159,7 +161,9 @@ describe('templates:check CLI', () => {
   it('as the real command: a failing catalog makes the process exit non-zero', async () => {
     const bad = write('cli-process.json', BAD_RULES);
     const exec = promisify(execFile);
-    const err = await exec(join(ROOT, 'node_modules', '.bin', 'tsx'), [join(ROOT, 'scripts', 'templates-check.ts'), bad], { cwd: ROOT }).then(
+    const err = await exec(join(ROOT, 'node_modules', '.bin', 'tsx'), [join(ROOT, 'scripts', 'templates-check.ts'), bad], {
+      cwd: ROOT,
+    }).then(
       () => undefined,
       (e: { code: number; stdout: string }) => e,
     );

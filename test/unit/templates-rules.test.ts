@@ -2,7 +2,16 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ruleFindings } from '#shared/templates/catalog-check';
-import { checkParams, checkTemplate, checkVoiceContent, type Finding, RULE_IDS, type RuleId, type TemplateEntry, withinMarketingHours } from '#shared/templates/rules';
+import {
+  checkParams,
+  checkTemplate,
+  checkVoiceContent,
+  type Finding,
+  RULE_IDS,
+  type RuleId,
+  type TemplateEntry,
+  withinMarketingHours,
+} from '#shared/templates/rules';
 import { createCatalog } from '#shared/templates/catalog';
 import { resolveSms } from '#shared/templates/resolve';
 
@@ -13,8 +22,18 @@ const rules = (findings: Finding[], severity: Finding['severity'] = 'error') => 
   return findings.filter((f) => f.severity === severity).map((f) => f.rule);
 };
 
-const verification = (text: string, extra: Partial<TemplateEntry> = {}): TemplateEntry => ({ skin: 'v', kind: 'verification', text, ...extra });
-const notification = (text: string, extra: Partial<TemplateEntry> = {}): TemplateEntry => ({ skin: 'n', kind: 'notification', text, ...extra });
+const verification = (text: string, extra: Partial<TemplateEntry> = {}): TemplateEntry => ({
+  skin: 'v',
+  kind: 'verification',
+  text,
+  ...extra,
+});
+const notification = (text: string, extra: Partial<TemplateEntry> = {}): TemplateEntry => ({
+  skin: 'n',
+  kind: 'notification',
+  text,
+  ...extra,
+});
 const marketing = (text: string, extra: Partial<TemplateEntry> = {}): TemplateEntry => ({ skin: 'm', kind: 'marketing', text, ...extra });
 
 describe('template rules', () => {
@@ -67,7 +86,12 @@ describe('template rules', () => {
 
   it('names the rule, the path and how to fix it', () => {
     const [f] = checkTemplate(marketing('【小店】全场8折'), 'templates[3]').findings;
-    expect(f).toEqual({ path: 'templates[3].text', rule: 'marketing.opt-out', severity: 'error', message: expect.stringContaining('拒收请回复R') });
+    expect(f).toEqual({
+      path: 'templates[3].text',
+      rule: 'marketing.opt-out',
+      severity: 'error',
+      message: expect.stringContaining('拒收请回复R'),
+    });
   });
 });
 
@@ -208,7 +232,9 @@ describe('marketing sending hours (Beijing time, 09:00 to 20:00)', () => {
   ])('%s → %s', (iso, within) => {
     expect(withinMarketingHours(new Date(iso))).toBe(within);
     const catalog = createCatalog({ templates: [marketing('【小店】#n#，全场8折。回T退订')] }, 'test');
-    expect(rules(resolveSms({ skin: 'm', params: ['张三'] }, catalog, new Date(iso)).findings)).toEqual(within ? [] : ['marketing.sending-hours']);
+    expect(rules(resolveSms({ skin: 'm', params: ['张三'] }, catalog, new Date(iso)).findings)).toEqual(
+      within ? [] : ['marketing.sending-hours'],
+    );
     // Notifications are sent around the clock.
     const n = createCatalog({ templates: [notification('【测试】#n#，订单已发货。')] }, 'test');
     expect(rules(resolveSms({ skin: 'n', params: ['张三'] }, n, new Date(iso)).findings)).toEqual([]);
