@@ -25,6 +25,8 @@ export { ROOT };
 export const DEFAULT_BUDGET_KB = 320;
 /** The global shared/openapi/route.ts reads; esbuild replaces it with the function's OpenAPI JSON, Brotli + base64. */
 export const OPENAPI_GLOBAL = '__FCN_OPENAPI_BR__';
+/** The global shared/provider/client.ts reads for its User-Agent: the version lives in package.json only. */
+export const VERSION_GLOBAL = '__FCN_VERSION__';
 
 /** One function's OpenAPI document as the bundle embeds it (see shared/openapi/route.ts). */
 export function embeddedOpenapi(document: Record<string, unknown>, functionName: string): string {
@@ -103,7 +105,7 @@ export const PATCHED_FILES: Readonly<Record<string, readonly [string, string]>> 
  * to `vm.Script` only when its SHA-1 is the one recorded at build (a truncated or damaged upload
  * is ignored, never fed to V8); V8 itself then rejects a cache made by another V8 version or with
  * other flags (`script.cachedDataRejected`), and the bundle is compiled from source as without a
- * cache: slower, same behaviour. Both paths are tested (test/integration/code-cache.test.ts).
+ * cache: slower, same behaviour. Both paths are tested (test/integration/bundle.test.ts, "V8 code cache").
  */
 export const CODE_FILE = 'app.js';
 export const CACHE_FILE = 'app.cache';
@@ -368,6 +370,7 @@ export async function build(options: BuildOptions = {}): Promise<BuildResult> {
   // Generated here from the route table (the same text as the committed openapi.json, which a test
   // keeps in step), so a bundle never serves a description older than its code.
   const apiDocument = buildDocument();
+  const version = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 
   const bundles: BundleReport[] = [];
   for (const name of functions) {
@@ -386,7 +389,11 @@ export async function build(options: BuildOptions = {}): Promise<BuildResult> {
       minify,
       metafile: true,
       // A string literal: nothing is parsed at cold start, GET /openapi.json answers it as is.
-      define: { ...catalog.define, [OPENAPI_GLOBAL]: JSON.stringify(embeddedOpenapi(apiDocument, name)) },
+      define: {
+        ...catalog.define,
+        [OPENAPI_GLOBAL]: JSON.stringify(embeddedOpenapi(apiDocument, name)),
+        [VERSION_GLOBAL]: JSON.stringify(version),
+      },
       plugins: [replacePlugin(), lazyPlugin(lazyModules, used)],
     });
     const metafile = join(metaDir, `${name}.json`);

@@ -13,7 +13,7 @@ const positiveInt = (name: string) =>
 const count = (name: string) =>
   z.optional(z.string().check(z.regex(/^\s*\d{0,9}\s*$/, { error: `${name} must be a whole number (0 turns the limit off)` })));
 
-const envSchema = z.object({
+export const envSchema = z.object({
   APPCODE: z.optional(z.string()),
   APP_KEY: z.optional(z.string()),
   APP_SECRET: z.optional(z.string()),
@@ -23,6 +23,7 @@ const envSchema = z.object({
   API_KEYS: z.optional(z.string()),
   ALLOW_UNAUTHENTICATED: flag,
   REDIS_URL: z.optional(z.string()),
+  REDIS_CLUSTER: flag,
   STORE: z.optional(z.enum(['redis', 'memory', ''], { error: 'STORE must be redis or memory' })),
   /** Set by Function Compute in every instance (FC_* names are reserved); tells a deployed function from `npm start`. */
   FC_FUNCTION_NAME: z.optional(z.string()),
@@ -99,6 +100,8 @@ export interface Config {
   /** True only when API_KEYS is empty and ALLOW_UNAUTHENTICATED=1 was set on purpose. */
   allowUnauthenticated: boolean;
   redisUrl: string | undefined;
+  /** REDIS_CLUSTER=1: REDIS_URL names seed nodes of a cluster in direct mode (ioredis's cluster client). */
+  redisCluster: boolean;
   /**
    * Where idempotency keys, limits and schedules live: `redis` (shared by every instance) or
    * `memory` (this instance only). Deployed, `redis` is the default and needs REDIS_URL;
@@ -325,6 +328,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (batchConcurrency < 1 || batchConcurrency > MAX_BATCH_CONCURRENCY)
     problems.push(`BATCH_CONCURRENCY must be between 1 and ${MAX_BATCH_CONCURRENCY}`);
   if (maxBodyBytes < 1024) problems.push('MAX_BODY_BYTES must be at least 1024');
+  if (isOn(e.REDIS_CLUSTER) && blank(e.REDIS_URL))
+    problems.push('REDIS_CLUSTER is set but REDIS_URL is empty: name one or more seed nodes of the cluster, comma-separated');
   const maxEventBytes = Number(e.MAX_EVENT_BYTES || DEFAULT_MAX_EVENT_BYTES);
   if (maxEventBytes < 64 * 1024 || maxEventBytes > 32 * 1024 * 1024)
     problems.push("MAX_EVENT_BYTES must be between 65536 and 33554432 (FC's 32 MB invocation limit)");
@@ -389,6 +394,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     apiKeys,
     allowUnauthenticated,
     redisUrl: blank(e.REDIS_URL) ? undefined : e.REDIS_URL,
+    redisCluster: isOn(e.REDIS_CLUSTER),
     store,
     upstreamTimeoutMs,
     upstreamRetries,

@@ -77,7 +77,8 @@ const blank = (v: string | undefined) => v === undefined || v.trim() === '';
  * is set); a function without one keeps its state in memory and its bundle carries no Redis
  * client at all (template-validate: nothing to remember between calls).
  */
-export type MakeStore = (redisUrl: string | undefined) => Store;
+/** `cluster`: REDIS_CLUSTER=1, `redisUrl` names seed nodes of a cluster (docs/redis.md). */
+export type MakeStore = (redisUrl: string | undefined, cluster?: boolean) => Store;
 
 export function createRuntime(
   name: FunctionName,
@@ -126,7 +127,9 @@ export function createRuntime(
   const redisUrl = config?.redisUrl;
   // STORE=memory keeps the memory store even where a factory could build Redis (a STORE=memory
   // together with REDIS_URL is a configuration error, so this is only belt and braces).
-  const store = options.store ?? (makeStore ? makeStore(config?.store === 'memory' ? undefined : redisUrl) : new MemoryStore());
+  const store =
+    options.store ??
+    (makeStore ? makeStore(config?.store === 'memory' ? undefined : redisUrl, config?.redisCluster === true) : new MemoryStore());
   if (!options.store && config?.store === 'memory' && channel && !blank(env.FC_FUNCTION_NAME)) {
     // Chosen on purpose (STORE=memory), still worth a line in every instance's log.
     logger.warn(

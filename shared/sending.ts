@@ -19,12 +19,14 @@ import { createCatalogResolver } from './templates/resolve.ts';
  * sending functions, so template-validate's bundle carries none of it.
  */
 /** Redis (shared by every instance) when REDIS_URL is set, else this instance's memory. */
-export const makeStore: MakeStore = (redisUrl) => (redisUrl ? new RedisStore(() => redisConnection(redisUrl)) : new MemoryStore());
+export const makeStore: MakeStore = (redisUrl, cluster = false) =>
+  redisUrl ? new RedisStore(() => redisConnection(redisUrl, cluster)) : new MemoryStore();
 
 export const makeSender: MakeSender = ({ config, catalog, store, now, options }) => {
   const c = config.credentials;
   const redisUrl = config.redisUrl;
-  const limiter = options.limiter ?? (redisUrl ? new RedisLimiter(() => redisConnection(redisUrl)) : new MemoryLimiter());
+  const limiter =
+    options.limiter ?? (redisUrl ? new RedisLimiter(() => redisConnection(redisUrl, config.redisCluster)) : new MemoryLimiter());
   const client = createProviderClient({
     credentials: c,
     timeoutMs: config.upstreamTimeoutMs,

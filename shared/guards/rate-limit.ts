@@ -13,24 +13,42 @@ import type { TemplateKind, TemplateKindOf } from './template-kind.ts';
  */
 export function limitRules(job: Job, caller: string | undefined, kind: TemplateKind | undefined, c: LimitConfig): LimitRule[] {
   const phone = sha256(job.phone, 'base64url').slice(0, 16);
+  // Groups (one Redis hash slot each, one script per group): this phone, this caller, the budget.
   const p = `phone:${job.channel}:${phone}`;
   const rules: LimitRule[] = [];
-  if (c.phoneIntervalS > 0) rules.push({ kind: 'interval', name: 'phone-interval', key: `${p}:last`, intervalMs: c.phoneIntervalS * 1000 });
-  if (c.phoneDaily > 0) rules.push({ kind: 'window', name: 'phone-daily', key: `${p}:day`, limit: c.phoneDaily, windowMs: DAY_MS });
+  if (c.phoneIntervalS > 0)
+    rules.push({ kind: 'interval', name: 'phone-interval', group: p, key: `${p}:last`, intervalMs: c.phoneIntervalS * 1000 });
+  if (c.phoneDaily > 0)
+    rules.push({ kind: 'window', name: 'phone-daily', group: p, key: `${p}:day`, limit: c.phoneDaily, windowMs: DAY_MS });
   if (kind === 'verification') {
-    const v = `verify:${job.channel}:${phone}`;
+    const v = `${p}:verify`;
     if (c.verificationIntervalS > 0)
-      rules.push({ kind: 'interval', name: 'verification-interval', key: `${v}:last`, intervalMs: c.verificationIntervalS * 1000 });
+      rules.push({
+        kind: 'interval',
+        name: 'verification-interval',
+        group: p,
+        key: `${v}:last`,
+        intervalMs: c.verificationIntervalS * 1000,
+      });
     if (c.verificationHourly > 0)
-      rules.push({ kind: 'window', name: 'verification-hourly', key: `${v}:hour`, limit: c.verificationHourly, windowMs: HOUR_MS });
+      rules.push({
+        kind: 'window',
+        name: 'verification-hourly',
+        group: p,
+        key: `${v}:hour`,
+        limit: c.verificationHourly,
+        windowMs: HOUR_MS,
+      });
     if (c.verificationDaily > 0)
-      rules.push({ kind: 'window', name: 'verification-daily', key: `${v}:day`, limit: c.verificationDaily, windowMs: DAY_MS });
+      rules.push({ kind: 'window', name: 'verification-daily', group: p, key: `${v}:day`, limit: c.verificationDaily, windowMs: DAY_MS });
   }
+  const k = `caller:${caller}`;
   if (caller !== undefined && c.callerPerMinute > 0)
-    rules.push({ kind: 'window', name: 'caller-per-minute', key: `caller:${caller}:min`, limit: c.callerPerMinute, windowMs: MINUTE_MS });
+    rules.push({ kind: 'window', name: 'caller-per-minute', group: k, key: `${k}:min`, limit: c.callerPerMinute, windowMs: MINUTE_MS });
   if (caller !== undefined && c.callerDaily > 0)
-    rules.push({ kind: 'window', name: 'caller-daily', key: `caller:${caller}:day`, limit: c.callerDaily, windowMs: DAY_MS });
-  if (c.globalDaily > 0) rules.push({ kind: 'window', name: 'global-daily', key: 'global:day', limit: c.globalDaily, windowMs: DAY_MS });
+    rules.push({ kind: 'window', name: 'caller-daily', group: k, key: `${k}:day`, limit: c.callerDaily, windowMs: DAY_MS });
+  if (c.globalDaily > 0)
+    rules.push({ kind: 'window', name: 'global-daily', group: 'global', key: 'global:day', limit: c.globalDaily, windowMs: DAY_MS });
   return rules;
 }
 

@@ -4,13 +4,20 @@
  * - `interval`: at least `intervalMs` between two sends under the same key;
  * - `window`: at most `limit` sends per fixed window of `windowMs`, windows aligned to Beijing
  *   time (UTC+8), so a "day" runs 00:00–24:00 in China, which is how the vendors count.
- * `consume` checks every rule and counts against all of them, atomically: either the send is
- * counted everywhere or nowhere, so two instances cannot both take the last slot.
+ * `consume` checks every rule and counts against all of them: either the send is counted
+ * everywhere or nowhere, and each check-and-count is atomic, so two instances cannot both take
+ * the last slot. (In Redis, rules of one group are one atomic script; when one group refuses,
+ * the groups that counted are given back — see shared/limits/redis.ts.)
  */
 
+/**
+ * `group`: rules with the same group are checked and counted in one script (in Redis: one hash
+ * slot, `{group}` is the key's hash tag); `key` starts with it. Rules of different groups are
+ * checked in parallel, one script per group. Default: the rule's own key.
+ */
 export type LimitRule =
-  | { kind: 'interval'; name: string; key: string; intervalMs: number }
-  | { kind: 'window'; name: string; key: string; limit: number; windowMs: number };
+  | { kind: 'interval'; name: string; key: string; group?: string; intervalMs: number }
+  | { kind: 'window'; name: string; key: string; group?: string; limit: number; windowMs: number };
 
 export type LimitDecision =
   | { allowed: true; token: string }

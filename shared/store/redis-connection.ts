@@ -1,4 +1,5 @@
 import type { Redis, RedisOptions } from 'ioredis';
+import { connectCluster } from './redis-cluster.ts';
 
 /**
  * One Redis connection per instance, opened on first use. ioredis is loaded lazily so the
@@ -49,14 +50,21 @@ export async function createRedisClient(url: string, keyPrefix = ''): Promise<Re
 /**
  * The instance's shared connection, resolved once it can take commands (bounded by READY_WAIT_MS:
  * without an offline queue a command sent while connecting would fail at once).
+ * `cluster` (REDIS_CLUSTER=1): `url` names seed nodes of a cluster in direct mode, reached through
+ * ioredis's cluster client with the same options and failure behaviour
+ * (shared/store/redis-cluster.ts, docs/redis.md).
  */
-export function redisConnection(url: string, keyPrefix = ''): Promise<Redis> {
-  if (!connection || connectionUrl !== url) {
-    connectionUrl = url;
-    const c = createRedisClient(url, keyPrefix);
+export function redisConnection(url: string, cluster = false): Promise<Redis> {
+  const id = `${cluster ? 'cluster' : 'single'} ${url}`;
+  if (!connection || connectionUrl !== id) {
+    connectionUrl = id;
+    const c = cluster ? connectCluster(url, REDIS_OPTIONS) : createRedisClient(url);
     connection = c;
     c.catch(() => {
-      if (connection === c) connection = undefined;
+      if (connection === c) {
+        connection = undefined;
+        connectionUrl = undefined;
+      }
     });
   }
   return connection.then((r) => whenReady(r));

@@ -8,6 +8,7 @@ import {
   type Store,
   type StoredOutcome,
 } from './types.ts';
+import { legacyScheduleKeys, scheduleKey, scheduleKeys } from './keys.ts';
 import { scriptedClient } from './redis-connection.ts';
 
 /**
@@ -21,6 +22,9 @@ import { scriptedClient } from './redis-connection.ts';
  * the durable marker that a send may have happened; `staleAt`, epoch ms, is when its attempt has
  * surely ended), `d:<outcome JSON>` when done. Claims written before 0.2.0 (`c:<token>:<fingerprint>`,
  * short TTL) are still read.
+ *
+ * Cluster editions: every script and MULTI touches keys of one hash slot, all passed in KEYS
+ * (shared/store/keys.ts has the layout).
  */
 
 // KEYS[1]: idempotency key. ARGV: token, new value, ttl ms. Replaces the value only while `token` holds the claim,
@@ -126,13 +130,51 @@ export class RedisStore implements Store {
     this.#prefix = options.prefix ?? DEFAULT_STORE_PREFIX;
   }
 
+  readonly #moved = new Map<string, Promise<void>>();
+
+  /** Both keys of a channel's schedule share a hash tag (shared/store/keys.ts). */
   #schedKeys(channel: string): [string, string] {
-    return [`${this.#prefix}sched:${channel}`, `${this.#prefix}sched:${channel}:jobs`];
+    return scheduleKeys(this.#prefix, channel);
   }
 
-  /** The ZSET of one caller's scheduled ids of a channel (score: expiresAt), for the pending cap. */
+  /**
+   * Jobs scheduled before 0.2.0 sit under the old, untagged keys; they are moved over once per
+   * channel and instance, before the first take or cancel (one ZRANGE when there is nothing to
+   * move). Two instances moving at once copy the same ids: harmless, a job's idempotency key
+   * still sends it once.
+   */
+  #moveLegacy(r: StoreRedis, channel: string): Promise<void> {
+    let p = this.#moved.get(channel);
+    if (!p) {
+      p = (async () => {
+        const [oldDue, oldJobs] = legacyScheduleKeys(this.#prefix, channel);
+        const [due, jobs] = this.#schedKeys(channel);
+        for (let round = 0; round < 1000; round += 1) {
+          const batch = await r.zrange(oldDue, '0', '99', 'WITHSCORES');
+          if (batch.length === 0) return;
+          for (let i = 0; i < batch.length; i += 2) {
+            const id = batch[i] as string;
+            const j = await r.hget(oldJobs, id);
+            if (j !== null)
+              await r
+                .multi()
+                .hsetnx(jobs, id, j)
+                .zadd(due, 'NX', batch[i + 1] as string, id)
+                .exec();
+            await r.zrem(oldDue, id);
+            await r.hdel(oldJobs, id);
+          }
+        }
+      })();
+      this.#moved.set(channel, p);
+      p.catch(() => this.#moved.delete(channel));
+    }
+    return p;
+  }
+
+  /** The ZSET of one caller's scheduled ids of a channel (score: expiresAt), for the pending cap; same slot as the schedule. */
   #callerKey(channel: string, caller: string): string {
-    return `${this.#prefix}sched:${channel}:caller:${caller}`;
+    return scheduleKey(this.#prefix, channel, `:caller:${caller}`);
   }
 
   async claim(key: string, fingerprint: string, staleMs: number, holdMs = staleMs): Promise<ClaimResult> {
@@ -213,11 +255,13 @@ export class RedisStore implements Store {
 
   async cancel(channel: ScheduledJob['channel'], id: string, caller: string): Promise<boolean> {
     const r = await this.#client();
+    await this.#moveLegacy(r, channel);
     return (await r.fcnStoreCancel(3, ...this.#schedKeys(channel), this.#callerKey(channel, caller), id, caller)) === 1;
   }
 
   async claimDue(channel: ScheduledJob['channel'], now: number, limit: number, leaseMs: number): Promise<ScheduledJob[]> {
     const r = await this.#client();
+    await this.#moveLegacy(r, channel);
     const taken = await r.fcnStoreClaimDue(2, ...this.#schedKeys(channel), now, limit, now + leaseMs);
     return taken.map((j) => JSON.parse(j) as ScheduledJob);
   }

@@ -9,9 +9,11 @@ import { asBuffer, asHttpResult, captureLogs, fcContext, fixture, httpEvent } fr
 import { type FakeProvider, startFakeProvider } from '../support/fake-provider.ts';
 import { EVENT_CALLER_KEY, eventFunction, nextPhone, phonesSent, smsJob, voiceJob } from '../support/events.ts';
 import { deleteKeys, REDIS_URL } from '../support/redis.ts';
+import { slotWatch } from '../support/slot-check.ts';
 
 const PREFIX = `fcn-test-${randomBytes(6).toString('hex')}:`;
-const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1, connectTimeout: 2000 });
+const slots = slotWatch();
+const redis = slots.watch(new Redis(REDIS_URL, { maxRetriesPerRequest: 1, connectTimeout: 2000 }));
 let fake: FakeProvider;
 const logs = captureLogs();
 
@@ -238,7 +240,7 @@ describe.each(stores)('event triggers with the %s store', (_name, makeStore) => 
 describe('two overlapping timer runs against Redis', () => {
   it('send each due job exactly once', async () => {
     const prefix = `${PREFIX}overlap:`;
-    const conns = [new Redis(REDIS_URL), new Redis(REDIS_URL)];
+    const conns = [slots.watch(new Redis(REDIS_URL)), slots.watch(new Redis(REDIS_URL))];
     try {
       const clock = { t: Date.parse('2030-06-01T00:00:00Z') };
       const [a, b] = conns.map((c) =>
@@ -266,4 +268,10 @@ describe('two overlapping timer runs against Redis', () => {
       await Promise.all(conns.map((c) => c.quit()));
     }
   });
+});
+
+// Runs last: schedules, claims and ack on standalone Redis must still be one-slot operations.
+it('every script and MULTI the event paths sent touched keys of one hash slot', () => {
+  expect(slots.checked).toBeGreaterThanOrEqual(10);
+  expect(slots.violations).toEqual([]);
 });

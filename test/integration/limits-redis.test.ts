@@ -8,8 +8,16 @@ import { closeRedisConnection } from '#shared/store/redis-connection';
 import { captureLogs } from '../support/fc.ts';
 import { type FakeProvider, startFakeProvider, TEST_APPCODE } from '../support/fake-provider.ts';
 import { type Invoker, invoker } from '../support/functions.ts';
-import { globalBudgetContract, limiterContract, NEXT_BEIJING_MIDNIGHT, NOON_BEIJING, uniquePhone } from '../support/limiter-contract.ts';
+import {
+  globalBudgetContract,
+  limiterContract,
+  NEXT_BEIJING_MIDNIGHT,
+  NOON_BEIJING,
+  partialFailure,
+  uniquePhone,
+} from '../support/limiter-contract.ts';
 import { deleteKeys as deleteMatching } from '../support/redis.ts';
+import { slotWatch } from '../support/slot-check.ts';
 
 const REDIS_URL = 'redis://127.0.0.1:6379';
 const PREFIX = `fcn-test-${randomBytes(6).toString('hex')}:`;
@@ -20,8 +28,9 @@ let fake: FakeProvider;
 const logs = captureLogs();
 
 /** A connection of its own, as a separate FC instance would have. */
+const slots = slotWatch();
 function connection(): Promise<Redis> {
-  const r = new Redis(REDIS_URL, { maxRetriesPerRequest: 1, connectTimeout: 2000 });
+  const r = slots.watch(new Redis(REDIS_URL, { maxRetriesPerRequest: 1, connectTimeout: 2000 }));
   clients.push(r);
   return Promise.resolve(r);
 }
@@ -44,6 +53,28 @@ beforeEach(() => fake.reset());
 
 limiterContract('Redis', () => limiter());
 globalBudgetContract('Redis', () => limiter(`${PREFIX}global-${randomBytes(3).toString('hex')}:`));
+partialFailure('Redis', connection, `${PREFIX}partial-`);
+
+describe('round trips', () => {
+  it("a send's groups (phone, caller, budget) go to Redis as one pipeline: one write, one round trip", async () => {
+    const r = await connection();
+    await r.ping(); // ready: nothing goes through the offline queue (which would show each command twice)
+    const seen: Array<{ name: string; stream: unknown }> = [];
+    const send = r.sendCommand.bind(r) as (...a: unknown[]) => unknown;
+    (r as unknown as { sendCommand: unknown }).sendCommand = (command: { name: string }, stream?: unknown, ...rest: unknown[]) => {
+      seen.push({ name: command.name, stream });
+      return send(command, stream, ...rest);
+    };
+    const l = new RedisLimiter(() => Promise.resolve(r), { prefix: `${PREFIX}rtt:` });
+    const rules = limitRules({ channel: 'sms', phone: uniquePhone(), skin: '1', params: [] }, 'rtt', 'verification', DEFAULT_LIMITS);
+    expect(new Set(rules.map((x) => x.group)).size).toBe(3);
+    expect((await l.consume(rules, NOON_BEIJING)).allowed).toBe(true);
+    const scripts = seen.filter((c) => c.name === 'evalsha' || c.name === 'eval');
+    expect(scripts).toHaveLength(3);
+    expect(scripts[0]!.stream).toBeDefined();
+    expect(new Set(scripts.map((c) => c.stream)).size).toBe(1);
+  });
+});
 
 describe('two instances sharing Redis', () => {
   const clock = { t: NOON_BEIJING };
@@ -162,8 +193,9 @@ describe('REDIS_URL wiring', () => {
       expect((await x({ path: '/sms', headers: auth, body: { phone, skin: '1', params: ['1'] } })).statusCode).toBe(200);
       expect((await y({ path: '/sms', headers: auth, body: { phone, skin: '1', params: ['1'] } })).statusCode).toBe(429);
       const r = await connection();
+      // Hash-tagged per group: fcn:limit:{phone:sms:<hash>}:last, fcn:limit:{caller:<name>}:min:…
       const keys = limitRules({ channel: 'sms', phone, skin: '1', params: [] }, caller, undefined, DEFAULT_LIMITS).map(
-        (rule) => `fcn:limit:${rule.key}*`,
+        (rule) => `fcn:limit:{${rule.group}}${rule.key.slice(rule.group!.length)}*`,
       );
       const found = (await Promise.all(keys.map((k) => r.keys(k)))).flat();
       expect(found.length).toBeGreaterThanOrEqual(4);
@@ -172,7 +204,13 @@ describe('REDIS_URL wiring', () => {
       await deleteKeys(
         `fcn:limit:*${limitRules({ channel: 'sms', phone, skin: '1', params: [] }, caller, undefined, DEFAULT_LIMITS)[0]!.key.split(':')[2]}*`,
       );
-      await deleteKeys(`fcn:limit:caller:${caller}:*`);
+      await deleteKeys(`fcn:limit:{caller:${caller}}*`);
     }
   });
+});
+
+// Runs last: standalone Redis accepts scripts spanning slots, a cluster (or Tair's proxy) does not.
+it('every limiter script touched keys of one hash slot, and every script had a key', () => {
+  expect(slots.checked).toBeGreaterThanOrEqual(50);
+  expect(slots.violations).toEqual([]);
 });

@@ -230,6 +230,7 @@ describe('s.yaml rendered by `s preview`', () => {
         MAX_BODY_BYTES: '65536',
         STORE: 'redis',
         REDIS_URL: '<REDIS_URL>',
+        REDIS_CLUSTER: '0',
         RESULT_PREFIX: NAMES.resultPrefix,
         LOG_LEVEL: 'debug',
       });

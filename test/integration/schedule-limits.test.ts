@@ -159,7 +159,7 @@ describe.each(stores)('scheduling with the %s store', (storeName, makeStore) => 
       const f = fn();
       expect((await post(f, voiceJob(nextPhone(), { sendAt: iso(T0 + 10 * 24 * HOUR) }))).statusCode).toBe(202);
       expect((await post(f, voiceJob(nextPhone(), { sendAt: iso(T0 + HOUR) }))).statusCode).toBe(202);
-      const keys = await redis.keys(`${own}sched:voice*`);
+      const keys = await redis.keys(`${own}{sched:voice}*`); // one hash tag per channel (docs/redis.md)
       expect(keys).toHaveLength(3);
       // 10 days to the job + 24 h to its expiry + 24 h of grace (the fake clock is the store's `now`).
       const want = 10 * 24 * HOUR + 48 * HOUR;

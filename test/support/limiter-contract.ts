@@ -4,7 +4,10 @@ import { deferral, GuardRefusal } from '#shared/guards/errors';
 import { createQuota } from '#shared/guards/rate-limit';
 import type { TemplateKind } from '#shared/guards/template-kind';
 import type { Job } from '#shared/jobs';
-import type { Limiter } from '#shared/limits/limiter';
+import { randomBytes } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import { type Limiter, MINUTE_MS, windowIndex } from '#shared/limits/limiter';
+import { RedisLimiter } from '#shared/limits/redis';
 import { createLogger } from '#shared/log';
 
 /**
@@ -216,5 +219,41 @@ export function globalBudgetContract(name: string, make: () => Limiter): void {
     for (let i = 0; i < 3; i++) expectAllowed(await h.send(smsJob(uniquePhone()), `caller${i}`));
     const e = expectRefused(await h.send(smsJob(uniquePhone()), 'caller9'), 'global-daily');
     expect(e.retryAt?.getTime()).toBe(NEXT_BEIJING_MIDNIGHT);
+  });
+
+  // In Redis the phone, the caller and the budget are three groups (three hash slots, three
+  // scripts): the phone and caller groups count before the budget refuses, and must be given back.
+  it(`${name} limiter: a send the budget refuses counts against neither its phone nor its caller`, async () => {
+    const limiter = make();
+    const h = harness(limiter, { phoneIntervalS: 60, callerPerMinute: 1, globalDaily: 2 });
+    expectAllowed(await h.send(smsJob(uniquePhone()), 'a'));
+    expectAllowed(await h.send(smsJob(uniquePhone()), 'b'));
+    const phone = uniquePhone();
+    expectRefused(await h.send(smsJob(phone), 'c'), 'global-daily');
+    const unlimited = harness(limiter, { phoneIntervalS: 60, callerPerMinute: 1, globalDaily: 0 });
+    unlimited.clock.t = h.clock.t;
+    expectAllowed(await unlimited.send(smsJob(phone), 'c'));
+    expectRefused(await unlimited.send(smsJob(phone), 'd'), 'phone-interval');
+    expectRefused(await unlimited.send(smsJob(uniquePhone()), 'c'), 'caller-per-minute');
+  });
+}
+
+/**
+ * Redis only: one group's script fails (here: its key holds the wrong type) after another group
+ * counted. The error reaches the caller and the counted group is given back.
+ */
+export function partialFailure(name: string, connect: () => Promise<Redis>, keyPrefix: string): void {
+  it(`${name} limiter: when one group's script fails, the groups that counted are given back`, async () => {
+    const prefix = `${keyPrefix}${randomBytes(4).toString('hex')}:`;
+    const limiter = new RedisLimiter(connect, { prefix });
+    const caller = `broken-${randomBytes(3).toString('hex')}`;
+    // The layout (shared/store/keys.ts): <prefix>{caller:<name>}:min:w<window ms>:<window index>.
+    const redis = await connect();
+    await redis.hset(`${prefix}{caller:${caller}}:min:w${MINUTE_MS}:${windowIndex(NOON_BEIJING, MINUTE_MS)}`, 'x', '1');
+    const h = harness(limiter, { phoneIntervalS: 60, callerPerMinute: 5, callerDaily: 0, globalDaily: 0 });
+    const phone = uniquePhone();
+    await expect(h.send(smsJob(phone), caller)).rejects.toThrow(/WRONGTYPE/);
+    expectAllowed(await h.send(smsJob(phone), 'someone-else'));
+    expectRefused(await h.send(smsJob(phone), 'someone-else'), 'phone-interval');
   });
 }
