@@ -1,14 +1,14 @@
-import { errorResponse, handleHttp, type HttpResponse, isHttpEvent, type Route } from './adapters/http.ts';
-import { DEFAULT_MAX_EVENT_BYTES } from './config.ts';
-import { NotifyError } from './errors.ts';
-import { errorFields, withoutStack } from './log.ts';
+import { errorResponse, type HttpResponse, handleHttp, isHttpEvent, type Route } from './adapters/http.ts';
 import { handleMnsQueue, isMnsQueueEvent } from './adapters/mns-queue.ts';
 import { handleMnsStream, handleMnsTopic, isMnsStreamEvent, isMnsTopicEvent } from './adapters/mns-topic.ts';
 import { handleOss, isOssEvent } from './adapters/oss.ts';
 import { handleTimer, isTimerEvent } from './adapters/timer.ts';
-import { BatchRetryError, type BatchSummary, PoisonEventError, poisonEvent } from './core/batch.ts';
 import { authenticate } from './auth.ts';
+import { DEFAULT_MAX_EVENT_BYTES } from './config.ts';
+import { BatchRetryError, type BatchSummary, PoisonEventError, poisonEvent } from './core/batch.ts';
+import { NotifyError } from './errors.ts';
 import type { Channel } from './jobs.ts';
+import { errorFields, withoutStack } from './log.ts';
 import {
   createRuntime,
   type FcContext,

@@ -1,7 +1,7 @@
 import { timingSafeEqual } from 'node:crypto';
-import { sha256 } from './hash.ts';
-import { NotifyError } from './errors.ts';
 import type { HttpRequest } from './adapters/http.ts';
+import { NotifyError } from './errors.ts';
+import { sha256 } from './hash.ts';
 import type { Runtime } from './runtime.ts';
 
 /**

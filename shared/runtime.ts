@@ -1,13 +1,13 @@
 import { type Config, loadConfig } from './config.ts';
-import { ConfigError } from './errors.ts';
-import { type Channel } from './jobs.ts';
-import { type Logger, registerSecret, rootLogger } from './log.ts';
 import type { Sender, SenderDeps } from './core/send.ts';
+import { ConfigError } from './errors.ts';
 import type { TemplateKindOf } from './guards/template-kind.ts';
+import type { Channel } from './jobs.ts';
 import type { Limiter } from './limits/limiter.ts';
+import { type Logger, registerSecret, rootLogger } from './log.ts';
 import { MemoryStore } from './store/memory.ts';
-import { type Catalog, loadRuntimeCatalog } from './templates/catalog.ts';
 import type { Store } from './store/types.ts';
+import { type Catalog, loadRuntimeCatalog } from './templates/catalog.ts';
 
 /**
  * Everything one FC instance builds once, at module load (style.md §8): config, logger,

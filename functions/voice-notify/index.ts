@@ -1,7 +1,7 @@
 import { createFunction } from '#shared/app';
-import { makeSender, makeStore } from '#shared/sending';
-import { cancelRoute, healthRoute, sendRoute } from '#shared/routes/send';
 import { openapiRoute } from '#shared/openapi/route';
+import { cancelRoute, healthRoute, sendRoute } from '#shared/routes/send';
+import { makeSender, makeStore } from '#shared/sending';
 
 export const handler = createFunction({
   name: 'voice-notify',

@@ -1,5 +1,5 @@
-import { sha256 } from '../hash.ts';
 import type { BatchItem } from '../core/batch.ts';
+import { sha256 } from '../hash.ts';
 
 /**
  * A message body holds one job (a JSON object), or several: a JSON array or `{"jobs":[…]}`.

@@ -1,10 +1,10 @@
-import { type BatchItem, type BatchSummary, type JobResult, runBatch } from '../core/batch.ts';
 import { DEFAULT_RESULT_PREFIX } from '../config.ts';
+import { type BatchItem, type BatchSummary, type JobResult, runBatch } from '../core/batch.ts';
 import { getObjectStream, type OssCredentials, type OssObject, putObjectStream, signingRegion } from '../oss/client.ts';
 import type { FcContext, Runtime } from '../runtime.ts';
+import { byteLines, type CsvOut, CsvReader, CutShortError, LineDecoder, MAX_LINE_BYTES, TOO_LONG } from './batch-file.ts';
 import { isRecord } from './jobs-text.ts';
 import { handleUpload, notifyPrefixOf } from './oss-notify.ts';
-import { byteLines, CsvReader, type CsvOut, CutShortError, LineDecoder, MAX_LINE_BYTES, TOO_LONG } from './batch-file.ts';
 
 export { MAX_LINE_BYTES, parseCsvRecord, splitCsvLine } from './batch-file.ts';
 

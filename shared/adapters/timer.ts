@@ -1,8 +1,8 @@
 import { type BatchItem, type BatchSummary, maxJobsPerEvent, runBatch } from '../core/batch.ts';
 import { expiryOf } from '../core/schedule.ts';
+import { errorFields } from '../log.ts';
 import { maskPhone } from '../phone.ts';
 import type { FcContext, Runtime } from '../runtime.ts';
-import { errorFields } from '../log.ts';
 import type { ScheduledJob } from '../store/types.ts';
 import { isRecord, itemsFromText } from './jobs-text.ts';
 

@@ -1,13 +1,13 @@
 import pLimit from 'p-limit';
 import { DEFAULT_MAX_JOBS_PER_EVENT, MAX_BATCH_CONCURRENCY } from '../config.ts';
 import { InvalidRequestError, NotifyError, storeUnavailable } from '../errors.ts';
-import { expiryOf, scheduleJob } from './schedule.ts';
-import { sha256 } from '../hash.ts';
 import { deferral } from '../guards/errors.ts';
+import { sha256 } from '../hash.ts';
 import { ChannelMismatchError, type Job, parseJob } from '../jobs.ts';
 import { maskPhone } from '../phone.ts';
 import type { FcContext, Runtime } from '../runtime.ts';
 import type { ScheduledJob } from '../store/types.ts';
+import { expiryOf, scheduleJob } from './schedule.ts';
 
 /**
  * Runs the jobs of one event (an MNS message, a queue batch, an OSS file, a timer tick) through

@@ -1,4 +1,4 @@
-import { json, readJsonBody, type Route } from '../adapters/http.ts';
+import { json, type Route, readJsonBody } from '../adapters/http.ts';
 import { NotifyError } from '../errors.ts';
 import { validateBody } from '../templates/validate.ts';
 

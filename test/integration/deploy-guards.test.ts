@@ -3,9 +3,9 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { MisroutedJobsError } from '#shared/adapters/mns-queue';
 import { MemoryStore } from '#shared/store/memory';
 import { RedisStore } from '#shared/store/redis';
-import { asBuffer, asHttpResult, captureLogs, fcContext, fixture, httpEvent } from '../support/fc.ts';
-import { type FakeProvider, startFakeProvider } from '../support/fake-provider.ts';
 import { EVENT_CALLER_KEY, eventFunction, nextPhone, phonesSent, smsJob, voiceJob } from '../support/events.ts';
+import { type FakeProvider, startFakeProvider } from '../support/fake-provider.ts';
+import { asBuffer, asHttpResult, captureLogs, fcContext, fixture, httpEvent } from '../support/fc.ts';
 
 /**
  * What a real account needs and no local run shows (issue 10, deploy half):

@@ -5,14 +5,14 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { BatchRetryError } from '#shared/core/batch';
 import { fingerprint, OUTCOME_TTL_MS } from '#shared/core/send';
 import { parseJob } from '#shared/jobs';
-import { MemoryStore } from '#shared/store/memory';
-import type { Store } from '#shared/store/types';
 import { RedisLimiter } from '#shared/limits/redis';
+import { MemoryStore } from '#shared/store/memory';
 import { RedisStore } from '#shared/store/redis';
 import { closeRedisConnection, createRedisClient, whenReady } from '#shared/store/redis-connection';
-import { asBuffer, captureLogs, fcContext, fixture } from '../support/fc.ts';
-import { type FakeProvider, startFakeProvider, TEST_APPCODE } from '../support/fake-provider.ts';
+import type { Store } from '#shared/store/types';
 import { nextPhone, smsJob } from '../support/events.ts';
+import { type FakeProvider, startFakeProvider, TEST_APPCODE } from '../support/fake-provider.ts';
+import { asBuffer, captureLogs, fcContext, fixture } from '../support/fc.ts';
 import { type Invoker, invoker } from '../support/functions.ts';
 import { type RedisChild, startRedisChild } from '../support/redis-child.ts';
 

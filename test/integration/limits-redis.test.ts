@@ -1,12 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { DEFAULT_LIMITS } from '#shared/config';
 import { limitRules } from '#shared/guards/rate-limit';
 import { RedisLimiter } from '#shared/limits/redis';
-import { DEFAULT_LIMITS } from '#shared/config';
 import { closeRedisConnection } from '#shared/store/redis-connection';
-import { captureLogs } from '../support/fc.ts';
 import { type FakeProvider, startFakeProvider, TEST_APPCODE } from '../support/fake-provider.ts';
+import { captureLogs } from '../support/fc.ts';
 import { type Invoker, invoker } from '../support/functions.ts';
 import {
   globalBudgetContract,

@@ -9,9 +9,9 @@ import { MemoryStore } from '#shared/store/memory';
 import { RedisStore } from '#shared/store/redis';
 import type { Store } from '#shared/store/types';
 import { eventFunction } from '../support/events.ts';
-import { asBuffer, captureLogs, fcContext, fixture } from '../support/fc.ts';
-import { type FakeProvider, startFakeProvider } from '../support/fake-provider.ts';
 import { type FakeOss, startFakeOss } from '../support/fake-oss.ts';
+import { type FakeProvider, startFakeProvider } from '../support/fake-provider.ts';
+import { asBuffer, captureLogs, fcContext, fixture } from '../support/fc.ts';
 import { deleteKeys, REDIS_URL } from '../support/redis.ts';
 
 const BATCHES = join(import.meta.dirname, '..', 'fixtures', 'batches');

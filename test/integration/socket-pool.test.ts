@@ -4,11 +4,10 @@ import { BatchRetryError } from '#shared/core/batch';
 import { createProviderClient, SOCKET_POOL_SIZE } from '#shared/provider/client';
 import { longSmsRequest } from '#shared/provider/request';
 import { MemoryStore } from '#shared/store/memory';
-import { asBuffer, captureLogs, fcContext, fixture } from '../support/fc.ts';
-import { type FakeProvider, startFakeProvider, TEST_APPCODE } from '../support/fake-provider.ts';
 import { EVENT_CALLER_KEY, eventFunction, nextPhone, phonesSent, smsJob } from '../support/events.ts';
+import { type FakeProvider, startFakeProvider, TEST_APPCODE } from '../support/fake-provider.ts';
+import { asBuffer, asHttpResult, captureLogs, fcContext, fixture, httpEvent } from '../support/fc.ts';
 import { LIMITS_AND_QUIET_HOURS_OFF } from '../support/functions.ts';
-import { asHttpResult, httpEvent } from '../support/fc.ts';
 
 /**
  * Issue 11 item 2: the provider deadline covers one socket's work (connect + request + answer),

@@ -1,11 +1,11 @@
+import { randomBytes } from 'node:crypto';
+import type { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_LIMITS, type LimitConfig } from '#shared/config';
 import { deferral, GuardRefusal } from '#shared/guards/errors';
 import { createQuota } from '#shared/guards/rate-limit';
 import type { TemplateKind } from '#shared/guards/template-kind';
 import type { Job } from '#shared/jobs';
-import { randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
 import { type Limiter, MINUTE_MS, windowIndex } from '#shared/limits/limiter';
 import { RedisLimiter } from '#shared/limits/redis';
 import { createLogger } from '#shared/log';

@@ -3,8 +3,8 @@ import { DEFAULT_LIMITS, loadConfig } from '#shared/config';
 import { ConfigError } from '#shared/errors';
 import { deferral, GuardRefusal } from '#shared/guards/errors';
 import { beijingMinute, nextWindowStart, quietHoursGuard } from '#shared/guards/quiet-hours';
-import { recipientGuard } from '#shared/guards/recipient';
 import { limitRules } from '#shared/guards/rate-limit';
+import { recipientGuard } from '#shared/guards/recipient';
 import type { TemplateKind } from '#shared/guards/template-kind';
 import type { Job } from '#shared/jobs';
 

@@ -1,5 +1,5 @@
-import { globalBudgetContract, limiterContract } from '../support/limiter-contract.ts';
 import { MemoryLimiter } from '#shared/limits/memory';
+import { globalBudgetContract, limiterContract } from '../support/limiter-contract.ts';
 
 limiterContract('in-memory', () => new MemoryLimiter());
 globalBudgetContract('in-memory', () => new MemoryLimiter());

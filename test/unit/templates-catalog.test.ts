@@ -1,4 +1,3 @@
-import { makeSender } from '#shared/sending';
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -6,6 +5,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { createRuntime } from '#shared/runtime';
+import { makeSender } from '#shared/sending';
 import { CatalogError, createCatalog, loadRuntimeCatalog, parseCatalog } from '#shared/templates/catalog';
 import { CatalogBuildError, EMBED_GLOBAL, prepareCatalog, ROOT, VALIDATOR_PATH, validatorSource } from '../../scripts/build-catalog.ts';
 import { runTemplatesCheck } from '../../scripts/templates-check.ts';
