@@ -109,13 +109,17 @@ async function main(): Promise<void> {
       );
       const elapsed = (performance.now() - started) / 1000;
       const after = await Promise.all(cluster.ports.map((p) => nodeStats(cluster.cli, p)));
-      const nodes = cluster.ports.map((p, i) => ({
-        port: p,
-        holdsGlobal: p === globalPort,
-        cpuPct: Math.round(((after[i]!.cpu - before[i]!.cpu) / elapsed) * 1000) / 10,
-        scriptsPerS: Math.round(after[i]!.scripts / elapsed),
-        usecPerScript: after[i]!.scripts ? Math.round((after[i]!.usec / after[i]!.scripts) * 10) / 10 : 0,
-      }));
+      const nodes = cluster.ports.map((p, i) => {
+        const [a, b] = [after[i], before[i]];
+        if (!a || !b) throw new Error(`no stats for node ${p}`);
+        return {
+          port: p,
+          holdsGlobal: p === globalPort,
+          cpuPct: Math.round(((a.cpu - b.cpu) / elapsed) * 1000) / 10,
+          scriptsPerS: Math.round(a.scripts / elapsed),
+          usecPerScript: a.scripts ? Math.round((a.usec / a.scripts) * 10) / 10 : 0,
+        };
+      });
       const row = {
         variant: v.name,
         reservationsPerS: Math.round(done / elapsed),

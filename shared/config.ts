@@ -177,6 +177,17 @@ export const DEFAULT_NOTIFY_PREFIX = { sms: 'notify/sms/', voice: 'notify/voice/
 const isOn = (v: string | undefined) => v === '1' || v === 'true';
 const blank = (v: string | undefined) => v === undefined || v.trim() === '';
 
+/**
+ * A folder-like OSS prefix (RESULT_PREFIX, NOTIFY_PREFIX): ends with /, no leading /, no //, no
+ * backslash or C0 control character, at most 200 UTF-16 units. Char codes, not a regex: Biome
+ * refuses control characters in a regex literal.
+ */
+function isFolderPrefix(p: string): boolean {
+  if (p.length === 0 || p.length > 200 || p.startsWith('/') || !p.endsWith('/') || p.includes('//')) return false;
+  for (let i = 0; i < p.length; i++) if (p.charCodeAt(i) < 0x20 || p[i] === '\\') return false;
+  return true;
+}
+
 function checkUrl(name: string, value: string, problems: string[]): void {
   try {
     const u = new URL(value);
@@ -365,17 +376,13 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const resultPrefix = blank(e.RESULT_PREFIX) ? DEFAULT_RESULT_PREFIX : (e.RESULT_PREFIX as string).trim();
   // A folder-like prefix, so results never share a name with a batch file; it must lie outside
   // the OSS trigger prefixes (s.yaml), or every results file would fire the trigger again.
-  if (!/^[^/\\\u0000-\u001f][^\\\u0000-\u001f]{0,199}$/.test(resultPrefix) || !resultPrefix.endsWith('/') || resultPrefix.includes('//')) {
+  if (!isFolderPrefix(resultPrefix)) {
     problems.push('RESULT_PREFIX must be a folder such as results/ (ends with /, no leading /, no //, at most 200 characters)');
   }
   const notifyPrefix = blank(e.NOTIFY_PREFIX) ? undefined : (e.NOTIFY_PREFIX as string).trim();
   if (notifyPrefix !== undefined) {
     // Same shape rule as RESULT_PREFIX; and apart from it, or a result file would be taken for an upload.
-    if (
-      !/^[^/\\\u0000-\u001f][^\\\u0000-\u001f]{0,199}$/.test(notifyPrefix) ||
-      !notifyPrefix.endsWith('/') ||
-      notifyPrefix.includes('//')
-    ) {
+    if (!isFolderPrefix(notifyPrefix)) {
       problems.push('NOTIFY_PREFIX must be a folder such as notify/sms/ (ends with /, no leading /, no //, at most 200 characters)');
     } else if (notifyPrefix.startsWith(resultPrefix) || resultPrefix.startsWith(notifyPrefix)) {
       problems.push(`NOTIFY_PREFIX must not overlap RESULT_PREFIX (${resultPrefix})`);

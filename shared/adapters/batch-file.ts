@@ -65,7 +65,7 @@ export async function* byteLines(body: AsyncIterable<Buffer | string>, max = MAX
 
 export type TextEncodingName = 'utf-8' | 'gb18030';
 
-const ASCII_ONLY = /^[\x00-\x7f]*$/;
+const ASCII_ONLY = /^\p{ASCII}*$/u;
 
 /**
  * Decodes lines with one encoding per file. Until a line has a non-ASCII byte nothing is decided

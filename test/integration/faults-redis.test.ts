@@ -231,7 +231,7 @@ describe('Redis faults (real redis-server child, killed or paused by pid)', () =
     const sendAt = new Date(Date.now() + 500).toISOString();
     for (const p of schedPhones) expect((await post(A, p, `kill-sched-${uid()}`, { sendAt })).statusCode).toBe(202);
     await sleep(Math.max(0, Date.parse(sendAt) - Date.now() + 20));
-    fake.fallback = { kind: 'delay', ms: 2000, then: { kind: 'realistic' } };
+    fake.fallback = { kind: 'delay', ms: 2000, next: { kind: 'realistic' } };
     const phones = Array.from({ length: 8 }, () => nextPhone());
     const keys = phones.map(() => `kill-${uid()}`);
     const mnsPhones = Array.from({ length: 4 }, () => nextPhone());
@@ -325,10 +325,10 @@ describe('Redis faults (real redis-server child, killed or paused by pid)', () =
     // One send the vendor refuses with 106 (busy: nothing sent, retryable), answered during the
     // pause: its claim release and limit refund cannot be confirmed, and must not block a retry.
     const busy = { phone: nextPhone(), key: `pause-busy-${uid()}` };
-    fake.next({ kind: 'delay', ms: 3000, then: { kind: 'vendor', code: '106', message: '系统繁忙' } });
+    fake.next({ kind: 'delay', ms: 3000, next: { kind: 'vendor', code: '106', message: '系统繁忙' } });
     const busyRes = post(A, busy.phone, busy.key);
     await until(() => fake.requests.length === 1, 5000, 'the busy request at the provider');
-    fake.fallback = { kind: 'delay', ms: 2000, then: { kind: 'realistic' } };
+    fake.fallback = { kind: 'delay', ms: 2000, next: { kind: 'realistic' } };
     const http = phones.map((p, i) => post(A, p, keys[i]!));
     const mns = mnsPhones.map((p, i) => A.handler(topicEvent(p, mnsIds[i]!), fcContext()));
     const timer = A.handler(tick(), fcContext());

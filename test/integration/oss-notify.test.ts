@@ -17,7 +17,7 @@ const logs = captureLogs();
 let fake: FakeProvider;
 let oss: FakeOss;
 
-export const NOTIFY_CATALOG: CatalogFile = {
+const NOTIFY_CATALOG: CatalogFile = {
   templates: [{ skin: '21', kind: 'notification', text: '【测试】#name#您好，您的电子发票#order#已开具，请查收。', sign: '1' }],
   notifications: [
     {

@@ -12,7 +12,6 @@ import {
   eventsOverlap,
   infraProblems,
   logConfigProblems,
-  type NameKind,
   namesCreated,
   ossOverlapProblems,
   prefixesOverlap,

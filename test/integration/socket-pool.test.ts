@@ -46,7 +46,7 @@ describe('provider client: waiting for a socket is not part of the deadline', ()
     // Each answer takes 1,000 ms of a 1,600 ms deadline (600 ms of slack for a loaded machine): a send queued
     // behind a full pool gets its socket at ~1,000 ms and would have timed out at 1,600 ms had the deadline
     // started before the wait.
-    fake.fallback = { kind: 'delay', ms: 1000, then: OK };
+    fake.fallback = { kind: 'delay', ms: 1000, next: OK };
     const c = client(1600);
     const n = SOCKET_POOL_SIZE + 16;
     const results = await Promise.all(
@@ -77,7 +77,7 @@ describe('provider client: waiting for a socket is not part of the deadline', ()
 describe('MNS queue batch at BATCH_CONCURRENCY=64 with a slow provider', () => {
   it('64 jobs in one batch: each reaches the provider exactly once, none is counted unknown', async () => {
     // 1,000 ms per answer and a 1,600 ms deadline: with a pool of 32 the second half would end unknown at 1,600 ms.
-    fake.fallback = { kind: 'delay', ms: 1000, then: OK };
+    fake.fallback = { kind: 'delay', ms: 1000, next: OK };
     const fn = eventFunction(
       'long-sms',
       fake,
@@ -91,7 +91,7 @@ describe('MNS queue batch at BATCH_CONCURRENCY=64 with a slow provider', () => {
   });
 
   it('two batches of 64 at once (instance concurrency) share the pool: all 128 sent once', async () => {
-    fake.fallback = { kind: 'delay', ms: 400, then: OK };
+    fake.fallback = { kind: 'delay', ms: 400, next: OK };
     const fn = eventFunction(
       'long-sms',
       fake,
