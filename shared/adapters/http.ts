@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
+import { authenticate } from '../auth.ts';
 import { InvalidRequestError, NotifyError, toNotifyError } from '../errors.ts';
 import { errorFields } from '../log.ts';
 import type { FcContext, Runtime } from '../runtime.ts';
+import type { HttpAdapter } from './adapter.ts';
 
 /**
  * FC3 HTTP trigger adapter: FC event (v1) → HttpRequest → route → HttpResponse → FC answer.
@@ -163,6 +165,12 @@ function matchRoute(routes: readonly Route[], req: HttpRequest): { route?: Route
 }
 
 export type Authenticate = (req: HttpRequest, rt: Runtime) => string;
+
+export const adapter: HttpAdapter<FcHttpEvent> = {
+  trigger: 'http',
+  matches: isHttpEvent,
+  handle: (event, { fc, rt, routes }) => handleHttp(event, fc, rt, routes, authenticate),
+};
 
 /** Runs one HTTP event through the routes; every failure becomes a JSON answer, never a throw. */
 export async function handleHttp(

@@ -8,6 +8,7 @@ import {
   runBatch,
 } from '../core/batch.ts';
 import type { FcContext, Runtime } from '../runtime.ts';
+import type { Adapter } from './adapter.ts';
 import { contentKey, isRecord, itemsFromText } from './jobs-text.ts';
 
 /**
@@ -22,16 +23,25 @@ interface MnsData {
   messageBody: string;
 }
 
-function dataOf(v: unknown): MnsData | undefined {
-  if (!isRecord(v)) return undefined;
-  if (typeof v.messageBody === 'string') return v as unknown as MnsData;
-  if (isRecord(v.data) && typeof v.data.messageBody === 'string') return v.data as unknown as MnsData;
-  return undefined;
+/** One message: a CloudEvent `{id, data}` or, with the RawData schema, the `data` object alone. */
+type MnsQueueMessage = MnsData | { id?: unknown; data: MnsData };
+export type MnsQueueEvent = MnsQueueMessage | MnsQueueMessage[];
+
+function isMnsData(v: unknown): v is MnsData {
+  return isRecord(v) && typeof v.messageBody === 'string';
 }
 
-export function isMnsQueueEvent(v: unknown): boolean {
-  if (Array.isArray(v)) return v.length > 0 && v.every((x) => dataOf(x) !== undefined);
-  return dataOf(v) !== undefined;
+function isMessage(v: unknown): v is MnsQueueMessage {
+  return isMnsData(v) || (isRecord(v) && isMnsData(v.data));
+}
+
+function dataOf(m: MnsQueueMessage): MnsData {
+  return 'data' in m && isMnsData(m.data) ? m.data : (m as MnsData);
+}
+
+export function isMnsQueueEvent(v: unknown): v is MnsQueueEvent {
+  if (Array.isArray(v)) return v.length > 0 && v.every(isMessage);
+  return isMessage(v);
 }
 
 const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
@@ -66,14 +76,20 @@ export function messageKey(data: MnsData, eventId: unknown): string {
   return `body-${contentKey(`${ev}\n${data.messageBody}`)}`;
 }
 
-export async function handleMnsQueue(event: unknown, fc: FcContext, rt: Runtime): Promise<BatchSummary> {
+export const adapter: Adapter<MnsQueueEvent> = {
+  trigger: 'mns-queue',
+  matches: isMnsQueueEvent,
+  handle: (event, { fc, rt }) => handleMnsQueue(event, fc, rt),
+};
+
+async function handleMnsQueue(event: MnsQueueEvent, fc: FcContext, rt: Runtime): Promise<BatchSummary> {
   const events = Array.isArray(event) ? event : [event];
   const max = maxJobsPerEvent(rt);
   if (events.length > max) return refuseEvent('mns', events.length, fc, rt);
   const items: BatchItem[] = [];
   for (const ev of events) {
-    const data = dataOf(ev)!;
-    const id = messageKey(data, isRecord(ev) ? ev.id : undefined);
+    const data = dataOf(ev);
+    const id = messageKey(data, 'id' in ev ? ev.id : undefined);
     items.push(...itemsFromText(decodeMessageBody(data.messageBody), `msg ${id}`, `mns:${id}`));
   }
   if (items.length > max) return refuseEvent('mns', items.length, fc, rt);

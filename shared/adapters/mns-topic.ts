@@ -1,5 +1,6 @@
 import { type BatchItem, type BatchSummary, maxJobsPerEvent, refuseEvent, runBatch } from '../core/batch.ts';
 import type { FcContext, Runtime } from '../runtime.ts';
+import type { Adapter } from './adapter.ts';
 import { contentKey, isRecord, itemsFromText, itemsFromValue } from './jobs-text.ts';
 
 /** Runs the items of one message, or refuses the message whole when it holds too many jobs. */
@@ -23,35 +24,51 @@ export interface MnsTopicJsonEvent {
   PublishTime?: number | string;
 }
 
-export function isMnsTopicEvent(v: unknown): boolean {
+export function isMnsTopicEvent(v: unknown): v is MnsTopicJsonEvent {
   return isRecord(v) && typeof v.Message === 'string' && typeof v.MessageId === 'string' && ('TopicOwner' in v || 'TopicName' in v);
 }
 
-/** STREAM format with attributes: `{body, attrs}`; or a raw message that is itself a job (`{phone, …}`). */
-export function isMnsStreamEvent(v: unknown): boolean {
+/**
+ * A STREAM-format message whose text is not JSON: app.ts wraps the raw text in this class, so no
+ * parsed JSON value (a JSON string literal included) can ever be taken for one.
+ */
+export class RawMessage {
+  constructor(readonly text: string) {}
+}
+
+/** STREAM format: the raw text, `{body, attrs}` (with attributes), or a raw message that is itself a job (`{phone, …}`). */
+export type MnsStreamEvent = RawMessage | { body: string; attrs: Record<string, unknown> } | Record<string, unknown>;
+
+export function isMnsStreamEvent(v: unknown): v is MnsStreamEvent {
+  if (v instanceof RawMessage) return true;
   if (!isRecord(v)) return false;
   if (typeof v.body === 'string' && isRecord(v.attrs) && Object.keys(v).length === 2) return true;
   return typeof v.phone === 'string';
 }
 
-export async function handleMnsTopic(event: unknown, fc: FcContext, rt: Runtime): Promise<BatchSummary> {
-  const e = event as MnsTopicJsonEvent;
-  // An empty or oversized MessageId (not what MNS sends) falls back to a digest of the text, never a shared key.
-  const id = e.MessageId !== '' && e.MessageId.length <= 100 ? e.MessageId : `body-${contentKey(e.Message)}`;
-  return run(itemsFromText(e.Message, `msg ${id}`, `mns:${id}`), fc, rt);
-}
+export const adapter: Adapter<MnsTopicJsonEvent> = {
+  trigger: 'mns-topic',
+  matches: isMnsTopicEvent,
+  handle: async (e, { fc, rt }) => {
+    // An empty or oversized MessageId (not what MNS sends) falls back to a digest of the text, never a shared key.
+    const id = e.MessageId !== '' && e.MessageId.length <= 100 ? e.MessageId : `body-${contentKey(e.Message)}`;
+    return run(itemsFromText(e.Message, `msg ${id}`, `mns:${id}`), fc, rt);
+  },
+};
 
-/** STREAM format: `text` is the raw message (or the `body` of `{body, attrs}`). */
-export async function handleMnsStream(event: unknown, fc: FcContext, rt: Runtime, rawText?: string): Promise<BatchSummary> {
-  if (rawText !== undefined) {
-    const key = `mns-stream:${contentKey(rawText)}`;
-    return run(itemsFromText(rawText, 'stream message', key), fc, rt);
-  }
-  const e = event as Record<string, unknown>;
-  if (typeof e.body === 'string' && isRecord(e.attrs)) {
-    return run(itemsFromText(e.body, 'stream message', `mns-stream:${contentKey(e.body)}`), fc, rt);
-  }
-  // The raw message was JSON, so FC's Buffer parsed into the job itself.
-  const text = JSON.stringify(event);
-  return run(itemsFromValue(event, 'stream message', `mns-stream:${contentKey(text)}`), fc, rt);
-}
+/** The STREAM format, as its own adapter with the same face (it is tried last: `{phone}` is a loose shape). */
+export const streamAdapter: Adapter<MnsStreamEvent> = {
+  trigger: 'mns-stream',
+  matches: isMnsStreamEvent,
+  handle: async (e, { fc, rt }) => {
+    if (e instanceof RawMessage) {
+      return run(itemsFromText(e.text, 'stream message', `mns-stream:${contentKey(e.text)}`), fc, rt);
+    }
+    if (typeof e.body === 'string' && isRecord(e.attrs)) {
+      return run(itemsFromText(e.body, 'stream message', `mns-stream:${contentKey(e.body)}`), fc, rt);
+    }
+    // The raw message was JSON, so FC's Buffer parsed into the job itself.
+    const text = JSON.stringify(e);
+    return run(itemsFromValue(e, 'stream message', `mns-stream:${contentKey(text)}`), fc, rt);
+  },
+};

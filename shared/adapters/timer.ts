@@ -4,6 +4,7 @@ import { errorFields } from '../log.ts';
 import { maskPhone } from '../phone.ts';
 import type { FcContext, Runtime } from '../runtime.ts';
 import type { ScheduledJob } from '../store/types.ts';
+import type { Adapter } from './adapter.ts';
 import { isRecord, itemsFromText } from './jobs-text.ts';
 
 /**
@@ -17,12 +18,23 @@ import { isRecord, itemsFromText } from './jobs-text.ts';
 /** How many due jobs one tick takes. The rest wait for the next tick. */
 export const DUE_PER_TICK = 500;
 
-export function isTimerEvent(v: unknown): boolean {
+export interface TimerEvent {
+  triggerTime: string;
+  triggerName: string;
+  payload?: unknown;
+}
+
+export function isTimerEvent(v: unknown): v is TimerEvent {
   return isRecord(v) && typeof v.triggerTime === 'string' && typeof v.triggerName === 'string';
 }
 
-export async function handleTimer(event: unknown, fc: FcContext, rt: Runtime): Promise<BatchSummary> {
-  const e = event as { triggerTime: string; triggerName: string; payload?: unknown };
+export const adapter: Adapter<TimerEvent> = {
+  trigger: 'timer',
+  matches: isTimerEvent,
+  handle: (event, { fc, rt }) => handleTimer(event, fc, rt),
+};
+
+async function handleTimer(e: TimerEvent, fc: FcContext, rt: Runtime): Promise<BatchSummary> {
   const items: BatchItem[] = [];
   const tick = `${e.triggerName.slice(0, 100)}:${e.triggerTime.slice(0, 40)}`;
   const payload = typeof e.payload === 'string' ? e.payload.trim() : '';
