@@ -5,8 +5,8 @@ import { streamAdapter as mnsStream, adapter as mnsTopic, RawMessage } from './a
 import { adapter as oss } from './adapters/oss.ts';
 import { adapter as timer } from './adapters/timer.ts';
 import { DEFAULT_MAX_EVENT_BYTES } from './config.ts';
-import { BatchRetryError, type BatchSummary, PoisonEventError, poisonEvent } from './core/batch.ts';
-import { NotifyError } from './errors.ts';
+import { type BatchSummary, poisonEvent } from './core/batch.ts';
+import { BatchRetryError, NotifyError, PoisonEventError } from './errors.ts';
 import type { Channel } from './jobs.ts';
 import { errorFields, withoutStack } from './log.ts';
 import {

@@ -2,7 +2,7 @@ import * as z from 'zod/mini';
 import { ConfigError } from './errors.ts';
 
 /**
- * The environment, read once per instance and validated whole (style.md §7).
+ * The environment, read once per instance and validated whole (every problem named at once, not one per deploy).
  * Messages name the variable and never echo a value: several of these are secrets.
  */
 

@@ -1,5 +1,5 @@
 import * as z from 'zod/mini';
-import { InvalidRequestError } from './errors.ts';
+import { ChannelMismatchError, InvalidRequestError } from './errors.ts';
 import { normalizePhone } from './phone.ts';
 import { parseOrThrow } from './validation.ts';
 
@@ -86,17 +86,8 @@ export type SmsJob = Omit<z.infer<typeof smsJobSchema>, 'channel'> & { channel: 
 export type VoiceJob = Omit<z.infer<typeof voiceJobSchema>, 'channel'> & { channel: 'voice' };
 export type Job = SmsJob | VoiceJob;
 
-/** A job addressed to the other channel (one topic feeding both functions). */
-export class ChannelMismatchError extends InvalidRequestError {
-  override name = 'ChannelMismatchError';
-  readonly jobChannel: string;
-  constructor(expected: Channel, actual: string, prefix: string) {
-    super(`${prefix}channel must be "${expected}" for this function, got ${JSON.stringify(actual).slice(0, 40)}`, `${prefix}channel`);
-    this.jobChannel = actual;
-  }
-}
-
-function isRecord(v: unknown): v is Record<string, unknown> {
+/** A plain object (not null, not an array): the one definition, used by every event guard. */
+export function isRecord(v: unknown): v is Record<string, unknown> {
   return v !== null && typeof v === 'object' && !Array.isArray(v);
 }
 

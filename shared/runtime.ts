@@ -10,7 +10,7 @@ import type { Store } from './store/types.ts';
 import { type Catalog, loadRuntimeCatalog } from './templates/catalog.ts';
 
 /**
- * Everything one FC instance builds once, at module load (style.md §8): config, logger,
+ * Everything one FC instance builds once, at module load (warm invocations reuse it): config, logger,
  * store, provider client, sender. A broken environment does not crash the instance: it is
  * logged once, loudly, and every request that needs it is refused naming the variable.
  */

@@ -1,15 +1,9 @@
-import {
-  type BatchItem,
-  BatchRetryError,
-  type BatchSummary,
-  FIVE_MINUTES_MS,
-  maxJobsPerEvent,
-  refuseEvent,
-  runBatch,
-} from '../core/batch.ts';
+import { type BatchItem, type BatchSummary, FIVE_MINUTES_MS, maxJobsPerEvent, refuseEvent, runBatch } from '../core/batch.ts';
+import { MisroutedJobsError } from '../errors.ts';
+import { isRecord } from '../jobs.ts';
 import type { FcContext, Runtime } from '../runtime.ts';
 import type { Adapter } from './adapter.ts';
-import { contentKey, isRecord, itemsFromText } from './jobs-text.ts';
+import { contentKey, itemsFromText } from './jobs-text.ts';
 
 /**
  * MNS queue through EventBridge: one CloudEvent `{id, type:"mns:Queue:SendMessage", data:{messageId,
@@ -104,24 +98,6 @@ async function handleMnsQueue(event: MnsQueueEvent, fc: FcContext, rt: Runtime):
         err.message,
       );
     throw err;
-  }
-}
-
-/**
- * A queue hands each message to one consumer (one queue per channel, docs/deploy.md), so a job
- * for the other channel here was sent to the wrong queue: skipping it would acknowledge it and
- * lose it. The rest of the batch has been sent; failing the invocation makes EventBridge retry
- * (those jobs replay from the store, nothing is sent twice) and then move the batch to the
- * dead-letter queue, where the operator sees the message ids named here.
- */
-export class MisroutedJobsError extends BatchRetryError {
-  override name = 'MisroutedJobsError';
-  readonly refs: string[];
-  constructor(summary: BatchSummary, refs: string[]) {
-    super(summary);
-    this.refs = refs;
-    const shown = refs.slice(0, 10).join(', ') + (refs.length > 10 ? `, … (${refs.length} in all)` : '');
-    this.message = `${refs.length} of ${summary.total} jobs on this queue are for another channel (misrouted: ${shown}); the invocation fails so EventBridge retries and then dead-letters them; jobs already sent are replayed, not sent again`;
   }
 }
 

@@ -1,10 +1,11 @@
 import { DEFAULT_RESULT_PREFIX } from '../config.ts';
 import { type BatchItem, type BatchSummary, type JobResult, runBatch } from '../core/batch.ts';
+import { CutShortError } from '../errors.ts';
+import { isRecord } from '../jobs.ts';
 import { getObjectStream, type OssCredentials, type OssObject, putObjectStream, signingRegion } from '../oss/client.ts';
 import type { FcContext, Runtime } from '../runtime.ts';
 import type { Adapter } from './adapter.ts';
-import { byteLines, type CsvOut, CsvReader, CutShortError, LineDecoder, MAX_LINE_BYTES, TOO_LONG } from './batch-file.ts';
-import { isRecord } from './jobs-text.ts';
+import { byteLines, type CsvOut, CsvReader, LineDecoder, MAX_LINE_BYTES, TOO_LONG } from './batch-file.ts';
 import { handleUpload, notifyPrefixOf } from './oss-notify.ts';
 
 export { MAX_LINE_BYTES, parseCsvRecord, splitCsvLine } from './batch-file.ts';

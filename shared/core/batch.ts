@@ -1,9 +1,9 @@
 import pLimit from 'p-limit';
 import { DEFAULT_MAX_JOBS_PER_EVENT, MAX_BATCH_CONCURRENCY } from '../config.ts';
-import { InvalidRequestError, NotifyError, storeUnavailable } from '../errors.ts';
+import { ChannelMismatchError, InvalidRequestError, NotifyError, PoisonEventError, storeUnavailable } from '../errors.ts';
 import { deferral } from '../guards/errors.ts';
 import { sha256 } from '../hash.ts';
-import { ChannelMismatchError, type Job, parseJob } from '../jobs.ts';
+import { type Job, parseJob } from '../jobs.ts';
 import { maskPhone } from '../phone.ts';
 import type { FcContext, Runtime } from '../runtime.ts';
 import type { ScheduledJob } from '../store/types.ts';
@@ -69,18 +69,6 @@ export interface BatchSummary {
   results: JobResult[];
 }
 
-/** Thrown by the adapter after the batch, so FC/MNS redeliver. The message names counts only. */
-export class BatchRetryError extends Error {
-  override name = 'BatchRetryError';
-  readonly summary: BatchSummary;
-  constructor(summary: BatchSummary) {
-    super(
-      `${summary.retry} of ${summary.total} jobs from ${summary.source} failed in a retryable way; the event is redelivered and jobs already sent are not sent again`,
-    );
-    this.summary = summary;
-  }
-}
-
 export interface BatchOptions {
   /** Trigger kind: `mns`, `oss`, `timer`; the store key owner when an item names none. */
   source: string;
@@ -108,22 +96,6 @@ export function toScheduled(job: Job, caller: string, key: string, dueAt: number
 /** MAX_JOBS_PER_EVENT of this runtime. */
 export function maxJobsPerEvent(rt: Runtime): number {
   return rt.config?.maxJobsPerEvent ?? DEFAULT_MAX_JOBS_PER_EVENT;
-}
-
-/**
- * An event refused whole (over MAX_EVENT_BYTES or MAX_JOBS_PER_EVENT), nothing of it sent. The
- * invocation fails with it, so the platform retries (each retry is refused at once, before any
- * work) and then moves the event to the dead-letter queue, where the operator finds it whole to
- * split and replay (docs/limits.md). The message names sizes and limits only.
- */
-export class PoisonEventError extends Error {
-  override name = 'PoisonEventError';
-  constructor(
-    message: string,
-    readonly reason: 'too-large' | 'too-many-jobs',
-  ) {
-    super(message);
-  }
 }
 
 /** Logs (error level, `event-refused`) and throws a PoisonEventError. */

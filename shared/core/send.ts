@@ -6,15 +6,13 @@ import { maskPhone } from '../phone.ts';
 import type { ProviderInfo } from '../provider/classify.ts';
 import type { ProviderClient } from '../provider/client.ts';
 import { longSmsRequest, type ProviderRequest, voiceRequest } from '../provider/request.ts';
-import type { Store, StoredOutcome } from '../store/types.ts';
+import type { OutcomeStatus, Store, StoredOutcome } from '../store/types.ts';
 
 /**
  * The core: one job in, one outcome out. It never sees an FC event (adapters do that) and
  * never builds HTTP answers. Steps: prepare (template/params) → idempotency claim → provider →
  * record → log.
  */
-
-export type OutcomeStatus = StoredOutcome['status'];
 
 export interface Outcome {
   status: OutcomeStatus;

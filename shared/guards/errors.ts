@@ -1,35 +1,4 @@
-import { type ErrorCode, NotifyError } from '../errors.ts';
-
-/**
- * A guard (rate limit, recipient policy, sending hours) refused a job before anything was
- * sent. Over HTTP it is answered as is (429/422 with Retry-After). For queued jobs (MNS, OSS,
- * timers) the batch runner reads `deferral(err)`: `defer` means schedule the job for `retryAt`
- * (nothing is lost), `report` means record it as refused.
- */
-export class GuardRefusal extends NotifyError {
-  override name = 'GuardRefusal';
-  /** Which rule refused, e.g. `phone-daily`, `quiet-hours`, `denylist`. */
-  readonly rule: string;
-  /** When the job could be sent; undefined when it never can (policy). */
-  readonly retryAt: Date | undefined;
-  readonly action: 'defer' | 'report';
-
-  constructor(
-    code: ErrorCode,
-    message: string,
-    rule: string,
-    options: { retryAt?: number; now?: number; action?: 'defer' | 'report' } = {},
-  ) {
-    const retryAfter =
-      options.retryAt !== undefined && options.now !== undefined
-        ? Math.max(1, Math.ceil((options.retryAt - options.now) / 1000))
-        : undefined;
-    super(code, message, { retryable: options.retryAt !== undefined, ...(retryAfter !== undefined ? { retryAfter } : {}) });
-    this.rule = rule;
-    this.retryAt = options.retryAt === undefined ? undefined : new Date(options.retryAt);
-    this.action = options.retryAt === undefined ? 'report' : (options.action ?? 'report');
-  }
-}
+import { type ErrorCode, GuardRefusal } from '../errors.ts';
 
 export type GuardDecision =
   | { allowed: true }

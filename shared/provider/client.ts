@@ -9,8 +9,8 @@ import { type ProviderRequest, requestUrl } from './request.ts';
 import { sandboxAdapter } from './sandbox.ts';
 
 /**
- * The one HTTP client both channels share: one keep-alive agent per instance (module scope,
- * style.md §8), a total deadline per attempt, and retries only where the provider surely
+ * The one HTTP client both channels share: one keep-alive agent per instance (module scope, so
+ * warm invocations reuse its sockets), a total deadline per attempt, and retries only where the provider surely
  * did not act (connection refused, DNS failure, gateway flow control).
  */
 

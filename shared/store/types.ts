@@ -3,9 +3,12 @@
  * Redis (shared across instances). Operations that must be atomic are atomic in both.
  */
 
+/** How a send ended: the one definition (the provider classification, the core and the store share it). */
+export type OutcomeStatus = 'sent' | 'rejected' | 'failed' | 'unknown';
+
 /** The remembered result of a send, kept 24 h under its idempotency key. */
 export interface StoredOutcome {
-  status: 'sent' | 'rejected' | 'failed' | 'unknown';
+  status: OutcomeStatus;
   channel: 'sms' | 'voice';
   phoneMasked: string;
   provider?: { code: string; message: string; requestId?: string; ids?: Record<string, string> };

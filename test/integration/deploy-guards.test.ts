@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { MisroutedJobsError } from '#shared/adapters/mns-queue';
+import { MisroutedJobsError } from '#shared/errors';
 import { MemoryStore } from '#shared/store/memory';
 import { RedisStore } from '#shared/store/redis';
 import { EVENT_CALLER_KEY, eventFunction, nextPhone, phonesSent, smsJob, voiceJob } from '../support/events.ts';

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { PoisonEventError } from '#shared/core/batch';
+import { PoisonEventError } from '#shared/errors';
 import { MemoryStore } from '#shared/store/memory';
 import { EVENT_CALLER_KEY, eventFunction, nextPhone, phonesSent, smsJob } from '../support/events.ts';
 import { type FakeProvider, startFakeProvider } from '../support/fake-provider.ts';

@@ -4,7 +4,7 @@ import { once } from 'node:events';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { BatchRetryError } from '#shared/core/batch';
+import { BatchRetryError } from '#shared/errors';
 import { RedisStore } from '#shared/store/redis';
 import { eventFunction, nextPhone, smsJob } from '../support/events.ts';
 import { type FakeProvider, startFakeProvider } from '../support/fake-provider.ts';

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BatchRetryError, PoisonEventError } from '#shared/core/batch';
+import { BatchRetryError, PoisonEventError } from '#shared/errors';
 import { MemoryStore } from '#shared/store/memory';
 import { type FakeOss, startFakeOss } from '../support/fake-oss.ts';
 import { type Behaviour, type FakeProvider, startFakeProvider } from '../support/fake-provider.ts';

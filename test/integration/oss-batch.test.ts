@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { parseCsvRecord } from '#shared/adapters/oss';
-import { BatchRetryError } from '#shared/core/batch';
+import { BatchRetryError } from '#shared/errors';
 import { MemoryStore } from '#shared/store/memory';
 import { RedisStore } from '#shared/store/redis';
 import type { Store } from '#shared/store/types';

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { BatchRetryError } from '#shared/core/batch';
+import { BatchRetryError } from '#shared/errors';
 import { createProviderClient, SOCKET_POOL_SIZE } from '#shared/provider/client';
 import { longSmsRequest } from '#shared/provider/request';
 import { MemoryStore } from '#shared/store/memory';

@@ -4,9 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
+import { CatalogError } from '#shared/errors';
 import { createRuntime } from '#shared/runtime';
 import { makeSender } from '#shared/sending';
-import { CatalogError, createCatalog, loadRuntimeCatalog, parseCatalog } from '#shared/templates/catalog';
+import { createCatalog, loadRuntimeCatalog, parseCatalog } from '#shared/templates/catalog';
 import { CatalogBuildError, EMBED_GLOBAL, prepareCatalog, ROOT, VALIDATOR_PATH, validatorSource } from '../../scripts/build-catalog.ts';
 import { runTemplatesCheck } from '../../scripts/templates-check.ts';
 
