@@ -1,7 +1,7 @@
-import { createFunction } from '#shared/app';
+import { createFunction } from '#shared/fc/app';
+import { cancelRoute, healthRoute, sendRoute } from '#shared/fc/routes/send';
+import { makeSender, makeStore } from '#shared/fc/sending';
 import { openapiRoute } from '#shared/openapi/route';
-import { cancelRoute, healthRoute, sendRoute } from '#shared/routes/send';
-import { makeSender, makeStore } from '#shared/sending';
 
 export const handler = createFunction({
   name: 'voice-notify',

@@ -1,11 +1,11 @@
 import pLimit from 'p-limit';
 import { DEFAULT_MAX_JOBS_PER_EVENT, MAX_BATCH_CONCURRENCY } from '../config.ts';
 import { ChannelMismatchError, InvalidRequestError, NotifyError, PoisonEventError, storeUnavailable } from '../errors.ts';
-import { deferral } from '../guards/errors.ts';
+import type { FcContext, Runtime } from '../fc/runtime.ts';
+import { deferral } from '../guards/contract.ts';
 import { sha256 } from '../hash.ts';
 import { type Job, parseJob } from '../jobs.ts';
 import { maskPhone } from '../phone.ts';
-import type { FcContext, Runtime } from '../runtime.ts';
 import type { ScheduledJob } from '../store/types.ts';
 import { expiryOf, scheduleJob } from './schedule.ts';
 

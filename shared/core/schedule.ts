@@ -1,9 +1,9 @@
 import { DEFAULT_SCHEDULE_LIMITS } from '../config.ts';
 import { InvalidRequestError, NotifyError } from '../errors.ts';
+import type { Runtime } from '../fc/runtime.ts';
 import { limitMessage, limitRules } from '../guards/rate-limit.ts';
 import type { Job } from '../jobs.ts';
 import { maskPhone } from '../phone.ts';
-import type { Runtime } from '../runtime.ts';
 import type { ScheduledJob } from '../store/types.ts';
 import { toScheduled } from './batch.ts';
 

@@ -1,7 +1,7 @@
 import type { QuietHours } from '../config.ts';
 import { GuardRefusal } from '../errors.ts';
 import type { Job } from '../jobs.ts';
-import { BEIJING_OFFSET_MS, DAY_MS, MINUTE_MS } from '../limits/limiter.ts';
+import { BEIJING_OFFSET_MS, DAY_MS, MINUTE_MS } from '../limiter/limiter.ts';
 import type { TemplateKindOf } from './template-kind.ts';
 
 const hhmm = (m: number) => `${String(Math.floor(m / 60)).padStart(2, '0')}:${String(m % 60).padStart(2, '0')}`;

@@ -1,7 +1,7 @@
 import * as z from 'zod/mini';
 import { NotifyError } from '../errors.ts';
+import type { FunctionName } from '../fc/runtime.ts';
 import { type Channel, LIMITS, parseJob, smsJobSchema, voiceJobSchema } from '../jobs.ts';
-import type { FunctionName } from '../runtime.ts';
 import { validateBody } from '../templates/validate.ts';
 
 /**
@@ -215,7 +215,7 @@ const idempotencyHeader: ParameterDoc = {
   example: 'order-42',
 };
 
-/** Scheduled job ids, as shared/routes/send.ts's cancelRoute checks them. */
+/** Scheduled job ids, as shared/fc/routes/send.ts's cancelRoute checks them. */
 export const SCHEDULED_ID_PATTERN = '^[\\w-]{1,64}$';
 
 const smsExamples: Record<string, Example> = {

@@ -1,6 +1,6 @@
 import { inspect } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createFunction } from '#shared/app';
+import { createFunction } from '#shared/fc/app';
 import { createProviderClient } from '#shared/provider/client';
 import { longSmsRequest, voiceRequest } from '#shared/provider/request';
 import { type Behaviour, closedPort, type FakeProvider, startFakeProvider } from '../support/fake-provider.ts';

@@ -4,7 +4,7 @@ import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { DEFAULT_LIMITS } from '#shared/config';
 import { limitRules } from '#shared/guards/rate-limit';
-import { RedisLimiter } from '#shared/limits/redis';
+import { RedisLimiter } from '#shared/limiter/redis';
 import { RedisStore } from '#shared/store/redis';
 import { connectCluster } from '#shared/store/redis-cluster';
 import { closeRedisConnection, REDIS_OPTIONS, redisConnection } from '#shared/store/redis-connection';

@@ -144,7 +144,7 @@ describe('the store a deployed function uses (STORE, REDIS_URL)', () => {
   });
 
   it('template-validate (no store, no STORE in s.yaml) starts deployed without REDIS_URL', async () => {
-    const { createRuntime } = await import('#shared/runtime');
+    const { createRuntime } = await import('#shared/fc/runtime');
     const rt = createRuntime('template-validate', undefined, { env: { ...deployed, API_KEYS: `app:${EVENT_CALLER_KEY}` } });
     expect(rt.configError).toBeUndefined();
   });

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { fingerprint, OUTCOME_TTL_MS } from '#shared/core/send';
 import { BatchRetryError } from '#shared/errors';
 import { parseJob } from '#shared/jobs';
-import { RedisLimiter } from '#shared/limits/redis';
+import { RedisLimiter } from '#shared/limiter/redis';
 import { MemoryStore } from '#shared/store/memory';
 import { RedisStore } from '#shared/store/redis';
 import { closeRedisConnection, createRedisClient, whenReady } from '#shared/store/redis-connection';

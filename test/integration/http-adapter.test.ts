@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createFunction } from '#shared/app';
-import { healthRoute, sendRoute } from '#shared/routes/send';
-import { makeSender } from '#shared/sending';
+import { createFunction } from '#shared/fc/app';
+import { healthRoute, sendRoute } from '#shared/fc/routes/send';
+import { makeSender } from '#shared/fc/sending';
 import { type FakeProvider, startFakeProvider, TEST_APPCODE } from '../support/fake-provider.ts';
 import { asBuffer, asHttpResult, captureLogs, fcContext, fixture, type HttpEventInput, httpEvent } from '../support/fc.ts';
 

@@ -3,7 +3,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { DEFAULT_LIMITS } from '#shared/config';
 import { limitRules } from '#shared/guards/rate-limit';
-import { RedisLimiter } from '#shared/limits/redis';
+import { RedisLimiter } from '#shared/limiter/redis';
 import { closeRedisConnection } from '#shared/store/redis-connection';
 import { type FakeProvider, startFakeProvider, TEST_APPCODE } from '../support/fake-provider.ts';
 import { captureLogs } from '../support/fc.ts';

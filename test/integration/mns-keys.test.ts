@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { messageKey } from '#shared/adapters/mns-queue';
+import { messageKey } from '#shared/fc/adapters/mns-queue';
 import { MemoryStore } from '#shared/store/memory';
 import { eventFunction, nextPhone, phonesSent, smsJob } from '../support/events.ts';
 import { type FakeProvider, startFakeProvider } from '../support/fake-provider.ts';

@@ -1,9 +1,9 @@
-import { createFunction, type FunctionSpec } from '#shared/app';
+import { createFunction, type FunctionSpec } from '#shared/fc/app';
+import { cancelRoute, healthRoute, sendRoute } from '#shared/fc/routes/send';
+import { validateRoute } from '#shared/fc/routes/validate';
+import type { RuntimeOptions } from '#shared/fc/runtime';
+import { makeSender, makeStore } from '#shared/fc/sending';
 import { openapiRoute } from '#shared/openapi/route';
-import { cancelRoute, healthRoute, sendRoute } from '#shared/routes/send';
-import { validateRoute } from '#shared/routes/validate';
-import type { RuntimeOptions } from '#shared/runtime';
-import { makeSender, makeStore } from '#shared/sending';
 import { asHttpResult, fcContext, type HttpEventInput, type HttpResult, httpEvent } from './fc.ts';
 
 /** The three functions as functions/*\/index.ts wire them, for tests that cover every route. */

@@ -3,12 +3,12 @@ import type { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_LIMITS, type LimitConfig } from '#shared/config';
 import { GuardRefusal } from '#shared/errors';
-import { deferral } from '#shared/guards/errors';
+import { deferral } from '#shared/guards/contract';
 import { createQuota } from '#shared/guards/rate-limit';
 import type { TemplateKind } from '#shared/guards/template-kind';
 import type { Job } from '#shared/jobs';
-import { type Limiter, MINUTE_MS, windowIndex } from '#shared/limits/limiter';
-import { RedisLimiter } from '#shared/limits/redis';
+import { type Limiter, MINUTE_MS, windowIndex } from '#shared/limiter/limiter';
+import { RedisLimiter } from '#shared/limiter/redis';
 import { createLogger } from '#shared/log';
 
 /**

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_LIMITS, loadConfig } from '#shared/config';
 import { ConfigError, GuardRefusal } from '#shared/errors';
-import { deferral } from '#shared/guards/errors';
+import { deferral } from '#shared/guards/contract';
 import { beijingMinute, nextWindowStart, quietHoursGuard } from '#shared/guards/quiet-hours';
 import { limitRules } from '#shared/guards/rate-limit';
 import { recipientGuard } from '#shared/guards/recipient';

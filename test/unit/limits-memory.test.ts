@@ -1,4 +1,4 @@
-import { MemoryLimiter } from '#shared/limits/memory';
+import { MemoryLimiter } from '#shared/limiter/memory';
 import { globalBudgetContract, limiterContract } from '../support/limiter-contract.ts';
 
 limiterContract('in-memory', () => new MemoryLimiter());

@@ -1,9 +1,9 @@
-import { type BatchItem, type BatchSummary, FIVE_MINUTES_MS, maxJobsPerEvent, refuseEvent, runBatch } from '../core/batch.ts';
-import { MisroutedJobsError } from '../errors.ts';
-import { isRecord } from '../jobs.ts';
+import { type BatchItem, type BatchSummary, FIVE_MINUTES_MS, maxJobsPerEvent, refuseEvent, runBatch } from '../../core/batch.ts';
+import { MisroutedJobsError } from '../../errors.ts';
+import { isRecord } from '../../jobs.ts';
+import { contentKey, itemsFromText } from '../../parse/jobs-text.ts';
 import type { FcContext, Runtime } from '../runtime.ts';
 import type { Adapter } from './adapter.ts';
-import { contentKey, itemsFromText } from './jobs-text.ts';
 
 /**
  * MNS queue through EventBridge: one CloudEvent `{id, type:"mns:Queue:SendMessage", data:{messageId,

@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
+import { scheduleJob } from '../../core/schedule.ts';
+import type { Outcome } from '../../core/send.ts';
+import { InvalidRequestError, NotifyError, storeUnavailable } from '../../errors.ts';
+import { type Channel, parseJob } from '../../jobs.ts';
+import { errorFields } from '../../log.ts';
+import { maskPhone } from '../../phone.ts';
 import { errorResponse, type HttpResponse, json, type Route, readJsonBody } from '../adapters/http.ts';
-import { scheduleJob } from '../core/schedule.ts';
-import type { Outcome } from '../core/send.ts';
-import { InvalidRequestError, NotifyError, storeUnavailable } from '../errors.ts';
-import { type Channel, parseJob } from '../jobs.ts';
-import { errorFields } from '../log.ts';
-import { maskPhone } from '../phone.ts';
 
 /** The HTTP answer for an outcome: 200 with the contract's shape when sent, the error otherwise. */
 export function outcomeResponse(outcome: Outcome): HttpResponse {

@@ -1,4 +1,4 @@
-import type { BatchSummary } from '../core/batch.ts';
+import type { BatchSummary } from '../../core/batch.ts';
 import type { FcContext, Runtime } from '../runtime.ts';
 import type { HttpResponse, Route } from './http.ts';
 

@@ -1,7 +1,7 @@
 import { timingSafeEqual } from 'node:crypto';
+import { NotifyError, UnauthorizedError } from '../errors.ts';
+import { sha256 } from '../hash.ts';
 import type { HttpRequest } from './adapters/http.ts';
-import { NotifyError, UnauthorizedError } from './errors.ts';
-import { sha256 } from './hash.ts';
 import type { Runtime } from './runtime.ts';
 
 /**

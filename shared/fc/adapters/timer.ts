@@ -1,12 +1,12 @@
-import { type BatchItem, type BatchSummary, maxJobsPerEvent, runBatch } from '../core/batch.ts';
-import { expiryOf } from '../core/schedule.ts';
-import { isRecord } from '../jobs.ts';
-import { errorFields } from '../log.ts';
-import { maskPhone } from '../phone.ts';
+import { type BatchItem, type BatchSummary, maxJobsPerEvent, runBatch } from '../../core/batch.ts';
+import { expiryOf } from '../../core/schedule.ts';
+import { isRecord } from '../../jobs.ts';
+import { errorFields } from '../../log.ts';
+import { itemsFromText } from '../../parse/jobs-text.ts';
+import { maskPhone } from '../../phone.ts';
+import type { ScheduledJob } from '../../store/types.ts';
 import type { FcContext, Runtime } from '../runtime.ts';
-import type { ScheduledJob } from '../store/types.ts';
 import type { Adapter } from './adapter.ts';
-import { itemsFromText } from './jobs-text.ts';
 
 /**
  * Timer trigger: `{triggerTime, triggerName, payload}`. `payload` may hold static reminders

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
+import { InvalidRequestError, NotifyError, toNotifyError } from '../../errors.ts';
+import { errorFields } from '../../log.ts';
 import { authenticate } from '../auth.ts';
-import { InvalidRequestError, NotifyError, toNotifyError } from '../errors.ts';
-import { errorFields } from '../log.ts';
 import type { FcContext, Runtime } from '../runtime.ts';
 import type { HttpAdapter } from './adapter.ts';
 

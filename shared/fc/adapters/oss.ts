@@ -1,14 +1,14 @@
-import { DEFAULT_RESULT_PREFIX } from '../config.ts';
-import { type BatchItem, type BatchSummary, type JobResult, runBatch } from '../core/batch.ts';
-import { CutShortError } from '../errors.ts';
-import { isRecord } from '../jobs.ts';
-import { getObjectStream, type OssCredentials, type OssObject, putObjectStream, signingRegion } from '../oss/client.ts';
+import { DEFAULT_RESULT_PREFIX } from '../../config.ts';
+import { type BatchItem, type BatchSummary, type JobResult, runBatch } from '../../core/batch.ts';
+import { CutShortError } from '../../errors.ts';
+import { isRecord } from '../../jobs.ts';
+import { getObjectStream, type OssCredentials, type OssObject, putObjectStream, signingRegion } from '../../oss/client.ts';
+import { byteLines, type CsvOut, CsvReader, LineDecoder, MAX_LINE_BYTES, TOO_LONG } from '../../parse/batch-file.ts';
 import type { FcContext, Runtime } from '../runtime.ts';
 import type { Adapter } from './adapter.ts';
-import { byteLines, type CsvOut, CsvReader, LineDecoder, MAX_LINE_BYTES, TOO_LONG } from './batch-file.ts';
 import { handleUpload, notifyPrefixOf } from './oss-notify.ts';
 
-export { MAX_LINE_BYTES, parseCsvRecord, splitCsvLine } from './batch-file.ts';
+export { MAX_LINE_BYTES, parseCsvRecord, splitCsvLine } from '../../parse/batch-file.ts';
 
 /**
  * OSS `ObjectCreated` trigger: the uploaded object is a batch file of jobs, JSON Lines (`.jsonl`,

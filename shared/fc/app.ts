@@ -1,14 +1,14 @@
+import { DEFAULT_MAX_EVENT_BYTES } from '../config.ts';
+import { type BatchSummary, poisonEvent } from '../core/batch.ts';
+import { BatchRetryError, NotifyError, PoisonEventError } from '../errors.ts';
+import type { Channel } from '../jobs.ts';
+import { errorFields, withoutStack } from '../log.ts';
 import { dispatch, type Invocation, tryAdapter } from './adapters/adapter.ts';
 import { errorResponse, type HttpResponse, adapter as http, type Route } from './adapters/http.ts';
 import { adapter as mnsQueue } from './adapters/mns-queue.ts';
 import { streamAdapter as mnsStream, adapter as mnsTopic, RawMessage } from './adapters/mns-topic.ts';
 import { adapter as oss } from './adapters/oss.ts';
 import { adapter as timer } from './adapters/timer.ts';
-import { DEFAULT_MAX_EVENT_BYTES } from './config.ts';
-import { type BatchSummary, poisonEvent } from './core/batch.ts';
-import { BatchRetryError, NotifyError, PoisonEventError } from './errors.ts';
-import type { Channel } from './jobs.ts';
-import { errorFields, withoutStack } from './log.ts';
 import {
   createRuntime,
   type FcContext,
@@ -28,9 +28,9 @@ export interface FunctionSpec {
   name: FunctionName;
   channel?: Channel;
   routes: Route[];
-  /** Sending functions pass shared/sending.ts's makeSender; template-validate sends nothing. */
+  /** Sending functions pass shared/fc/sending.ts's makeSender; template-validate sends nothing. */
   makeSender?: MakeSender;
-  /** Sending functions pass shared/sending.ts's makeStore (Redis when REDIS_URL is set); default: memory. */
+  /** Sending functions pass shared/fc/sending.ts's makeStore (Redis when REDIS_URL is set); default: memory. */
   makeStore?: MakeStore;
 }
 

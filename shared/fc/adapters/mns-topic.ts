@@ -1,8 +1,8 @@
-import { type BatchItem, type BatchSummary, maxJobsPerEvent, refuseEvent, runBatch } from '../core/batch.ts';
-import { isRecord } from '../jobs.ts';
+import { type BatchItem, type BatchSummary, maxJobsPerEvent, refuseEvent, runBatch } from '../../core/batch.ts';
+import { isRecord } from '../../jobs.ts';
+import { contentKey, itemsFromText, itemsFromValue } from '../../parse/jobs-text.ts';
 import type { FcContext, Runtime } from '../runtime.ts';
 import type { Adapter } from './adapter.ts';
-import { contentKey, itemsFromText, itemsFromValue } from './jobs-text.ts';
 
 /** Runs the items of one message, or refuses the message whole when it holds too many jobs. */
 function run(items: BatchItem[], fc: FcContext, rt: Runtime): Promise<BatchSummary> {
