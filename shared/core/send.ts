@@ -1,3 +1,4 @@
+import { specOf } from '../channels.ts';
 import { NotifyError, storeUnavailable } from '../errors.ts';
 import { sha256 } from '../hash.ts';
 import type { Job, SmsJob } from '../jobs.ts';
@@ -152,8 +153,7 @@ export function defaultResolveSmsParams(job: SmsJob): string[] {
 export function fingerprint(job: Job): string {
   const { idempotencyKey: _k, ...rest } = job;
   const canonical = JSON.stringify(rest, Object.keys(rest).sort());
-  const params = job.channel === 'sms' ? JSON.stringify(job.params) : '';
-  return sha256(canonical + params, 'base64url').slice(0, 22);
+  return sha256(canonical + specOf(job).fingerprintExtra(job), 'base64url').slice(0, 22);
 }
 
 function storedFrom(outcome: Outcome, fp: string): StoredOutcome {
@@ -209,10 +209,16 @@ export function createSender(deps: SenderDeps): Sender {
   const resolveSmsParams = deps.resolveSmsParams ?? defaultResolveSmsParams;
 
   function buildRequest(job: Job): ProviderRequest {
-    if (job.channel === 'voice') return voiceRequest(deps.voiceUrl, job);
-    const resolved = resolveSmsParams(job);
-    if (Array.isArray(resolved)) return longSmsRequest(deps.longSmsUrl, job, resolved);
-    return longSmsRequest(deps.longSmsUrl, { ...job, sign: resolved.sign }, resolved.params);
+    // A switch with no default: a third channel does not compile until it has its builder here.
+    switch (job.channel) {
+      case 'voice':
+        return voiceRequest(deps.voiceUrl, job);
+      case 'sms': {
+        const resolved = resolveSmsParams(job);
+        if (Array.isArray(resolved)) return longSmsRequest(deps.longSmsUrl, job, resolved);
+        return longSmsRequest(deps.longSmsUrl, { ...job, sign: resolved.sign }, resolved.params);
+      }
+    }
   }
 
   // Store key → the write the store missed. Per instance: a redelivery that lands here finds the
@@ -387,7 +393,7 @@ export function createSender(deps: SenderDeps): Sender {
         latencyMs: result.latencyMs,
       };
       if (result.provider) {
-        const texts = job.channel === 'sms' ? request.query.map(([, v]) => v) : [job.content];
+        const texts = specOf(job).scrubTexts(job, request);
         const { raw, message } = result.provider;
         outcome.provider = {
           ...result.provider,

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { CHANNELS } from '../../channels.ts';
 import { scheduleJob } from '../../core/schedule.ts';
 import type { Outcome } from '../../core/send.ts';
 import { InvalidRequestError, NotifyError, storeUnavailable } from '../../errors.ts';
@@ -36,7 +37,7 @@ export function outcomeResponse(outcome: Outcome): HttpResponse {
 export function sendRoute(channel: Channel): Route {
   return {
     method: 'POST',
-    path: channel === 'sms' ? '/sms' : '/voice',
+    path: CHANNELS[channel].path,
     async handler(req, { rt, fc, log }) {
       if (!rt.sender) throw rt.configError ?? new NotifyError('INTERNAL', 'function is misconfigured');
       const body = readJsonBody(req);
@@ -90,7 +91,7 @@ export function sendRoute(channel: Channel): Route {
 
 /** `DELETE /sms/<id>` and `DELETE /voice/<id>`: cancels a scheduled job of the same caller. */
 export function cancelRoute(channel: Channel): Route {
-  const base = channel === 'sms' ? '/sms/' : '/voice/';
+  const base = `${CHANNELS[channel].path}/`;
   return {
     method: 'DELETE',
     path: `${base}*`,
