@@ -158,6 +158,11 @@ export const DEFAULT_SCHEDULE_LIMITS: ScheduleLimits = { maxPending: 1000, maxDa
 /** 10 MiB: a full EventBridge batch of 100 MNS messages of 64 KB, base64-encoded, fits (docs/limits.md). */
 export const DEFAULT_MAX_EVENT_BYTES = 10 * 1024 * 1024;
 export const DEFAULT_MAX_JOBS_PER_EVENT = 1000;
+/** Defaults read where a runtime was built without a config (a broken environment): one place. */
+export const DEFAULT_MAX_BODY_BYTES = 64 * 1024;
+export const DEFAULT_UPSTREAM_TIMEOUT_MS = 5000;
+export const DEFAULT_UPSTREAM_RETRIES = 2;
+export const DEFAULT_BATCH_CONCURRENCY = 8;
 
 /**
  * The most jobs of one event sent at once. The provider client's socket pool has exactly this
@@ -330,12 +335,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const apiKeys = blank(e.API_KEYS) ? [] : parseApiKeys(e.API_KEYS as string, problems);
   const allowUnauthenticated = apiKeys.length === 0 && isOn(e.ALLOW_UNAUTHENTICATED);
 
-  const upstreamTimeoutMs = Number(e.UPSTREAM_TIMEOUT_MS || 5000);
+  const upstreamTimeoutMs = Number(e.UPSTREAM_TIMEOUT_MS || DEFAULT_UPSTREAM_TIMEOUT_MS);
   if (upstreamTimeoutMs < 100 || upstreamTimeoutMs > 120_000) problems.push('UPSTREAM_TIMEOUT_MS must be between 100 and 120000');
-  const upstreamRetries = Number(e.UPSTREAM_RETRIES || 2);
+  const upstreamRetries = Number(e.UPSTREAM_RETRIES || DEFAULT_UPSTREAM_RETRIES);
   if (upstreamRetries > 5) problems.push('UPSTREAM_RETRIES must be at most 5');
-  const maxBodyBytes = Number(e.MAX_BODY_BYTES || 64 * 1024);
-  const batchConcurrency = Number(e.BATCH_CONCURRENCY || 8);
+  const maxBodyBytes = Number(e.MAX_BODY_BYTES || DEFAULT_MAX_BODY_BYTES);
+  const batchConcurrency = Number(e.BATCH_CONCURRENCY || DEFAULT_BATCH_CONCURRENCY);
   if (batchConcurrency < 1 || batchConcurrency > MAX_BATCH_CONCURRENCY)
     problems.push(`BATCH_CONCURRENCY must be between 1 and ${MAX_BATCH_CONCURRENCY}`);
   if (maxBodyBytes < 1024) problems.push('MAX_BODY_BYTES must be at least 1024');

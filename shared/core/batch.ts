@@ -1,5 +1,11 @@
 import pLimit from 'p-limit';
-import { DEFAULT_MAX_JOBS_PER_EVENT, MAX_BATCH_CONCURRENCY } from '../config.ts';
+import {
+  DEFAULT_BATCH_CONCURRENCY,
+  DEFAULT_MAX_JOBS_PER_EVENT,
+  DEFAULT_UPSTREAM_RETRIES,
+  DEFAULT_UPSTREAM_TIMEOUT_MS,
+  MAX_BATCH_CONCURRENCY,
+} from '../config.ts';
 import { ChannelMismatchError, InvalidRequestError, NotifyError, PoisonEventError, storeUnavailable } from '../errors.ts';
 import type { FcContext, Runtime } from '../fc/runtime.ts';
 import { deferral } from '../guards/contract.ts';
@@ -7,6 +13,7 @@ import { sha256 } from '../hash.ts';
 import { type Job, parseJob } from '../jobs.ts';
 import { maskPhone } from '../phone.ts';
 import type { ScheduledJob } from '../store/types.ts';
+import { claimTtlMs, DEFAULT_FUNCTION_TIMEOUT_S } from './idempotency.ts';
 import { expiryOf, scheduleJob } from './schedule.ts';
 
 /**
@@ -122,16 +129,17 @@ export function refuseEvent(source: string, jobs: number, fc: FcContext, rt: Run
 
 export async function runBatch(items: readonly BatchItem[], fc: FcContext, rt: Runtime, options: BatchOptions): Promise<BatchSummary> {
   const started = options.startedAt ?? rt.now();
-  const timeoutMs = (fc.function?.timeout ?? 60) * 1000;
+  const timeoutMs = (fc.function?.timeout ?? DEFAULT_FUNCTION_TIMEOUT_S) * 1000;
   const budget = Math.min(timeoutMs, options.maxInvocationMs ?? Number.POSITIVE_INFINITY);
-  const upstreamWorst = (rt.config?.upstreamTimeoutMs ?? 5000) * ((rt.config?.upstreamRetries ?? 2) + 1) + 2000;
+  const upstreamWorst =
+    (rt.config?.upstreamTimeoutMs ?? DEFAULT_UPSTREAM_TIMEOUT_MS) * ((rt.config?.upstreamRetries ?? DEFAULT_UPSTREAM_RETRIES) + 1) + 2000;
   // Stop taking new jobs while one more send still fits before the platform kills us.
   const deadline = started + Math.max(budget / 2, budget - upstreamWorst);
-  const claimTtlMs = timeoutMs + 30_000;
+  const claimTtl = claimTtlMs(fc.function?.timeout);
   const logger = rt.logger.child({ requestId: fc.requestId, source: options.source });
   // Never more than the provider client's socket pool (config refuses more; clamped again here
   // for runtimes built by hand), so no job of a batch waits for a socket.
-  const limit = pLimit(Math.min(rt.config?.batchConcurrency ?? 8, MAX_BATCH_CONCURRENCY));
+  const limit = pLimit(Math.min(rt.config?.batchConcurrency ?? DEFAULT_BATCH_CONCURRENCY, MAX_BATCH_CONCURRENCY));
 
   async function one(item: BatchItem): Promise<{ result: JobResult; job?: Job }> {
     const base = { ref: item.ref };
@@ -201,7 +209,7 @@ export async function runBatch(items: readonly BatchItem[], fc: FcContext, rt: R
       // Scheduled jobs counted against their caller when they were scheduled (core/schedule.ts):
       // their send counts like a trigger's, so they are not counted twice.
       const fromTrigger = item.caller === undefined || item.scheduled === true;
-      const o = await rt.sender.send(keyed, { requestId: fc.requestId ?? 'event', caller, logger, claimTtlMs, fromTrigger });
+      const o = await rt.sender.send(keyed, { requestId: fc.requestId ?? 'event', caller, logger, claimTtlMs: claimTtl, fromTrigger });
       const status: JobStatus = o.replayed ? 'replayed' : o.status;
       const retry = o.status === 'failed' && o.error?.retryable === true;
       const result: JobResult = { ...at, status, retry };

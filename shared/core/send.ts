@@ -1,6 +1,5 @@
 import { specOf } from '../channels.ts';
 import { NotifyError, storeUnavailable } from '../errors.ts';
-import { sha256 } from '../hash.ts';
 import type { Job, SmsJob } from '../jobs.ts';
 import { errorFields, type Logger, scrubValues } from '../log.ts';
 import { maskPhone } from '../phone.ts';
@@ -8,6 +7,7 @@ import type { ProviderInfo } from '../provider/classify.ts';
 import type { ProviderClient } from '../provider/client.ts';
 import { longSmsRequest, type ProviderRequest, voiceRequest } from '../provider/request.ts';
 import type { OutcomeStatus, Store, StoredOutcome } from '../store/types.ts';
+import { DEFAULT_CLAIM_TTL_MS, fingerprint, OUTCOME_TTL_MS } from './idempotency.ts';
 
 /**
  * The core: one job in, one outcome out. It never sees an FC event (adapters do that) and
@@ -93,10 +93,6 @@ export interface SenderDeps {
   quota?: SendQuota;
 }
 
-export const OUTCOME_TTL_MS = 24 * 60 * 60 * 1000;
-/** After this a claim still in progress is stale (its attempt has surely ended): function timeout + margin. */
-export const DEFAULT_CLAIM_TTL_MS = 90_000;
-
 /**
  * Writes after the provider call (record the outcome, release the claim) are retried this often
  * within this budget: a store that blinks (failover, reconnect) loses nothing; one that stays down
@@ -147,13 +143,6 @@ export function defaultResolveSmsParams(job: SmsJob): string[] {
     'TEMPLATE_MISMATCH',
     `params given by name need skin "${job.skin}" in the template catalog; send params as an array in template order`,
   );
-}
-
-/** Stable hash of what would be sent: same key + different job is a caller bug, not a replay. */
-export function fingerprint(job: Job): string {
-  const { idempotencyKey: _k, ...rest } = job;
-  const canonical = JSON.stringify(rest, Object.keys(rest).sort());
-  return sha256(canonical + specOf(job).fingerprintExtra(job), 'base64url').slice(0, 22);
 }
 
 function storedFrom(outcome: Outcome, fp: string): StoredOutcome {

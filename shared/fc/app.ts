@@ -1,4 +1,4 @@
-import { DEFAULT_MAX_EVENT_BYTES } from '../config.ts';
+import { DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_EVENT_BYTES } from '../config.ts';
 import { type BatchSummary, poisonEvent } from '../core/batch.ts';
 import { BatchRetryError, NotifyError, PoisonEventError } from '../errors.ts';
 import type { Channel } from '../jobs.ts';
@@ -94,7 +94,7 @@ function refuseLargeEvent(d: { bytes: number; http: boolean }, max: number, fc: 
   rt.logger.warn({ event: 'http', requestId: fc.requestId, status: 413, bytes: d.bytes }, message);
   // The same answer as a body over MAX_BODY_BYTES that was small enough to parse.
   const res = errorResponse(
-    new NotifyError('PAYLOAD_TOO_LARGE', `request body is over the limit of ${rt.config?.maxBodyBytes ?? 64 * 1024} bytes`),
+    new NotifyError('PAYLOAD_TOO_LARGE', `request body is over the limit of ${rt.config?.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES} bytes`),
   );
   res.headers['x-request-id'] = fc.requestId ?? '';
   return res;

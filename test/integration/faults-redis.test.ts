@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { fingerprint, OUTCOME_TTL_MS } from '#shared/core/send';
+import { fingerprint, OUTCOME_TTL_MS } from '#shared/core/idempotency';
 import { BatchRetryError } from '#shared/errors';
 import { parseJob } from '#shared/jobs';
 import { RedisLimiter } from '#shared/limiter/redis';

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { DEFAULT_MAX_BODY_BYTES } from '../../config.ts';
 import { InvalidRequestError, NotifyError, toNotifyError } from '../../errors.ts';
 import { errorFields } from '../../log.ts';
 import { authenticate } from '../auth.ts';
@@ -184,7 +185,7 @@ export async function handleHttp(
   const log: Record<string, unknown> = { event: 'http', requestId: fc.requestId };
   let res: HttpResponse;
   try {
-    const req = toHttpRequest(event, fc, rt.config?.maxBodyBytes ?? 64 * 1024);
+    const req = toHttpRequest(event, fc, rt.config?.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES);
     Object.assign(log, { method: req.method, path: req.path.slice(0, 200) });
     const { route, allowed } = matchRoute(routes, req);
     if (!route) {

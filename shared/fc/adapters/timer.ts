@@ -1,4 +1,5 @@
 import { type BatchItem, type BatchSummary, maxJobsPerEvent, runBatch } from '../../core/batch.ts';
+import { claimTtlMs } from '../../core/idempotency.ts';
 import { expiryOf } from '../../core/schedule.ts';
 import { isRecord } from '../../jobs.ts';
 import { errorFields } from '../../log.ts';
@@ -61,7 +62,7 @@ async function handleTimer(e: TimerEvent, fc: FcContext, rt: Runtime): Promise<B
   }
   const scheduled = new Map<BatchItem, ScheduledJob>();
   if (rt.channel) {
-    const leaseMs = ((fc.function?.timeout ?? 60) + 30) * 1000;
+    const leaseMs = claimTtlMs(fc.function?.timeout);
     const now = rt.now();
     // A store that cannot answer fails the invocation (logged once by app.ts, FC retries it);
     // nothing was sent and the next tick takes the due jobs.

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { CHANNELS } from '../../channels.ts';
+import { claimTtlMs } from '../../core/idempotency.ts';
 import { scheduleJob } from '../../core/schedule.ts';
 import type { Outcome } from '../../core/send.ts';
 import { InvalidRequestError, NotifyError, storeUnavailable } from '../../errors.ts';
@@ -82,7 +83,7 @@ export function sendRoute(channel: Channel): Route {
         // which carries the requestId; no per-request child logger is needed.
         logger: rt.logger,
         logFields: log,
-        ...(timeoutS ? { claimTtlMs: (timeoutS + 30) * 1000 } : {}),
+        ...(timeoutS ? { claimTtlMs: claimTtlMs(timeoutS) } : {}),
       });
       return outcomeResponse(outcome);
     },
