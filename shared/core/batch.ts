@@ -14,7 +14,7 @@ import { type Job, parseJob } from '../jobs.ts';
 import { maskPhone } from '../phone.ts';
 import type { ScheduledJob } from '../store/types.ts';
 import { claimTtlMs, DEFAULT_FUNCTION_TIMEOUT_S } from './idempotency.ts';
-import { expiryOf, scheduleJob } from './schedule.ts';
+import { dueTimeOf, expiryOf, scheduleJob } from './schedule.ts';
 
 /**
  * Runs the jobs of one event (an MNS message, a queue batch, an OSS file, a timer tick) through
@@ -175,10 +175,11 @@ export async function runBatch(items: readonly BatchItem[], fc: FcContext, rt: R
     const keyed: Job = { ...job, idempotencyKey: key };
     const at = { ...base, phone };
 
-    if (job.sendAt !== undefined && Date.parse(job.sendAt) > rt.now()) {
+    const dueAt = dueTimeOf(job, rt.now());
+    if (dueAt !== undefined) {
       let entry: ScheduledJob;
       try {
-        entry = await scheduleJob(rt, { job: keyed, caller, key, dueAt: Date.parse(job.sendAt), http: false });
+        entry = await scheduleJob(rt, { job: keyed, caller, key, dueAt, http: false });
       } catch (err) {
         // Past SCHEDULE_MAX_DAYS: the job itself is wrong, a redelivery would not change it.
         if (err instanceof InvalidRequestError)

@@ -92,3 +92,13 @@ export async function scheduleJob(rt: Runtime, r: ScheduleRequest): Promise<Sche
   }
   return entry;
 }
+
+/**
+ * The scheduling rule, written once: a job whose `sendAt` lies in the future is scheduled for
+ * that time (HTTP and triggers alike); a `sendAt` now or past is sent at once. Returns the due time.
+ */
+export function dueTimeOf(job: { sendAt?: string | undefined }, now: number): number | undefined {
+  if (job.sendAt === undefined) return undefined;
+  const due = Date.parse(job.sendAt);
+  return due > now ? due : undefined;
+}

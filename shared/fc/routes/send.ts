@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { CHANNELS } from '../../channels.ts';
 import { claimTtlMs } from '../../core/idempotency.ts';
-import { scheduleJob } from '../../core/schedule.ts';
+import { dueTimeOf, scheduleJob } from '../../core/schedule.ts';
 import type { Outcome } from '../../core/send.ts';
 import { InvalidRequestError, NotifyError, storeUnavailable } from '../../errors.ts';
 import { type Channel, parseJob } from '../../jobs.ts';
@@ -49,13 +49,14 @@ export function sendRoute(channel: Channel): Route {
       }
       const job = parseJob(body, channel);
       const caller = String(log.caller ?? 'anonymous');
-      if (job.sendAt !== undefined && Date.parse(job.sendAt) > rt.now()) {
+      const dueAt = dueTimeOf(job, rt.now());
+      if (dueAt !== undefined) {
         // The same idempotencyKey schedules the same entry again (a retried POST stays one job).
         const key = job.idempotencyKey ?? randomUUID();
         // Horizon, per-caller limits and the pending cap: docs/limits.md.
         let entry: Awaited<ReturnType<typeof scheduleJob>>;
         try {
-          entry = await scheduleJob(rt, { job: { ...job, idempotencyKey: key }, caller, key, dueAt: Date.parse(job.sendAt), http: true });
+          entry = await scheduleJob(rt, { job: { ...job, idempotencyKey: key }, caller, key, dueAt, http: true });
         } catch (err) {
           if (err instanceof NotifyError) throw err;
           // The store failed (limits or the entry itself): nothing was sent, the entry may still land.
