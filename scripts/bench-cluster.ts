@@ -17,7 +17,7 @@
 import { execFile } from 'node:child_process';
 import { randomInt } from 'node:crypto';
 import { promisify } from 'node:util';
-import { DEFAULT_LIMITS, type LimitConfig } from '../shared/config.ts';
+import { DEFAULT_RATE_LIMITS, type LimitConfig } from '../shared/config.ts';
 import { limitRules } from '../shared/guards/rate-limit.ts';
 import type { LimitRule } from '../shared/limiter/limiter.ts';
 import { CONSUME_SCRIPT, RedisLimiter } from '../shared/limiter/redis.ts';
@@ -28,8 +28,8 @@ import { startCluster } from '../test/support/redis-cluster.ts';
 const SECONDS = Number(process.env.BENCH_SECONDS || 5);
 const INSTANCES = Number(process.env.BENCH_INSTANCES || 4);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY || 16);
-const LIMITS: LimitConfig = {
-  ...DEFAULT_LIMITS,
+const FIELD_LIMITS: LimitConfig = {
+  ...DEFAULT_RATE_LIMITS,
   phoneIntervalS: 0,
   phoneDaily: 1e9,
   callerPerMinute: 1e9,
@@ -43,13 +43,16 @@ const variants: Variant[] = [
   {
     name: 'no-global',
     rules: (phone, caller) =>
-      limitRules({ channel: 'sms', phone, skin: '1', params: [] }, caller, undefined, { ...LIMITS, globalDaily: 0 }),
+      limitRules({ channel: 'sms', phone, skin: '1', params: [] }, caller, undefined, { ...FIELD_LIMITS, globalDaily: 0 }),
   },
-  { name: 'global-1', rules: (phone, caller) => limitRules({ channel: 'sms', phone, skin: '1', params: [] }, caller, undefined, LIMITS) },
+  {
+    name: 'global-1',
+    rules: (phone, caller) => limitRules({ channel: 'sms', phone, skin: '1', params: [] }, caller, undefined, FIELD_LIMITS),
+  },
   {
     name: 'global-8',
     rules: (phone, caller) =>
-      limitRules({ channel: 'sms', phone, skin: '1', params: [] }, caller, undefined, LIMITS).map((r) =>
+      limitRules({ channel: 'sms', phone, skin: '1', params: [] }, caller, undefined, FIELD_LIMITS).map((r) =>
         r.name === 'global-daily' && r.kind === 'window'
           ? { ...r, group: `global:${randomInt(8)}`, key: `global:${randomInt(8)}:day`, limit: Math.ceil(r.limit / 8) }
           : r,

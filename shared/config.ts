@@ -134,7 +134,7 @@ export interface Config {
   quietHours: QuietHours | undefined;
 }
 
-export const DEFAULT_LIMITS: LimitConfig = {
+export const DEFAULT_RATE_LIMITS: LimitConfig = {
   phoneIntervalS: 60,
   phoneDaily: 15,
   verificationIntervalS: 60,
@@ -361,14 +361,14 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
 
   const num = (v: string | undefined, d: number) => (blank(v) ? d : Number((v as string).trim()));
   const limits: LimitConfig = {
-    phoneIntervalS: num(e.LIMIT_PHONE_INTERVAL_S, DEFAULT_LIMITS.phoneIntervalS),
-    phoneDaily: num(e.LIMIT_PHONE_DAILY, DEFAULT_LIMITS.phoneDaily),
-    verificationIntervalS: num(e.LIMIT_VERIFICATION_INTERVAL_S, DEFAULT_LIMITS.verificationIntervalS),
-    verificationHourly: num(e.LIMIT_VERIFICATION_HOURLY, DEFAULT_LIMITS.verificationHourly),
-    verificationDaily: num(e.LIMIT_VERIFICATION_DAILY, DEFAULT_LIMITS.verificationDaily),
-    callerPerMinute: num(e.LIMIT_CALLER_PER_MINUTE, DEFAULT_LIMITS.callerPerMinute),
-    callerDaily: num(e.LIMIT_CALLER_DAILY, DEFAULT_LIMITS.callerDaily),
-    globalDaily: num(e.LIMIT_GLOBAL_DAILY, DEFAULT_LIMITS.globalDaily),
+    phoneIntervalS: num(e.LIMIT_PHONE_INTERVAL_S, DEFAULT_RATE_LIMITS.phoneIntervalS),
+    phoneDaily: num(e.LIMIT_PHONE_DAILY, DEFAULT_RATE_LIMITS.phoneDaily),
+    verificationIntervalS: num(e.LIMIT_VERIFICATION_INTERVAL_S, DEFAULT_RATE_LIMITS.verificationIntervalS),
+    verificationHourly: num(e.LIMIT_VERIFICATION_HOURLY, DEFAULT_RATE_LIMITS.verificationHourly),
+    verificationDaily: num(e.LIMIT_VERIFICATION_DAILY, DEFAULT_RATE_LIMITS.verificationDaily),
+    callerPerMinute: num(e.LIMIT_CALLER_PER_MINUTE, DEFAULT_RATE_LIMITS.callerPerMinute),
+    callerDaily: num(e.LIMIT_CALLER_DAILY, DEFAULT_RATE_LIMITS.callerDaily),
+    globalDaily: num(e.LIMIT_GLOBAL_DAILY, DEFAULT_RATE_LIMITS.globalDaily),
     action: e.LIMIT_ACTION === 'report' ? 'report' : 'defer',
   };
   if (limits.phoneIntervalS > 86_400) problems.push('LIMIT_PHONE_INTERVAL_S must be at most 86400 (a day)');

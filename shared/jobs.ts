@@ -5,7 +5,7 @@ import { parseOrThrow } from './validation.ts';
 
 export type Channel = 'sms' | 'voice';
 
-export const LIMITS = {
+export const FIELD_LIMITS = {
   /** Long SMS: the provider caps the whole text at 200 characters. */
   paramLength: 200,
   paramCount: 20,
@@ -35,7 +35,7 @@ const text = (max: number) =>
 
 const RESERVED_NAMES = new Set(['__proto__', 'constructor', 'prototype']);
 
-const paramValue = text(LIMITS.paramLength).check(
+const paramValue = text(FIELD_LIMITS.paramLength).check(
   z.refine((s) => !s.includes('|'), {
     error: 'must not contain "|": the provider joins parameters with it and cannot escape it',
   }),
@@ -49,17 +49,17 @@ const sendAt = z.string().check(
 
 const common = {
   phone: z.string().check(z.minLength(1, { error: 'is required' })),
-  idempotencyKey: z.optional(text(LIMITS.idempotencyKeyLength).check(z.minLength(1))),
+  idempotencyKey: z.optional(text(FIELD_LIMITS.idempotencyKeyLength).check(z.minLength(1))),
   sendAt: z.optional(sendAt),
 };
 
 export const smsJobSchema = z.strictObject({
   channel: z.optional(z.literal('sms')),
   ...common,
-  skin: text(LIMITS.skinLength).check(z.minLength(1, { error: 'is required' })),
+  skin: text(FIELD_LIMITS.skinLength).check(z.minLength(1, { error: 'is required' })),
   params: z.union(
     [
-      z.array(paramValue).check(z.maxLength(LIMITS.paramCount)),
+      z.array(paramValue).check(z.maxLength(FIELD_LIMITS.paramCount)),
       z.record(
         z.string().check(
           z.regex(/^[\w\u4e00-\u9fff]{1,32}$/),
@@ -72,7 +72,7 @@ export const smsJobSchema = z.strictObject({
     ],
     { error: 'must be an array of strings in template order, or an object of strings by variable name' },
   ),
-  sign: z.optional(text(LIMITS.signLength).check(z.minLength(1))),
+  sign: z.optional(text(FIELD_LIMITS.signLength).check(z.minLength(1))),
 });
 
 export const voiceJobSchema = z.strictObject({
@@ -113,9 +113,9 @@ export function parseJob(raw: unknown, channel: Channel, prefix = ''): Job {
     return { ...job, channel: 'sms', phone: normalizePhone(job.phone, `${prefix}phone`) };
   }
   const job = parseOrThrow(voiceJobSchema, raw, at);
-  if (job.content.length > LIMITS.voiceContentLength) {
+  if (job.content.length > FIELD_LIMITS.voiceContentLength) {
     throw new InvalidRequestError(
-      `${prefix}content is over ${LIMITS.voiceContentLength} characters`,
+      `${prefix}content is over ${FIELD_LIMITS.voiceContentLength} characters`,
       `${prefix}content`,
       'CONTENT_TOO_LONG',
     );

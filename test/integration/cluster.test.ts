@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { DEFAULT_LIMITS } from '#shared/config';
+import { DEFAULT_RATE_LIMITS } from '#shared/config';
 import { limitRules } from '#shared/guards/rate-limit';
 import { RedisLimiter } from '#shared/limiter/redis';
 import { RedisStore } from '#shared/store/redis';
@@ -89,7 +89,7 @@ describe('limits spanning slots on the cluster', () => {
       return p;
     };
     const l = new RedisLimiter(() => Promise.resolve(c), { prefix: prefix() });
-    const rules = limitRules({ channel: 'sms', phone: uniquePhone(), skin: '1', params: [] }, 'rtt', undefined, DEFAULT_LIMITS);
+    const rules = limitRules({ channel: 'sms', phone: uniquePhone(), skin: '1', params: [] }, 'rtt', undefined, DEFAULT_RATE_LIMITS);
     expect(new Set(rules.map((r) => r.group)).size).toBe(3);
     expect((await l.consume(rules, Date.now())).allowed).toBe(true);
     expect(most).toBe(3);

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_LIMITS, type LimitConfig } from '#shared/config';
+import { DEFAULT_RATE_LIMITS, type LimitConfig } from '#shared/config';
 import { GuardRefusal } from '#shared/errors';
 import { deferral } from '#shared/guards/contract';
 import { createQuota } from '#shared/guards/rate-limit';
@@ -41,7 +41,7 @@ export interface Harness {
 
 export function harness(limiter: Limiter, limits: Partial<LimitConfig> = {}, kind?: TemplateKind): Harness {
   const clock = { t: NOON_BEIJING };
-  const quota = createQuota({ limiter, limits: { ...DEFAULT_LIMITS, ...limits }, now: () => clock.t, kindOf: () => kind });
+  const quota = createQuota({ limiter, limits: { ...DEFAULT_RATE_LIMITS, ...limits }, now: () => clock.t, kindOf: () => kind });
   return {
     clock,
     async send(job, caller = 'app') {
