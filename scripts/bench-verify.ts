@@ -12,14 +12,14 @@
 
 import { randomInt } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { createFunction } from '../shared/app.ts';
-import { MemoryLimiter } from '../shared/limits/memory.ts';
-import { healthRoute } from '../shared/routes/send.ts';
-import { makeSender } from '../shared/sending.ts';
+import { createFunction } from '../shared/fc/app.ts';
+import { healthRoute } from '../shared/fc/routes/send.ts';
+import { verifyCheckRoute, verifyStartRoute } from '../shared/fc/routes/verify.ts';
+import { makeSender } from '../shared/fc/sending.ts';
+import { MemoryLimiter } from '../shared/limiter/memory.ts';
 import { MemoryStore } from '../shared/store/memory.ts';
 import { RedisStore } from '../shared/store/redis.ts';
 import type { Store } from '../shared/store/types.ts';
-import { verifyCheckRoute, verifyStartRoute } from '../shared/verify/routes.ts';
 import { httpEvent } from '../test/support/fc.ts';
 import { startRedisChild } from '../test/support/redis-child.ts';
 

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type * as z from 'zod/mini';
 import type { Config } from '../config.ts';
-import type { Sender } from '../core/send.ts';
-import { DEFAULT_CLAIM_TTL_MS, OUTCOME_TTL_MS, type Outcome } from '../core/send.ts';
+import { DEFAULT_CLAIM_TTL_MS, OUTCOME_TTL_MS } from '../core/idempotency.ts';
+import type { Outcome, Sender } from '../core/send.ts';
 import { ConfigError, NotifyError, storeUnavailable } from '../errors.ts';
 import { sha256 } from '../hash.ts';
 import type { Job, SmsJob, VoiceJob } from '../jobs.ts';
@@ -45,7 +45,7 @@ export type VerifyChannel = 'sms' | 'voice';
 
 /**
  * What the flow needs (an FC runtime has all of it; the flow knows nothing of FC): the answers are
- * data, the HTTP route (shared/verify/routes.ts) turns them into responses.
+ * data, the HTTP route (shared/fc/routes/verify.ts) turns them into responses.
  */
 export interface VerifyDeps {
   config: Config | undefined;

@@ -1,5 +1,5 @@
 import * as z from 'zod/mini';
-import { LIMITS } from '../jobs.ts';
+import { FIELD_LIMITS } from '../jobs.ts';
 import { CODE_LENGTH, TTL_SECONDS } from './codes.ts';
 
 /** Request bodies of the verification routes (also the OpenAPI description's, shared/openapi/table.ts). */
@@ -15,12 +15,12 @@ const shortText = (max: number) =>
 const phone = z.string().check(z.minLength(1, { error: 'is required' }));
 const codeLength = z.optional(z.int().check(z.minimum(CODE_LENGTH.min), z.maximum(CODE_LENGTH.max)));
 const ttlSeconds = z.optional(z.int().check(z.minimum(TTL_SECONDS.min), z.maximum(TTL_SECONDS.max)));
-const idempotencyKey = z.optional(shortText(LIMITS.idempotencyKeyLength));
+const idempotencyKey = z.optional(shortText(FIELD_LIMITS.idempotencyKeyLength));
 
 export const smsVerifySchema = z.strictObject({
   phone,
-  skin: z.optional(shortText(LIMITS.skinLength)),
-  sign: z.optional(shortText(LIMITS.signLength)),
+  skin: z.optional(shortText(FIELD_LIMITS.skinLength)),
+  sign: z.optional(shortText(FIELD_LIMITS.signLength)),
   codeLength,
   ttlSeconds,
   fallback: z.optional(z.literal('voice')),

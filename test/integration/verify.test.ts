@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { Limiter } from '#shared/limits/limiter';
-import { MemoryLimiter } from '#shared/limits/memory';
-import { RedisLimiter } from '#shared/limits/redis';
+import type { Limiter } from '#shared/limiter/limiter';
+import { MemoryLimiter } from '#shared/limiter/memory';
+import { RedisLimiter } from '#shared/limiter/redis';
 import { MemoryStore } from '#shared/store/memory';
 import { RedisStore } from '#shared/store/redis';
 import { createRedisClient } from '#shared/store/redis-connection';

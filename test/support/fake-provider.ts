@@ -50,8 +50,8 @@ export type Behaviour =
    * message, as some do in errors): `make` gets the decoded query.
    */
   | { kind: 'echo'; make: (query: Record<string, string>) => Behaviour }
-  /** Waits, then behaves as `then`. */
-  | { kind: 'delay'; ms: number; then: Behaviour }
+  /** Waits, then behaves as `next` (not `then`: an object with `then` is a thenable). */
+  | { kind: 'delay'; ms: number; next: Behaviour }
   /** The realistic gateway + vendor logic below. */
   | { kind: 'realistic' };
 
@@ -253,7 +253,7 @@ export async function startFakeProvider(options: FakeProviderOptions = {}): Prom
         return;
       case 'delay':
         await new Promise((r) => setTimeout(r, b.ms));
-        return act(b.then, rec, req, res);
+        return act(b.next, rec, req, res);
       case 'echo':
         return act(b.make(rec.query), rec, req, res);
     }

@@ -1,6 +1,7 @@
+import { claimTtlMs } from '../../core/idempotency.ts';
+import { NotifyError } from '../../errors.ts';
+import { checkVerification, startVerification, type VerifyChannel } from '../../verify/flow.ts';
 import { errorResponse, json, type Route, readJsonBody } from '../adapters/http.ts';
-import { NotifyError } from '../errors.ts';
-import { checkVerification, startVerification, type VerifyChannel } from './flow.ts';
 
 /** `POST /sms/verify` (long-sms) and `POST /voice/verify` (voice-notify): send a code. */
 export function verifyStartRoute(channel: VerifyChannel): Route {
@@ -19,7 +20,7 @@ export function verifyStartRoute(channel: VerifyChannel): Route {
         requestId: req.requestId,
         caller: String(log.caller ?? 'anonymous'),
         log,
-        ...(timeoutS ? { claimTtlMs: (timeoutS + 30) * 1000 } : {}),
+        ...(timeoutS ? { claimTtlMs: claimTtlMs(timeoutS) } : {}),
       });
       if (!result.ok) return errorResponse(result.error);
       return json(200, result.answer, result.replayed ? { 'idempotent-replayed': 'true' } : {});
