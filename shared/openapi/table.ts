@@ -366,8 +366,20 @@ schemaDocs.add(verifyCheckSchema, {
   description:
     'Call it from your backend, never from the app. A correct code is consumed; 5 wrong checks lock it. `verificationId` (optional, from the start answer) makes the answer exact: `not-found` when that verification is gone, `expired` when it ran out.',
 });
-schemaDocs.add(smsVerifySchema.shape.codeLength, { description: 'Digits, 4-8 (default 6).', examples: [6] });
-schemaDocs.add(smsVerifySchema.shape.ttlSeconds, { description: 'Validity in seconds, 60-1800 (default 300).', examples: [300] });
+schemaDocs.add(smsVerifySchema.shape.codeLength, {
+  type: 'integer',
+  minimum: 4,
+  maximum: 8,
+  description: 'Digits, 4-8 (default 6).',
+  examples: [6],
+});
+schemaDocs.add(smsVerifySchema.shape.ttlSeconds, {
+  type: 'integer',
+  minimum: 60,
+  maximum: 1800,
+  description: 'Validity in seconds, 60-1800 (default 300).',
+  examples: [300],
+});
 schemaDocs.add(smsVerifySchema.shape.fallback, {
   description: '`voice`: when the SMS is refused or fails (never when its outcome is unknown), the same code is spoken by one voice call.',
 });
