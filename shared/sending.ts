@@ -12,6 +12,9 @@ import { MemoryStore } from './store/memory.ts';
 import { RedisStore } from './store/redis.ts';
 import { redisConnection } from './store/redis-connection.ts';
 import { createCatalogResolver } from './templates/resolve.ts';
+import type { Sender } from './core/send.ts';
+import { QuotaWatch } from './usage/quota.ts';
+import { createAlertSender, createUsageHooks } from './usage/recorder.ts';
 
 /**
  * The sending half of a runtime: provider client (AppCode or signature), guards (recipient policy,
@@ -38,7 +41,12 @@ export const makeSender: MakeSender = ({ config, catalog, store, now, options })
   const guards = [recipientGuard(config.recipients)];
   if (config.quietHours) guards.push(quietHoursGuard(config.quietHours, now, kindOf));
   const quota = createQuota({ limiter, limits: config.limits, now, kindOf });
-  const sender = createSender({
+  // Issue 13: usage counters, quota watch and alerts (shared/usage/).
+  let sender: Sender | undefined;
+  const alert = createAlertSender({ store, now, phones: config.usage.alertPhones, skin: config.usage.alertSkin, sender: () => sender });
+  const watch = new QuotaWatch({ store, now, quotas: config.usage.quotas, alert });
+  const usage = createUsageHooks({ store, now, quota: watch });
+  sender = createSender({
     client,
     store,
     longSmsUrl: config.longSmsUrl,
@@ -46,6 +54,7 @@ export const makeSender: MakeSender = ({ config, catalog, store, now, options })
     resolveSmsParams: createCatalogResolver(catalog),
     guards,
     quota,
+    usage,
     ...options.senderDeps,
   });
   return { sender, limiter };

@@ -8,6 +8,7 @@ import { ChannelMismatchError, type Job, parseJob } from '../jobs.ts';
 import { maskPhone } from '../phone.ts';
 import type { FcContext, Runtime } from '../runtime.ts';
 import type { ScheduledJob } from '../store/types.ts';
+import { countLater, usageEvent } from '../usage/recorder.ts';
 
 /**
  * Runs the jobs of one event (an MNS message, a queue batch, an OSS file, a timer tick) through
@@ -229,7 +230,14 @@ export async function runBatch(items: readonly BatchItem[], fc: FcContext, rt: R
       // Scheduled jobs counted against their caller when they were scheduled (core/schedule.ts):
       // their send counts like a trigger's, so they are not counted twice.
       const fromTrigger = item.caller === undefined || item.scheduled === true;
-      const o = await rt.sender.send(keyed, { requestId: fc.requestId ?? 'event', caller, logger, claimTtlMs, fromTrigger });
+      const o = await rt.sender.send(keyed, {
+        requestId: fc.requestId ?? 'event',
+        caller,
+        logger,
+        claimTtlMs,
+        fromTrigger,
+        source: options.source,
+      });
       const status: JobStatus = o.replayed ? 'replayed' : o.status;
       const retry = o.status === 'failed' && o.error?.retryable === true;
       const result: JobResult = { ...at, status, retry };
@@ -251,6 +259,7 @@ export async function runBatch(items: readonly BatchItem[], fc: FcContext, rt: R
           );
           return { result: { ...at, status: 'failed', retry: true, code: e.code, message: e.message }, job };
         }
+        countLater(rt.store, usageEvent(keyed, caller, 'scheduled', rt.now()), logger); // issue 13
         return {
           result: {
             ...at,

@@ -6,6 +6,7 @@ import { maskPhone } from '../phone.ts';
 import type { Runtime } from '../runtime.ts';
 import type { ScheduledJob } from '../store/types.ts';
 import { toScheduled } from './batch.ts';
+import { countLater, usageEvent } from '../usage/recorder.ts';
 
 /**
  * Scheduling a job for its `sendAt` (docs/limits.md, "Scheduled jobs"):
@@ -90,5 +91,6 @@ export async function scheduleJob(rt: Runtime, r: ScheduleRequest): Promise<Sche
       },
     );
   }
+  countLater(rt.store, usageEvent(r.job, r.caller, 'scheduled', now), rt.logger); // issue 13
   return entry;
 }

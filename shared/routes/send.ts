@@ -81,6 +81,7 @@ export function sendRoute(channel: Channel): Route {
         // which carries the requestId; no per-request child logger is needed.
         logger: rt.logger,
         logFields: log,
+        source: 'http',
         ...(timeoutS ? { claimTtlMs: (timeoutS + 30) * 1000 } : {}),
       });
       return outcomeResponse(outcome);
