@@ -7,9 +7,7 @@ import { MemoryLimiter } from './limits/memory.ts';
 import { RedisLimiter } from './limits/redis.ts';
 import { createProviderClient } from './provider/client.ts';
 import { signatureAuthenticator } from './provider/signature.ts';
-import type { MakeSender, MakeStore } from './runtime.ts';
-import { MemoryStore } from './store/memory.ts';
-import { RedisStore } from './store/redis.ts';
+import type { MakeSender } from './runtime.ts';
 import { redisConnection } from './store/redis-connection.ts';
 import { createCatalogResolver } from './templates/resolve.ts';
 import type { Sender } from './core/send.ts';
@@ -21,9 +19,8 @@ import { createAlertSender, createUsageHooks } from './usage/recorder.ts';
  * quiet hours), limits and the catalog resolver, wired into one sender. Imported only by the
  * sending functions, so template-validate's bundle carries none of it.
  */
-/** Redis (shared by every instance) when REDIS_URL is set, else this instance's memory. */
-export const makeStore: MakeStore = (redisUrl, cluster = false) =>
-  redisUrl ? new RedisStore(() => redisConnection(redisUrl, cluster)) : new MemoryStore();
+// Issue 13: moved to store/factory.ts, so template-validate (usage and job lookups) builds the same store.
+export { makeStore } from './store/factory.ts';
 
 export const makeSender: MakeSender = ({ config, catalog, store, now, options }) => {
   const c = config.credentials;

@@ -2,11 +2,12 @@ import { createFunction } from '#shared/app';
 import { makeSender, makeStore } from '#shared/sending';
 import { cancelRoute, healthRoute, sendRoute } from '#shared/routes/send';
 import { openapiRoute } from '#shared/openapi/route';
+import { jobRoute, usageRoute } from '#shared/routes/usage';
 
 export const handler = createFunction({
   name: 'voice-notify',
   channel: 'voice',
   makeSender,
   makeStore,
-  routes: [sendRoute('voice'), cancelRoute('voice'), healthRoute, openapiRoute],
+  routes: [sendRoute('voice'), cancelRoute('voice'), healthRoute, openapiRoute, jobRoute('voice'), usageRoute],
 });

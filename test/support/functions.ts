@@ -5,6 +5,8 @@ import { cancelRoute, healthRoute, sendRoute } from '#shared/routes/send';
 import { validateRoute } from '#shared/routes/validate';
 import { asHttpResult, fcContext, type HttpEventInput, type HttpResult, httpEvent } from './fc.ts';
 import { openapiRoute } from '#shared/openapi/route';
+import { jobRoute, usageRoute } from '#shared/routes/usage';
+import { makeStore as makeAnyStore } from '#shared/store/factory';
 
 /** The three functions as functions/*\/index.ts wire them, for tests that cover every route. */
 export const SPECS: Record<'long-sms' | 'voice-notify' | 'template-validate', FunctionSpec> = {
@@ -13,16 +15,20 @@ export const SPECS: Record<'long-sms' | 'voice-notify' | 'template-validate', Fu
     channel: 'sms',
     makeSender,
     makeStore,
-    routes: [sendRoute('sms'), cancelRoute('sms'), healthRoute, openapiRoute],
+    routes: [sendRoute('sms'), cancelRoute('sms'), healthRoute, openapiRoute, jobRoute('sms'), usageRoute],
   },
   'voice-notify': {
     name: 'voice-notify',
     channel: 'voice',
     makeSender,
     makeStore,
-    routes: [sendRoute('voice'), cancelRoute('voice'), healthRoute, openapiRoute],
+    routes: [sendRoute('voice'), cancelRoute('voice'), healthRoute, openapiRoute, jobRoute('voice'), usageRoute],
   },
-  'template-validate': { name: 'template-validate', routes: [validateRoute, healthRoute, openapiRoute] },
+  'template-validate': {
+    name: 'template-validate',
+    makeStore: makeAnyStore,
+    routes: [validateRoute, healthRoute, openapiRoute, usageRoute, jobRoute('sms'), jobRoute('voice')],
+  },
 };
 
 /** Every route that needs a caller key, with a body that would pass validation. */
