@@ -216,3 +216,29 @@ describe('round trips', () => {
     }
   });
 });
+
+describe('store faults (docs/guarantees.md)', () => {
+  it('a usage counter that cannot be written never turns a sent job into an error: 200, recorded, one warn line', async () => {
+    const { Redis: RedisClient } = await import('ioredis');
+    const r = new RedisClient(REDIS_URL);
+    const prefix = `${PREFIX}fault:`;
+    try {
+      const clock = { t: T0 };
+      // The day's key holds a string: HINCRBY fails with WRONGTYPE inside the pipeline.
+      await r.set(`${prefix}{usage:2030-01-01}`, 'not a hash');
+      const fn = build('long-sms', new RedisStore(() => Promise.resolve(r), { prefix }), clock);
+      const job = sms();
+      const res = await send(fn, job);
+      expect(res.statusCode).toBe(200);
+      expect(res.json.recorded).toBeUndefined();
+      expect((await send(fn, job)).json).toMatchObject({ status: 'sent', replayed: true });
+      expect(events('usage-count-failed')).toHaveLength(1);
+      expect(events('usage-count-failed')[0]).toMatchObject({ level: 'warn', channel: 'sms', outcome: 'sent' });
+      expect(fake.requests).toHaveLength(1);
+    } finally {
+      await deleteKeys(r, `${prefix}*`);
+      await r.quit();
+    }
+  });
+});
+
