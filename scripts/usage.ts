@@ -49,7 +49,8 @@ const store = new RedisStore(() => redisConnection(url, process.env.REDIS_CLUSTE
 function table(r: UsageReport): string {
   const head = ['date', 'channel', 'caller', 'template', ...USAGE_OUTCOMES, 'billable', 'cost ¥'];
   const t = new Table({ head, style: { head: [], border: [] } });
-  for (const row of r.breakdown) t.push([row.date, row.channel, row.caller, row.template, ...USAGE_OUTCOMES.map((o) => row[o]), row.billable, row.cost.toFixed(4)]);
+  for (const row of r.breakdown)
+    t.push([row.date, row.channel, row.caller, row.template, ...USAGE_OUTCOMES.map((o) => row[o]), row.billable, row.cost.toFixed(4)]);
   for (const channel of ['sms', 'voice'] as const) {
     const c = r.totals[channel];
     t.push([`total ${r.from}..${r.to}`, channel, '', '', ...USAGE_OUTCOMES.map((o) => c[o]), c.billable, c.cost.toFixed(4)]);
@@ -71,7 +72,10 @@ try {
     from: values.from,
     to: values.to,
     now: Date.now(),
-    pricing: { sms: catalog?.pricePerCall('long-sms') ?? DEFAULT_PRICES['long-sms'], voice: catalog?.pricePerCall('voice') ?? DEFAULT_PRICES.voice },
+    pricing: {
+      sms: catalog?.pricePerCall('long-sms') ?? DEFAULT_PRICES['long-sms'],
+      voice: catalog?.pricePerCall('voice') ?? DEFAULT_PRICES.voice,
+    },
     quotas: { ...(sms ? { sms } : {}), ...(voice ? { voice } : {}) },
   });
   process.stdout.write(values.csv ? reportCsv(report) : values.json ? `${JSON.stringify(report, null, 2)}\n` : table(report));

@@ -153,10 +153,17 @@ export interface UsageConfig {
 
 function parseUsage(e: Record<string, string | undefined>, apiKeys: ApiKey[], problems: string[]): UsageConfig {
   const names = new Set(apiKeys.map((k) => k.name));
-  const opsCallers = (e.OPS_CALLERS ?? '').split(',').map((n) => n.trim()).filter((n) => n !== '');
+  const opsCallers = (e.OPS_CALLERS ?? '')
+    .split(',')
+    .map((n) => n.trim())
+    .filter((n) => n !== '');
   const unknown = opsCallers.filter((n) => !names.has(n));
-  if (unknown.length > 0 && apiKeys.length > 0) problems.push(`OPS_CALLERS names ${unknown.length} caller(s) not in API_KEYS (check the spelling)`);
-  const alertPhones = (e.ALERT_PHONES ?? '').split(',').map((p) => p.trim().replace(/^\+?86/, '')).filter((p) => p !== '');
+  if (unknown.length > 0 && apiKeys.length > 0)
+    problems.push(`OPS_CALLERS names ${unknown.length} caller(s) not in API_KEYS (check the spelling)`);
+  const alertPhones = (e.ALERT_PHONES ?? '')
+    .split(',')
+    .map((p) => p.trim().replace(/^\+?86/, ''))
+    .filter((p) => p !== '');
   if (alertPhones.some((p) => !/^1\d{10}$/.test(p))) problems.push('ALERT_PHONES must be mainland mobile numbers, comma-separated');
   const alertSkin = blank(e.ALERT_SKIN) ? undefined : (e.ALERT_SKIN as string).trim();
   const quotas: UsageConfig['quotas'] = {};

@@ -55,7 +55,12 @@ async function fateOf(rt: Runtime, channel: Channel, key: string, caller: string
   if (peek?.kind === 'done') {
     const o = peek.outcome;
     const f: JobFate = { ...base, status: o.status, phone: o.phoneMasked, at: o.at, recorded: true };
-    if (o.provider) f.provider = { code: o.provider.code, message: o.provider.message, ...(o.provider.requestId ? { requestId: o.provider.requestId } : {}) };
+    if (o.provider)
+      f.provider = {
+        code: o.provider.code,
+        message: o.provider.message,
+        ...(o.provider.requestId ? { requestId: o.provider.requestId } : {}),
+      };
     if (o.error) f.error = o.error;
     if (o.attempts !== undefined) f.attempts = o.attempts;
     if (o.source !== undefined) f.source = o.source;
@@ -77,19 +82,35 @@ async function fateOf(rt: Runtime, channel: Channel, key: string, caller: string
       recorded: true,
     };
   }
-  if (sched.cancelledAt !== null) return { ...base, status: 'cancelled', id, at: new Date(sched.cancelledAt).toISOString(), recorded: true };
+  if (sched.cancelledAt !== null)
+    return { ...base, status: 'cancelled', id, at: new Date(sched.cancelledAt).toISOString(), recorded: true };
   return undefined;
 }
 
-export async function lookupJob(rt: Runtime, channel: Channel, key: string, asker: string, callerParam: string | undefined): Promise<JobFate> {
+export async function lookupJob(
+  rt: Runtime,
+  channel: Channel,
+  key: string,
+  asker: string,
+  callerParam: string | undefined,
+): Promise<JobFate> {
   const ops = isOperator(rt, asker);
   if (callerParam !== undefined && callerParam !== asker && !ops) {
     throw new NotifyError('FORBIDDEN', 'only OPS_CALLERS may look up the jobs of another caller');
   }
-  const names = callerParam !== undefined ? [callerParam] : ops ? [asker, ...(rt.config?.apiKeys.map((k) => k.name) ?? []), ...TRIGGER_CALLERS] : [asker];
+  const names =
+    callerParam !== undefined
+      ? [callerParam]
+      : ops
+        ? [asker, ...(rt.config?.apiKeys.map((k) => k.name) ?? []), ...TRIGGER_CALLERS]
+        : [asker];
   const callers = [...new Set(names)];
   const fates = await Promise.all(callers.map((c) => fateOf(rt, channel, key, c)));
   const found = fates.find((f) => f !== undefined);
-  if (!found) throw new NotifyError('NOT_FOUND', `no ${channel} job under idempotencyKey ${key.slice(0, 64)} for this caller (outcomes are kept 24 h)`);
+  if (!found)
+    throw new NotifyError(
+      'NOT_FOUND',
+      `no ${channel} job under idempotencyKey ${key.slice(0, 64)} for this caller (outcomes are kept 24 h)`,
+    );
   return found;
 }

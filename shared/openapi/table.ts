@@ -372,7 +372,6 @@ const validateBodySchema: JsonSchema = {
   ],
 };
 
-
 // Issue 13: usage and a job's fate (shared/routes/usage.ts, docs/usage.md).
 const countersSchema: JsonSchema = {
   type: 'object',
@@ -414,7 +413,10 @@ const usageAnswer: JsonSchema = {
     currency: { const: 'CNY' },
     pricing: { type: 'object' },
     days: { type: 'array', items: { allOf: [{ type: 'object', required: ['date', 'channel'] }, countersSchema] } },
-    breakdown: { type: 'array', items: { allOf: [{ type: 'object', required: ['date', 'channel', 'caller', 'template'] }, countersSchema] } },
+    breakdown: {
+      type: 'array',
+      items: { allOf: [{ type: 'object', required: ['date', 'channel', 'caller', 'template'] }, countersSchema] },
+    },
     totals: { type: 'object', required: ['sms', 'voice'], properties: { sms: countersSchema, voice: countersSchema } },
     quota: { type: 'object', required: ['sms', 'voice'], properties: { sms: quotaSchema, voice: quotaSchema } },
   },
@@ -447,19 +449,43 @@ function jobRouteDoc(channel: Channel): RouteDoc {
     operationId: channel === 'sms' ? 'smsJobFate' : 'voiceJobFate',
     summary: `What became of a ${channel} job`,
     description:
-      'The recorded outcome under this idempotency key (kept 24 h), or the scheduled job (pending, cancelled within a day). A caller sees only its own jobs; OPS_CALLERS see every caller\'s (`caller` picks one; without it the first found). 404 when none.',
+      "The recorded outcome under this idempotency key (kept 24 h), or the scheduled job (pending, cancelled within a day). A caller sees only its own jobs; OPS_CALLERS see every caller's (`caller` picks one; without it the first found). 404 when none.",
     parameters: [
-      { name: 'idempotencyKey', in: 'path', required: true, description: 'The key the job was sent or scheduled with.', schema: { type: 'string', minLength: 1, maxLength: LIMITS.idempotencyKeyLength }, example: 'order-42' },
-      { name: 'caller', in: 'query', description: 'OPS_CALLERS only: whose job (a caller name, or mns, oss, timer).', schema: { type: 'string' }, example: 'backend' },
+      {
+        name: 'idempotencyKey',
+        in: 'path',
+        required: true,
+        description: 'The key the job was sent or scheduled with.',
+        schema: { type: 'string', minLength: 1, maxLength: LIMITS.idempotencyKeyLength },
+        example: 'order-42',
+      },
+      {
+        name: 'caller',
+        in: 'query',
+        description: 'OPS_CALLERS only: whose job (a caller name, or mns, oss, timer).',
+        schema: { type: 'string' },
+        example: 'backend',
+      },
     ],
     responses: {
       200: {
-        description: 'The job\'s fate.',
+        description: "The job's fate.",
         schema: jobFateAnswer,
         examples: {
           sent: {
             summary: 'Sent from HTTP',
-            value: { idempotencyKey: 'order-42', channel, status: 'sent', phone: '138****8000', provider: { code: 'OK', message: '发送成功' }, at: '2026-12-01T10:00:00.000Z', attempts: 1, source: 'http', caller: 'backend', recorded: true },
+            value: {
+              idempotencyKey: 'order-42',
+              channel,
+              status: 'sent',
+              phone: '138****8000',
+              provider: { code: 'OK', message: '发送成功' },
+              at: '2026-12-01T10:00:00.000Z',
+              attempts: 1,
+              source: 'http',
+              caller: 'backend',
+              recorded: true,
+            },
           },
         },
       },
@@ -583,8 +609,20 @@ export const ROUTE_DOCS: readonly RouteDoc[] = [
     description:
       'Counts per Beijing day and channel (and per caller and template in `breakdown`), cost from the catalog pricing, and the package left per channel from QUOTA_LONG_SMS / QUOTA_VOICE. `format=csv`: the breakdown as text/csv. 403 for callers not in OPS_CALLERS.',
     parameters: [
-      { name: 'from', in: 'query', description: 'First Beijing day, YYYY-MM-DD (default today).', schema: { type: 'string', format: 'date' }, example: '2026-12-01' },
-      { name: 'to', in: 'query', description: 'Last Beijing day, inclusive (default today; at most 400 days after from).', schema: { type: 'string', format: 'date' }, example: '2026-12-07' },
+      {
+        name: 'from',
+        in: 'query',
+        description: 'First Beijing day, YYYY-MM-DD (default today).',
+        schema: { type: 'string', format: 'date' },
+        example: '2026-12-01',
+      },
+      {
+        name: 'to',
+        in: 'query',
+        description: 'Last Beijing day, inclusive (default today; at most 400 days after from).',
+        schema: { type: 'string', format: 'date' },
+        example: '2026-12-07',
+      },
       { name: 'format', in: 'query', description: '`json` (default) or `csv`.', schema: { enum: ['json', 'csv'] }, example: 'csv' },
     ],
     responses: {
@@ -595,9 +633,41 @@ export const ROUTE_DOCS: readonly RouteDoc[] = [
           week: {
             summary: 'A day of SMS',
             value: {
-              from: '2026-12-01', to: '2026-12-01', timezone: 'Asia/Shanghai', currency: 'CNY', pricing: { sms: 0.135, voice: null },
-              days: [{ date: '2026-12-01', channel: 'sms', sent: 3, rejected: 1, failed: 0, unknown: 0, refused: 2, scheduled: 1, billable: 4, cost: 0.54 }],
-              breakdown: [{ date: '2026-12-01', channel: 'sms', caller: 'backend', template: '1', sent: 3, rejected: 1, failed: 0, unknown: 0, refused: 2, scheduled: 1, billable: 4, cost: 0.54 }],
+              from: '2026-12-01',
+              to: '2026-12-01',
+              timezone: 'Asia/Shanghai',
+              currency: 'CNY',
+              pricing: { sms: 0.135, voice: null },
+              days: [
+                {
+                  date: '2026-12-01',
+                  channel: 'sms',
+                  sent: 3,
+                  rejected: 1,
+                  failed: 0,
+                  unknown: 0,
+                  refused: 2,
+                  scheduled: 1,
+                  billable: 4,
+                  cost: 0.54,
+                },
+              ],
+              breakdown: [
+                {
+                  date: '2026-12-01',
+                  channel: 'sms',
+                  caller: 'backend',
+                  template: '1',
+                  sent: 3,
+                  rejected: 1,
+                  failed: 0,
+                  unknown: 0,
+                  refused: 2,
+                  scheduled: 1,
+                  billable: 4,
+                  cost: 0.54,
+                },
+              ],
               totals: {
                 sms: { sent: 3, rejected: 1, failed: 0, unknown: 0, refused: 2, scheduled: 1, billable: 4, cost: 0.54 },
                 voice: { sent: 0, rejected: 0, failed: 0, unknown: 0, refused: 0, scheduled: 0, billable: 0, cost: 0 },

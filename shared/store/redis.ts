@@ -242,10 +242,7 @@ export class RedisStore implements Store {
     const incr = usageIncrArgs(this.#prefix, usage);
     const onUsage = (err: unknown) => usage.onError?.(err);
     if ((r as { isCluster?: boolean }).isCluster) {
-      const [done] = await Promise.all([
-        r.fcnStoreComplete(1, ...args),
-        r.fcnUsageIncr(1, ...incr).catch(onUsage),
-      ]);
+      const [done] = await Promise.all([r.fcnStoreComplete(1, ...args), r.fcnUsageIncr(1, ...incr).catch(onUsage)]);
       return done === 1;
     }
     const p = r.pipeline() as unknown as {
@@ -300,7 +297,10 @@ export class RedisStore implements Store {
     const [, jobs] = this.#schedKeys(channel);
     const [j, at] = await Promise.all([r.hget(jobs, id), r.zscore(this.#cancelledKey(channel), id)]);
     const when = at === null ? null : Number(at);
-    return { job: j === null ? null : (JSON.parse(j) as ScheduledJob), cancelledAt: when !== null && when > Date.now() - 86_400_000 ? when : null };
+    return {
+      job: j === null ? null : (JSON.parse(j) as ScheduledJob),
+      cancelledAt: when !== null && when > Date.now() - 86_400_000 ? when : null,
+    };
   }
 
   #cancelledKey(channel: string): string {
@@ -338,8 +338,15 @@ export class RedisStore implements Store {
     const r = await this.#client();
     await this.#moveLegacy(r, channel);
     return (
-      (await r.fcnStoreCancel(4, ...this.#schedKeys(channel), this.#callerKey(channel, caller), this.#cancelledKey(channel), id, caller, Date.now())) ===
-      1
+      (await r.fcnStoreCancel(
+        4,
+        ...this.#schedKeys(channel),
+        this.#callerKey(channel, caller),
+        this.#cancelledKey(channel),
+        id,
+        caller,
+        Date.now(),
+      )) === 1
     );
   }
 

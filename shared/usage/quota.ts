@@ -31,8 +31,15 @@ export function parseQuota(name: string, raw: string | undefined, problems: stri
   if (raw === undefined || raw.trim() === '') return undefined;
   const m = /^\s*(\d{1,9})\s*@\s*(\d{4}-\d{2}-\d{2})\s*(?:\+\s*(\d{1,9})\s*)?$/.exec(raw);
   const since = m?.[2];
-  if (!m || !since || Number.isNaN(Date.parse(`${since}T00:00:00Z`)) || new Date(`${since}T00:00:00Z`).toISOString().slice(0, 10) !== since) {
-    problems.push(`${name} must look like 20740@2026-12-01 (calls bought @ Beijing day the package was set, optionally +calls already used)`);
+  if (
+    !m ||
+    !since ||
+    Number.isNaN(Date.parse(`${since}T00:00:00Z`)) ||
+    new Date(`${since}T00:00:00Z`).toISOString().slice(0, 10) !== since
+  ) {
+    problems.push(
+      `${name} must look like 20740@2026-12-01 (calls bought @ Beijing day the package was set, optionally +calls already used)`,
+    );
     return undefined;
   }
   const purchased = Number(m[1]);
@@ -45,7 +52,13 @@ export async function quotaStatus(store: UsageStore, spec: QuotaSpec, channel: U
   const today = beijingDay(now);
   let days = spec.since > today ? [] : daysBetween(spec.since, today);
   if (days.length > MAX_REPORT_DAYS + 30) days = days.slice(-(MAX_REPORT_DAYS + 30));
-  const totals = days.length === 0 ? [] : await store.readTotals(days, BILLABLE.map((o) => totalField(channel, o)));
+  const totals =
+    days.length === 0
+      ? []
+      : await store.readTotals(
+          days,
+          BILLABLE.map((o) => totalField(channel, o)),
+        );
   let used = spec.usedBefore;
   for (const row of totals) for (const v of row) used += Number(v ?? 0) || 0;
   return statusOf(spec, used);
@@ -53,7 +66,13 @@ export async function quotaStatus(store: UsageStore, spec: QuotaSpec, channel: U
 
 function statusOf(spec: QuotaSpec, used: number): QuotaStatus {
   const remaining = Math.max(0, spec.purchased - used);
-  return { purchased: spec.purchased, used, remaining, remainingRatio: Math.round((remaining / spec.purchased) * 10_000) / 10_000, since: spec.since };
+  return {
+    purchased: spec.purchased,
+    used,
+    remaining,
+    remainingRatio: Math.round((remaining / spec.purchased) * 10_000) / 10_000,
+    since: spec.since,
+  };
 }
 
 export type AlertKind = 'quota-low' | 'quota-exhausted';
@@ -98,7 +117,10 @@ export class QuotaWatch {
       })
       .catch((err: unknown) => {
         this.#state.delete(channel);
-        logger.warn({ event: 'quota-check-failed', channel, err: { message: (err as Error)?.message } }, 'could not read the usage counters for the quota check');
+        logger.warn(
+          { event: 'quota-check-failed', channel, err: { message: (err as Error)?.message } },
+          'could not read the usage counters for the quota check',
+        );
       });
     this.#state.set(channel, { used: s?.used ?? 0, at: s?.at ?? 0, refreshing });
     return refreshing;

@@ -35,7 +35,10 @@ export function countLater(store: Store, e: UsageEvent, logger: Logger): void {
 }
 
 function usageFailed(logger: Logger, e: UsageEvent, err: unknown): void {
-  logger.warn({ event: 'usage-count-failed', channel: e.channel, outcome: e.outcome, err: errorFields(err) }, 'usage counter not written (the job is unaffected)');
+  logger.warn(
+    { event: 'usage-count-failed', channel: e.channel, outcome: e.outcome, err: errorFields(err) },
+    'usage counter not written (the job is unaffected)',
+  );
 }
 
 export function createUsageHooks(deps: { store: Store; now: () => number; quota?: QuotaWatch }): UsageHooks {
@@ -102,7 +105,10 @@ export function createAlertSender(deps: {
       try {
         const job = parseJob({ ...raw, idempotencyKey: `alert-${channel}-${day}-${phone}` }, by);
         const o = await sender.send(job, { requestId: `alert-${day}`, caller: 'alerts', source: 'alert', logger, fromTrigger: true });
-        logger.warn({ event: 'alert-sent', channel, kind, by, phone: maskPhone(phone), outcome: o.status, errorCode: o.error?.code }, `quota alert ${o.status}`);
+        logger.warn(
+          { event: 'alert-sent', channel, kind, by, phone: maskPhone(phone), outcome: o.status, errorCode: o.error?.code },
+          `quota alert ${o.status}`,
+        );
       } catch (err) {
         logger.warn({ event: 'alert-failed', channel, by, phone: maskPhone(phone), err: errorFields(err) }, 'quota alert not sent');
       }

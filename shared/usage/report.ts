@@ -79,7 +79,9 @@ export async function buildReport(store: UsageStore, o: ReportOptions): Promise<
   const days: UsageReport['days'] = [];
   const totals: UsageReport['totals'] = { sms: counters(), voice: counters() };
   for (const [date, hash] of Object.entries(hashes).sort(([a], [b]) => a.localeCompare(b))) {
-    const rows = rowsOfDay(date, hash).sort((a, b) => a.channel.localeCompare(b.channel) || a.caller.localeCompare(b.caller) || a.template.localeCompare(b.template));
+    const rows = rowsOfDay(date, hash).sort(
+      (a, b) => a.channel.localeCompare(b.channel) || a.caller.localeCompare(b.caller) || a.template.localeCompare(b.template),
+    );
     const perChannel = new Map<UsageChannel, Counters>();
     for (const r of rows) {
       const c = counters();

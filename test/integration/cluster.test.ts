@@ -118,7 +118,13 @@ describe('usage counter on the cluster (issue 13)', () => {
     const store = new RedisStore(() => Promise.resolve(c), { prefix: p });
     const claim = await store.claim('idem:sms:rtt:k1', 'fp', 60_000);
     if (claim.kind !== 'claimed') throw new Error('not claimed');
-    const outcome = { status: 'sent' as const, channel: 'sms' as const, phoneMasked: '138****8000', fingerprint: 'fp', at: new Date().toISOString() };
+    const outcome = {
+      status: 'sent' as const,
+      channel: 'sms' as const,
+      phoneMasked: '138****8000',
+      fingerprint: 'fp',
+      at: new Date().toISOString(),
+    };
     const usage = { channel: 'sms' as const, outcome: 'sent' as const, caller: 'rtt', template: '1', day: '2030-01-01' };
     expect(await store.complete('idem:sms:rtt:k1', claim.token, outcome, 60_000, usage)).toBe(true);
     expect(names).toHaveLength(2);
@@ -173,14 +179,31 @@ describe('end to end on the cluster (REDIS_URL seeds + REDIS_CLUSTER=1)', () => 
     const phone = nextPhone();
     const key = `u-${RUN}-${phone}`;
     expect((await x({ path: '/sms', headers: auth, body: { phone, skin: '1', params: ['1'], idempotencyKey: key } })).statusCode).toBe(200);
-    const sched = await x({ path: '/sms', headers: auth, body: { phone: nextPhone(), skin: '1', params: ['1'], idempotencyKey: `${key}-later`, sendAt: new Date(Date.now() + 86_400_000).toISOString() } });
+    const sched = await x({
+      path: '/sms',
+      headers: auth,
+      body: {
+        phone: nextPhone(),
+        skin: '1',
+        params: ['1'],
+        idempotencyKey: `${key}-later`,
+        sendAt: new Date(Date.now() + 86_400_000).toISOString(),
+      },
+    });
     expect(sched.statusCode).toBe(202);
     expect((await x({ method: 'DELETE', path: `/sms/${sched.json.id}`, headers: auth })).statusCode).toBe(200);
     const usage = await x({ method: 'GET', path: '/usage', headers: { authorization: `Bearer ${ops}` } });
     expect(usage.statusCode).toBe(200);
-    expect(usage.json.breakdown.find((r: { caller: string }) => r.caller === 'app')).toMatchObject({ sent: expect.any(Number), scheduled: expect.any(Number) });
+    expect(usage.json.breakdown.find((r: { caller: string }) => r.caller === 'app')).toMatchObject({
+      sent: expect.any(Number),
+      scheduled: expect.any(Number),
+    });
     expect(usage.json.totals.sms.sent).toBeGreaterThanOrEqual(1);
-    expect((await x({ method: 'GET', path: `/sms/${key}`, headers: auth })).json).toMatchObject({ status: 'sent', source: 'http', caller: 'app' });
+    expect((await x({ method: 'GET', path: `/sms/${key}`, headers: auth })).json).toMatchObject({
+      status: 'sent',
+      source: 'http',
+      caller: 'app',
+    });
     expect((await x({ method: 'GET', path: `/sms/${key}-later`, headers: auth })).json).toMatchObject({ status: 'cancelled' });
     expect(slots.checked).toBeGreaterThan(before);
     expect(slots.violations).toEqual([]);

@@ -40,7 +40,13 @@ beforeEach(() => {
 
 const T0 = Date.parse('2030-01-01T02:00:00Z');
 
-function build(fn: 'long-sms' | 'voice-notify', store: Store, clock: { t: number }, env: Record<string, string> = {}, extra: Partial<RuntimeOptions> = {}) {
+function build(
+  fn: 'long-sms' | 'voice-notify',
+  store: Store,
+  clock: { t: number },
+  env: Record<string, string> = {},
+  extra: Partial<RuntimeOptions> = {},
+) {
   return createFunction(SPECS[fn], {
     env: {
       APPCODE: TEST_APPCODE,
@@ -66,7 +72,13 @@ const phone = () => `1398${String(process.pid % 1000).padStart(3, '0')}${String(
 async function send(fn: ReturnType<typeof build>, body: Record<string, unknown>, path = '/sms') {
   return asHttpResult(await fn(httpEvent({ path, body, headers: { authorization: `Bearer ${KEY}` } }), fcContext()));
 }
-const sms = (extra: Record<string, unknown> = {}) => ({ phone: phone(), skin: '1', params: ['1234'], idempotencyKey: randomBytes(6).toString('hex'), ...extra });
+const sms = (extra: Record<string, unknown> = {}) => ({
+  phone: phone(),
+  skin: '1',
+  params: ['1234'],
+  idempotencyKey: randomBytes(6).toString('hex'),
+  ...extra,
+});
 const events = (name: string) => logs.parsed().filter((l) => l.event === name);
 const alertsTo = () => fake.requests.filter((r) => (r.query.phone ?? r.query.mobile) === ALERT_PHONE);
 
@@ -87,7 +99,14 @@ describe('quota alerts', () => {
     expect((await send(fn, sms())).statusCode).toBe(200); // 1 left: 10 %
     await until(() => alertsTo().length > 0);
     expect(events('quota-low')).toHaveLength(1);
-    expect(events('quota-low')[0]).toMatchObject({ level: 'error', channel: 'sms', purchased: 10, used: 9, remaining: 1, remainingRatio: 0.1 });
+    expect(events('quota-low')[0]).toMatchObject({
+      level: 'error',
+      channel: 'sms',
+      purchased: 10,
+      used: 9,
+      remaining: 1,
+      remainingRatio: 0.1,
+    });
     expect(alertsTo()).toHaveLength(1);
     expect(alertsTo()[0]!.query).toMatchObject({ skin: '9' });
     for (let i = 0; i < 3; i += 1) await send(fn, sms());
@@ -241,4 +260,3 @@ describe('store faults (docs/guarantees.md)', () => {
     }
   });
 });
-

@@ -80,7 +80,12 @@ function build(fn: keyof typeof SPECS, store: Store, clock: { t: number }, env: 
 type Fn = ReturnType<typeof build>;
 async function http(fn: Fn, who: keyof typeof KEYS | null, method: string, path: string, body?: unknown, query?: Record<string, string>) {
   const ev = JSON.parse(
-    httpEvent({ method, path, ...(body !== undefined ? { body } : {}), headers: who ? { authorization: `Bearer ${KEYS[who]}` } : {} }).toString('utf8'),
+    httpEvent({
+      method,
+      path,
+      ...(body !== undefined ? { body } : {}),
+      headers: who ? { authorization: `Bearer ${KEYS[who]}` } : {},
+    }).toString('utf8'),
   ) as Record<string, unknown>;
   if (query) ev.queryParameters = query;
   return asHttpResult(await fn(asBuffer(ev), fcContext({ function: { name: 'f', timeout: 60 } })));
@@ -118,14 +123,26 @@ describe.each(stores)('usage and job fates with the %s store', (storeName, makeS
     fake.next({ kind: 'vendor', code: '101', message: '手机号码格式错误' });
     expect((await http(fn, 'backend', 'POST', '/sms', sms(phone(), { idempotencyKey: 'h-rej' }))).statusCode).toBe(422);
     fake.next({ kind: 'gateway', status: 403, errorMessage: 'Quota Exhausted' });
-    expect((await http(fn, 'other', 'POST', '/sms', sms(phone(), { idempotencyKey: 'h-fail' }))).json).toMatchObject({ error: { code: 'QUOTA_EXHAUSTED' } });
+    expect((await http(fn, 'other', 'POST', '/sms', sms(phone(), { idempotencyKey: 'h-fail' }))).json).toMatchObject({
+      error: { code: 'QUOTA_EXHAUSTED' },
+    });
     expect((await http(fn, 'backend', 'POST', '/sms', sms('13800001234'))).statusCode).toBe(422);
-    const scheduled = await http(fn, 'backend', 'POST', '/sms', sms(phone(), { idempotencyKey: 'h-later', sendAt: '2030-01-01T12:00:00+08:00' }));
+    const scheduled = await http(
+      fn,
+      'backend',
+      'POST',
+      '/sms',
+      sms(phone(), { idempotencyKey: 'h-later', sendAt: '2030-01-01T12:00:00+08:00' }),
+    );
     expect(scheduled.statusCode).toBe(202);
     // The replay of a sent job is not counted again.
     expect((await http(fn, 'backend', 'POST', '/sms', sms(phone(), { idempotencyKey: 'h-sent' }))).statusCode).toBe(400);
     // MNS topic: one job.
-    const topic = { ...fixture('mns-topic-json'), Message: JSON.stringify(sms(phone(), { idempotencyKey: 'm-1' })), MessageId: randomBytes(8).toString('hex') };
+    const topic = {
+      ...fixture('mns-topic-json'),
+      Message: JSON.stringify(sms(phone(), { idempotencyKey: 'm-1' })),
+      MessageId: randomBytes(8).toString('hex'),
+    };
     expect(await fn(asBuffer(topic), fcContext())).toMatchObject({ ok: true, counts: { sent: 1 } });
     // OSS batch file: two lines.
     const key = `batches/${randomBytes(3).toString('hex')}.jsonl`;
@@ -138,10 +155,17 @@ describe.each(stores)('usage and job fates with the %s store', (storeName, makeS
       counts: { sent: 2 },
     });
     // Before it is due the scheduled job is visible to its caller as scheduled.
-    expect((await http(fn, 'backend', 'GET', '/sms/h-later')).json).toMatchObject({ status: 'scheduled', caller: 'backend', phone: expect.stringContaining('****') });
+    expect((await http(fn, 'backend', 'GET', '/sms/h-later')).json).toMatchObject({
+      status: 'scheduled',
+      caller: 'backend',
+      phone: expect.stringContaining('****'),
+    });
     // Timer: the scheduled job is sent when due (counted for its caller, source timer).
     clock.t = Date.parse('2030-01-01T04:00:01Z');
-    expect(await fn(asBuffer({ ...fixture('timer'), payload: '', triggerName: 'tick' }), fcContext())).toMatchObject({ ok: true, counts: { sent: 1 } });
+    expect(await fn(asBuffer({ ...fixture('timer'), payload: '', triggerName: 'tick' }), fcContext())).toMatchObject({
+      ok: true,
+      counts: { sent: 1 },
+    });
     // A voice call from a timer payload.
     const timer = { ...fixture('timer'), triggerName: `v-${randomBytes(3).toString('hex')}` };
     expect(await voice(asBuffer(timer), fcContext())).toMatchObject({ ok: true, counts: { sent: 1 } });
@@ -166,9 +190,25 @@ describe.each(stores)('usage and job fates with the %s store', (storeName, makeS
     // CSV, read with a real CSV parser: the same rows.
     const csv = await http(fn, 'ops', 'GET', '/usage', undefined, { from: DAY, to: DAY, format: 'csv' });
     expect(csv.headers['content-type']).toBe('text/csv; charset=utf-8');
-    const rows = parseCsv(csv.body, { columns: true, cast: (v, c) => (c.header || ['date', 'channel', 'caller', 'template'].includes(String(c.column)) ? v : Number(v)) });
+    const rows = parseCsv(csv.body, {
+      columns: true,
+      cast: (v, c) => (c.header || ['date', 'channel', 'caller', 'template'].includes(String(c.column)) ? v : Number(v)),
+    });
     expect(rows).toEqual(report.breakdown);
-    expect(Object.keys(rows[0])).toEqual(['date', 'channel', 'caller', 'template', 'sent', 'rejected', 'failed', 'unknown', 'refused', 'scheduled', 'billable', 'cost']);
+    expect(Object.keys(rows[0])).toEqual([
+      'date',
+      'channel',
+      'caller',
+      'template',
+      'sent',
+      'rejected',
+      'failed',
+      'unknown',
+      'refused',
+      'scheduled',
+      'billable',
+      'cost',
+    ]);
 
     // Only operators; the template-validate function serves the same report from the same store.
     expect((await http(fn, 'backend', 'GET', '/usage')).json).toMatchObject({ error: { code: 'FORBIDDEN' } });
@@ -178,19 +218,33 @@ describe.each(stores)('usage and job fates with the %s store', (storeName, makeS
     expect((await http(tv, 'ops', 'GET', '/usage', undefined, { from: DAY, to: DAY })).json).toEqual(report);
     expect((await http(tv, 'other', 'GET', '/usage')).statusCode).toBe(403);
     // Range checks name the parameter.
-    expect((await http(fn, 'ops', 'GET', '/usage', undefined, { from: '2030-01-02', to: DAY })).json).toMatchObject({ error: { code: 'INVALID_REQUEST' } });
+    expect((await http(fn, 'ops', 'GET', '/usage', undefined, { from: '2030-01-02', to: DAY })).json).toMatchObject({
+      error: { code: 'INVALID_REQUEST' },
+    });
     expect((await http(fn, 'ops', 'GET', '/usage', undefined, { from: '2028-01-01', to: DAY })).statusCode).toBe(400);
     expect((await http(fn, 'ops', 'GET', '/usage', undefined, { from: '2030-13-01' })).statusCode).toBe(400);
 
     // A job's fate: its caller and operators see it, another caller does not.
     const mine = await http(fn, 'backend', 'GET', '/sms/h-sent');
     expect(mine.statusCode).toBe(200);
-    expect(mine.json).toMatchObject({ idempotencyKey: 'h-sent', channel: 'sms', status: 'sent', source: 'http', caller: 'backend', attempts: 1, recorded: true, provider: { code: 'OK' } });
+    expect(mine.json).toMatchObject({
+      idempotencyKey: 'h-sent',
+      channel: 'sms',
+      status: 'sent',
+      source: 'http',
+      caller: 'backend',
+      attempts: 1,
+      recorded: true,
+      provider: { code: 'OK' },
+    });
     expect(JSON.stringify(mine.json)).not.toMatch(/1397\d{7}/);
     expect((await http(fn, 'other', 'GET', '/sms/h-sent')).statusCode).toBe(404);
     expect((await http(fn, 'other', 'GET', '/sms/h-sent', undefined, { caller: 'backend' })).statusCode).toBe(403);
     expect((await http(fn, 'ops', 'GET', '/sms/h-sent')).json).toMatchObject({ status: 'sent', caller: 'backend' });
-    expect((await http(fn, 'ops', 'GET', '/sms/h-rej', undefined, { caller: 'backend' })).json).toMatchObject({ status: 'rejected', error: { code: 'INVALID_PHONE' } });
+    expect((await http(fn, 'ops', 'GET', '/sms/h-rej', undefined, { caller: 'backend' })).json).toMatchObject({
+      status: 'rejected',
+      error: { code: 'INVALID_PHONE' },
+    });
     expect((await http(fn, 'other', 'GET', '/sms/h-fail')).json).toMatchObject({ status: 'failed', error: { code: 'QUOTA_EXHAUSTED' } });
     expect((await http(fn, 'ops', 'GET', '/sms/m-1')).json).toMatchObject({ status: 'sent', caller: 'mns', source: 'mns' });
     expect((await http(fn, 'backend', 'GET', '/sms/h-later')).json).toMatchObject({ status: 'sent', source: 'timer', caller: 'backend' });
@@ -215,13 +269,25 @@ describe.each(stores)('usage and job fates with the %s store', (storeName, makeS
       expect(nowJson.totals.sms.scheduled).toBe(2);
       const run = promisify(execFile);
       const env = { ...process.env, REDIS_URL, TEMPLATES_FILE: '' };
-      const csvOut = await run('npx', ['tsx', 'scripts/usage.ts', '--from', DAY, '--to', DAY, '--csv', '--prefix', prefix as string], { env, timeout: 60_000 });
+      const csvOut = await run('npx', ['tsx', 'scripts/usage.ts', '--from', DAY, '--to', DAY, '--csv', '--prefix', prefix as string], {
+        env,
+        timeout: 60_000,
+      });
       expect(csvOut.stdout).toBe(now.body);
-      const jsonOut = await run('npx', ['tsx', 'scripts/usage.ts', '--from', DAY, '--to', DAY, '--json', '--prefix', prefix as string], { env, timeout: 60_000 });
+      const jsonOut = await run('npx', ['tsx', 'scripts/usage.ts', '--from', DAY, '--to', DAY, '--json', '--prefix', prefix as string], {
+        env,
+        timeout: 60_000,
+      });
       expect(JSON.parse(jsonOut.stdout).totals).toEqual(nowJson.totals);
-      const tableOut = await run('npx', ['tsx', 'scripts/usage.ts', '--from', DAY, '--to', DAY, '--prefix', prefix as string], { env, timeout: 60_000 });
+      const tableOut = await run('npx', ['tsx', 'scripts/usage.ts', '--from', DAY, '--to', DAY, '--prefix', prefix as string], {
+        env,
+        timeout: 60_000,
+      });
       const totalLine = tableOut.stdout.split('\n').find((l) => l.includes('total') && l.includes('sms')) ?? '';
-      const numbers = totalLine.split('│').map((c) => c.trim()).filter((c) => /^[\d.]+$/.test(c));
+      const numbers = totalLine
+        .split('│')
+        .map((c) => c.trim())
+        .filter((c) => /^[\d.]+$/.test(c));
       expect(numbers).toEqual(['5', '1', '1', '0', '1', '2', '6', '0.8100']);
     }
   }, 120_000);
@@ -229,6 +295,11 @@ describe.each(stores)('usage and job fates with the %s store', (storeName, makeS
 
 describe('the scheduled id formula', () => {
   it('is the same in the lookup (kept apart for the template-validate bundle) and the batch runner', () => {
-    for (const [c, k] of [['backend', 'order-42'], ['mns', 'x\ny'], ['a', '']] as const) expect(scheduledIdOf(c, k)).toBe(scheduleId(c, k));
+    for (const [c, k] of [
+      ['backend', 'order-42'],
+      ['mns', 'x\ny'],
+      ['a', ''],
+    ] as const)
+      expect(scheduledIdOf(c, k)).toBe(scheduleId(c, k));
   });
 });
