@@ -162,12 +162,12 @@ describe.each(stores)('usage and job fates with the %s store', (storeName, makeS
     });
     // Timer: the scheduled job is sent when due (counted for its caller, source timer).
     clock.t = Date.parse('2030-01-01T04:00:01Z');
-    expect(await fn(asBuffer({ ...fixture('timer'), payload: '', triggerName: 'tick' }), fcContext())).toMatchObject({
+    expect(await fn(asBuffer({ ...fixture<Record<string, unknown>>('timer'), payload: '', triggerName: 'tick' }), fcContext())).toMatchObject({
       ok: true,
       counts: { sent: 1 },
     });
     // A voice call from a timer payload.
-    const timer = { ...fixture('timer'), triggerName: `v-${randomBytes(3).toString('hex')}` };
+    const timer = { ...fixture<Record<string, unknown>>('timer'), triggerName: `v-${randomBytes(3).toString('hex')}` };
     expect(await voice(asBuffer(timer), fcContext())).toMatchObject({ ok: true, counts: { sent: 1 } });
 
     const res = await http(fn, 'ops', 'GET', '/usage', undefined, { from: DAY, to: DAY });
@@ -190,12 +190,12 @@ describe.each(stores)('usage and job fates with the %s store', (storeName, makeS
     // CSV, read with a real CSV parser: the same rows.
     const csv = await http(fn, 'ops', 'GET', '/usage', undefined, { from: DAY, to: DAY, format: 'csv' });
     expect(csv.headers['content-type']).toBe('text/csv; charset=utf-8');
-    const rows = parseCsv(csv.body, {
+    const rows: Array<Record<string, unknown>> = parseCsv(csv.body, {
       columns: true,
       cast: (v, c) => (c.header || ['date', 'channel', 'caller', 'template'].includes(String(c.column)) ? v : Number(v)),
     });
     expect(rows).toEqual(report.breakdown);
-    expect(Object.keys(rows[0])).toEqual([
+    expect(Object.keys(rows[0] ?? {})).toEqual([
       'date',
       'channel',
       'caller',
