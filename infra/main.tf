@@ -76,7 +76,7 @@ resource "alicloud_log_store" "logs" {
   retention_period = 30
 }
 
-# Full-text index, so the README's SLS queries (e.g. `http and unknown`) work from day one.
+# Full-text index, so the SLS queries of docs/operations.md (e.g. `http and unknown`) work from day one.
 resource "alicloud_log_store_index" "logs" {
   project  = alicloud_log_project.logs.project_name
   logstore = alicloud_log_store.logs.logstore_name

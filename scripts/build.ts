@@ -7,7 +7,7 @@
  *
  * Usable as a module too: tests and benchmarks call `build({ outdir, minify, functions })`.
  */
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { basename, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -23,6 +23,8 @@ export { ROOT };
 export const DEFAULT_BUDGET_KB = 320;
 /** The global shared/openapi/route.ts reads; esbuild replaces it with the function's OpenAPI JSON, Brotli + base64. */
 export const OPENAPI_GLOBAL = '__FCN_OPENAPI_BR__';
+/** The global shared/provider/client.ts reads for its User-Agent: the version lives in package.json only. */
+export const VERSION_GLOBAL = '__FCN_VERSION__';
 
 /** One function's OpenAPI document as the bundle embeds it (see shared/openapi/route.ts). */
 export function embeddedOpenapi(document: Record<string, unknown>, functionName: string): string {
@@ -287,6 +289,7 @@ export async function build(options: BuildOptions = {}): Promise<BuildResult> {
   // Generated here from the route table (the same text as the committed openapi.json, which a test
   // keeps in step), so a bundle never serves a description older than its code.
   const apiDocument = buildDocument();
+  const version = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 
   const bundles: BundleReport[] = [];
   for (const name of functions) {
@@ -304,7 +307,11 @@ export async function build(options: BuildOptions = {}): Promise<BuildResult> {
       minify,
       metafile: true,
       // A string literal: nothing is parsed at cold start, GET /openapi.json answers it as is.
-      define: { ...catalog.define, [OPENAPI_GLOBAL]: JSON.stringify(embeddedOpenapi(apiDocument, name)) },
+      define: {
+        ...catalog.define,
+        [OPENAPI_GLOBAL]: JSON.stringify(embeddedOpenapi(apiDocument, name)),
+        [VERSION_GLOBAL]: JSON.stringify(version),
+      },
       plugins: [replacePlugin(), lazyPlugin(lazyModules, used)],
     });
     const metafile = join(metaDir, `${name}.json`);

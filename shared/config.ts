@@ -14,7 +14,7 @@ const positiveInt = (name: string) =>
 const count = (name: string) =>
   z.optional(z.string().check(z.regex(/^\s*\d{0,9}\s*$/, { error: `${name} must be a whole number (0 turns the limit off)` })));
 
-const envSchema = z.object({
+export const envSchema = z.object({
   APPCODE: z.optional(z.string()),
   APP_KEY: z.optional(z.string()),
   APP_SECRET: z.optional(z.string()),

@@ -8,6 +8,10 @@ import { type Classified, classifyAnswer } from './classify.ts';
 import { type ProviderRequest, requestUrl } from './request.ts';
 import { sandboxAdapter } from './sandbox.ts';
 
+/** The package.json version, written into each bundle by scripts/build.ts (esbuild `define`); `dev` when run from source. */
+declare const __FCN_VERSION__: string | undefined;
+const USER_AGENT = `fc-notify/${typeof __FCN_VERSION__ === 'string' ? __FCN_VERSION__ : 'dev'}`;
+
 /**
  * The one HTTP client both channels share: one keep-alive agent per instance (module scope,
  * style.md §8), a total deadline per attempt, and retries only where the provider surely
@@ -218,7 +222,7 @@ export function createProviderClient(options: ProviderClientOptions): ProviderCl
     const config: AxiosRequestConfig = {
       method: 'GET',
       url,
-      headers: { Accept: 'application/json', 'User-Agent': 'fc-notify/0.1', ...authenticate(req, url) },
+      headers: { Accept: 'application/json', 'User-Agent': USER_AGENT, ...authenticate(req, url) },
     };
     let result: Classified;
     try {

@@ -303,6 +303,9 @@ describe('bundled provider client against the fake gateway over HTTPS', () => {
     expect(got.method).toBe('GET');
     expect(got.path).toBe('/largesms');
     expect(got.rawQuery).toBe('param=%E5%BC%A0%20%E4%B8%89%26%23%7CA-42%7C3&phone=13800138000&skin=2&sign=1');
+    // The version lives in package.json only; the build writes it into the bundle.
+    const { version } = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
+    expect(got.headers['user-agent']).toBe(`fc-notify/${version}`);
     expect(got.headers.authorization === `APPCODE ${TEST_APPCODE}`, 'AppCode header sent').toBe(true);
     expect(logs.includes(TEST_APPCODE), 'AppCode in the logs').toBe(false);
     expect(logs.includes(CALLER_KEY), 'caller key in the logs').toBe(false);

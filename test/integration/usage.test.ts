@@ -162,7 +162,9 @@ describe.each(stores)('usage and job fates with the %s store', (storeName, makeS
     });
     // Timer: the scheduled job is sent when due (counted for its caller, source timer).
     clock.t = Date.parse('2030-01-01T04:00:01Z');
-    expect(await fn(asBuffer({ ...fixture<Record<string, unknown>>('timer'), payload: '', triggerName: 'tick' }), fcContext())).toMatchObject({
+    expect(
+      await fn(asBuffer({ ...fixture<Record<string, unknown>>('timer'), payload: '', triggerName: 'tick' }), fcContext()),
+    ).toMatchObject({
       ok: true,
       counts: { sent: 1 },
     });
