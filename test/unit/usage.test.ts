@@ -20,7 +20,13 @@ describe('usage days and fields', () => {
   it('fields never hold the separator, whatever a name holds', () => {
     expect(usageField({ channel: 'sms', outcome: 'sent', caller: 'a|b c', template: '' })).toBe('sms|sent|a_b_c|-');
     expect(rowsOfDay('d', { 'sms|sent|a|1': '2', '#|sms|sent': '2', '!quota-low|sms': '1', 'sms|bogus|a|1': '5' })).toEqual([
-      { date: 'd', channel: 'sms', caller: 'a', template: '1', counts: { sent: 2, rejected: 0, failed: 0, unknown: 0, refused: 0, scheduled: 0 } },
+      {
+        date: 'd',
+        channel: 'sms',
+        caller: 'a',
+        template: '1',
+        counts: { sent: 2, rejected: 0, failed: 0, unknown: 0, refused: 0, scheduled: 0 },
+      },
     ]);
   });
 });
@@ -40,7 +46,11 @@ describe('quota', () => {
   it('parses <bought>@<day>[+<used>] and refuses anything else, naming the variable', () => {
     const problems: string[] = [];
     expect(parseQuota('QUOTA_LONG_SMS', '20740@2026-12-01', problems)).toEqual({ purchased: 20740, since: '2026-12-01', usedBefore: 0 });
-    expect(parseQuota('QUOTA_LONG_SMS', ' 20740 @ 2026-12-01 + 13818 ', problems)).toEqual({ purchased: 20740, since: '2026-12-01', usedBefore: 13818 });
+    expect(parseQuota('QUOTA_LONG_SMS', ' 20740 @ 2026-12-01 + 13818 ', problems)).toEqual({
+      purchased: 20740,
+      since: '2026-12-01',
+      usedBefore: 13818,
+    });
     expect(parseQuota('QUOTA_LONG_SMS', '', problems)).toBeUndefined();
     expect(problems).toEqual([]);
     for (const bad of ['20740', '20740@2026-13-01', 'lots@2026-12-01', '20740@2026-12-01+x']) parseQuota('QUOTA_VOICE', bad, problems);
@@ -85,7 +95,13 @@ describe('report', () => {
     const store = new MemoryStore();
     await store.countUsage({ channel: 'sms', outcome: 'sent', caller: 'b', template: '1', day: '2026-12-01', n: 3 });
     await store.countUsage({ channel: 'voice', outcome: 'rejected', caller: 'a', template: '-', day: '2026-12-01' });
-    const r = await buildReport(store, { from: '2026-12-01', to: '2026-12-02', now: NOW, pricing: { sms: 0.135, voice: 0.11111 }, quotas: {} });
+    const r = await buildReport(store, {
+      from: '2026-12-01',
+      to: '2026-12-02',
+      now: NOW,
+      pricing: { sms: 0.135, voice: 0.11111 },
+      quotas: {},
+    });
     expect(r.days.map((d) => [d.date, d.channel, d.billable, d.cost])).toEqual([
       ['2026-12-01', 'sms', 3, 0.405],
       ['2026-12-01', 'voice', 1, 0.1111],
