@@ -53,7 +53,8 @@ function day(name: 'from' | 'to', v: string): string {
 export function reportRange(from: string | undefined, to: string | undefined, now: number): { from: string; to: string } {
   const today = beijingDay(now);
   const t = to === undefined || to === '' ? (from && from > today ? from : today) : day('to', to);
-  const f = from === undefined || from === '' ? (t < today ? t : today) : day('from', from);
+  // Without `from`: today, or `to` when that is earlier (day strings compare in order).
+  const f = from === undefined || from === '' ? ([t, today].sort()[0] as string) : day('from', from);
   if (f > t) throw new InvalidRequestError('from must not be after to', 'from');
   const span = (Date.parse(`${t}T00:00:00Z`) - Date.parse(`${f}T00:00:00Z`)) / 86_400_000 + 1;
   if (span > MAX_REPORT_DAYS) throw new InvalidRequestError(`the range may cover at most ${MAX_REPORT_DAYS} days`, 'to');
@@ -87,8 +88,8 @@ export async function buildReport(store: UsageStore, o: ReportOptions): Promise<
       const c = counters();
       for (const k of USAGE_OUTCOMES) c[k] = r.counts[k];
       breakdown.push({ date, channel: r.channel, caller: r.caller, template: r.template, ...finish(c, o.pricing[r.channel]) });
-      let d = perChannel.get(r.channel);
-      if (!d) perChannel.set(r.channel, (d = counters()));
+      const d = perChannel.get(r.channel) ?? counters();
+      perChannel.set(r.channel, d);
       for (const k of USAGE_OUTCOMES) {
         d[k] += r.counts[k];
         totals[r.channel][k] += r.counts[k];

@@ -8,7 +8,7 @@ import { RedisStore } from '#shared/store/redis';
 import { createRedisClient } from '#shared/store/redis-connection';
 import type { Store } from '#shared/store/types';
 import type { RuntimeOptions } from '#shared/runtime';
-import { asBuffer, asHttpResult, captureLogs, fcContext, httpEvent } from '../support/fc.ts';
+import { asHttpResult, captureLogs, fcContext, httpEvent } from '../support/fc.ts';
 import { type FakeProvider, startFakeProvider, TEST_APPCODE } from '../support/fake-provider.ts';
 import { SPECS } from '../support/functions.ts';
 import { deleteKeys, REDIS_URL } from '../support/redis.ts';
@@ -68,7 +68,10 @@ function build(
 }
 
 let n = 0;
-const phone = () => `1398${String(process.pid % 1000).padStart(3, '0')}${String((n += 1)).padStart(4, '0')}`;
+const phone = () => {
+  n += 1;
+  return `1398${String(process.pid % 1000).padStart(3, '0')}${String(n).padStart(4, '0')}`;
+};
 async function send(fn: ReturnType<typeof build>, body: Record<string, unknown>, path = '/sms') {
   return asHttpResult(await fn(httpEvent({ path, body, headers: { authorization: `Bearer ${KEY}` } }), fcContext()));
 }

@@ -92,7 +92,10 @@ async function http(fn: Fn, who: keyof typeof KEYS | null, method: string, path:
 }
 
 let phoneN = 0;
-const phone = () => `1397${String(process.pid % 1000).padStart(3, '0')}${String((phoneN += 1)).padStart(4, '0')}`;
+const phone = () => {
+  phoneN += 1;
+  return `1397${String(process.pid % 1000).padStart(3, '0')}${String(phoneN).padStart(4, '0')}`;
+};
 const sms = (p: string, extra: Record<string, unknown> = {}) => ({ phone: p, skin: '1', params: ['1234'], ...extra });
 
 const stores: Array<[string, () => { store: Store; prefix?: string }]> = [
@@ -271,20 +274,32 @@ describe.each(stores)('usage and job fates with the %s store', (storeName, makeS
       expect(nowJson.totals.sms.scheduled).toBe(2);
       const run = promisify(execFile);
       const env = { ...process.env, REDIS_URL, TEMPLATES_FILE: '' };
-      const csvOut = await run('npx', ['tsx', 'scripts/usage.ts', '--from', DAY, '--to', DAY, '--csv', '--prefix', prefix as string], {
-        env,
-        timeout: 60_000,
-      });
+      const csvOut = await run(
+        process.execPath,
+        ['--import', 'tsx', 'scripts/usage.ts', '--from', DAY, '--to', DAY, '--csv', '--prefix', prefix as string],
+        {
+          env,
+          timeout: 60_000,
+        },
+      );
       expect(csvOut.stdout).toBe(now.body);
-      const jsonOut = await run('npx', ['tsx', 'scripts/usage.ts', '--from', DAY, '--to', DAY, '--json', '--prefix', prefix as string], {
-        env,
-        timeout: 60_000,
-      });
+      const jsonOut = await run(
+        process.execPath,
+        ['--import', 'tsx', 'scripts/usage.ts', '--from', DAY, '--to', DAY, '--json', '--prefix', prefix as string],
+        {
+          env,
+          timeout: 60_000,
+        },
+      );
       expect(JSON.parse(jsonOut.stdout).totals).toEqual(nowJson.totals);
-      const tableOut = await run('npx', ['tsx', 'scripts/usage.ts', '--from', DAY, '--to', DAY, '--prefix', prefix as string], {
-        env,
-        timeout: 60_000,
-      });
+      const tableOut = await run(
+        process.execPath,
+        ['--import', 'tsx', 'scripts/usage.ts', '--from', DAY, '--to', DAY, '--prefix', prefix as string],
+        {
+          env,
+          timeout: 60_000,
+        },
+      );
       const totalLine = tableOut.stdout.split('\n').find((l) => l.includes('total') && l.includes('sms')) ?? '';
       const numbers = totalLine
         .split('│')
