@@ -142,6 +142,9 @@ export class MemoryUsage implements UsageStore {
     if (!d) {
       d = new Map();
       this.#days.set(day, d);
+      // Kept as long as Redis keeps them (USAGE_TTL_S): a long-lived process does not grow for ever.
+      const oldest = beijingDay(Date.parse(`${day}T00:00:00Z`) - USAGE_TTL_S * 1000);
+      for (const k of this.#days.keys()) if (k < oldest) this.#days.delete(k);
     }
     return d;
   }

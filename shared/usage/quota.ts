@@ -133,7 +133,15 @@ export class QuotaWatch {
     const local = `${day}|${channel}`;
     if (this.#lowDone.has(local)) return;
     this.#lowDone.add(local);
-    if (!(await this.deps.store.markOnce(day, `quota-low|${channel}`))) return;
+    let first: boolean;
+    try {
+      first = await this.deps.store.markOnce(day, `quota-low|${channel}`);
+    } catch {
+      // The store is down: try again on a later send (the marker keeps it to once a day).
+      this.#lowDone.delete(local);
+      return;
+    }
+    if (!first) return;
     const text = `fc-notify: ${channel} package low, ${q.remaining} of ${q.purchased} calls left (${Math.round(q.remainingRatio * 100)}%)`;
     logger.error({ event: 'quota-low', channel, ...q }, text);
     await this.deps.alert?.(channel, 'quota-low', text, logger);
