@@ -9,8 +9,8 @@ export default defineConfig({
     // Integration tests start real servers on ephemeral ports; 2 cores on CI.
     maxWorkers: 2,
     globalSetup: ['test/support/global-setup.ts'],
-    // Only `npm run test:coverage` (vitest --coverage) collects coverage and checks the thresholds;
-    // `npm test` does not pay for the instrumentation.
+    // `npm test` (what .ci/run runs) collects coverage and checks the thresholds: a change that
+    // lowers coverage fails CI. The whole `npm test` took 2 min 45 s here (2 cores, shared).
     coverage: {
       provider: 'v8',
       include: ['shared/**/*.ts', 'functions/**/*.ts'],
@@ -18,9 +18,9 @@ export default defineConfig({
       exclude: ['shared/generated/**'],
       reporter: ['text-summary', 'text', 'html', 'json-summary'],
       reportsDirectory: 'coverage',
-      // Just under the level measured when coverage was introduced (lines 96.17, statements 93.88,
-      // branches 86.87, functions 94.87 %): a change that lowers it fails `npm run test:coverage`.
-      thresholds: { lines: 95.7, statements: 93.4, branches: 86.4, functions: 94.4 },
+      // Just under the level measured after the structure work (lines 96.56, statements 94.56,
+      // branches 87.46, functions 95.17 %; 94.87 functions when coverage was introduced).
+      thresholds: { lines: 96.0, statements: 94.0, branches: 87.0, functions: 94.8 },
     },
   },
 });

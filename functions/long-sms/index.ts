@@ -1,8 +1,8 @@
-import { createFunction } from '#shared/app';
-import { makeSender, makeStore } from '#shared/sending';
-import { cancelRoute, healthRoute, sendRoute } from '#shared/routes/send';
+import { createFunction } from '#shared/fc/app';
+import { cancelRoute, healthRoute, sendRoute } from '#shared/fc/routes/send';
+import { jobRoute, usageRoute } from '#shared/fc/routes/usage';
+import { makeSender, makeStore } from '#shared/fc/sending';
 import { openapiRoute } from '#shared/openapi/route';
-import { jobRoute, usageRoute } from '#shared/routes/usage';
 
 export const handler = createFunction({
   name: 'long-sms',

@@ -1,8 +1,8 @@
-import { createFunction } from '#shared/app';
+import { createFunction } from '#shared/fc/app';
+import { healthRoute } from '#shared/fc/routes/send';
+import { jobRoute, usageRoute } from '#shared/fc/routes/usage';
+import { validateRoute } from '#shared/fc/routes/validate';
 import { openapiRoute } from '#shared/openapi/route';
-import { healthRoute } from '#shared/routes/send';
-import { jobRoute, usageRoute } from '#shared/routes/usage';
-import { validateRoute } from '#shared/routes/validate';
 import { makeStore } from '#shared/store/factory';
 
 // Usage and job lookups (issue 13) read the same store as the sending functions (REDIS_URL), for the console page.

@@ -1,12 +1,12 @@
 import { DEFAULT_SCHEDULE_LIMITS } from '../config.ts';
 import { InvalidRequestError, NotifyError } from '../errors.ts';
+import type { Runtime } from '../fc/runtime.ts';
 import { limitMessage, limitRules } from '../guards/rate-limit.ts';
 import type { Job } from '../jobs.ts';
 import { maskPhone } from '../phone.ts';
-import type { Runtime } from '../runtime.ts';
 import type { ScheduledJob } from '../store/types.ts';
-import { toScheduled } from './batch.ts';
 import { countLater, usageEvent } from '../usage/recorder.ts';
+import { toScheduled } from './batch.ts';
 
 /**
  * Scheduling a job for its `sendAt` (docs/limits.md, "Scheduled jobs"):
@@ -93,4 +93,14 @@ export async function scheduleJob(rt: Runtime, r: ScheduleRequest): Promise<Sche
   }
   countLater(rt.store, usageEvent(r.job, r.caller, 'scheduled', now), rt.logger); // issue 13
   return entry;
+}
+
+/**
+ * The scheduling rule, written once: a job whose `sendAt` lies in the future is scheduled for
+ * that time (HTTP and triggers alike); a `sendAt` now or past is sent at once. Returns the due time.
+ */
+export function dueTimeOf(job: { sendAt?: string | undefined }, now: number): number | undefined {
+  if (job.sendAt === undefined) return undefined;
+  const due = Date.parse(job.sendAt);
+  return due > now ? due : undefined;
 }

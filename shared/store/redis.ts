@@ -1,5 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import { USAGE_INCR_LUA, type UsageEvent, type UsageWrite, usageIncrArgs, usageKey } from '../usage/counters.ts';
+import { legacyScheduleKeys, scheduleKey, scheduleKeys } from './keys.ts';
+import { scriptedClient } from './redis-connection.ts';
 import {
   type ClaimResult,
   type PeekResult,
@@ -9,9 +12,6 @@ import {
   type Store,
   type StoredOutcome,
 } from './types.ts';
-import { legacyScheduleKeys, scheduleKey, scheduleKeys } from './keys.ts';
-import { USAGE_INCR_LUA, type UsageEvent, type UsageWrite, usageIncrArgs, usageKey } from '../usage/counters.ts';
-import { scriptedClient } from './redis-connection.ts';
 
 /**
  * The store in Redis, shared by every FC instance. Claims are `SET NX PX` with a random token;

@@ -1,6 +1,5 @@
 import type { Outcome, SendContext, Sender } from '../core/send.ts';
-import { NotifyError } from '../errors.ts';
-import { GuardRefusal } from '../guards/errors.ts';
+import { GuardRefusal, NotifyError } from '../errors.ts';
 import { type Job, parseJob } from '../jobs.ts';
 import { errorFields, type Logger } from '../log.ts';
 import { maskPhone } from '../phone.ts';

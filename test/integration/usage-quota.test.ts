@@ -1,15 +1,15 @@
 import { randomBytes } from 'node:crypto';
-import { createServer, type Server, type Socket, connect } from 'node:net';
+import { connect, createServer, type Server, type Socket } from 'node:net';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createFunction } from '#shared/app';
+import { createFunction } from '#shared/fc/app';
+import type { RuntimeOptions } from '#shared/fc/runtime';
 import { MemoryStore } from '#shared/store/memory';
 import { RedisStore } from '#shared/store/redis';
 import { createRedisClient } from '#shared/store/redis-connection';
 import type { Store } from '#shared/store/types';
-import type { RuntimeOptions } from '#shared/runtime';
-import { asHttpResult, captureLogs, fcContext, httpEvent } from '../support/fc.ts';
 import { type FakeProvider, startFakeProvider, TEST_APPCODE } from '../support/fake-provider.ts';
+import { asHttpResult, captureLogs, fcContext, httpEvent } from '../support/fc.ts';
 import { SPECS } from '../support/functions.ts';
 import { deleteKeys, REDIS_URL } from '../support/redis.ts';
 

@@ -1,12 +1,12 @@
+import { InvalidRequestError, NotifyError, storeUnavailable } from '../../errors.ts';
+import type { Channel } from '../../jobs.ts';
+import { FIELD_LIMITS } from '../../jobs.ts';
+import { errorFields } from '../../log.ts';
+import { DEFAULT_PRICES } from '../../templates/catalog.ts';
+import { buildReport, reportCsv } from '../../usage/report.ts';
 import { type HttpResponse, json, type Route } from '../adapters/http.ts';
-import { InvalidRequestError, NotifyError, storeUnavailable } from '../errors.ts';
 import { isOperator, lookupJob } from '../jobs-lookup.ts';
-import type { Channel } from '../jobs.ts';
-import { LIMITS } from '../jobs.ts';
-import { errorFields } from '../log.ts';
 import type { Runtime } from '../runtime.ts';
-import { DEFAULT_PRICES } from '../templates/catalog.ts';
-import { buildReport, reportCsv } from '../usage/report.ts';
 
 /** Issue 13 routes (docs/usage.md): GET /usage for OPS_CALLERS, GET /<channel>/<idempotencyKey> for a job's fate. */
 
@@ -75,8 +75,8 @@ export function jobRoute(channel: Channel): Route {
       } catch {
         throw new InvalidRequestError('idempotencyKey in the path is not valid percent-encoding', '(path)');
       }
-      if (key.length === 0 || key.length > LIMITS.idempotencyKeyLength) {
-        throw new InvalidRequestError(`idempotencyKey must be 1-${LIMITS.idempotencyKeyLength} characters`, '(path)');
+      if (key.length === 0 || key.length > FIELD_LIMITS.idempotencyKeyLength) {
+        throw new InvalidRequestError(`idempotencyKey must be 1-${FIELD_LIMITS.idempotencyKeyLength} characters`, '(path)');
       }
       const callerParam = req.query.caller === undefined || req.query.caller === '' ? undefined : req.query.caller;
       try {

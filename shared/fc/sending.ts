@@ -1,18 +1,18 @@
-import { createSender } from './core/send.ts';
-import { quietHoursGuard } from './guards/quiet-hours.ts';
-import { createQuota } from './guards/rate-limit.ts';
-import { recipientGuard } from './guards/recipient.ts';
-import { catalogKindOf } from './guards/template-kind.ts';
-import { MemoryLimiter } from './limits/memory.ts';
-import { RedisLimiter } from './limits/redis.ts';
-import { createProviderClient } from './provider/client.ts';
-import { signatureAuthenticator } from './provider/signature.ts';
+import type { Sender } from '../core/send.ts';
+import { createSender } from '../core/send.ts';
+import { quietHoursGuard } from '../guards/quiet-hours.ts';
+import { createQuota } from '../guards/rate-limit.ts';
+import { recipientGuard } from '../guards/recipient.ts';
+import { catalogKindOf } from '../guards/template-kind.ts';
+import { MemoryLimiter } from '../limiter/memory.ts';
+import { RedisLimiter } from '../limiter/redis.ts';
+import { createProviderClient } from '../provider/client.ts';
+import { signatureAuthenticator } from '../provider/signature.ts';
+import { redisConnection } from '../store/redis-connection.ts';
+import { createCatalogResolver } from '../templates/resolve.ts';
+import { QuotaWatch } from '../usage/quota.ts';
+import { createAlertSender, createUsageHooks } from '../usage/recorder.ts';
 import type { MakeSender } from './runtime.ts';
-import { redisConnection } from './store/redis-connection.ts';
-import { createCatalogResolver } from './templates/resolve.ts';
-import type { Sender } from './core/send.ts';
-import { QuotaWatch } from './usage/quota.ts';
-import { createAlertSender, createUsageHooks } from './usage/recorder.ts';
 
 /**
  * The sending half of a runtime: provider client (AppCode or signature), guards (recipient policy,
@@ -20,7 +20,7 @@ import { createAlertSender, createUsageHooks } from './usage/recorder.ts';
  * sending functions, so template-validate's bundle carries none of it.
  */
 // Issue 13: moved to store/factory.ts, so template-validate (usage and job lookups) builds the same store.
-export { makeStore } from './store/factory.ts';
+export { makeStore } from '../store/factory.ts';
 
 export const makeSender: MakeSender = ({ config, catalog, store, now, options }) => {
   const c = config.credentials;

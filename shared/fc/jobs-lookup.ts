@@ -1,9 +1,9 @@
-import { NotifyError } from './errors.ts';
-import { sha256 } from './hash.ts';
-import type { Channel } from './jobs.ts';
-import { maskPhone } from './phone.ts';
+import { NotifyError } from '../errors.ts';
+import { sha256 } from '../hash.ts';
+import type { Channel } from '../jobs.ts';
+import { maskPhone } from '../phone.ts';
+import type { StoredOutcome } from '../store/types.ts';
 import type { Runtime } from './runtime.ts';
-import type { StoredOutcome } from './store/types.ts';
 
 /**
  * A job's fate (issue 13, docs/usage.md): `GET /sms/<idempotencyKey>`, `GET /voice/<idempotencyKey>`.
