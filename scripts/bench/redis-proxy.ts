@@ -10,6 +10,8 @@ import { connect, createServer, type Server, type Socket } from 'node:net';
 export interface CountingProxy {
   readonly url: string;
   writes(): number;
+  /** Writes sent when nothing the client sent before was still unanswered: sequential round trips. */
+  roundTrips(): number;
   /** Command names (upper case) since the last reset, in the order the client sent them. */
   commands(): string[];
   reset(): void;
@@ -19,8 +21,10 @@ export interface CountingProxy {
 
 /** Counts complete top-level RESP arrays in a client stream, keeping the first word of each. */
 class RespCounter {
-  private buf = Buffer.alloc(0);
+  private buf: Buffer = Buffer.alloc(0);
   readonly names: string[] = [];
+  /** Commands parsed since the connection opened (never reset: compared with the replies). */
+  total = 0;
 
   push(chunk: Buffer): void {
     this.buf = this.buf.length === 0 ? chunk : Buffer.concat([this.buf, chunk]);
@@ -40,7 +44,8 @@ class RespCounter {
       // Inline command (not sent by ioredis): one line.
       const nl = b.indexOf('\r\n');
       if (nl < 0) return 0;
-      this.names.push(b.subarray(0, nl).toString().split(' ')[0]!.toUpperCase());
+      this.names.push((b.subarray(0, nl).toString().split(' ')[0] ?? '').toUpperCase());
+      this.total += 1;
       return nl + 2;
     }
     let nl = b.indexOf('\r\n');
@@ -62,6 +67,7 @@ class RespCounter {
       pos = start + len + 2;
     }
     this.names.push(first);
+    this.total += 1;
     return pos;
   }
 
@@ -70,39 +76,74 @@ class RespCounter {
   }
 }
 
+/** Counts complete top-level RESP2 replies in a server stream (nested arrays included). */
+class ReplyCounter {
+  private buf: Buffer = Buffer.alloc(0);
+  replies = 0;
+
+  push(chunk: Buffer): void {
+    this.buf = this.buf.length === 0 ? chunk : Buffer.concat([this.buf, chunk]);
+    for (;;) {
+      const end = skip(this.buf, 0);
+      if (end < 0) return;
+      this.replies += 1;
+      this.buf = this.buf.subarray(end);
+    }
+  }
+}
+
+/** The end of the RESP2/RESP3 value starting at `pos`, or -1 when incomplete (ioredis speaks RESP3 after HELLO). */
+function skip(b: Buffer, pos: number): number {
+  if (pos >= b.length) return -1;
+  const nl = b.indexOf('\r\n', pos);
+  if (nl < 0) return -1;
+  const type = String.fromCharCode(b[pos] as number);
+  const n = Number(b.subarray(pos + 1, nl).toString());
+  // Bulk string, verbatim string, bulk error: a length, then the bytes.
+  if (type === '$' || type === '=' || type === '!') return n < 0 ? nl + 2 : b.length >= nl + 2 + n + 2 ? nl + 2 + n + 2 : -1;
+  // Aggregates: array, set, push (n values), map (n pairs); an attribute (n pairs) precedes a value.
+  const items = type === '*' || type === '~' || type === '>' ? n : type === '%' || type === '|' ? 2 * n : -1;
+  if (items < 0) return nl + 2; // + - : _ # , ( one line
+  let p = nl + 2;
+  for (let i = 0; i < items; i += 1) {
+    p = skip(b, p);
+    if (p < 0) return -1;
+  }
+  return type === '|' ? skip(b, p) : p;
+}
+
 export async function startCountingProxy(upstreamPort: number, delayMs = 0): Promise<CountingProxy> {
   let writes = 0;
   let delay = delayMs;
   const counters = new Set<RespCounter>();
   const sockets = new Set<Socket>();
+  let roundTrips = 0;
   const server: Server = createServer((client) => {
     const up = connect(upstreamPort, '127.0.0.1');
     const counter = new RespCounter();
+    const replies = new ReplyCounter();
     counters.add(counter);
     sockets.add(client).add(up);
-    // Chunks are forwarded in order even when delayed: each waits for the one before.
-    let chain = Promise.resolve();
-    client.on('data', (d) => {
+    // A write that finds every command sent before it answered starts a new sequential round
+    // trip; one sent while others are in flight overlaps them (concurrent, no added latency).
+    // Delayed chunks leave at arrival + delay, in order (one link's latency, not a queue).
+    let lastDue = 0;
+    client.on('data', (d: Buffer) => {
       writes += 1;
+      if (counter.total === replies.replies) roundTrips += 1;
       counter.push(d);
       if (delay <= 0) {
-        chain = chain.then(() => {
-          up.write(d);
-        });
+        up.write(d);
         return;
       }
-      const wait = delay;
-      chain = chain.then(
-        () =>
-          new Promise<void>((r) =>
-            setTimeout(() => {
-              up.write(d);
-              r();
-            }, wait),
-          ),
-      );
+      const due = Math.max(Date.now() + delay, lastDue);
+      lastDue = due;
+      setTimeout(() => up.write(d), due - Date.now());
     });
-    up.pipe(client);
+    up.on('data', (d: Buffer) => {
+      replies.push(d);
+      client.write(d);
+    });
     client.on('error', () => up.destroy());
     up.on('error', () => client.destroy());
     client.on('close', () => {
@@ -116,9 +157,11 @@ export async function startCountingProxy(upstreamPort: number, delayMs = 0): Pro
   return {
     url: `redis://127.0.0.1:${port}`,
     writes: () => writes,
+    roundTrips: () => roundTrips,
     commands: () => [...counters].flatMap((c) => c.names),
     reset: () => {
       writes = 0;
+      roundTrips = 0;
       for (const c of counters) c.reset();
     },
     setDelay: (ms) => {

@@ -18,6 +18,8 @@ export interface SendCounts {
   kind: SendKind;
   commands: number;
   writes: number;
+  /** Sequential round trips: writes sent with nothing earlier still unanswered. */
+  roundTrips: number;
   names: string[];
   /** Extra wall time per send with every client chunk delayed by `delayMs`, in units of delayMs. */
   delayedRoundTrips?: number;
@@ -80,16 +82,16 @@ export async function measureRedisSends(
     for (const kind of options.kinds ?? SEND_KINDS) {
       await once(kind);
       await sleep(settleMs);
-      const samples: { writes: number; names: string[]; ms: number }[] = [];
+      const samples: { writes: number; roundTrips: number; names: string[]; ms: number }[] = [];
       for (let i = 0; i < runs; i += 1) {
         proxy.reset();
         const { ms } = await once(kind);
         await sleep(settleMs);
-        samples.push({ writes: proxy.writes(), names: proxy.commands(), ms });
+        samples.push({ writes: proxy.writes(), roundTrips: proxy.roundTrips(), names: proxy.commands(), ms });
       }
       samples.sort((a, b) => a.names.length - b.names.length);
-      const mid = samples[Math.floor(samples.length / 2)]!;
-      const result: SendCounts = { kind, commands: mid.names.length, writes: mid.writes, names: mid.names };
+      const mid = samples[Math.floor(samples.length / 2)] as (typeof samples)[number];
+      const result: SendCounts = { kind, commands: mid.names.length, writes: mid.writes, roundTrips: mid.roundTrips, names: mid.names };
       if (options.delayMs) {
         proxy.setDelay(options.delayMs);
         const delayed: number[] = [];

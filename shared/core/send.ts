@@ -299,11 +299,36 @@ export function createSender(deps: SenderDeps): Sender {
 
       if (pending.size > 0) await flushPending(ctx.logger);
 
-      if (storeKey !== null && key !== null) {
+      // Issue 15: the claim and the limits go to the store together (one round trip of latency,
+      // not two). A claim that is not taken (replay, duplicate, stale, store down) gives back what
+      // the limits reserved and ignores their refusal: a replay is never counted or refused by a limit.
+      const claimed =
+        storeKey !== null && key !== null
+          ? deps.store.claim(storeKey, fp, ctx.claimTtlMs ?? DEFAULT_CLAIM_TTL_MS, OUTCOME_TTL_MS).then(
+              (value) => ({ ok: true as const, value }),
+              (err: unknown) => ({ ok: false as const, err }),
+            )
+          : undefined;
+      const reserved = deps.quota?.reserve(job, ctx).then(
+        (value) => ({ ok: true as const, value }),
+        (err: unknown) => ({ ok: false as const, err }),
+      );
+      const giveBack = async () => {
+        const r = await reserved;
+        if (r?.ok)
+          await r.value().catch((err: unknown) =>
+            ctx.logger.warn({ event: 'limit-refund-failed', ...ids, err: errorFields(err) }, 'could not give a send back to the limits'),
+          );
+      };
+
+      if (storeKey !== null && key !== null && claimed) {
         let claim: Awaited<ReturnType<Store['claim']>>;
         try {
-          claim = await deps.store.claim(storeKey, fp, ctx.claimTtlMs ?? DEFAULT_CLAIM_TTL_MS, OUTCOME_TTL_MS);
+          const c = await claimed;
+          if (!c.ok) throw c.err;
+          claim = c.value;
         } catch (err) {
+          await giveBack();
           report(
             ctx,
             'error',
@@ -313,6 +338,7 @@ export function createSender(deps: SenderDeps): Sender {
           throw storeUnavailable(err);
         }
         if (claim.kind === 'done' || claim.kind === 'in-progress') {
+          await giveBack();
           const otherFp = claim.kind === 'done' ? claim.outcome.fingerprint : claim.fingerprint;
           if (otherFp !== fp) {
             throw new NotifyError('INVALID_REQUEST', 'idempotencyKey was already used for a different job within 24 h; use a new key');
@@ -358,9 +384,11 @@ export function createSender(deps: SenderDeps): Sender {
       }
 
       let refund: (() => Promise<void>) | undefined;
-      if (deps.quota) {
+      if (reserved) {
         try {
-          refund = await deps.quota.reserve(job, ctx);
+          const r = await reserved;
+          if (!r.ok) throw r.err;
+          refund = r.value;
         } catch (err) {
           if (storeKey !== null && token !== undefined) await release(storeKey, token, ctx, ids);
           // Refusals (429 and deferrals) are NotifyErrors; anything else is the limiter's store failing.
