@@ -15,7 +15,9 @@ export async function benchRedis(): Promise<{ ok: boolean; lines: string[] }> {
   fake.fallback = { kind: 'vendor', code: 'OK', message: '发送成功' };
   try {
     const rows = await measureRedisSends(redis.port, fake, { runs: 3, delayMs: 10 });
-    const lines = ['Redis round trips per send (median of 3; round trips = client writes sent with nothing unanswered; writes = all client write bursts; delayed = extra wall time / 10 ms delay):'];
+    const lines = [
+      'Redis round trips per send (median of 3; round trips = client writes sent with nothing unanswered; writes = all client write bursts; delayed = extra wall time / 10 ms delay):',
+    ];
     let ok = true;
     for (const r of rows) {
       const pass = r.roundTrips <= GOAL.roundTrips && r.commands <= GOAL.commands;

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomInt } from 'node:crypto';
 import { createFunction } from '../../shared/fc/app.ts';
 import { testCatalog } from '../../test/support/catalog.ts';
 import { TEST_APPCODE } from '../../test/support/fake-provider.ts';
@@ -25,6 +25,13 @@ export interface SendCounts {
   delayedRoundTrips?: number;
 }
 
+// Every send goes to a new phone (the default per-phone interval would refuse a second one).
+let n = randomInt(0, 5000);
+const phone = () => {
+  n += 1;
+  return `1397${String(process.pid % 1000).padStart(3, '0')}${String(n % 10_000).padStart(4, '0')}`;
+};
+
 export const SEND_KINDS: SendKind[] = ['keyed', 'unkeyed', 'verification-template', 'voice', 'verify-start'];
 const KEY = 'bench-redis-caller-key-0123456789';
 
@@ -50,11 +57,6 @@ export async function measureRedisSends(
   const catalog = testCatalog();
   const sms = createFunction(SPECS['long-sms'], { env, catalog, retryDelayMs: 5 });
   const voice = createFunction(SPECS['voice-notify'], { env, catalog, retryDelayMs: 5 });
-  let n = 0;
-  const phone = () => {
-    n += 1;
-    return `1397${String(process.pid % 1000).padStart(3, '0')}${String(n).padStart(4, '0')}`;
-  };
   const idem = () => randomBytes(8).toString('hex');
   const requests: Record<SendKind, () => { fn: typeof sms; path: string; body: Record<string, unknown> }> = {
     keyed: () => ({ fn: sms, path: '/sms', body: { phone: phone(), skin: '4', params: ['您的快递已送达'], idempotencyKey: idem() } }),

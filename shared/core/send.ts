@@ -316,9 +316,11 @@ export function createSender(deps: SenderDeps): Sender {
       const giveBack = async () => {
         const r = await reserved;
         if (r?.ok)
-          await r.value().catch((err: unknown) =>
-            ctx.logger.warn({ event: 'limit-refund-failed', ...ids, err: errorFields(err) }, 'could not give a send back to the limits'),
-          );
+          await r
+            .value()
+            .catch((err: unknown) =>
+              ctx.logger.warn({ event: 'limit-refund-failed', ...ids, err: errorFields(err) }, 'could not give a send back to the limits'),
+            );
       };
 
       if (storeKey !== null && key !== null && claimed) {
