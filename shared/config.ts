@@ -160,6 +160,8 @@ export const DEFAULT_MAX_EVENT_BYTES = 10 * 1024 * 1024;
 export const DEFAULT_MAX_JOBS_PER_EVENT = 1000;
 /** Defaults read where a runtime was built without a config (a broken environment): one place. */
 export const DEFAULT_MAX_BODY_BYTES = 64 * 1024;
+/** FC's default function timeout, used where FC's context does not say (local runs, tests). */
+export const DEFAULT_FUNCTION_TIMEOUT_S = 60;
 export const DEFAULT_UPSTREAM_TIMEOUT_MS = 5000;
 export const DEFAULT_UPSTREAM_RETRIES = 2;
 export const DEFAULT_BATCH_CONCURRENCY = 8;

@@ -5,7 +5,7 @@ import { isRecord } from '../../jobs.ts';
 import { getObjectStream, type OssCredentials, type OssObject, putObjectStream, signingRegion } from '../../oss/client.ts';
 import { byteLines, type CsvOut, CsvReader, LineDecoder, MAX_LINE_BYTES, TOO_LONG } from '../../parse/batch-file.ts';
 import type { FcContext, Runtime } from '../runtime.ts';
-import type { Adapter } from './adapter.ts';
+import { type Adapter, batchDeps } from './adapter.ts';
 import { handleUpload, notifyPrefixOf } from './oss-notify.ts';
 
 export { MAX_LINE_BYTES, parseCsvRecord, splitCsvLine } from '../../parse/batch-file.ts';
@@ -182,7 +182,7 @@ async function handleObject(rec: OssRecord, fc: FcContext, rt: Runtime, started:
     if (chunk.length === 0) return;
     const items = chunk;
     chunk = [];
-    const part = await runBatch(items, fc, rt, { source: 'oss', startedAt: started });
+    const part = await runBatch(items, batchDeps(fc, rt, { source: 'oss', startedAt: started }));
     for (const r of part.results) results.write(resultLine(lineOf.get(r.ref) ?? 0, r));
     lineOf.clear();
     addUp(summary, part);

@@ -7,6 +7,7 @@ import { InvalidRequestError, NotifyError, storeUnavailable } from '../../errors
 import { type Channel, parseJob } from '../../jobs.ts';
 import { errorFields } from '../../log.ts';
 import { maskPhone } from '../../phone.ts';
+import { scheduleDeps } from '../adapters/adapter.ts';
 import { errorResponse, type HttpResponse, json, type Route, readJsonBody } from '../adapters/http.ts';
 
 /** The HTTP answer for an outcome: 200 with the contract's shape when sent, the error otherwise. */
@@ -56,7 +57,7 @@ export function sendRoute(channel: Channel): Route {
         // Horizon, per-caller limits and the pending cap: docs/limits.md.
         let entry: Awaited<ReturnType<typeof scheduleJob>>;
         try {
-          entry = await scheduleJob(rt, { job: { ...job, idempotencyKey: key }, caller, key, dueAt, http: true });
+          entry = await scheduleJob(scheduleDeps(rt), { job: { ...job, idempotencyKey: key }, caller, key, dueAt, http: true });
         } catch (err) {
           if (err instanceof NotifyError) throw err;
           // The store failed (limits or the entry itself): nothing was sent, the entry may still land.
