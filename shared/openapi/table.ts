@@ -14,7 +14,7 @@ import { validateBody } from '../templates/validate.ts';
  * (the bundles embed the generated JSON text instead; a bundle test asserts this module is absent).
  * Request bodies reuse the zod schemas the code validates with (shared/jobs.ts) and the template
  * JSON schema (schemas/templates.schema.json); answers, which the code builds without a schema,
- * are described here and checked against real answers in test/integration/openapi-http.test.ts.
+ * are described here and checked against real answers in test/integration/http-openapi.test.ts.
  */
 
 /** Metadata merged into the generated JSON schema of a zod schema (`id` makes it a component). */
