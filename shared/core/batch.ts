@@ -6,6 +6,7 @@ import { type Channel, type Job, parseJob } from '../jobs.ts';
 import type { Logger } from '../log.ts';
 import { maskPhone } from '../phone.ts';
 import type { ScheduledJob } from '../store/types.ts';
+import { countLater, usageEvent } from '../usage/recorder.ts';
 import { dueTimeOf, expiryOf, type ScheduleDeps, scheduleJob, toScheduled } from './schedule.ts';
 import type { Sender } from './send.ts';
 
@@ -174,7 +175,14 @@ export async function runBatch(items: readonly BatchItem[], deps: BatchDeps, onR
       // Scheduled jobs counted against their caller when they were scheduled (core/schedule.ts):
       // their send counts like a trigger's, so they are not counted twice.
       const fromTrigger = item.caller === undefined || item.scheduled === true;
-      const o = await sender.send(keyed, { requestId: deps.requestId, caller, logger, claimTtlMs: deps.claimTtlMs, fromTrigger });
+      const o = await sender.send(keyed, {
+        requestId: deps.requestId,
+        caller,
+        logger,
+        claimTtlMs: deps.claimTtlMs,
+        fromTrigger,
+        source,
+      });
       const status: JobStatus = o.replayed ? 'replayed' : o.status;
       const retry = o.status === 'failed' && o.error?.retryable === true;
       const result: JobResult = { ...at, status, retry };
@@ -196,6 +204,7 @@ export async function runBatch(items: readonly BatchItem[], deps: BatchDeps, onR
           );
           return { result: { ...at, status: 'failed', retry: true, code: e.code, message: e.message }, job };
         }
+        countLater(deps.store, usageEvent(keyed, caller, 'scheduled', now()), logger); // issue 13
         return {
           result: {
             ...at,

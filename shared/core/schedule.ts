@@ -7,6 +7,7 @@ import type { Limiter } from '../limiter/limiter.ts';
 import type { Logger } from '../log.ts';
 import { maskPhone } from '../phone.ts';
 import type { ScheduledJob, Store } from '../store/types.ts';
+import { countLater, usageEvent } from '../usage/recorder.ts';
 
 /**
  * Scheduling a job for its `sendAt` (docs/limits.md, "Scheduled jobs"):
@@ -114,6 +115,7 @@ export async function scheduleJob(d: ScheduleDeps, r: ScheduleRequest): Promise<
       },
     );
   }
+  countLater(d.store, usageEvent(r.job, r.caller, 'scheduled', now), d.logger); // issue 13
   return entry;
 }
 
