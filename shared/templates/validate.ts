@@ -1,6 +1,7 @@
+import { CHANNELS } from '../channels.ts';
 import { InvalidRequestError } from '../errors.ts';
 import { validateTemplate } from '../generated/catalog-validator.js';
-import { type Job, parseJob } from '../jobs.ts';
+import { type Channel, type Job, parseJob } from '../jobs.ts';
 import { encodeQuery, longSmsRequest, type ProviderRequest, requestUrl, voiceRequest } from '../provider/request.ts';
 import type { Catalog } from './catalog.ts';
 import { schemaFindings } from './catalog-check.ts';
@@ -32,6 +33,9 @@ export interface ValidationAnswer {
 }
 
 const issue = (f: Finding): Issue => ({ path: f.path, rule: f.rule, message: f.message });
+
+/** The channels there are, from their descriptions (shared/channels.ts). */
+const CHANNEL_NAMES = Object.keys(CHANNELS) as Channel[];
 
 function split(findings: readonly Finding[]): Pick<ValidationAnswer, 'valid' | 'errors' | 'warnings'> {
   const errors = findings.filter((f) => f.severity === 'error').map(issue);
@@ -97,7 +101,23 @@ export function dryRunJob(raw: unknown, deps: DryRunDeps): ValidationAnswer {
     };
   }
   const obj = raw as Record<string, unknown>;
-  const channel = obj.channel === 'voice' ? 'voice' : 'sms';
+  // The job's channel from the channel descriptions; a job without one is an SMS job (as POST /sms
+  // takes it), and a name no description has is refused by name, never checked as SMS.
+  const named = obj.channel === undefined ? 'sms' : CHANNEL_NAMES.find((c) => c === obj.channel);
+  if (named === undefined) {
+    return {
+      ...split([
+        {
+          path: 'job.channel',
+          rule: 'schema',
+          message: `channel must be one of ${CHANNEL_NAMES.join(', ')}, got ${JSON.stringify(obj.channel).slice(0, 40)}`,
+          severity: 'error',
+        },
+      ]),
+      ...empty,
+    };
+  }
+  const channel: Channel = named;
   const pre = channel === 'sms' ? rawParamFindings(obj) : [];
   let job: Job;
   try {
