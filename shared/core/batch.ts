@@ -1,6 +1,6 @@
 import pLimit from 'p-limit';
 import { MAX_BATCH_CONCURRENCY } from '../config.ts';
-import { ChannelMismatchError, InvalidRequestError, NotifyError, storeUnavailable } from '../errors.ts';
+import { ChannelMismatchError, InvalidRequestError, NotifyError, scheduleUnsure } from '../errors.ts';
 import { deferral } from '../guards/contract.ts';
 import { type Channel, type Job, parseJob } from '../jobs.ts';
 import type { Logger } from '../log.ts';
@@ -151,10 +151,7 @@ export async function runBatch(items: readonly BatchItem[], deps: BatchDeps, onR
           return { result: { ...at, status: 'poison', retry: false, code: err.code, message: err.message }, job };
         if (err instanceof NotifyError) throw err;
         // The store failed: maybe not scheduled (a stalled store still runs the write later); a redelivery schedules it under the same id, never twice.
-        const e = storeUnavailable(
-          err,
-          'nothing was sent; the job may or may not be scheduled (a slow store still runs the write), so retry with the same idempotencyKey: a retry replaces the entry, never doubles it',
-        );
+        const e = scheduleUnsure(err);
         return { result: { ...at, status: 'failed', retry: true, code: e.code, message: e.message }, job };
       }
       return { result: { ...at, status: 'scheduled', retry: false, id: entry.id, sendAt: job.sendAt }, job };
@@ -198,10 +195,7 @@ export async function runBatch(items: readonly BatchItem[], deps: BatchDeps, onR
         try {
           await deps.store.schedule(entry, { now: now() });
         } catch (err2) {
-          const e = storeUnavailable(
-            err2,
-            'nothing was sent; the job may or may not be scheduled (a slow store still runs the write), so retry with the same idempotencyKey: a retry replaces the entry, never doubles it',
-          );
+          const e = scheduleUnsure(err2);
           return { result: { ...at, status: 'failed', retry: true, code: e.code, message: e.message }, job };
         }
         countLater(deps.store, usageEvent(keyed, caller, 'scheduled', now()), logger); // issue 13

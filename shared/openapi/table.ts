@@ -529,8 +529,7 @@ export const ROUTE_DOCS: readonly RouteDoc[] = [
       accept: (body) => {
         const answer = validateBody(body, {
           catalog: undefined,
-          longSmsUrl: 'https://sms.invalid/largesms',
-          voiceUrl: 'https://voice.invalid/yytz',
+          urls: { sms: 'https://sms.invalid/largesms', voice: 'https://voice.invalid/yytz' },
           now: new Date(),
         });
         if (!answer.valid)

@@ -64,8 +64,8 @@ export function validateTemplateBody(raw: unknown): ValidationAnswer {
 
 export interface DryRunDeps {
   catalog: Catalog | undefined;
-  longSmsUrl: string;
-  voiceUrl: string;
+  /** Each channel's provider URL, for the request a dry run shows. */
+  urls: { readonly [C in Channel]: string };
   now: Date;
 }
 
@@ -140,7 +140,7 @@ export function dryRunJob(raw: unknown, deps: DryRunDeps): ValidationAnswer {
       preview: job.content,
       channel: 'voice',
       cost: price === undefined ? null : { calls: 1, yuanPerCall: price, yuan: price },
-      request: answer.valid ? describeRequest(voiceRequest(deps.voiceUrl, job)) : null,
+      request: answer.valid ? describeRequest(voiceRequest(deps.urls.voice, job)) : null,
       sent: false,
     };
   }
@@ -168,7 +168,7 @@ export function dryRunJob(raw: unknown, deps: DryRunDeps): ValidationAnswer {
     kind: r.template?.kind ?? null,
     // One long-SMS send is billed as one call, whatever its segments (vendor package pricing).
     cost: { calls: 1, yuanPerCall: price, yuan: price },
-    request: answer.valid && r.params ? describeRequest(longSmsRequest(deps.longSmsUrl, { ...job, sign: r.sign }, r.params)) : null,
+    request: answer.valid && r.params ? describeRequest(longSmsRequest(deps.urls.sms, { ...job, sign: r.sign }, r.params)) : null,
     sent: false,
   };
 }

@@ -3,7 +3,7 @@ import { CHANNELS } from '../../channels.ts';
 import { claimTtlMs } from '../../core/idempotency.ts';
 import { dueTimeOf, scheduleJob } from '../../core/schedule.ts';
 import type { Outcome } from '../../core/send.ts';
-import { InvalidRequestError, NotifyError, storeUnavailable } from '../../errors.ts';
+import { InvalidRequestError, NotifyError, scheduleUnsure, storeUnavailable } from '../../errors.ts';
 import { type Channel, parseJob } from '../../jobs.ts';
 import { errorFields } from '../../log.ts';
 import { maskPhone } from '../../phone.ts';
@@ -62,10 +62,7 @@ export function sendRoute(channel: Channel): Route {
           if (err instanceof NotifyError) throw err;
           // The store failed (limits or the entry itself): nothing was sent, the entry may still land.
           Object.assign(log, { storeError: errorFields(err) });
-          throw storeUnavailable(
-            err,
-            'nothing was sent; the job may or may not be scheduled (a slow store still runs the write), so retry with the same idempotencyKey: a retry replaces the entry, never doubles it',
-          );
+          throw scheduleUnsure(err);
         }
         Object.assign(log, { outcome: 'scheduled', scheduledId: entry.id });
         return json(202, {
