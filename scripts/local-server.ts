@@ -27,6 +27,7 @@ function route(path: string): keyof FunctionHandlers | 'healthz' | undefined {
   if (path === '/sms' || path.startsWith('/sms/')) return 'long-sms';
   if (path === '/voice' || path.startsWith('/voice/')) return 'voice-notify';
   if (path === '/templates' || path.startsWith('/templates/')) return 'template-validate';
+  if (path === '/console' || path.startsWith('/console/')) return 'template-validate';
   return undefined;
 }
 

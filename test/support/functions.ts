@@ -5,6 +5,7 @@ import { cancelRoute, healthRoute, sendRoute } from '#shared/routes/send';
 import { validateRoute } from '#shared/routes/validate';
 import { asHttpResult, fcContext, type HttpEventInput, type HttpResult, httpEvent } from './fc.ts';
 import { openapiRoute } from '#shared/openapi/route';
+import { consoleRoutes } from '#shared/console/route';
 
 /** The three functions as functions/*\/index.ts wire them, for tests that cover every route. */
 export const SPECS: Record<'long-sms' | 'voice-notify' | 'template-validate', FunctionSpec> = {
@@ -22,7 +23,7 @@ export const SPECS: Record<'long-sms' | 'voice-notify' | 'template-validate', Fu
     makeStore,
     routes: [sendRoute('voice'), cancelRoute('voice'), healthRoute, openapiRoute],
   },
-  'template-validate': { name: 'template-validate', routes: [validateRoute, healthRoute, openapiRoute] },
+  'template-validate': { name: 'template-validate', routes: [validateRoute, healthRoute, openapiRoute, ...consoleRoutes] },
 };
 
 /** Every route that needs a caller key, with a body that would pass validation. */
