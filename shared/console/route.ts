@@ -104,7 +104,7 @@ export const consoleAssetRoute: Route = {
   public: true,
   async handler(req) {
     const name = req.path.slice('/console/'.length);
-    if (name !== 'app.js' && name !== 'app.css') throw new NotifyError('NOT_FOUND', `no route GET ${req.path.slice(0, 100)}`);
+    if (name !== 'app.js' && name !== 'app.css') throw new NotifyError('NOT_FOUND', 'the console has two files: /console/app.js and /console/app.css');
     return serve(name, req);
   },
 };

@@ -194,11 +194,11 @@ async function onKeySubmit(e: Event): Promise<void> {
   const key = input('key').value.trim();
   const box = $('key-error');
   box.hidden = true;
-  if (!key) return;
+  // An empty key is tried too: the function's own 401 is the clearest answer.
   // One cheap authenticated read proves the key before anything is kept: 401 keeps nothing.
   // 403 means the key is valid but its caller is not an operator (usage and others' jobs are closed).
   try {
-    await api(`/usage?from=${beijingDay(0)}&to=${beijingDay(0)}`, { key });
+    await api(`/usage?from=${beijingDay(0)}&to=${beijingDay(0)}`, { key: key || '' });
   } catch (err) {
     if (!(err instanceof HttpFailure) || err.status !== 403) {
       input('key').value = '';
@@ -252,7 +252,7 @@ function issueTable(answer: ValidationAnswer): HTMLElement {
 
 const yuan = (n: number) => `¥${n.toFixed(4).replace(/0{1,2}$/, '')}`;
 
-function validationView(a: ValidationAnswer): HTMLElement[] {
+function validationView(a: ValidationAnswer, previewLabel: Label): HTMLElement[] {
   const facts = h(
     'div',
     { class: 'facts' },
@@ -262,7 +262,7 @@ function validationView(a: ValidationAnswer): HTMLElement[] {
     h('span', {}, `${t('costPerSend')}: `, h('b', { 'data-fact': 'cost' }, a.cost ? yuan(a.cost.yuan) : '—')),
   );
   const out = [facts, issueTable(a)];
-  if (a.preview !== null) out.push(h('h4', {}, t('preview')), h('div', { class: 'preview', 'data-fact': 'preview' }, a.preview));
+  if (a.preview !== null) out.push(h('h4', {}, t(previewLabel)), h('div', { class: 'preview', 'data-fact': 'preview' }, a.preview));
   return out;
 }
 
@@ -270,12 +270,12 @@ let lastTemplate: ValidationAnswer | undefined;
 let lastJob: ValidationAnswer | undefined;
 
 function renderTemplate(): void {
-  if (lastTemplate) $('template-result').replaceChildren(...validationView(lastTemplate));
+  if (lastTemplate) $('template-result').replaceChildren(...validationView(lastTemplate, 'preview'));
 }
 function renderJob(): void {
   const a = lastJob;
   if (!a) return;
-  const parts = validationView(a);
+  const parts = validationView(a, 'rendered');
   parts.push(h('h4', {}, t('providerRequest')));
   if (a.request) {
     // The provider request as the function would make it. Its Authorization header (the AppCode)
