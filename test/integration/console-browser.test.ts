@@ -21,6 +21,11 @@ import { LIMITS_AND_QUIET_HOURS_OFF, SPECS } from '../support/functions.ts';
  * hostile text, 401 handling. Screenshots go to test-output/ (gitignored).
  */
 
+// page.evaluate callbacks run in the browser; the test is type-checked without the DOM library.
+declare const sessionStorage: { length: number; getItem(k: string): string | null; setItem(k: string, v: string): void };
+declare const localStorage: { length: number };
+declare const document: { cookie: string; documentElement: { lang: string } };
+
 const CHROMIUM = '/usr/bin/chromium';
 const OPS_KEY = 'console-ops-key-0123456789abcdef';
 const WRONG_KEY = 'console-wrong-key-00000000000000';
