@@ -104,7 +104,8 @@ export const consoleAssetRoute: Route = {
   public: true,
   async handler(req) {
     const name = req.path.slice('/console/'.length);
-    if (name !== 'app.js' && name !== 'app.css') throw new NotifyError('NOT_FOUND', 'the console has two files: /console/app.js and /console/app.css');
+    if (name !== 'app.js' && name !== 'app.css')
+      throw new NotifyError('NOT_FOUND', 'the console has two files: /console/app.js and /console/app.css');
     return serve(name, req);
   },
 };

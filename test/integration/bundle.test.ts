@@ -348,7 +348,9 @@ describe('the console page (GET /console) in the bundles', () => {
     // What a browser downloads is what the table reports.
     expect(result.console?.transferredBytes).toBeGreaterThan(1000);
     expect(result.console?.transferredBytes).toBeLessThan(16 * 1024);
-    expect(sizeTable(result)).toMatch(/template-validate GET \/console\s+[\d,]+\s+[\d.]+ KB\s+page: 3 files, [\d.]+ KB raw, [\d.]+ KB transferred \(br\)/);
+    expect(sizeTable(result)).toMatch(
+      /template-validate GET \/console\s+[\d,]+\s+[\d.]+ KB\s+page: 3 files, [\d.]+ KB raw, [\d.]+ KB transferred \(br\)/,
+    );
   });
 
   it('is not in the sending functions: no console code, no embedded page, and /console is no route there', async () => {
@@ -356,7 +358,10 @@ describe('the console page (GET /console) in the bundles', () => {
       const text = readFileSync(b.file, 'utf8');
       const carries = text.includes("frame-ancestors 'none'");
       expect(carries, b.name).toBe(b.name === 'template-validate');
-      expect(b.inputs.some((i) => i.startsWith('shared/console/')), b.name).toBe(b.name === 'template-validate');
+      expect(
+        b.inputs.some((i) => i.startsWith('shared/console/')),
+        b.name,
+      ).toBe(b.name === 'template-validate');
     }
     const { answers } = await invoke(join(elsewhere, 'long-sms'), { SANDBOX: '1', ALLOW_UNAUTHENTICATED: '1' }, [
       { event: httpEvent({ method: 'GET', path: '/console' }) },

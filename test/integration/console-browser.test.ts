@@ -10,8 +10,8 @@ import { CONSOLE_CSP } from '#shared/console/route';
 import { MemoryStore } from '#shared/store/memory';
 import { type LocalServer, startLocalServer } from '../../scripts/local-server.ts';
 import { providerTemplates, testCatalog } from '../support/catalog.ts';
-import { captureLogs } from '../support/fc.ts';
 import { type FakeProvider, startFakeProvider, TEST_APPCODE } from '../support/fake-provider.ts';
+import { captureLogs } from '../support/fc.ts';
 import { LIMITS_AND_QUIET_HOURS_OFF, SPECS } from '../support/functions.ts';
 
 /**
@@ -139,7 +139,9 @@ beforeAll(async () => {
   fake.next({ kind: 'vendor', code: '105', message: '参数个数不匹配' });
   const rejected = await post('/sms', { phone: '13800138002', skin: '1', params: ['9012'], idempotencyKey: 'console-order-3' });
   expect(rejected.status).toBeGreaterThanOrEqual(400);
-  expect((await post('/voice', { phone: '13800138003', content: '您好，您的快递已送达。', idempotencyKey: 'console-call-1' })).status).toBe(200);
+  expect((await post('/voice', { phone: '13800138003', content: '您好，您的快递已送达。', idempotencyKey: 'console-call-1' })).status).toBe(
+    200,
+  );
 
   userDataDir = mkdtempSync(join(tmpdir(), 'fcn-console-chromium-'));
   context = await chromium.launchPersistentContext(userDataDir, {

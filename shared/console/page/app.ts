@@ -9,13 +9,12 @@
  * - the caller key is kept in sessionStorage only after the function accepted it, sent only as an
  *   `X-Api-Key` header to this page's own origin, and forgotten at the first 401.
  */
-import { type Lang, type Label, LABELS } from './i18n.ts';
+import { LABELS, type Label, type Lang } from './i18n.ts';
 
 const KEY_ITEM = 'fcn-console-key';
 const LANG_ITEM = 'fcn-console-lang';
 const STATUSES = ['sent', 'rejected', 'failed', 'unknown'] as const;
 const CHANNELS = ['sms', 'voice'] as const;
-type Status = (typeof STATUSES)[number];
 type Channel = (typeof CHANNELS)[number];
 
 interface Counters {
@@ -224,10 +223,7 @@ function parseExamples(text: string): Record<string, string> | undefined {
 }
 
 function issueTable(answer: ValidationAnswer): HTMLElement {
-  const rows = [
-    ...answer.errors.map((i) => ['error', i] as const),
-    ...answer.warnings.map((i) => ['warning', i] as const),
-  ];
+  const rows = [...answer.errors.map((i) => ['error', i] as const), ...answer.warnings.map((i) => ['warning', i] as const)];
   if (rows.length === 0) return h('p', { class: 'hint' }, t('noFindings'));
   return h(
     'table',
@@ -256,7 +252,11 @@ function validationView(a: ValidationAnswer, previewLabel: Label): HTMLElement[]
   const facts = h(
     'div',
     { class: 'facts' },
-    h('span', {}, h('span', { class: `badge ${a.valid ? 'ok' : 'bad'}`, 'data-valid': String(a.valid) }, a.valid ? t('valid') : t('invalid'))),
+    h(
+      'span',
+      {},
+      h('span', { class: `badge ${a.valid ? 'ok' : 'bad'}`, 'data-valid': String(a.valid) }, a.valid ? t('valid') : t('invalid')),
+    ),
     h('span', {}, `${t('length')}: `, h('b', { 'data-fact': 'length' }, a.length ?? '—')),
     h('span', {}, `${t('segments')}: `, h('b', { 'data-fact': 'segments' }, a.segments ?? '—')),
     h('span', {}, `${t('costPerSend')}: `, h('b', { 'data-fact': 'cost' }, a.cost ? yuan(a.cost.yuan) : '—')),
@@ -396,7 +396,10 @@ function drawChart(u: UsageAnswer): SVGElement {
   const step = Math.max(1, 10 ** Math.floor(Math.log10(max)) * (max / 10 ** Math.floor(Math.log10(max)) > 5 ? 2 : 1));
   for (let v = 0; v <= max; v += step) {
     const y = top + plotH - (v / max) * plotH;
-    svg.append(s('line', { class: 'axis', x1: left, x2: W - 10, y1: y, y2: y }), s('text', { x: left - 4, y: y + 4, 'text-anchor': 'end' }, String(v)));
+    svg.append(
+      s('line', { class: 'axis', x1: left, x2: W - 10, y1: y, y2: y }),
+      s('text', { x: left - 4, y: y + 4, 'text-anchor': 'end' }, String(v)),
+    );
   }
   const labelEvery = Math.ceil(days.length / 15);
   days.forEach((date, i) => {
@@ -441,7 +444,13 @@ function totalsTable(u: UsageAnswer): HTMLElement {
     h(
       'thead',
       {},
-      h('tr', {}, h('th', {}, t('channel')), ...cols.map((c) => h('th', { class: 'num' }, t(c))), h('th', { class: 'num' }, `${t('cost')} (${currency})`)),
+      h(
+        'tr',
+        {},
+        h('th', {}, t('channel')),
+        ...cols.map((c) => h('th', { class: 'num' }, t(c))),
+        h('th', { class: 'num' }, `${t('cost')} (${currency})`),
+      ),
     ),
     h(
       'tbody',
