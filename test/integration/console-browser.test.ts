@@ -304,7 +304,7 @@ describe.skipIf(!haveChromium)('GET /console in headless Chromium', () => {
     await page.selectOption('#l-channel', 'sms');
     await page.fill('#l-key', 'console-order-1');
     await page.click('#lookup-form button[type=submit]');
-    await page.locator('#lookup-result table.job').waitFor();
+    await page.locator('#lookup-result table.job').waitFor({ timeout: 5000 });
     expect(await page.textContent('#lookup-result [data-field=status] td')).toBe('sent');
     expect(await page.textContent('#lookup-result [data-field=attempts] td')).toBe('1');
     expect(await page.textContent('#lookup-result [data-field=source] td')).toBe('http');
@@ -315,7 +315,7 @@ describe.skipIf(!haveChromium)('GET /console in headless Chromium', () => {
     await expect.poll(() => page.textContent('#lookup-result')).toMatch(/^404 NOT_FOUND/);
     await page.fill('#l-key', 'console-order-1');
     await page.click('#lookup-form button[type=submit]');
-    await page.locator('#lookup-result table.job').waitFor();
+    await page.locator('#lookup-result table.job').waitFor({ timeout: 5000 });
     await shot('page-en');
   });
 
