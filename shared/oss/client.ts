@@ -161,7 +161,30 @@ function request(verb: 'GET' | 'PUT' | 'HEAD', o: OssObject, creds: OssCredentia
   // The timeout guards connecting and waiting for an answer only (see responseOf): once a GET's
   // body is flowing it may pause while a chunk is sent, and a PUT of results stays open, idle
   // between chunks, for the whole batch. The function's own timeout bounds both.
-  return lib.request(url, { method: verb, headers, timeout: verb === 'PUT' ? 0 : 30_000 });
+  // The PUT takes a connection of its own (`agent: false`), not one from the keep-alive pool: it
+  // is held for the whole batch and cannot be sent again (its body is not kept), so it must not
+  // land on a pooled connection that OSS closes as idle just as it is reused.
+  return lib.request(url, { method: verb, headers, timeout: verb === 'PUT' ? 0 : 30_000, ...(verb === 'PUT' ? { agent: false } : {}) });
+}
+
+/**
+ * Sends a bodiless request (GET, HEAD) and waits for its answer. A pooled keep-alive connection
+ * that the server closed just as it was reused fails with ECONNRESET ("socket hang up") before any
+ * answer; Node's documented remedy (http `request.reusedSocket`) is to send the request again,
+ * which is safe here: GET and HEAD change nothing. Once, and only then.
+ */
+async function send(verb: 'GET' | 'HEAD', o: OssObject, creds: OssCredentials): Promise<IncomingMessage> {
+  for (let attempt = 1; ; attempt++) {
+    const req = request(verb, o, creds);
+    const pending = responseOf(req);
+    req.end();
+    try {
+      return await pending;
+    } catch (err) {
+      if (attempt === 1 && req.reusedSocket && (err as NodeJS.ErrnoException).code === 'ECONNRESET') continue;
+      throw err;
+    }
+  }
 }
 
 async function failure(res: IncomingMessage, what: string): Promise<OssError> {
@@ -186,10 +209,7 @@ function responseOf(req: http.ClientRequest): Promise<IncomingMessage> {
 
 /** The object's body as a stream (never buffered whole). */
 export async function getObjectStream(o: OssObject, creds: OssCredentials): Promise<Readable> {
-  const req = request('GET', o, creds);
-  const pending = responseOf(req);
-  req.end();
-  const res = await pending;
+  const res = await send('GET', o, creds);
   if (res.statusCode !== 200) throw await failure(res, `GET ${o.bucket}/${o.key}`);
   return res;
 }
@@ -204,6 +224,9 @@ export function putObjectStream(
   const pending = responseOf(req);
   // Without an early listener a failed connection would be an unhandled rejection before end().
   pending.catch(() => undefined);
+  // Start the request now rather than at the first results line (Node sends the headers with the
+  // first write): a connection on which no request has begun is idle to the server, which closes it.
+  req.flushHeaders();
   return {
     write: (text) => {
       req.write(text);
@@ -229,10 +252,7 @@ export interface ObjectHead {
  * gone (404: deleted since the event); any other answer throws OssError.
  */
 export async function headObject(o: OssObject, creds: OssCredentials): Promise<ObjectHead | undefined> {
-  const req = request('HEAD', o, creds);
-  const pending = responseOf(req);
-  req.end();
-  const res = await pending;
+  const res = await send('HEAD', o, creds);
   res.resume();
   if (res.statusCode === 404) return undefined;
   if (res.statusCode !== 200) {

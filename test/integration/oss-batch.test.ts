@@ -295,6 +295,68 @@ describe('OSS trigger edges', () => {
   });
 });
 
+describe('OSS connections kept alive between invocations', () => {
+  // A warm instance reuses pooled connections. The server closes one on which no request starts
+  // within its idle timeout (300 ms here), unannounced. The results PUT is opened
+  // before the batch is read: it must start its request at once, not hold a pooled connection
+  // silent until its first line of results (it failed with "socket hang up" under load).
+  let idleOss: FakeOss;
+  beforeAll(async () => {
+    idleOss = await startFakeOss({ ...CREDS, chunkBytes: 256, idleCloseMs: 300 });
+  });
+  afterAll(() => idleOss.close());
+
+  it('a results PUT on a reused connection survives a read longer than the server idle timeout', async () => {
+    const sms = eventFunction('long-sms', fake, new MemoryStore(), {}, { OSS_ENDPOINT: idleOss.endpoint, LIMIT_PHONE_DAILY: '0' });
+    const job = (phone: string) => JSON.stringify({ phone, skin: '7', params: ['1', '2'] });
+    const warm = `batches/${randomBytes(3).toString('hex')}.jsonl`;
+    idleOss.objects.set(`/notify-bucket/${warm}`, Buffer.from(job('13812390001')));
+    await sms(asBuffer(ossEvent(warm)), ctx()); // leaves its GET and PUT connections in the pool
+    const key = `batches/${randomBytes(3).toString('hex')}.jsonl`;
+    idleOss.objects.set(`/notify-bucket/${key}`, Buffer.from([job('13812390002'), 'x'.repeat(300), job('13812390003')].join('\n')));
+    // The object's first chunk arrives, then the download stalls past the idle timeout.
+    const gate = idleOss.gate(256);
+    const timer = setTimeout(gate.release, 800);
+    idleOss.requests.length = 0;
+    try {
+      await sms(asBuffer(ossEvent(key)), ctx());
+    } finally {
+      clearTimeout(timer);
+    }
+    expect(gate.releasedBy()).toBe('release');
+    expect(idleOss.requests.map((r) => [r.method, r.ok])).toEqual([
+      ['GET', true],
+      ['PUT', true],
+    ]);
+    const results = (idleOss.objects.get(`/notify-bucket/results/${key}.result.jsonl`)?.toString('utf8') ?? '')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l));
+    expect(results.map((r) => [r.line, r.status])).toEqual([
+      [1, 'sent'],
+      [2, 'poison'],
+      [3, 'sent'],
+    ]);
+  });
+  it('a GET on a pooled connection the server has just closed is sent again, once', async () => {
+    const sms = eventFunction('long-sms', fake, new MemoryStore(), {}, { OSS_ENDPOINT: idleOss.endpoint, LIMIT_PHONE_DAILY: '0' });
+    const key = `batches/${randomBytes(3).toString('hex')}.jsonl`;
+    idleOss.objects.set(`/notify-bucket/${key}`, Buffer.from(JSON.stringify({ phone: '13812390004', skin: '7', params: ['1', '2'] })));
+    await sms(asBuffer(ossEvent(key)), ctx()); // a pooled connection to reuse
+    idleOss.dropNextReused();
+    idleOss.requests.length = 0;
+    fake.reset();
+    fake.fallback = { kind: 'vendor', code: 'OK', message: 'ok' };
+    expect(await sms(asBuffer(ossEvent(key, 'other-etag')), ctx())).toMatchObject({ ok: true, total: 1 });
+    // The dropped GET never reached the handler; the second one did, then the PUT.
+    expect(idleOss.requests.map((r) => [r.method, r.ok])).toEqual([
+      ['GET', true],
+      ['PUT', true],
+    ]);
+    expect(fake.requests).toHaveLength(1);
+  });
+});
+
 describe('CSV line splitting', () => {
   it.each([
     ['a,b,c', ['a', 'b', 'c']],

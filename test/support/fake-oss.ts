@@ -22,6 +22,13 @@ export interface FakeOssOptions {
   region?: string;
   /** Bytes per chunk when serving an object (small chunks prove the reader streams). */
   chunkBytes?: number;
+  /**
+   * Close a kept-alive connection on which no new request has started this many ms after the
+   * last response, without announcing it (no `Keep-Alive: timeout=` hint, as OSS sends none):
+   * the client's pool still holds it as reusable. Any HTTP server closes idle connections; a
+   * client that takes a pooled one and sends nothing on it for a while is cut off.
+   */
+  idleCloseMs?: number;
 }
 
 export interface FakeOssRequest {
@@ -50,6 +57,11 @@ export interface FakeOss {
   gate(afterBytes: number): { release: () => void; releasedBy: () => 'release' | 'timeout' | undefined };
   /** The next GET drops its connection after this many body bytes (a connection cut mid-file). */
   cutAfter(bytes: number): void;
+  /**
+   * The next request that arrives on a kept-alive connection (one that served a request before)
+   * finds it closed, unanswered: the server dropped it as idle just as the client reused it.
+   */
+  dropNextReused(): void;
   close(): Promise<void>;
 }
 
@@ -171,9 +183,17 @@ export async function startFakeOss(options: FakeOssOptions): Promise<FakeOss> {
   const requests: FakeOss['requests'] = [];
   const sockets = new Set<Socket>();
   let cutAt: number | undefined;
+  const served = new WeakSet<Socket>();
+  let dropReused = false;
   let gate: { afterBytes: number; wait: Promise<'release' | 'timeout'>; release: () => void; by?: 'release' | 'timeout' } | undefined;
 
   const server = http.createServer(async (req, res) => {
+    if (dropReused && served.has(req.socket)) {
+      dropReused = false;
+      req.socket.destroy();
+      return;
+    }
+    served.add(req.socket);
     const url = new URL(req.url ?? '/', 'http://oss.local');
     const [, bucket = '', ...rest] = url.pathname.split('/');
     const key = rest.map(decodeURIComponent).join('/');
@@ -196,7 +216,11 @@ export async function startFakeOss(options: FakeOssOptions): Promise<FakeOss> {
     }
     if (req.method === 'PUT') {
       const chunks: Buffer[] = [];
-      for await (const c of req) chunks.push(c as Buffer);
+      try {
+        for await (const c of req) chunks.push(c as Buffer);
+      } catch {
+        return; // the client gave up mid-body ("aborted"): nothing stored, no unhandled rejection
+      }
       objects.set(resource, Buffer.concat(chunks));
       res.writeHead(200, { etag: '"fake"' });
       return res.end();
@@ -240,6 +264,16 @@ export async function startFakeOss(options: FakeOssOptions): Promise<FakeOss> {
     sockets.add(s);
     s.on('close', () => sockets.delete(s));
   });
+  const idleClose = options.idleCloseMs;
+  if (idleClose !== undefined) {
+    server.keepAliveTimeout = 0; // no hint and no timer of Node's own: this one decides
+    const timers = new WeakMap<Socket, NodeJS.Timeout>();
+    server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+      const s = req.socket;
+      clearTimeout(timers.get(s));
+      res.once('finish', () => timers.set(s, setTimeout(() => s.destroy(), idleClose).unref()));
+    });
+  }
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   return {
     endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
@@ -259,6 +293,9 @@ export async function startFakeOss(options: FakeOssOptions): Promise<FakeOss> {
     },
     cutAfter(bytes) {
       cutAt = bytes;
+    },
+    dropNextReused() {
+      dropReused = true;
     },
     async close() {
       for (const s of sockets) s.destroy();
