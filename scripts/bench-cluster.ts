@@ -17,10 +17,10 @@
 import { execFile } from 'node:child_process';
 import { randomInt } from 'node:crypto';
 import { promisify } from 'node:util';
-import { DEFAULT_LIMITS, type LimitConfig } from '../shared/config.ts';
+import { DEFAULT_RATE_LIMITS, type LimitConfig } from '../shared/config.ts';
 import { limitRules } from '../shared/guards/rate-limit.ts';
-import type { LimitRule } from '../shared/limits/limiter.ts';
-import { CONSUME_SCRIPT, RedisLimiter } from '../shared/limits/redis.ts';
+import type { LimitRule } from '../shared/limiter/limiter.ts';
+import { CONSUME_SCRIPT, RedisLimiter } from '../shared/limiter/redis.ts';
 import { connectCluster } from '../shared/store/redis-cluster.ts';
 import { REDIS_OPTIONS } from '../shared/store/redis-connection.ts';
 import { startCluster } from '../test/support/redis-cluster.ts';
@@ -28,8 +28,8 @@ import { startCluster } from '../test/support/redis-cluster.ts';
 const SECONDS = Number(process.env.BENCH_SECONDS || 5);
 const INSTANCES = Number(process.env.BENCH_INSTANCES || 4);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY || 16);
-const LIMITS: LimitConfig = {
-  ...DEFAULT_LIMITS,
+const FIELD_LIMITS: LimitConfig = {
+  ...DEFAULT_RATE_LIMITS,
   phoneIntervalS: 0,
   phoneDaily: 1e9,
   callerPerMinute: 1e9,
@@ -43,13 +43,16 @@ const variants: Variant[] = [
   {
     name: 'no-global',
     rules: (phone, caller) =>
-      limitRules({ channel: 'sms', phone, skin: '1', params: [] }, caller, undefined, { ...LIMITS, globalDaily: 0 }),
+      limitRules({ channel: 'sms', phone, skin: '1', params: [] }, caller, undefined, { ...FIELD_LIMITS, globalDaily: 0 }),
   },
-  { name: 'global-1', rules: (phone, caller) => limitRules({ channel: 'sms', phone, skin: '1', params: [] }, caller, undefined, LIMITS) },
+  {
+    name: 'global-1',
+    rules: (phone, caller) => limitRules({ channel: 'sms', phone, skin: '1', params: [] }, caller, undefined, FIELD_LIMITS),
+  },
   {
     name: 'global-8',
     rules: (phone, caller) =>
-      limitRules({ channel: 'sms', phone, skin: '1', params: [] }, caller, undefined, LIMITS).map((r) =>
+      limitRules({ channel: 'sms', phone, skin: '1', params: [] }, caller, undefined, FIELD_LIMITS).map((r) =>
         r.name === 'global-daily' && r.kind === 'window'
           ? { ...r, group: `global:${randomInt(8)}`, key: `global:${randomInt(8)}:day`, limit: Math.ceil(r.limit / 8) }
           : r,
@@ -109,13 +112,17 @@ async function main(): Promise<void> {
       );
       const elapsed = (performance.now() - started) / 1000;
       const after = await Promise.all(cluster.ports.map((p) => nodeStats(cluster.cli, p)));
-      const nodes = cluster.ports.map((p, i) => ({
-        port: p,
-        holdsGlobal: p === globalPort,
-        cpuPct: Math.round(((after[i]!.cpu - before[i]!.cpu) / elapsed) * 1000) / 10,
-        scriptsPerS: Math.round(after[i]!.scripts / elapsed),
-        usecPerScript: after[i]!.scripts ? Math.round((after[i]!.usec / after[i]!.scripts) * 10) / 10 : 0,
-      }));
+      const nodes = cluster.ports.map((p, i) => {
+        const [a, b] = [after[i], before[i]];
+        if (!a || !b) throw new Error(`no stats for node ${p}`);
+        return {
+          port: p,
+          holdsGlobal: p === globalPort,
+          cpuPct: Math.round(((a.cpu - b.cpu) / elapsed) * 1000) / 10,
+          scriptsPerS: Math.round(a.scripts / elapsed),
+          usecPerScript: a.scripts ? Math.round((a.usec / a.scripts) * 10) / 10 : 0,
+        };
+      });
       const row = {
         variant: v.name,
         reservationsPerS: Math.round(done / elapsed),

@@ -5,13 +5,13 @@
  *
  * Options (env): BENCH_COLD_RUNS (default 21 per side), BENCH_WARM_CALLS (1000),
  * BENCH_WARM_WARMUP (2000), BENCH_WARM_RUNS (5 per side), BENCH_BATCH_JOBS (1000),
- * BENCH_PROVIDER_DELAY_MS (50, for the batch only).
+ * BENCH_PROVIDER_DELAY_MS (50, for the batch only), BENCH_ONLY (cold,warm,batch).
  */
 import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { cpus, totalmem } from 'node:os';
+import { cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { build as esbuild } from 'esbuild';
 import { build, ROOT } from './build.ts';
@@ -30,7 +30,12 @@ const BATCH_JOBS = Number(process.env.BENCH_BATCH_JOBS || 1000);
 const PROVIDER_DELAY_MS = Number(process.env.BENCH_PROVIDER_DELAY_MS || 50);
 const BATCH_CONCURRENCY = 8;
 
-const GOALS = { coldRatio: 1.1, warmP50Ratio: 1.1, bundleKb: 320, batchRatio: 1.2 };
+// Issue 6 (first round): cold and warm against the axios baseline, bundle size, batch.
+// Issue 15: cold against the floor (bare Node + one HTTPS GET), and the warm margin (1.05×, was 1.10×).
+const GOALS = { coldRatio: 1.1, coldFloorRatio: 1.3, warmP50Ratio: 1.05, warmSeparateRatio: 1.1, bundleKb: 320, batchRatio: 1.2 };
+/** BENCH_ONLY=cold,warm,batch runs some sections (for working on one); a partial run never passes. */
+const SECTIONS = new Set((process.env.BENCH_ONLY || 'cold,warm,batch').split(',').map((s) => s.trim()));
+const PARTIAL = !['cold', 'warm', 'batch'].every((s) => SECTIONS.has(s));
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -106,6 +111,7 @@ function batchEvent(n: number): string {
 }
 
 async function main(): Promise<void> {
+  const loadBefore = +(loadavg()[0] as number).toFixed(2);
   mkdirSync(OUT, { recursive: true });
   const tlsDir = join(OUT, 'tls');
   mkdirSync(tlsDir, { recursive: true });
@@ -113,6 +119,10 @@ async function main(): Promise<void> {
 
   // Our bundles exactly as `npm run build` makes them; the baseline bundled plainly, same settings.
   const ours = await build({ outdir: join(OUT, 'dist') });
+  // The same long-sms without its V8 code cache (app.cache): measured cold beside it, reported (no goal).
+  const noCache = (await build({ outdir: join(OUT, 'dist-nocache'), functions: ['long-sms'], codeCache: false })).bundles[0] as {
+    file: string;
+  };
   const baselineFile = join(OUT, 'baseline', 'index.js');
   await esbuild({
     entryPoints: [join(ROOT, 'scripts', 'bench', 'baseline-handler.cjs')],
@@ -127,6 +137,19 @@ async function main(): Promise<void> {
   // The repo is "type": "module"; the bundles are CommonJS, as FC loads them.
   writeFileSync(join(OUT, 'baseline', 'package.json'), '{"type":"commonjs"}\n');
   const baselineBytes = readFileSync(baselineFile).length;
+  // The floor: one HTTPS GET with Node's own `https`, nothing else (scripts/bench/floor-handler.cjs).
+  const floorFile = join(OUT, 'floor', 'index.js');
+  await esbuild({
+    entryPoints: [join(ROOT, 'scripts', 'bench', 'floor-handler.cjs')],
+    outfile: floorFile,
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'cjs',
+    minify: true,
+    logLevel: 'error',
+  });
+  writeFileSync(join(OUT, 'floor', 'package.json'), '{"type":"commonjs"}\n');
   const smsBundle = ours.bundles.find((b) => b.name === 'long-sms');
   if (!smsBundle) throw new Error('no long-sms bundle');
 
@@ -152,13 +175,18 @@ async function main(): Promise<void> {
   };
   const runner = (name: string) => join(ROOT, 'scripts', 'bench', name);
 
-  // Cold: alternate ours and baseline so drift on the machine hits both alike.
-  const cold = { ours: [] as number[], baseline: [] as number[] };
-  for (let i = 0; i < COLD_RUNS; i++) {
-    for (const [side, file] of [
-      ['ours', smsBundle.file],
-      ['baseline', baselineFile],
-    ] as const) {
+  // Cold: ours, the baseline and the floor in turn, the order rotating run by run, so drift on the
+  // machine (other processes, CPU frequency) hits all three alike.
+  const cold = { ours: [] as number[], baseline: [] as number[], floor: [] as number[], oursNoCache: [] as number[] };
+  const coldSides = [
+    ['ours', smsBundle.file],
+    ['oursNoCache', noCache.file],
+    ['baseline', baselineFile],
+    ['floor', floorFile],
+  ] as const;
+  for (let i = 0; i < (SECTIONS.has('cold') ? COLD_RUNS : 0); i++) {
+    for (let j = 0; j < coldSides.length; j++) {
+      const [side, file] = coldSides[(i + j) % coldSides.length] as (typeof coldSides)[number];
       const r = await run([runner('cold-runner.cjs'), file, eventFile], env);
       if (r.code !== 0 || r.err.trim().split('\n').at(-1) !== '200')
         throw new Error(`cold run of ${side} failed (${r.code}): ${r.err.slice(0, 300)}`);
@@ -172,7 +200,7 @@ async function main(): Promise<void> {
   // is the median over WARM_RUNS processes.
   type WarmRun = { p50: number; p99: number; mean: number; warmingP50: number };
   const warm: Record<'ours' | 'baseline', WarmRun[]> = { ours: [], baseline: [] };
-  for (let i = 0; i < WARM_RUNS; i++) {
+  for (let i = 0; i < (SECTIONS.has('warm') ? WARM_RUNS : 0); i++) {
     const order = [
       ['ours', smsBundle.file],
       ['baseline', baselineFile],
@@ -185,15 +213,30 @@ async function main(): Promise<void> {
   }
   const medianOf = (runs: WarmRun[], k: keyof WarmRun) => median(runs.map((r) => r[k]));
 
+  // Warm, side by side in one process (scripts/bench/warm-pair-runner.cjs): both bundles loaded,
+  // called in turn call by call, so load from other processes at any moment hits both alike. On a
+  // shared machine this is the figure the goal applies to (separate processes above are reported:
+  // their per-process p50 moved 0.58–4 ms under a load average of 10–15). The ratio per process is
+  // ours p50 / baseline p50 over the same stretch of time; the goal applies to the median of WARM_RUNS.
+  type PairRun = { a: { p50: number; p99: number }; b: { p50: number; p99: number }; ratio: number };
+  const pairs: PairRun[] = [];
+  for (let i = 0; i < (SECTIONS.has('warm') ? WARM_RUNS : 0); i++) {
+    // Which bundle is required first alternates too.
+    const [first, second] = i % 2 === 0 ? [smsBundle.file, baselineFile] : [baselineFile, smsBundle.file];
+    const r = await run([runner('warm-pair-runner.cjs'), first, second, eventFile, String(WARM_CALLS), String(WARM_WARMUP)], env);
+    if (r.code !== 0) throw new Error(`warm pair run failed: ${r.err.slice(0, 300)}`);
+    const p = JSON.parse(r.err.trim().split('\n').at(-1) as string) as PairRun;
+    pairs.push(i % 2 === 0 ? p : { a: p.b, b: p.a, ratio: p.b.p50 / p.a.p50 });
+  }
+
   // Batch: one MNS queue batch through our handler, provider answering after 50 ms.
   provider.state.delayMs = PROVIDER_DELAY_MS;
   provider.state.requests = 0;
   const batchFile = join(OUT, 'batch-event.json');
   writeFileSync(batchFile, batchEvent(BATCH_JOBS));
-  const batchRun = await run([runner('batch-runner.cjs'), smsBundle.file, batchFile], {
-    ...env,
-    BATCH_CONCURRENCY: String(BATCH_CONCURRENCY),
-  });
+  const batchRun = SECTIONS.has('batch')
+    ? await run([runner('batch-runner.cjs'), smsBundle.file, batchFile], { ...env, BATCH_CONCURRENCY: String(BATCH_CONCURRENCY) })
+    : { code: 1, err: 'not run (BENCH_ONLY)' };
   const batch =
     batchRun.code === 0
       ? { ok: true, ms: JSON.parse(batchRun.err.trim().split('\n').at(-1) as string).ms as number, requests: provider.state.requests }
@@ -203,6 +246,8 @@ async function main(): Promise<void> {
   const idealBatchMs = (BATCH_JOBS / BATCH_CONCURRENCY) * PROVIDER_DELAY_MS;
   const coldOurs = median(cold.ours);
   const coldBase = median(cold.baseline);
+  const coldFloor = median(cold.floor);
+  const coldNoCache = median(cold.oursNoCache);
   const wOurs = { p50: medianOf(warm.ours, 'p50'), p99: medianOf(warm.ours, 'p99'), warming: medianOf(warm.ours, 'warmingP50') };
   const wBase = {
     p50: medianOf(warm.baseline, 'p50'),
@@ -211,6 +256,8 @@ async function main(): Promise<void> {
   };
   const results = {
     date: new Date().toISOString(),
+    // The machine is shared: the 1-minute load average before and after the measurements.
+    load: { before: loadBefore, after: loadavg().map((l) => +l.toFixed(2)) },
     machine: { cpus: cpus().length, model: cpus()[0]?.model, memGiB: Math.round(totalmem() / 2 ** 30), node: process.version },
     bundles: Object.fromEntries<{ kb: number; lazy: string[] }>([
       ...ours.bundles.map(
@@ -219,7 +266,16 @@ async function main(): Promise<void> {
       ),
       ['baseline', { kb: +(baselineBytes / 1024).toFixed(1), lazy: [] }] as const,
     ]),
-    cold: { runs: COLD_RUNS, oursMs: +coldOurs.toFixed(1), baselineMs: +coldBase.toFixed(1), ratio: +(coldOurs / coldBase).toFixed(3) },
+    cold: {
+      runs: COLD_RUNS,
+      oursMs: +coldOurs.toFixed(1),
+      baselineMs: +coldBase.toFixed(1),
+      floorMs: +coldFloor.toFixed(1),
+      oursWithoutCodeCacheMs: +coldNoCache.toFixed(1),
+      ratio: +(coldOurs / coldBase).toFixed(3),
+      floorRatio: +(coldOurs / coldFloor).toFixed(3),
+      baselineFloorRatio: +(coldBase / coldFloor).toFixed(3),
+    },
     warm: {
       calls: WARM_CALLS,
       oursP50: +wOurs.p50.toFixed(3),
@@ -234,6 +290,13 @@ async function main(): Promise<void> {
       baselineWarmingP50: +wBase.warming.toFixed(3),
       warmingP50Ratio: +(wOurs.warming / wBase.warming).toFixed(3),
       perRun: { ours: warm.ours.map((r) => +r.p50.toFixed(3)), baseline: warm.baseline.map((r) => +r.p50.toFixed(3)) },
+      // Separate processes (one per side, alternated): reported, no goal.
+      separateP50Ratio: +(wOurs.p50 / wBase.p50).toFixed(3),
+      // Side by side in one process: the goal.
+      pairedOursP50: +median(pairs.map((p) => p.a.p50)).toFixed(3),
+      pairedBaselineP50: +median(pairs.map((p) => p.b.p50)).toFixed(3),
+      pairedRatio: +median(pairs.map((p) => p.ratio)).toFixed(3),
+      pairedPerRun: pairs.map((p) => +p.ratio.toFixed(3)),
     },
     batch: {
       jobs: BATCH_JOBS,
@@ -248,7 +311,17 @@ async function main(): Promise<void> {
   };
   const checks = [
     ['cold first response ≤ 1.10× baseline', results.cold.ratio <= GOALS.coldRatio, `${results.cold.ratio}×`],
-    ['warm p50 ≤ 1.10× baseline', results.warm.p50Ratio <= GOALS.warmP50Ratio, `${results.warm.p50Ratio}×`],
+    ['cold first response ≤ 1.30× floor', results.cold.floorRatio <= GOALS.coldFloorRatio, `${results.cold.floorRatio}×`],
+    [
+      'warm p50 ≤ 1.05× baseline (side by side in one process)',
+      results.warm.pairedRatio <= GOALS.warmP50Ratio,
+      `${results.warm.pairedRatio}×`,
+    ],
+    [
+      'warm p50 ≤ 1.10× baseline (separate processes, first-round goal)',
+      results.warm.separateP50Ratio <= GOALS.warmSeparateRatio,
+      `${results.warm.separateP50Ratio}×`,
+    ],
     ...ours.bundles.map(
       (b) => [`bundle ${b.name} ≤ ${GOALS.bundleKb} KB`, b.bytes <= GOALS.bundleKb * 1024, `${(b.bytes / 1024).toFixed(1)} KB`] as const,
     ),
@@ -272,6 +345,7 @@ async function main(): Promise<void> {
   );
   for (const b of ours.bundles)
     if (b.lazy.length) console.log(line('', `${b.name} loads on demand: ${b.lazy.map((l) => l.module).join(', ')}`));
+  console.log(`load average (1 min): ${results.load.before} before, ${results.load.after[0]} after\n`);
   console.log(
     line(
       'cold first response',
@@ -281,9 +355,24 @@ async function main(): Promise<void> {
   );
   console.log(
     line(
-      'warm p50',
+      '',
+      `floor ${results.cold.floorMs} ms`,
+      `ours/floor ${results.cold.floorRatio}×  baseline/floor ${results.cold.baselineFloorRatio}× (bare Node + one HTTPS GET)`,
+    ),
+  );
+  console.log(line('', `ours without app.cache ${results.cold.oursWithoutCodeCacheMs} ms`, `(V8 code cache off, no goal)`));
+  console.log(
+    line(
+      'warm p50, separate',
       `ours ${results.warm.oursP50} ms`,
       `baseline ${results.warm.baselineP50} ms  ratio ${results.warm.p50Ratio}× (median of ${WARM_RUNS} processes, ${WARM_CALLS} calls after ${WARM_WARMUP})`,
+    ),
+  );
+  console.log(
+    line(
+      'warm p50, side by side',
+      `ours ${results.warm.pairedOursP50} ms`,
+      `baseline ${results.warm.pairedBaselineP50} ms  ratio ${results.warm.pairedRatio}× (median of ${WARM_RUNS} processes; per process ${results.warm.pairedPerRun.join(' ')})`,
     ),
   );
   console.log(line('warm p99', `ours ${results.warm.oursP99} ms`, `baseline ${results.warm.baselineP99} ms`));
@@ -306,8 +395,9 @@ async function main(): Promise<void> {
   );
   console.log('');
   for (const [name, ok, value] of checks) console.log(`${ok ? 'PASS' : 'FAIL'}  ${name}: ${value}`);
+  if (PARTIAL) console.log(`partial run (BENCH_ONLY=${[...SECTIONS].join(',')}): the skipped sections fail`);
   if (!batch.ok) console.log(`batch error: ${batch.error}`);
-  process.exitCode = checks.every(([, ok]) => ok) ? 0 : 1;
+  process.exitCode = !PARTIAL && checks.every(([, ok]) => ok) ? 0 : 1;
 }
 
 main().catch((err) => {

@@ -67,8 +67,8 @@ function event(s: Scenario): Buffer {
 async function child(s: Scenario, file: string): Promise<void> {
   const root = process.env.ROOT ?? process.cwd();
   const url = (p: string) => pathToFileURL(`${root}/${p}`).href;
-  const { createFunction } = (await import(url('shared/app.ts'))) as typeof import('../shared/app.ts');
-  const { makeSender } = (await import(url('shared/sending.ts'))) as typeof import('../shared/sending.ts');
+  const { createFunction } = (await import(url('shared/fc/app.ts'))) as typeof import('../shared/fc/app.ts');
+  const { makeSender } = (await import(url('shared/fc/sending.ts'))) as typeof import('../shared/fc/sending.ts');
   const { setLogDestination } = (await import(url('shared/log.ts'))) as typeof import('../shared/log.ts');
   const { Writable } = await import('node:stream');
   setLogDestination(new Writable({ write: (_c, _e, cb) => cb() }) as never);

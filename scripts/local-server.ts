@@ -2,8 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { FcHandler } from '../shared/app.ts';
-import type { FcContext } from '../shared/runtime.ts';
+import type { FcHandler } from '../shared/fc/app.ts';
+import type { FcContext } from '../shared/fc/runtime.ts';
 
 /**
  * The local stand-in for FC: hosts the three functions at the routes of the design, turns each

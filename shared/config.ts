@@ -2,7 +2,7 @@ import * as z from 'zod/mini';
 import { ConfigError } from './errors.ts';
 
 /**
- * The environment, read once per instance and validated whole (style.md §7).
+ * The environment, read once per instance and validated whole (every problem named at once, not one per deploy).
  * Messages name the variable and never echo a value: several of these are secrets.
  */
 
@@ -134,7 +134,7 @@ export interface Config {
   quietHours: QuietHours | undefined;
 }
 
-export const DEFAULT_LIMITS: LimitConfig = {
+export const DEFAULT_RATE_LIMITS: LimitConfig = {
   phoneIntervalS: 60,
   phoneDaily: 15,
   verificationIntervalS: 60,
@@ -158,6 +158,11 @@ export const DEFAULT_SCHEDULE_LIMITS: ScheduleLimits = { maxPending: 1000, maxDa
 /** 10 MiB: a full EventBridge batch of 100 MNS messages of 64 KB, base64-encoded, fits (docs/limits.md). */
 export const DEFAULT_MAX_EVENT_BYTES = 10 * 1024 * 1024;
 export const DEFAULT_MAX_JOBS_PER_EVENT = 1000;
+/** Defaults read where a runtime was built without a config (a broken environment): one place. */
+export const DEFAULT_MAX_BODY_BYTES = 64 * 1024;
+export const DEFAULT_UPSTREAM_TIMEOUT_MS = 5000;
+export const DEFAULT_UPSTREAM_RETRIES = 2;
+export const DEFAULT_BATCH_CONCURRENCY = 8;
 
 /**
  * The most jobs of one event sent at once. The provider client's socket pool has exactly this
@@ -176,6 +181,17 @@ export const DEFAULT_NOTIFY_PREFIX = { sms: 'notify/sms/', voice: 'notify/voice/
 
 const isOn = (v: string | undefined) => v === '1' || v === 'true';
 const blank = (v: string | undefined) => v === undefined || v.trim() === '';
+
+/**
+ * A folder-like OSS prefix (RESULT_PREFIX, NOTIFY_PREFIX): ends with /, no leading /, no //, no
+ * backslash or C0 control character, at most 200 UTF-16 units. Char codes, not a regex: Biome
+ * refuses control characters in a regex literal.
+ */
+function isFolderPrefix(p: string): boolean {
+  if (p.length === 0 || p.length > 200 || p.startsWith('/') || !p.endsWith('/') || p.includes('//')) return false;
+  for (let i = 0; i < p.length; i++) if (p.charCodeAt(i) < 0x20 || p[i] === '\\') return false;
+  return true;
+}
 
 function checkUrl(name: string, value: string, problems: string[]): void {
   try {
@@ -319,12 +335,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const apiKeys = blank(e.API_KEYS) ? [] : parseApiKeys(e.API_KEYS as string, problems);
   const allowUnauthenticated = apiKeys.length === 0 && isOn(e.ALLOW_UNAUTHENTICATED);
 
-  const upstreamTimeoutMs = Number(e.UPSTREAM_TIMEOUT_MS || 5000);
+  const upstreamTimeoutMs = Number(e.UPSTREAM_TIMEOUT_MS || DEFAULT_UPSTREAM_TIMEOUT_MS);
   if (upstreamTimeoutMs < 100 || upstreamTimeoutMs > 120_000) problems.push('UPSTREAM_TIMEOUT_MS must be between 100 and 120000');
-  const upstreamRetries = Number(e.UPSTREAM_RETRIES || 2);
+  const upstreamRetries = Number(e.UPSTREAM_RETRIES || DEFAULT_UPSTREAM_RETRIES);
   if (upstreamRetries > 5) problems.push('UPSTREAM_RETRIES must be at most 5');
-  const maxBodyBytes = Number(e.MAX_BODY_BYTES || 64 * 1024);
-  const batchConcurrency = Number(e.BATCH_CONCURRENCY || 8);
+  const maxBodyBytes = Number(e.MAX_BODY_BYTES || DEFAULT_MAX_BODY_BYTES);
+  const batchConcurrency = Number(e.BATCH_CONCURRENCY || DEFAULT_BATCH_CONCURRENCY);
   if (batchConcurrency < 1 || batchConcurrency > MAX_BATCH_CONCURRENCY)
     problems.push(`BATCH_CONCURRENCY must be between 1 and ${MAX_BATCH_CONCURRENCY}`);
   if (maxBodyBytes < 1024) problems.push('MAX_BODY_BYTES must be at least 1024');
@@ -345,14 +361,14 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
 
   const num = (v: string | undefined, d: number) => (blank(v) ? d : Number((v as string).trim()));
   const limits: LimitConfig = {
-    phoneIntervalS: num(e.LIMIT_PHONE_INTERVAL_S, DEFAULT_LIMITS.phoneIntervalS),
-    phoneDaily: num(e.LIMIT_PHONE_DAILY, DEFAULT_LIMITS.phoneDaily),
-    verificationIntervalS: num(e.LIMIT_VERIFICATION_INTERVAL_S, DEFAULT_LIMITS.verificationIntervalS),
-    verificationHourly: num(e.LIMIT_VERIFICATION_HOURLY, DEFAULT_LIMITS.verificationHourly),
-    verificationDaily: num(e.LIMIT_VERIFICATION_DAILY, DEFAULT_LIMITS.verificationDaily),
-    callerPerMinute: num(e.LIMIT_CALLER_PER_MINUTE, DEFAULT_LIMITS.callerPerMinute),
-    callerDaily: num(e.LIMIT_CALLER_DAILY, DEFAULT_LIMITS.callerDaily),
-    globalDaily: num(e.LIMIT_GLOBAL_DAILY, DEFAULT_LIMITS.globalDaily),
+    phoneIntervalS: num(e.LIMIT_PHONE_INTERVAL_S, DEFAULT_RATE_LIMITS.phoneIntervalS),
+    phoneDaily: num(e.LIMIT_PHONE_DAILY, DEFAULT_RATE_LIMITS.phoneDaily),
+    verificationIntervalS: num(e.LIMIT_VERIFICATION_INTERVAL_S, DEFAULT_RATE_LIMITS.verificationIntervalS),
+    verificationHourly: num(e.LIMIT_VERIFICATION_HOURLY, DEFAULT_RATE_LIMITS.verificationHourly),
+    verificationDaily: num(e.LIMIT_VERIFICATION_DAILY, DEFAULT_RATE_LIMITS.verificationDaily),
+    callerPerMinute: num(e.LIMIT_CALLER_PER_MINUTE, DEFAULT_RATE_LIMITS.callerPerMinute),
+    callerDaily: num(e.LIMIT_CALLER_DAILY, DEFAULT_RATE_LIMITS.callerDaily),
+    globalDaily: num(e.LIMIT_GLOBAL_DAILY, DEFAULT_RATE_LIMITS.globalDaily),
     action: e.LIMIT_ACTION === 'report' ? 'report' : 'defer',
   };
   if (limits.phoneIntervalS > 86_400) problems.push('LIMIT_PHONE_INTERVAL_S must be at most 86400 (a day)');
@@ -365,17 +381,13 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const resultPrefix = blank(e.RESULT_PREFIX) ? DEFAULT_RESULT_PREFIX : (e.RESULT_PREFIX as string).trim();
   // A folder-like prefix, so results never share a name with a batch file; it must lie outside
   // the OSS trigger prefixes (s.yaml), or every results file would fire the trigger again.
-  if (!/^[^/\\\u0000-\u001f][^\\\u0000-\u001f]{0,199}$/.test(resultPrefix) || !resultPrefix.endsWith('/') || resultPrefix.includes('//')) {
+  if (!isFolderPrefix(resultPrefix)) {
     problems.push('RESULT_PREFIX must be a folder such as results/ (ends with /, no leading /, no //, at most 200 characters)');
   }
   const notifyPrefix = blank(e.NOTIFY_PREFIX) ? undefined : (e.NOTIFY_PREFIX as string).trim();
   if (notifyPrefix !== undefined) {
     // Same shape rule as RESULT_PREFIX; and apart from it, or a result file would be taken for an upload.
-    if (
-      !/^[^/\\\u0000-\u001f][^\\\u0000-\u001f]{0,199}$/.test(notifyPrefix) ||
-      !notifyPrefix.endsWith('/') ||
-      notifyPrefix.includes('//')
-    ) {
+    if (!isFolderPrefix(notifyPrefix)) {
       problems.push('NOTIFY_PREFIX must be a folder such as notify/sms/ (ends with /, no leading /, no //, at most 200 characters)');
     } else if (notifyPrefix.startsWith(resultPrefix) || resultPrefix.startsWith(notifyPrefix)) {
       problems.push(`NOTIFY_PREFIX must not overlap RESULT_PREFIX (${resultPrefix})`);

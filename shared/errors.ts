@@ -1,5 +1,8 @@
+import type { BatchSummary } from './core/batch.ts';
+import type { Channel } from './jobs.ts';
+
 /**
- * Error codes of the public contract (design.md) and the two families of errors:
+ * Error codes of the public contract (openapi.json lists them with their statuses) and the two families of errors:
  * caller mistakes (never retried, message shown) and system faults (message shown only
  * where it is safe; INTERNAL hides detail).
  */
@@ -68,8 +71,8 @@ export class NotifyError extends Error {
 }
 
 /**
- * The caller sent something we cannot use. A different family from system faults
- * (style.md §6): never retried, never logged at error level, message always shown.
+ * The caller sent something we cannot use. A different family from system faults:
+ * never retried, never logged at error level, message always shown.
  */
 export class InvalidRequestError extends NotifyError {
   override name = 'InvalidRequestError';
@@ -114,4 +117,135 @@ export function toNotifyError(err: unknown): NotifyError {
     return new NotifyError('INTERNAL', `function is misconfigured: ${err.message}`);
   }
   return new NotifyError('INTERNAL', 'internal error', { cause: err });
+}
+
+// ---- Errors of the FC layer, the batch runner, the guards and the OSS client: one module, so a
+// newcomer finds every error class (and its code) in one place. ----
+
+/**
+ * 401 with one message whatever went wrong, so a prober learns nothing. Why it failed is kept
+ * for the request's log line only (`authReason`), never the key presented.
+ */
+export class UnauthorizedError extends NotifyError {
+  override name = 'UnauthorizedError';
+  readonly authReason: 'missing' | 'malformed' | 'unknown-key';
+  constructor(reason: UnauthorizedError['authReason']) {
+    super('UNAUTHORIZED', 'missing or invalid API key');
+    this.authReason = reason;
+  }
+}
+
+/**
+ * A guard (rate limit, recipient policy, sending hours) refused a job before anything was
+ * sent. Over HTTP it is answered as is (429/422 with Retry-After). For queued jobs (MNS, OSS,
+ * timers) the batch runner reads `deferral(err)`: `defer` means schedule the job for `retryAt`
+ * (nothing is lost), `report` means record it as refused.
+ */
+export class GuardRefusal extends NotifyError {
+  override name = 'GuardRefusal';
+  /** Which rule refused, e.g. `phone-daily`, `quiet-hours`, `denylist`. */
+  readonly rule: string;
+  /** When the job could be sent; undefined when it never can (policy). */
+  readonly retryAt: Date | undefined;
+  readonly action: 'defer' | 'report';
+
+  constructor(
+    code: ErrorCode,
+    message: string,
+    rule: string,
+    options: { retryAt?: number; now?: number; action?: 'defer' | 'report' } = {},
+  ) {
+    const retryAfter =
+      options.retryAt !== undefined && options.now !== undefined
+        ? Math.max(1, Math.ceil((options.retryAt - options.now) / 1000))
+        : undefined;
+    super(code, message, { retryable: options.retryAt !== undefined, ...(retryAfter !== undefined ? { retryAfter } : {}) });
+    this.rule = rule;
+    this.retryAt = options.retryAt === undefined ? undefined : new Date(options.retryAt);
+    this.action = options.retryAt === undefined ? 'report' : (options.action ?? 'report');
+  }
+}
+
+/** Thrown by the adapter after the batch, so FC/MNS redeliver. The message names counts only. */
+export class BatchRetryError extends Error {
+  override name = 'BatchRetryError';
+  readonly summary: BatchSummary;
+  constructor(summary: BatchSummary) {
+    super(
+      `${summary.retry} of ${summary.total} jobs from ${summary.source} failed in a retryable way; the event is redelivered and jobs already sent are not sent again`,
+    );
+    this.summary = summary;
+  }
+}
+
+/**
+ * A queue hands each message to one consumer (one queue per channel, docs/deploy.md), so a job
+ * for the other channel here was sent to the wrong queue: skipping it would acknowledge it and
+ * lose it. The rest of the batch has been sent; failing the invocation makes EventBridge retry
+ * (those jobs replay from the store, nothing is sent twice) and then move the batch to the
+ * dead-letter queue, where the operator sees the message ids named here.
+ */
+export class MisroutedJobsError extends BatchRetryError {
+  override name = 'MisroutedJobsError';
+  readonly refs: string[];
+  constructor(summary: BatchSummary, refs: string[]) {
+    super(summary);
+    this.refs = refs;
+    const shown = refs.slice(0, 10).join(', ') + (refs.length > 10 ? `, … (${refs.length} in all)` : '');
+    this.message = `${refs.length} of ${summary.total} jobs on this queue are for another channel (misrouted: ${shown}); the invocation fails so EventBridge retries and then dead-letters them; jobs already sent are replayed, not sent again`;
+  }
+}
+
+/**
+ * An event refused whole (over MAX_EVENT_BYTES or MAX_JOBS_PER_EVENT), nothing of it sent. The
+ * invocation fails with it, so the platform retries (each retry is refused at once, before any
+ * work) and then moves the event to the dead-letter queue, where the operator finds it whole to
+ * split and replay (docs/limits.md). The message names sizes and limits only.
+ */
+export class PoisonEventError extends Error {
+  override name = 'PoisonEventError';
+  constructor(
+    message: string,
+    readonly reason: 'too-large' | 'too-many-jobs',
+  ) {
+    super(message);
+  }
+}
+
+/** The body was cut short (connection reset, premature close): the invocation must fail. */
+export class CutShortError extends Error {
+  override name = 'CutShortError';
+}
+
+export class OssError extends Error {
+  override name = 'OssError';
+  constructor(
+    message: string,
+    readonly status: number,
+    readonly ossCode: string | undefined,
+  ) {
+    super(message);
+  }
+}
+
+/** A job addressed to the other channel (one topic feeding both functions). */
+export class ChannelMismatchError extends InvalidRequestError {
+  override name = 'ChannelMismatchError';
+  readonly jobChannel: string;
+  constructor(expected: Channel, actual: string, prefix: string) {
+    super(`${prefix}channel must be "${expected}" for this function, got ${JSON.stringify(actual).slice(0, 40)}`, `${prefix}channel`);
+    this.jobChannel = actual;
+  }
+}
+
+export class CatalogError extends ConfigError {
+  override name = 'CatalogError';
+  readonly problems: string[];
+  constructor(source: string, problems: string[]) {
+    super(
+      `template catalog ${source} is invalid: ${problems.slice(0, 5).join('; ')}${problems.length > 5 ? ` (and ${problems.length - 5} more)` : ''}`,
+      ['TEMPLATES_FILE'],
+    );
+    this.problems = problems;
+  }
 }

@@ -1,11 +1,11 @@
 import * as z from 'zod/mini';
-import { InvalidRequestError } from './errors.ts';
+import { ChannelMismatchError, InvalidRequestError } from './errors.ts';
 import { normalizePhone } from './phone.ts';
 import { parseOrThrow } from './validation.ts';
 
 export type Channel = 'sms' | 'voice';
 
-export const LIMITS = {
+export const FIELD_LIMITS = {
   /** Long SMS: the provider caps the whole text at 200 characters. */
   paramLength: 200,
   paramCount: 20,
@@ -17,18 +17,25 @@ export const LIMITS = {
 } as const;
 
 // C0 controls other than TAB/LF/CR, DEL, and lone surrogates cannot be sent as text.
-const CONTROL = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/;
+// Char codes rather than a regex: Biome refuses control characters in a regex literal.
+function hasControl(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if ((c < 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d) || c === 0x7f) return true;
+  }
+  return false;
+}
 
 const text = (max: number) =>
   z.string().check(
     z.maxLength(max),
-    z.refine((s) => !CONTROL.test(s), { error: 'must not contain control characters' }),
+    z.refine((s) => !hasControl(s), { error: 'must not contain control characters' }),
     z.refine((s) => s.isWellFormed(), { error: 'must be valid Unicode text' }),
   );
 
 const RESERVED_NAMES = new Set(['__proto__', 'constructor', 'prototype']);
 
-const paramValue = text(LIMITS.paramLength).check(
+const paramValue = text(FIELD_LIMITS.paramLength).check(
   z.refine((s) => !s.includes('|'), {
     error: 'must not contain "|": the provider joins parameters with it and cannot escape it',
   }),
@@ -42,17 +49,17 @@ const sendAt = z.string().check(
 
 const common = {
   phone: z.string().check(z.minLength(1, { error: 'is required' })),
-  idempotencyKey: z.optional(text(LIMITS.idempotencyKeyLength).check(z.minLength(1))),
+  idempotencyKey: z.optional(text(FIELD_LIMITS.idempotencyKeyLength).check(z.minLength(1))),
   sendAt: z.optional(sendAt),
 };
 
 export const smsJobSchema = z.strictObject({
   channel: z.optional(z.literal('sms')),
   ...common,
-  skin: text(LIMITS.skinLength).check(z.minLength(1, { error: 'is required' })),
+  skin: text(FIELD_LIMITS.skinLength).check(z.minLength(1, { error: 'is required' })),
   params: z.union(
     [
-      z.array(paramValue).check(z.maxLength(LIMITS.paramCount)),
+      z.array(paramValue).check(z.maxLength(FIELD_LIMITS.paramCount)),
       z.record(
         z.string().check(
           z.regex(/^[\w\u4e00-\u9fff]{1,32}$/),
@@ -65,7 +72,7 @@ export const smsJobSchema = z.strictObject({
     ],
     { error: 'must be an array of strings in template order, or an object of strings by variable name' },
   ),
-  sign: z.optional(text(LIMITS.signLength).check(z.minLength(1))),
+  sign: z.optional(text(FIELD_LIMITS.signLength).check(z.minLength(1))),
 });
 
 export const voiceJobSchema = z.strictObject({
@@ -79,17 +86,8 @@ export type SmsJob = Omit<z.infer<typeof smsJobSchema>, 'channel'> & { channel: 
 export type VoiceJob = Omit<z.infer<typeof voiceJobSchema>, 'channel'> & { channel: 'voice' };
 export type Job = SmsJob | VoiceJob;
 
-/** A job addressed to the other channel (one topic feeding both functions). */
-export class ChannelMismatchError extends InvalidRequestError {
-  override name = 'ChannelMismatchError';
-  readonly jobChannel: string;
-  constructor(expected: Channel, actual: string, prefix: string) {
-    super(`${prefix}channel must be "${expected}" for this function, got ${JSON.stringify(actual).slice(0, 40)}`, `${prefix}channel`);
-    this.jobChannel = actual;
-  }
-}
-
-function isRecord(v: unknown): v is Record<string, unknown> {
+/** A plain object (not null, not an array): the one definition, used by every event guard. */
+export function isRecord(v: unknown): v is Record<string, unknown> {
   return v !== null && typeof v === 'object' && !Array.isArray(v);
 }
 
@@ -115,9 +113,9 @@ export function parseJob(raw: unknown, channel: Channel, prefix = ''): Job {
     return { ...job, channel: 'sms', phone: normalizePhone(job.phone, `${prefix}phone`) };
   }
   const job = parseOrThrow(voiceJobSchema, raw, at);
-  if (job.content.length > LIMITS.voiceContentLength) {
+  if (job.content.length > FIELD_LIMITS.voiceContentLength) {
     throw new InvalidRequestError(
-      `${prefix}content is over ${LIMITS.voiceContentLength} characters`,
+      `${prefix}content is over ${FIELD_LIMITS.voiceContentLength} characters`,
       `${prefix}content`,
       'CONTENT_TOO_LONG',
     );

@@ -52,14 +52,20 @@ export function redactFields<T>(value: T, depth = 0): T {
     let out: unknown[] | undefined;
     value.forEach((v, i) => {
       const r = redactFields(v, depth + 1);
-      if (r !== v) (out ??= [...value])[i] = r;
+      if (r !== v) {
+        out ??= [...value];
+        out[i] = r;
+      }
     });
     return (out ?? value) as T;
   }
   let out: Record<string, unknown> | undefined;
   for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
     const r = REDACTED_KEYS.has(k.toLowerCase()) && v !== undefined ? CENSOR : redactFields(v, depth + 1);
-    if (r !== v) (out ??= { ...(value as Record<string, unknown>) })[k] = r;
+    if (r !== v) {
+      out ??= { ...(value as Record<string, unknown>) };
+      out[k] = r;
+    }
   }
   return (out ?? value) as T;
 }

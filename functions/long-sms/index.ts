@@ -1,6 +1,6 @@
-import { createFunction } from '#shared/app';
-import { makeSender, makeStore } from '#shared/sending';
-import { cancelRoute, healthRoute, sendRoute } from '#shared/routes/send';
+import { createFunction } from '#shared/fc/app';
+import { cancelRoute, healthRoute, sendRoute } from '#shared/fc/routes/send';
+import { makeSender, makeStore } from '#shared/fc/sending';
 import { openapiRoute } from '#shared/openapi/route';
 
 export const handler = createFunction({

@@ -10,7 +10,7 @@ handler(event, { requestId: 'bench-batch', function: { name: 'bench', timeout: 3
     process.exit(0);
   },
   (err) => {
-    process.stderr.write(String(err && err.message));
+    process.stderr.write(String(err?.message));
     process.exit(1);
   },
 );

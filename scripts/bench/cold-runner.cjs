@@ -5,11 +5,11 @@ const { readFileSync } = require('node:fs');
 const { handler } = require(process.argv[2]);
 handler(readFileSync(process.argv[3]), { requestId: 'bench-cold', function: { name: 'bench', timeout: 30 } }).then(
   (res) => {
-    process.stderr.write(`\n${res && res.statusCode}\n`);
+    process.stderr.write(`\n${res?.statusCode}\n`);
     process.exit(0);
   },
   (err) => {
-    process.stderr.write(String(err && err.message));
+    process.stderr.write(String(err?.message));
     process.exit(1);
   },
 );

@@ -18,7 +18,7 @@ const quantile = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor(p 
     const t0 = process.hrtime.bigint();
     const res = await handler(Buffer.from(event), { requestId: `bench-${i}`, function: { name: 'bench', timeout: 30 } });
     const ms = Number(process.hrtime.bigint() - t0) / 1e6;
-    if (!res || res.statusCode !== 200) throw new Error(`answer ${res && res.statusCode}: ${res && res.body}`);
+    if (res?.statusCode !== 200) throw new Error(`answer ${res?.statusCode}: ${res?.body}`);
     if (i >= warmup) times.push(ms);
     else if (i < count) warming.push(ms);
   }
@@ -28,6 +28,6 @@ const quantile = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor(p 
   if (warming.length > 0) out.warmingP50 = quantile(warming, 0.5);
   process.stderr.write(`\n${JSON.stringify(out)}\n`);
 })().catch((err) => {
-  process.stderr.write(String(err && err.message));
+  process.stderr.write(String(err?.message));
   process.exit(1);
 });

@@ -1,6 +1,6 @@
 import { brotliDecompressSync, gzipSync } from 'node:zlib';
-import type { HttpRequest, HttpResponse, Route } from '../adapters/http.ts';
 import { NotifyError } from '../errors.ts';
+import type { HttpRequest, HttpResponse, Route } from '../fc/adapters/http.ts';
 import { buildConsoleAssets, type ConsoleAssets, type ConsoleFile } from './source.ts';
 
 /**

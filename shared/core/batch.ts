@@ -1,13 +1,20 @@
 import pLimit from 'p-limit';
-import { DEFAULT_MAX_JOBS_PER_EVENT, MAX_BATCH_CONCURRENCY } from '../config.ts';
-import { InvalidRequestError, NotifyError, storeUnavailable } from '../errors.ts';
-import { expiryOf, scheduleJob } from './schedule.ts';
+import {
+  DEFAULT_BATCH_CONCURRENCY,
+  DEFAULT_MAX_JOBS_PER_EVENT,
+  DEFAULT_UPSTREAM_RETRIES,
+  DEFAULT_UPSTREAM_TIMEOUT_MS,
+  MAX_BATCH_CONCURRENCY,
+} from '../config.ts';
+import { ChannelMismatchError, InvalidRequestError, NotifyError, PoisonEventError, storeUnavailable } from '../errors.ts';
+import type { FcContext, Runtime } from '../fc/runtime.ts';
+import { deferral } from '../guards/contract.ts';
 import { sha256 } from '../hash.ts';
-import { deferral } from '../guards/errors.ts';
-import { ChannelMismatchError, type Job, parseJob } from '../jobs.ts';
+import { type Job, parseJob } from '../jobs.ts';
 import { maskPhone } from '../phone.ts';
-import type { FcContext, Runtime } from '../runtime.ts';
 import type { ScheduledJob } from '../store/types.ts';
+import { claimTtlMs, DEFAULT_FUNCTION_TIMEOUT_S } from './idempotency.ts';
+import { dueTimeOf, expiryOf, scheduleJob } from './schedule.ts';
 
 /**
  * Runs the jobs of one event (an MNS message, a queue batch, an OSS file, a timer tick) through
@@ -69,18 +76,6 @@ export interface BatchSummary {
   results: JobResult[];
 }
 
-/** Thrown by the adapter after the batch, so FC/MNS redeliver. The message names counts only. */
-export class BatchRetryError extends Error {
-  override name = 'BatchRetryError';
-  readonly summary: BatchSummary;
-  constructor(summary: BatchSummary) {
-    super(
-      `${summary.retry} of ${summary.total} jobs from ${summary.source} failed in a retryable way; the event is redelivered and jobs already sent are not sent again`,
-    );
-    this.summary = summary;
-  }
-}
-
 export interface BatchOptions {
   /** Trigger kind: `mns`, `oss`, `timer`; the store key owner when an item names none. */
   source: string;
@@ -110,22 +105,6 @@ export function maxJobsPerEvent(rt: Runtime): number {
   return rt.config?.maxJobsPerEvent ?? DEFAULT_MAX_JOBS_PER_EVENT;
 }
 
-/**
- * An event refused whole (over MAX_EVENT_BYTES or MAX_JOBS_PER_EVENT), nothing of it sent. The
- * invocation fails with it, so the platform retries (each retry is refused at once, before any
- * work) and then moves the event to the dead-letter queue, where the operator finds it whole to
- * split and replay (docs/limits.md). The message names sizes and limits only.
- */
-export class PoisonEventError extends Error {
-  override name = 'PoisonEventError';
-  constructor(
-    message: string,
-    readonly reason: 'too-large' | 'too-many-jobs',
-  ) {
-    super(message);
-  }
-}
-
 /** Logs (error level, `event-refused`) and throws a PoisonEventError. */
 export function poisonEvent(
   rt: Runtime,
@@ -150,16 +129,17 @@ export function refuseEvent(source: string, jobs: number, fc: FcContext, rt: Run
 
 export async function runBatch(items: readonly BatchItem[], fc: FcContext, rt: Runtime, options: BatchOptions): Promise<BatchSummary> {
   const started = options.startedAt ?? rt.now();
-  const timeoutMs = (fc.function?.timeout ?? 60) * 1000;
+  const timeoutMs = (fc.function?.timeout ?? DEFAULT_FUNCTION_TIMEOUT_S) * 1000;
   const budget = Math.min(timeoutMs, options.maxInvocationMs ?? Number.POSITIVE_INFINITY);
-  const upstreamWorst = (rt.config?.upstreamTimeoutMs ?? 5000) * ((rt.config?.upstreamRetries ?? 2) + 1) + 2000;
+  const upstreamWorst =
+    (rt.config?.upstreamTimeoutMs ?? DEFAULT_UPSTREAM_TIMEOUT_MS) * ((rt.config?.upstreamRetries ?? DEFAULT_UPSTREAM_RETRIES) + 1) + 2000;
   // Stop taking new jobs while one more send still fits before the platform kills us.
   const deadline = started + Math.max(budget / 2, budget - upstreamWorst);
-  const claimTtlMs = timeoutMs + 30_000;
+  const claimTtl = claimTtlMs(fc.function?.timeout);
   const logger = rt.logger.child({ requestId: fc.requestId, source: options.source });
   // Never more than the provider client's socket pool (config refuses more; clamped again here
   // for runtimes built by hand), so no job of a batch waits for a socket.
-  const limit = pLimit(Math.min(rt.config?.batchConcurrency ?? 8, MAX_BATCH_CONCURRENCY));
+  const limit = pLimit(Math.min(rt.config?.batchConcurrency ?? DEFAULT_BATCH_CONCURRENCY, MAX_BATCH_CONCURRENCY));
 
   async function one(item: BatchItem): Promise<{ result: JobResult; job?: Job }> {
     const base = { ref: item.ref };
@@ -195,10 +175,11 @@ export async function runBatch(items: readonly BatchItem[], fc: FcContext, rt: R
     const keyed: Job = { ...job, idempotencyKey: key };
     const at = { ...base, phone };
 
-    if (job.sendAt !== undefined && Date.parse(job.sendAt) > rt.now()) {
+    const dueAt = dueTimeOf(job, rt.now());
+    if (dueAt !== undefined) {
       let entry: ScheduledJob;
       try {
-        entry = await scheduleJob(rt, { job: keyed, caller, key, dueAt: Date.parse(job.sendAt), http: false });
+        entry = await scheduleJob(rt, { job: keyed, caller, key, dueAt, http: false });
       } catch (err) {
         // Past SCHEDULE_MAX_DAYS: the job itself is wrong, a redelivery would not change it.
         if (err instanceof InvalidRequestError)
@@ -229,7 +210,7 @@ export async function runBatch(items: readonly BatchItem[], fc: FcContext, rt: R
       // Scheduled jobs counted against their caller when they were scheduled (core/schedule.ts):
       // their send counts like a trigger's, so they are not counted twice.
       const fromTrigger = item.caller === undefined || item.scheduled === true;
-      const o = await rt.sender.send(keyed, { requestId: fc.requestId ?? 'event', caller, logger, claimTtlMs, fromTrigger });
+      const o = await rt.sender.send(keyed, { requestId: fc.requestId ?? 'event', caller, logger, claimTtlMs: claimTtl, fromTrigger });
       const status: JobStatus = o.replayed ? 'replayed' : o.status;
       const retry = o.status === 'failed' && o.error?.retryable === true;
       const result: JobResult = { ...at, status, retry };

@@ -1,9 +1,9 @@
 import { DEFAULT_SCHEDULE_LIMITS } from '../config.ts';
 import { InvalidRequestError, NotifyError } from '../errors.ts';
+import type { Runtime } from '../fc/runtime.ts';
 import { limitMessage, limitRules } from '../guards/rate-limit.ts';
 import type { Job } from '../jobs.ts';
 import { maskPhone } from '../phone.ts';
-import type { Runtime } from '../runtime.ts';
 import type { ScheduledJob } from '../store/types.ts';
 import { toScheduled } from './batch.ts';
 
@@ -91,4 +91,14 @@ export async function scheduleJob(rt: Runtime, r: ScheduleRequest): Promise<Sche
     );
   }
   return entry;
+}
+
+/**
+ * The scheduling rule, written once: a job whose `sendAt` lies in the future is scheduled for
+ * that time (HTTP and triggers alike); a `sendAt` now or past is sent at once. Returns the due time.
+ */
+export function dueTimeOf(job: { sendAt?: string | undefined }, now: number): number | undefined {
+  if (job.sendAt === undefined) return undefined;
+  const due = Date.parse(job.sendAt);
+  return due > now ? due : undefined;
 }

@@ -1,20 +1,19 @@
+import { specOf } from '../channels.ts';
 import { NotifyError, storeUnavailable } from '../errors.ts';
-import { sha256 } from '../hash.ts';
 import type { Job, SmsJob } from '../jobs.ts';
 import { errorFields, type Logger, scrubValues } from '../log.ts';
 import { maskPhone } from '../phone.ts';
 import type { ProviderInfo } from '../provider/classify.ts';
 import type { ProviderClient } from '../provider/client.ts';
 import { longSmsRequest, type ProviderRequest, voiceRequest } from '../provider/request.ts';
-import type { Store, StoredOutcome } from '../store/types.ts';
+import type { OutcomeStatus, Store, StoredOutcome } from '../store/types.ts';
+import { DEFAULT_CLAIM_TTL_MS, fingerprint, OUTCOME_TTL_MS } from './idempotency.ts';
 
 /**
  * The core: one job in, one outcome out. It never sees an FC event (adapters do that) and
  * never builds HTTP answers. Steps: prepare (template/params) → idempotency claim → provider →
  * record → log.
  */
-
-export type OutcomeStatus = StoredOutcome['status'];
 
 export interface Outcome {
   status: OutcomeStatus;
@@ -94,10 +93,6 @@ export interface SenderDeps {
   quota?: SendQuota;
 }
 
-export const OUTCOME_TTL_MS = 24 * 60 * 60 * 1000;
-/** After this a claim still in progress is stale (its attempt has surely ended): function timeout + margin. */
-export const DEFAULT_CLAIM_TTL_MS = 90_000;
-
 /**
  * Writes after the provider call (record the outcome, release the claim) are retried this often
  * within this budget: a store that blinks (failover, reconnect) loses nothing; one that stays down
@@ -148,14 +143,6 @@ export function defaultResolveSmsParams(job: SmsJob): string[] {
     'TEMPLATE_MISMATCH',
     `params given by name need skin "${job.skin}" in the template catalog; send params as an array in template order`,
   );
-}
-
-/** Stable hash of what would be sent: same key + different job is a caller bug, not a replay. */
-export function fingerprint(job: Job): string {
-  const { idempotencyKey: _k, ...rest } = job;
-  const canonical = JSON.stringify(rest, Object.keys(rest).sort());
-  const params = job.channel === 'sms' ? JSON.stringify(job.params) : '';
-  return sha256(canonical + params, 'base64url').slice(0, 22);
 }
 
 function storedFrom(outcome: Outcome, fp: string): StoredOutcome {
@@ -211,10 +198,16 @@ export function createSender(deps: SenderDeps): Sender {
   const resolveSmsParams = deps.resolveSmsParams ?? defaultResolveSmsParams;
 
   function buildRequest(job: Job): ProviderRequest {
-    if (job.channel === 'voice') return voiceRequest(deps.voiceUrl, job);
-    const resolved = resolveSmsParams(job);
-    if (Array.isArray(resolved)) return longSmsRequest(deps.longSmsUrl, job, resolved);
-    return longSmsRequest(deps.longSmsUrl, { ...job, sign: resolved.sign }, resolved.params);
+    // A switch with no default: a third channel does not compile until it has its builder here.
+    switch (job.channel) {
+      case 'voice':
+        return voiceRequest(deps.voiceUrl, job);
+      case 'sms': {
+        const resolved = resolveSmsParams(job);
+        if (Array.isArray(resolved)) return longSmsRequest(deps.longSmsUrl, job, resolved);
+        return longSmsRequest(deps.longSmsUrl, { ...job, sign: resolved.sign }, resolved.params);
+      }
+    }
   }
 
   // Store key → the write the store missed. Per instance: a redelivery that lands here finds the
@@ -389,7 +382,7 @@ export function createSender(deps: SenderDeps): Sender {
         latencyMs: result.latencyMs,
       };
       if (result.provider) {
-        const texts = job.channel === 'sms' ? request.query.map(([, v]) => v) : [job.content];
+        const texts = specOf(job).scrubTexts(job, request);
         const { raw, message } = result.provider;
         outcome.provider = {
           ...result.provider,

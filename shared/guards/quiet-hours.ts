@@ -1,7 +1,8 @@
+import { specOf } from '../channels.ts';
 import type { QuietHours } from '../config.ts';
+import { GuardRefusal } from '../errors.ts';
 import type { Job } from '../jobs.ts';
-import { BEIJING_OFFSET_MS, DAY_MS, MINUTE_MS } from '../limits/limiter.ts';
-import { GuardRefusal } from './errors.ts';
+import { BEIJING_OFFSET_MS, DAY_MS, MINUTE_MS } from '../limiter/limiter.ts';
 import type { TemplateKindOf } from './template-kind.ts';
 
 const hhmm = (m: number) => `${String(Math.floor(m / 60)).padStart(2, '0')}:${String(m % 60).padStart(2, '0')}`;
@@ -32,14 +33,13 @@ export function nextWindowStart(now: number, q: Pick<QuietHours, 'startMinute'>)
 export function quietHoursGuard(q: QuietHours, now: () => number, kindOf: TemplateKindOf): (job: Job) => Promise<void> {
   return async (job) => {
     const kind = kindOf(job);
-    const applies = job.channel === 'voice' ? kind !== 'verification' : kind === 'marketing';
-    if (!applies) return;
+    const rule = specOf(job).quietHours;
+    if (!rule.applies(kind)) return;
     const t = now();
     if (insideWindow(beijingMinute(t), q)) return;
-    const what = job.channel === 'voice' ? 'voice calls' : 'marketing SMS';
     throw new GuardRefusal(
       'OUTSIDE_SENDING_HOURS',
-      `${what} are sent only between ${hhmm(q.startMinute)} and ${hhmm(q.endMinute)} Beijing time`,
+      `${rule.what} are sent only between ${hhmm(q.startMinute)} and ${hhmm(q.endMinute)} Beijing time`,
       'quiet-hours',
       { retryAt: nextWindowStart(t, q), now: t, action: q.action === 'defer' ? 'defer' : 'report' },
     );

@@ -1,10 +1,10 @@
 import type { LimitConfig } from '../config.ts';
+import { GuardRefusal } from '../errors.ts';
 import { sha256 } from '../hash.ts';
 import type { Job } from '../jobs.ts';
+import { DAY_MS, HOUR_MS, type Limiter, type LimitRule, MINUTE_MS } from '../limiter/limiter.ts';
 import type { Logger } from '../log.ts';
 import { maskPhone } from '../phone.ts';
-import { DAY_MS, HOUR_MS, type LimitRule, type Limiter, MINUTE_MS } from '../limits/limiter.ts';
-import { GuardRefusal } from './errors.ts';
 import type { TemplateKind, TemplateKindOf } from './template-kind.ts';
 
 /**

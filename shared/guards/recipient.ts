@@ -1,6 +1,6 @@
 import type { RecipientPolicy } from '../config.ts';
+import { GuardRefusal } from '../errors.ts';
 import type { Job } from '../jobs.ts';
-import { GuardRefusal } from './errors.ts';
 
 /**
  * Who may receive: mainland mobiles only (parseJob already refuses anything else), then the

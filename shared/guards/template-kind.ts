@@ -1,7 +1,9 @@
 import type { Job } from '../jobs.ts';
 import type { Catalog } from '../templates/catalog.ts';
 
-export type TemplateKind = 'verification' | 'notification' | 'marketing';
+import type { TemplateKind } from '../templates/rules.ts';
+
+export type { TemplateKind };
 
 export type TemplateKindOf = (job: Job) => TemplateKind | undefined;
 

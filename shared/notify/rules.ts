@@ -48,7 +48,7 @@ export const MAX_PARTS = 10;
 export const MAX_KEY_BYTES = 1023;
 const PLACEHOLDER = /\{([A-Za-z_][A-Za-z0-9_]{0,31})\}/g;
 // C0 controls, DEL, C1 controls: never part of a name, a number or an order id.
-const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
+const CONTROL = /\p{Cc}/u; // exactly U+0000–U+001F and U+007F–U+009F
 
 export interface CompiledPattern {
   regex: RegExp;
@@ -262,7 +262,7 @@ export type Resolved = { job: Record<string, unknown>; problem?: undefined } | {
  */
 export function buildJob(match: Match, meta: Record<string, string> | undefined): Resolved {
   const { rule, parts } = match;
-  const valueOf = (name: string, s: ValueSource): { v?: string; problem?: string } => {
+  const valueFor = (name: string, s: ValueSource): { v?: string; problem?: string } => {
     let v: string | undefined;
     let from: string;
     if (s.part !== undefined) {
@@ -279,11 +279,11 @@ export function buildJob(match: Match, meta: Record<string, string> | undefined)
     const p = valueProblem(v ?? '');
     return p ? { problem: `${name}: ${from} ${p}` } : { v: v as string };
   };
-  const phone = valueOf('phone', rule.phone);
+  const phone = valueFor('phone', rule.phone);
   if (phone.problem) return { problem: phone.problem };
   const values: Record<string, string> = {};
   for (const [name, s] of Object.entries(rule.params ?? {})) {
-    const r = valueOf(`params.${name}`, s);
+    const r = valueFor(`params.${name}`, s);
     if (r.problem) return { problem: r.problem };
     values[name] = r.v as string;
   }
@@ -301,7 +301,7 @@ export function buildJob(match: Match, meta: Record<string, string> | undefined)
  */
 export function decodeMetaValue(raw: string): string | undefined {
   // Characters above U+00FF cannot be header bytes: already text (templates:check --meta 张三).
-  if (/[^\u0000-\u00ff]/.test(raw)) return raw;
+  if (/[\u0100-\uffff]/.test(raw)) return raw; // UTF-16 units, so surrogates count too
   const bytes = Buffer.from(raw, 'latin1');
   if (bytes.some((b) => b >= 0x80)) {
     try {

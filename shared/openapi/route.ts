@@ -1,5 +1,5 @@
 import { brotliDecompressSync } from 'node:zlib';
-import type { HttpResponse, Route } from '../adapters/http.ts';
+import type { HttpResponse, Route } from '../fc/adapters/http.ts';
 import { sourceDocument } from './select.ts';
 
 /**

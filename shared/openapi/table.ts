@@ -1,7 +1,7 @@
 import * as z from 'zod/mini';
 import { NotifyError } from '../errors.ts';
-import { type Channel, LIMITS, parseJob, smsJobSchema, voiceJobSchema } from '../jobs.ts';
-import type { FunctionName } from '../runtime.ts';
+import type { FunctionName } from '../fc/runtime.ts';
+import { type Channel, FIELD_LIMITS, parseJob, smsJobSchema, voiceJobSchema } from '../jobs.ts';
 import { validateBody } from '../templates/validate.ts';
 
 /**
@@ -61,7 +61,7 @@ schemaDocs.add(smsJobSchema.shape.sendAt, {
 });
 schemaDocs.add(smsJobSchema.shape.skin, { description: "The vendor's template id (模板编号).", examples: ['1'] });
 schemaDocs.add(smsJobSchema.shape.params, {
-  description: `Template parameters: an array of strings in template order (at most ${LIMITS.paramCount}), or an object by variable name when the skin is in the template catalog. Each value at most ${LIMITS.paramLength} characters, without "|" (the vendor joins values with it and cannot escape it) or control characters. Values are strings: a number would lose leading zeros.`,
+  description: `Template parameters: an array of strings in template order (at most ${FIELD_LIMITS.paramCount}), or an object by variable name when the skin is in the template catalog. Each value at most ${FIELD_LIMITS.paramLength} characters, without "|" (the vendor joins values with it and cannot escape it) or control characters. Values are strings: a number would lose leading zeros.`,
   examples: [['1234'], { code: '1234' }],
 });
 schemaDocs.add(smsJobSchema.shape.sign, {
@@ -70,8 +70,8 @@ schemaDocs.add(smsJobSchema.shape.sign, {
 });
 schemaDocs.add(voiceJobSchema.shape.content, {
   // The zod schema reads up to 10,000 characters so that a longer text gets its own error code.
-  maxLength: LIMITS.voiceContentLength,
-  description: `The text spoken, 1-${LIMITS.voiceContentLength} characters; longer: 422 CONTENT_TOO_LONG. No control characters.`,
+  maxLength: FIELD_LIMITS.voiceContentLength,
+  description: `The text spoken, 1-${FIELD_LIMITS.voiceContentLength} characters; longer: 422 CONTENT_TOO_LONG. No control characters.`,
   examples: ['您好，您的快递已送达。'],
 });
 
@@ -213,11 +213,11 @@ const idempotencyHeader: ParameterDoc = {
   name: 'Idempotency-Key',
   in: 'header',
   description: 'Same as the `idempotencyKey` field (either may be used; both given and different: 400).',
-  schema: { type: 'string', minLength: 1, maxLength: LIMITS.idempotencyKeyLength },
+  schema: { type: 'string', minLength: 1, maxLength: FIELD_LIMITS.idempotencyKeyLength },
   example: 'order-42',
 };
 
-/** Scheduled job ids, as shared/routes/send.ts's cancelRoute checks them. */
+/** Scheduled job ids, as shared/fc/routes/send.ts's cancelRoute checks them. */
 export const SCHEDULED_ID_PATTERN = '^[\\w-]{1,64}$';
 
 const smsExamples: Record<string, Example> = {
@@ -256,7 +256,7 @@ const smsCounterExamples: CounterExample[] = [
 const voiceCounterExamples: CounterExample[] = [
   {
     summary: 'text over the limit',
-    value: { phone: PHONE_EXAMPLE, content: '好'.repeat(LIMITS.voiceContentLength + 1) },
+    value: { phone: PHONE_EXAMPLE, content: '好'.repeat(FIELD_LIMITS.voiceContentLength + 1) },
     code: 'CONTENT_TOO_LONG',
   },
   { summary: 'not a mainland mobile', value: { phone: '+1 555 0100', content: '您好' }, code: 'INVALID_PHONE' },

@@ -3,6 +3,7 @@ import http, { type IncomingMessage } from 'node:http';
 import https from 'node:https';
 import { isIP } from 'node:net';
 import type { Readable } from 'node:stream';
+import { OssError } from '../errors.ts';
 
 /**
  * The OSS calls the triggers need: GET an object as a stream, PUT an object from a stream (batch
@@ -33,17 +34,6 @@ export interface OssObject {
   region: string;
   bucket: string;
   key: string;
-}
-
-export class OssError extends Error {
-  override name = 'OssError';
-  constructor(
-    message: string,
-    readonly status: number,
-    readonly ossCode: string | undefined,
-  ) {
-    super(message);
-  }
 }
 
 export const V4_ALGORITHM = 'OSS4-HMAC-SHA256';

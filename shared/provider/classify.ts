@@ -1,13 +1,12 @@
 import { type ErrorCode, NotifyError } from '../errors.ts';
 import type { Channel } from '../jobs.ts';
+import type { OutcomeStatus } from '../store/types.ts';
 import { redactGatewayMessage } from './signature.ts';
 
 /**
  * Turns what came back from API Gateway and the vendor into an outcome.
  * Facts and their sources: upstream.md (vendor codes; gateway X-Ca-Error-Message texts).
  */
-
-export type OutcomeStatus = 'sent' | 'rejected' | 'failed' | 'unknown';
 
 export interface ProviderInfo {
   code: string;

@@ -13,8 +13,8 @@ declare const __FCN_VERSION__: string | undefined;
 const USER_AGENT = `fc-notify/${typeof __FCN_VERSION__ === 'string' ? __FCN_VERSION__ : 'dev'}`;
 
 /**
- * The one HTTP client both channels share: one keep-alive agent per instance (module scope,
- * style.md §8), a total deadline per attempt, and retries only where the provider surely
+ * The one HTTP client both channels share: one keep-alive agent per instance (module scope, so
+ * warm invocations reuse its sockets), a total deadline per attempt, and retries only where the provider surely
  * did not act (connection refused, DNS failure, gateway flow control).
  */
 

@@ -20,12 +20,6 @@ const MESSAGES: Record<string, string> = {
   '1009': '字数限制',
 };
 
-export const SANDBOX_CODES = Object.keys(MESSAGES);
-
-export function sandboxPhone(code: string): string {
-  return `134${code.padStart(8, '0')}`;
-}
-
 /** The provider code a sandbox number stands for, or undefined for an ordinary number. */
 export function sandboxCodeFor(phone: string): string | undefined {
   if (!phone.startsWith('134000')) return undefined;

@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import { legacyScheduleKeys, scheduleKey, scheduleKeys } from './keys.ts';
+import { scriptedClient } from './redis-connection.ts';
 import {
   type ClaimResult,
   SCHEDULE_STORE_GRACE_MS,
@@ -8,8 +10,6 @@ import {
   type Store,
   type StoredOutcome,
 } from './types.ts';
-import { legacyScheduleKeys, scheduleKey, scheduleKeys } from './keys.ts';
-import { scriptedClient } from './redis-connection.ts';
 
 /**
  * The store in Redis, shared by every FC instance. Claims are `SET NX PX` with a random token;

@@ -1,12 +1,17 @@
+import type { Channel } from '../jobs.ts';
+
 /**
  * What the core needs from a store. Two implementations: in-memory (one instance) and
  * Redis (shared across instances). Operations that must be atomic are atomic in both.
  */
 
+/** How a send ended: the one definition (the provider classification, the core and the store share it). */
+export type OutcomeStatus = 'sent' | 'rejected' | 'failed' | 'unknown';
+
 /** The remembered result of a send, kept 24 h under its idempotency key. */
 export interface StoredOutcome {
-  status: 'sent' | 'rejected' | 'failed' | 'unknown';
-  channel: 'sms' | 'voice';
+  status: OutcomeStatus;
+  channel: Channel;
   phoneMasked: string;
   provider?: { code: string; message: string; requestId?: string; ids?: Record<string, string> };
   error?: { code: string; message: string; retryable: boolean; providerCode?: string; retryAfter?: number };
@@ -28,7 +33,7 @@ export type ClaimResult =
 /** A job waiting for its `sendAt` (or for a deferral's retryAt); the timer sends it. */
 export interface ScheduledJob {
   id: string;
-  channel: 'sms' | 'voice';
+  channel: Channel;
   /** Who scheduled it (caller name or trigger kind): part of its idempotency key, and only they may cancel. */
   caller: string;
   /** The idempotency key the send will use, so a scheduled job is sent once however often it is taken. */

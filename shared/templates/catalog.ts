@@ -1,5 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { ConfigError } from '../errors.ts';
+import { CatalogError } from '../errors.ts';
 import { validateCatalog } from '../generated/catalog-validator.js';
 import { type NotifyRule, nameRuleFindings } from '../notify/rules.ts';
 import { type CatalogFile, ruleFindings, schemaFindings } from './catalog-check.ts';
@@ -30,18 +30,6 @@ export interface Catalog {
 
 /** Long SMS: the 135元/1000 calls package; one send is one call whatever its length. */
 export const DEFAULT_PRICES: Partial<Record<TemplateProvider, number>> = { 'long-sms': 0.135 };
-
-export class CatalogError extends ConfigError {
-  override name = 'CatalogError';
-  readonly problems: string[];
-  constructor(source: string, problems: string[]) {
-    super(
-      `template catalog ${source} is invalid: ${problems.slice(0, 5).join('; ')}${problems.length > 5 ? ` (and ${problems.length - 5} more)` : ''}`,
-      ['TEMPLATES_FILE'],
-    );
-    this.problems = problems;
-  }
-}
 
 /** Shape (standalone validator) and rules; never throws. */
 export function checkCatalogData(data: unknown): { findings: Finding[]; catalog: CatalogFile | undefined } {

@@ -1,5 +1,5 @@
 import { countChars, segmentsFor } from './count.ts';
-import { parseText, type ParsedText, render, variableNames } from './render.ts';
+import { type ParsedText, parseText, render, variableNames } from './render.ts';
 
 /**
  * The template rules (vendor seed 003 and Alibaba's SMS rules). Each finding carries a stable

@@ -1,7 +1,7 @@
 import { InvalidRequestError } from '../errors.ts';
+import { validateTemplate } from '../generated/catalog-validator.js';
 import { type Job, parseJob } from '../jobs.ts';
 import { encodeQuery, longSmsRequest, type ProviderRequest, requestUrl, voiceRequest } from '../provider/request.ts';
-import { validateTemplate } from '../generated/catalog-validator.js';
 import type { Catalog } from './catalog.ts';
 import { schemaFindings } from './catalog-check.ts';
 import { countChars, segmentsFor } from './count.ts';

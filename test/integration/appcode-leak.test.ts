@@ -1,11 +1,11 @@
 import { inspect } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createFunction } from '#shared/app';
+import { createFunction } from '#shared/fc/app';
 import { createProviderClient } from '#shared/provider/client';
 import { longSmsRequest, voiceRequest } from '#shared/provider/request';
-import { asHttpResult, captureLogs, fcContext, httpEvent } from '../support/fc.ts';
 import { type Behaviour, closedPort, type FakeProvider, startFakeProvider } from '../support/fake-provider.ts';
-import { SPECS, LIMITS_AND_QUIET_HOURS_OFF } from '../support/functions.ts';
+import { asHttpResult, captureLogs, fcContext, httpEvent } from '../support/fc.ts';
+import { LIMITS_AND_QUIET_HOURS_OFF, SPECS } from '../support/functions.ts';
 
 /**
  * Drives every provider error path with a distinctive AppCode, including answers that echo our

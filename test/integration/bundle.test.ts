@@ -1,14 +1,14 @@
 import { execFile } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { builtinModules } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { documentFor } from '#shared/openapi/select';
 import { brotliDecompressSync, gunzipSync } from 'node:zlib';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CONSOLE_CSP } from '#shared/console/route';
+import { documentFor } from '#shared/openapi/select';
 import { type BuildResult, build, bundlesOverBudget, discoverFunctions, ROOT, sizeTable } from '../../scripts/build.ts';
 import { type FakeProvider, startFakeProvider, TEST_APPCODE } from '../support/fake-provider.ts';
 import { fcContext, httpEvent } from '../support/fc.ts';
@@ -35,7 +35,7 @@ const fs = require('node:fs');
 const [bundle, input, output] = process.argv.slice(2);
 (async () => {
   const mod = require(bundle);
-  const out = { handlerType: typeof mod.handler, results: [] };
+  const out = { handlerType: typeof mod.handler, codeCache: mod.codeCache, results: [] };
   for (const call of JSON.parse(fs.readFileSync(input, 'utf8'))) {
     out.results.push(await mod.handler(Buffer.from(call.event, 'base64'), call.context));
   }
@@ -70,7 +70,7 @@ async function invoke(dir: string, env: Record<string, string>, calls: Invocatio
     env: { PATH: process.env.PATH ?? '', ...env },
     timeout: 20_000,
   });
-  const out = JSON.parse(readFileSync(output, 'utf8')) as { handlerType?: string; results?: unknown[]; error?: string };
+  const out = JSON.parse(readFileSync(output, 'utf8')) as { handlerType?: string; codeCache?: string; results?: unknown[]; error?: string };
   if (out.error) throw new Error(`bundle failed in the child: ${out.error}`);
   const answers = (out.results ?? []).map((r) => {
     const a = r as Omit<Answer, 'json'>;
@@ -82,7 +82,7 @@ async function invoke(dir: string, env: Record<string, string>, calls: Invocatio
     }
     return { ...a, json } as Answer;
   });
-  return { handlerType: out.handlerType, answers, logs: stdout, raw: out.results ?? [] };
+  return { handlerType: out.handlerType, codeCache: out.codeCache, answers, logs: stdout, raw: out.results ?? [] };
 }
 
 beforeAll(async () => {
@@ -183,7 +183,7 @@ describe('the build', () => {
         b.name,
       ).toEqual([]);
       expect(b.inputs, b.name).toContain('shared/oss/client.ts');
-      const code = readFileSync(b.file, 'utf8');
+      const code = readFileSync(b.codeFile, 'utf8');
       expect(code).toContain('OSS4-HMAC-SHA256');
       expect(code).not.toContain('ali-oss');
     }
@@ -193,9 +193,11 @@ describe('the build', () => {
     const builtins = new Set(builtinModules);
     for (const b of result.bundles) {
       const files = readdirSync(join(result.outdir, b.name)).sort();
-      expect(files).toEqual(['index.js', 'package.json', ...b.lazy.map((l) => l.file.split('/').pop() as string)].sort());
+      expect(files).toEqual(
+        ['app.cache', 'app.js', 'index.js', 'package.json', ...b.lazy.map((l) => l.file.split('/').pop() as string)].sort(),
+      );
       expect(files.some((f) => f.startsWith('.env') || (f.endsWith('.json') && f !== 'package.json'))).toBe(false);
-      const code = readFileSync(b.file, 'utf8');
+      const code = readFileSync(b.file, 'utf8') + readFileSync(b.codeFile, 'utf8');
       const required = [...code.matchAll(/\brequire\("([^"]+)"\)/g)].map((m) => m[1] as string);
       expect(required.length).toBeGreaterThan(0);
       const outside = required.filter(
@@ -349,13 +351,13 @@ describe('the console page (GET /console) in the bundles', () => {
     expect(result.console?.transferredBytes).toBeGreaterThan(1000);
     expect(result.console?.transferredBytes).toBeLessThan(16 * 1024);
     expect(sizeTable(result)).toMatch(
-      /template-validate GET \/console\s+[\d,]+\s+[\d.]+ KB\s+page: 3 files, [\d.]+ KB raw, [\d.]+ KB transferred \(br\)/,
+      /template-validate GET \/console\s+[\d,]+\s+[\d.]+ KB\s+-\s+page: 3 files, [\d.]+ KB raw, [\d.]+ KB transferred \(br\)/,
     );
   });
 
   it('is not in the sending functions: no console code, no embedded page, and /console is no route there', async () => {
     for (const b of result.bundles) {
-      const text = readFileSync(b.file, 'utf8');
+      const text = readFileSync(b.codeFile, 'utf8');
       const carries = text.includes("frame-ancestors 'none'");
       expect(carries, b.name).toBe(b.name === 'template-validate');
       expect(
@@ -412,7 +414,7 @@ describe('modules loaded with `await import()`', () => {
     );
     const shaken = await build({ functionsDir: fns, outdir: join(work, 'shaken-dist'), catalog: false });
     expect(shaken.bundles[0]?.lazy).toEqual([]);
-    expect(readdirSync(join(shaken.outdir, 'shaken')).sort()).toEqual(['index.js', 'package.json']);
+    expect(readdirSync(join(shaken.outdir, 'shaken')).sort()).toEqual(['app.cache', 'app.js', 'index.js', 'package.json']);
   });
 
   it('refuse a static import of a lazy module, naming the fix', async () => {
@@ -422,5 +424,59 @@ describe('modules loaded with `await import()`', () => {
     await expect(build({ functionsDir: fns, outdir: join(work, 'static-dist'), catalog: false })).rejects.toThrow(
       /"ioredis" must be loaded with `await import\('ioredis'\)`/,
     );
+  });
+});
+
+describe('V8 code cache (index.js loads app.js with app.cache)', () => {
+  const sandbox = { SANDBOX: '1', ALLOW_UNAUTHENTICATED: '1' };
+  const send = () => ({ event: httpEvent({ path: '/sms', body: { phone: '13800138000', skin: '1', params: ['1234'] } }) });
+  /** A copy of the long-sms folder, changed by `alter`, outside the repo. */
+  function variant(name: string, alter: (dir: string) => void): string {
+    const dir = join(elsewhere, `long-sms-${name}`);
+    cpSync(join(elsewhere, 'long-sms'), dir, { recursive: true });
+    alter(dir);
+    return dir;
+  }
+  const expectSent = (answers: Answer[]) => {
+    expect(answers[0]?.statusCode).toBe(200);
+    expect(answers[0]?.json).toMatchObject({ status: 'sent', channel: 'sms', phone: '138****8000', provider: { code: 'OK' } });
+  };
+
+  it('uses the cache made at build', async () => {
+    const { codeCache, answers } = await invoke(join(elsewhere, 'long-sms'), sandbox, [send()]);
+    expect(codeCache).toBe('used');
+    expectSent(answers);
+  });
+
+  it('ignores a damaged cache (same length, bytes changed): never given to V8, the bundle compiles from source and answers', async () => {
+    const dir = variant('damaged', (d) => {
+      const data = readFileSync(join(d, 'app.cache'));
+      for (let i = Math.floor(data.length / 3); i < data.length; i += 997) data[i] = (data[i] as number) ^ 0xff;
+      writeFileSync(join(d, 'app.cache'), data);
+    });
+    const { codeCache, answers } = await invoke(dir, sandbox, [send()]);
+    expect(codeCache).toBe('none');
+    expectSent(answers);
+  });
+
+  it('survives a cache V8 rejects (intact, but made for other code, as a cache from another V8 would be)', async () => {
+    const dir = variant('foreign', (d) => {
+      // template-validate's cache, with the loader's SHA-1 rewritten to accept it: V8 itself must refuse it.
+      const foreign = readFileSync(join(elsewhere, 'template-validate', 'app.cache'));
+      writeFileSync(join(d, 'app.cache'), foreign);
+      const loader = readFileSync(join(d, 'index.js'), 'utf8');
+      const sha1 = createHash('sha1').update(foreign).digest('hex');
+      writeFileSync(join(d, 'index.js'), loader.replace(/=== "[0-9a-f]{40}"/, `=== "${sha1}"`));
+    });
+    const { codeCache, answers } = await invoke(dir, sandbox, [send()]);
+    expect(codeCache).toBe('rejected');
+    expectSent(answers);
+  });
+
+  it('works without the cache file', async () => {
+    const dir = variant('missing', (d) => rmSync(join(d, 'app.cache')));
+    const { codeCache, answers } = await invoke(dir, sandbox, [send()]);
+    expect(codeCache).toBe('none');
+    expectSent(answers);
   });
 });

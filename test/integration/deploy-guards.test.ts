@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { MisroutedJobsError } from '#shared/adapters/mns-queue';
+import { MisroutedJobsError } from '#shared/errors';
 import { MemoryStore } from '#shared/store/memory';
 import { RedisStore } from '#shared/store/redis';
-import { asBuffer, asHttpResult, captureLogs, fcContext, fixture, httpEvent } from '../support/fc.ts';
-import { type FakeProvider, startFakeProvider } from '../support/fake-provider.ts';
 import { EVENT_CALLER_KEY, eventFunction, nextPhone, phonesSent, smsJob, voiceJob } from '../support/events.ts';
+import { type FakeProvider, startFakeProvider } from '../support/fake-provider.ts';
+import { asBuffer, asHttpResult, captureLogs, fcContext, fixture, httpEvent } from '../support/fc.ts';
 
 /**
  * What a real account needs and no local run shows (issue 10, deploy half):
@@ -144,7 +144,7 @@ describe('the store a deployed function uses (STORE, REDIS_URL)', () => {
   });
 
   it('template-validate (no store, no STORE in s.yaml) starts deployed without REDIS_URL', async () => {
-    const { createRuntime } = await import('#shared/runtime');
+    const { createRuntime } = await import('#shared/fc/runtime');
     const rt = createRuntime('template-validate', undefined, { env: { ...deployed, API_KEYS: `app:${EVENT_CALLER_KEY}` } });
     expect(rt.configError).toBeUndefined();
   });

@@ -4,11 +4,11 @@ import { once } from 'node:events';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { BatchRetryError } from '#shared/core/batch';
+import { BatchRetryError } from '#shared/errors';
 import { RedisStore } from '#shared/store/redis';
-import { asBuffer, captureLogs, fcContext, fixture } from '../support/fc.ts';
-import { type FakeProvider, startFakeProvider } from '../support/fake-provider.ts';
 import { eventFunction, nextPhone, smsJob } from '../support/events.ts';
+import { type FakeProvider, startFakeProvider } from '../support/fake-provider.ts';
+import { asBuffer, captureLogs, fcContext, fixture } from '../support/fc.ts';
 import { deleteKeys, REDIS_URL } from '../support/redis.ts';
 
 const PREFIX = `fcn-test-${randomBytes(6).toString('hex')}:`;

@@ -1,13 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { BatchRetryError } from '#shared/core/batch';
+import { BatchRetryError } from '#shared/errors';
 import { MemoryStore } from '#shared/store/memory';
 import { RedisStore } from '#shared/store/redis';
 import type { Store } from '#shared/store/types';
-import { asBuffer, asHttpResult, captureLogs, fcContext, fixture, httpEvent } from '../support/fc.ts';
-import { type FakeProvider, startFakeProvider } from '../support/fake-provider.ts';
 import { EVENT_CALLER_KEY, eventFunction, nextPhone, phonesSent, smsJob, voiceJob } from '../support/events.ts';
+import { type FakeProvider, startFakeProvider } from '../support/fake-provider.ts';
+import { asBuffer, asHttpResult, captureLogs, fcContext, fixture, httpEvent } from '../support/fc.ts';
 import { deleteKeys, REDIS_URL } from '../support/redis.ts';
 import { slotWatch } from '../support/slot-check.ts';
 

@@ -2,17 +2,17 @@ import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { BatchRetryError } from '#shared/core/batch';
-import { fingerprint, OUTCOME_TTL_MS } from '#shared/core/send';
+import { fingerprint, OUTCOME_TTL_MS } from '#shared/core/idempotency';
+import { BatchRetryError } from '#shared/errors';
 import { parseJob } from '#shared/jobs';
+import { RedisLimiter } from '#shared/limiter/redis';
 import { MemoryStore } from '#shared/store/memory';
-import type { Store } from '#shared/store/types';
-import { RedisLimiter } from '#shared/limits/redis';
 import { RedisStore } from '#shared/store/redis';
 import { closeRedisConnection, createRedisClient, whenReady } from '#shared/store/redis-connection';
-import { asBuffer, captureLogs, fcContext, fixture } from '../support/fc.ts';
-import { type FakeProvider, startFakeProvider, TEST_APPCODE } from '../support/fake-provider.ts';
+import type { Store } from '#shared/store/types';
 import { nextPhone, smsJob } from '../support/events.ts';
+import { type FakeProvider, startFakeProvider, TEST_APPCODE } from '../support/fake-provider.ts';
+import { asBuffer, captureLogs, fcContext, fixture } from '../support/fc.ts';
 import { type Invoker, invoker } from '../support/functions.ts';
 import { type RedisChild, startRedisChild } from '../support/redis-child.ts';
 
@@ -231,7 +231,7 @@ describe('Redis faults (real redis-server child, killed or paused by pid)', () =
     const sendAt = new Date(Date.now() + 500).toISOString();
     for (const p of schedPhones) expect((await post(A, p, `kill-sched-${uid()}`, { sendAt })).statusCode).toBe(202);
     await sleep(Math.max(0, Date.parse(sendAt) - Date.now() + 20));
-    fake.fallback = { kind: 'delay', ms: 2000, then: { kind: 'realistic' } };
+    fake.fallback = { kind: 'delay', ms: 2000, next: { kind: 'realistic' } };
     const phones = Array.from({ length: 8 }, () => nextPhone());
     const keys = phones.map(() => `kill-${uid()}`);
     const mnsPhones = Array.from({ length: 4 }, () => nextPhone());
@@ -325,10 +325,10 @@ describe('Redis faults (real redis-server child, killed or paused by pid)', () =
     // One send the vendor refuses with 106 (busy: nothing sent, retryable), answered during the
     // pause: its claim release and limit refund cannot be confirmed, and must not block a retry.
     const busy = { phone: nextPhone(), key: `pause-busy-${uid()}` };
-    fake.next({ kind: 'delay', ms: 3000, then: { kind: 'vendor', code: '106', message: '系统繁忙' } });
+    fake.next({ kind: 'delay', ms: 3000, next: { kind: 'vendor', code: '106', message: '系统繁忙' } });
     const busyRes = post(A, busy.phone, busy.key);
     await until(() => fake.requests.length === 1, 5000, 'the busy request at the provider');
-    fake.fallback = { kind: 'delay', ms: 2000, then: { kind: 'realistic' } };
+    fake.fallback = { kind: 'delay', ms: 2000, next: { kind: 'realistic' } };
     const http = phones.map((p, i) => post(A, p, keys[i]!));
     const mns = mnsPhones.map((p, i) => A.handler(topicEvent(p, mnsIds[i]!), fcContext()));
     const timer = A.handler(tick(), fcContext());

@@ -1,11 +1,11 @@
 import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BatchRetryError, PoisonEventError } from '#shared/core/batch';
+import { BatchRetryError, PoisonEventError } from '#shared/errors';
 import { MemoryStore } from '#shared/store/memory';
-import { asHttpResult, captureLogs, fcContext, fixture, httpEvent } from '../support/fc.ts';
-import { type Behaviour, type FakeProvider, startFakeProvider } from '../support/fake-provider.ts';
 import { type FakeOss, startFakeOss } from '../support/fake-oss.ts';
+import { type Behaviour, type FakeProvider, startFakeProvider } from '../support/fake-provider.ts';
+import { asHttpResult, captureLogs, fcContext, fixture, httpEvent } from '../support/fc.ts';
 import { invoker, LIMITS_AND_QUIET_HOURS_OFF } from '../support/functions.ts';
 
 /**

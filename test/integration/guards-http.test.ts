@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { captureLogs } from '../support/fc.ts';
 import { type FakeProvider, startFakeProvider, TEST_APPCODE } from '../support/fake-provider.ts';
+import { captureLogs } from '../support/fc.ts';
 import { invoker } from '../support/functions.ts';
 
 const KEY = 'caller-key-guards-0123456789';

@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { makeSender } from '#shared/sending';
-import { createFunction } from '#shared/app';
-import { healthRoute, sendRoute } from '#shared/routes/send';
-import { asBuffer, asHttpResult, captureLogs, fcContext, fixture, httpEvent, type HttpEventInput } from '../support/fc.ts';
+import { createFunction } from '#shared/fc/app';
+import { healthRoute, sendRoute } from '#shared/fc/routes/send';
+import { makeSender } from '#shared/fc/sending';
 import { type FakeProvider, startFakeProvider, TEST_APPCODE } from '../support/fake-provider.ts';
+import { asBuffer, asHttpResult, captureLogs, fcContext, fixture, type HttpEventInput, httpEvent } from '../support/fc.ts';
 
 const KEY = 'adapter-test-key-0123456789';
 const logs = captureLogs();

@@ -1,12 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { DEFAULT_RATE_LIMITS } from '#shared/config';
 import { limitRules } from '#shared/guards/rate-limit';
-import { RedisLimiter } from '#shared/limits/redis';
-import { DEFAULT_LIMITS } from '#shared/config';
+import { RedisLimiter } from '#shared/limiter/redis';
 import { closeRedisConnection } from '#shared/store/redis-connection';
-import { captureLogs } from '../support/fc.ts';
 import { type FakeProvider, startFakeProvider, TEST_APPCODE } from '../support/fake-provider.ts';
+import { captureLogs } from '../support/fc.ts';
 import { type Invoker, invoker } from '../support/functions.ts';
 import {
   globalBudgetContract,
@@ -66,7 +66,7 @@ describe('round trips', () => {
       return send(command, stream, ...rest);
     };
     const l = new RedisLimiter(() => Promise.resolve(r), { prefix: `${PREFIX}rtt:` });
-    const rules = limitRules({ channel: 'sms', phone: uniquePhone(), skin: '1', params: [] }, 'rtt', 'verification', DEFAULT_LIMITS);
+    const rules = limitRules({ channel: 'sms', phone: uniquePhone(), skin: '1', params: [] }, 'rtt', 'verification', DEFAULT_RATE_LIMITS);
     expect(new Set(rules.map((x) => x.group)).size).toBe(3);
     expect((await l.consume(rules, NOON_BEIJING)).allowed).toBe(true);
     const scripts = seen.filter((c) => c.name === 'evalsha' || c.name === 'eval');
@@ -194,7 +194,7 @@ describe('REDIS_URL wiring', () => {
       expect((await y({ path: '/sms', headers: auth, body: { phone, skin: '1', params: ['1'] } })).statusCode).toBe(429);
       const r = await connection();
       // Hash-tagged per group: fcn:limit:{phone:sms:<hash>}:last, fcn:limit:{caller:<name>}:min:…
-      const keys = limitRules({ channel: 'sms', phone, skin: '1', params: [] }, caller, undefined, DEFAULT_LIMITS).map(
+      const keys = limitRules({ channel: 'sms', phone, skin: '1', params: [] }, caller, undefined, DEFAULT_RATE_LIMITS).map(
         (rule) => `fcn:limit:{${rule.group}}${rule.key.slice(rule.group!.length)}*`,
       );
       const found = (await Promise.all(keys.map((k) => r.keys(k)))).flat();
@@ -202,7 +202,7 @@ describe('REDIS_URL wiring', () => {
       expect(found.join(' ')).not.toContain(phone);
     } finally {
       await deleteKeys(
-        `fcn:limit:*${limitRules({ channel: 'sms', phone, skin: '1', params: [] }, caller, undefined, DEFAULT_LIMITS)[0]!.key.split(':')[2]}*`,
+        `fcn:limit:*${limitRules({ channel: 'sms', phone, skin: '1', params: [] }, caller, undefined, DEFAULT_RATE_LIMITS)[0]!.key.split(':')[2]}*`,
       );
       await deleteKeys(`fcn:limit:{caller:${caller}}*`);
     }

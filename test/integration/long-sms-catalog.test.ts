@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { makeSender } from '#shared/sending';
-import { createFunction } from '#shared/app';
-import { healthRoute, sendRoute } from '#shared/routes/send';
-import { BEIJING_10AM, BEIJING_9PM, providerTemplates, testCatalog } from '../support/catalog.ts';
-import { asHttpResult, captureLogs, fcContext, httpEvent } from '../support/fc.ts';
+import { createFunction } from '#shared/fc/app';
+import { healthRoute, sendRoute } from '#shared/fc/routes/send';
+import { makeSender } from '#shared/fc/sending';
+import { BEIJING_9PM, BEIJING_10AM, providerTemplates, testCatalog } from '../support/catalog.ts';
 import { type FakeProvider, startFakeProvider, TEST_APPCODE } from '../support/fake-provider.ts';
+import { asHttpResult, captureLogs, fcContext, httpEvent } from '../support/fc.ts';
 
 /**
  * long-sms with a template catalog, against the real local fake provider: named params are

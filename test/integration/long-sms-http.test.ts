@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { makeSender } from '#shared/sending';
-import { createFunction } from '#shared/app';
-import { healthRoute, sendRoute } from '#shared/routes/send';
-import { asHttpResult, captureLogs, fcContext, httpEvent } from '../support/fc.ts';
+import { createFunction } from '#shared/fc/app';
+import { healthRoute, sendRoute } from '#shared/fc/routes/send';
+import { makeSender } from '#shared/fc/sending';
 import { type FakeProvider, startFakeProvider, TEST_APPCODE } from '../support/fake-provider.ts';
+import { asHttpResult, captureLogs, fcContext, httpEvent } from '../support/fc.ts';
 
 const CALLER_KEY = 'caller-key-abcdefghijklmnop';
 let fake: FakeProvider;

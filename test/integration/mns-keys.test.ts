@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { messageKey } from '#shared/adapters/mns-queue';
+import { messageKey } from '#shared/fc/adapters/mns-queue';
 import { MemoryStore } from '#shared/store/memory';
-import { asBuffer, captureLogs, fcContext, fixture } from '../support/fc.ts';
-import { type FakeProvider, startFakeProvider } from '../support/fake-provider.ts';
 import { eventFunction, nextPhone, phonesSent, smsJob } from '../support/events.ts';
+import { type FakeProvider, startFakeProvider } from '../support/fake-provider.ts';
+import { asBuffer, captureLogs, fcContext, fixture } from '../support/fc.ts';
 
 /** Issue 11 item 5: default MNS keys that cannot collide. */
 

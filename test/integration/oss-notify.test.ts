@@ -3,9 +3,9 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { MemoryStore } from '#shared/store/memory';
 import { type CatalogFile, createCatalog } from '#shared/templates/catalog';
 import { eventFunction } from '../support/events.ts';
-import { asBuffer, captureLogs, fcContext, fixture } from '../support/fc.ts';
-import { type FakeProvider, startFakeProvider } from '../support/fake-provider.ts';
 import { type FakeOss, startFakeOss } from '../support/fake-oss.ts';
+import { type FakeProvider, startFakeProvider } from '../support/fake-provider.ts';
+import { asBuffer, captureLogs, fcContext, fixture } from '../support/fc.ts';
 
 /**
  * Notify on upload (docs/notify-on-upload.md) end to end: the real OSS event shape, the fake OSS
@@ -17,7 +17,7 @@ const logs = captureLogs();
 let fake: FakeProvider;
 let oss: FakeOss;
 
-export const NOTIFY_CATALOG: CatalogFile = {
+const NOTIFY_CATALOG: CatalogFile = {
   templates: [{ skin: '21', kind: 'notification', text: '【测试】#name#您好，您的电子发票#order#已开具，请查收。', sign: '1' }],
   notifications: [
     {

@@ -1,5 +1,4 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { captureLogs, type HttpResult } from '../support/fc.ts';
 import {
   type Behaviour,
   closedPort,
@@ -8,6 +7,7 @@ import {
   startFakeProvider,
   TEST_APPCODE,
 } from '../support/fake-provider.ts';
+import { captureLogs, type HttpResult } from '../support/fc.ts';
 import { type Invoker, invoker, LIMITS_AND_QUIET_HOURS_OFF } from '../support/functions.ts';
 
 /**

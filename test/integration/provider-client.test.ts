@@ -276,7 +276,7 @@ describe('answers that leave the outcome unknown: never sent, never retried', ()
     ['a hang (timeout)', { kind: 'hang' }],
     [
       'an answer later than the timeout',
-      { kind: 'delay', ms: TIMEOUT_MS + 200, then: { kind: 'vendor', code: 'OK', message: '发送成功' } },
+      { kind: 'delay', ms: TIMEOUT_MS + 200, next: { kind: 'vendor', code: 'OK', message: '发送成功' } },
     ],
     ['a reset after the request', { kind: 'reset' }],
     ['a non-JSON 200', { kind: 'raw', status: 200, body: 'success' }],

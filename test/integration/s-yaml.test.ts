@@ -13,7 +13,6 @@ import {
   infraProblems,
   logConfigProblems,
   namesCreated,
-  type NameKind,
   ossOverlapProblems,
   prefixesOverlap,
   queueConsumerProblems,
@@ -600,8 +599,8 @@ describe('infra/ (Terraform, provider aliyun/alicloud)', () => {
     };
     const sources = [
       ...readdirSync(join(ROOT, 'shared', 'oss')).map((f) => join(ROOT, 'shared', 'oss', f)),
-      join(ROOT, 'shared', 'adapters', 'oss.ts'),
-      join(ROOT, 'shared', 'adapters', 'oss-notify.ts'),
+      join(ROOT, 'shared', 'fc', 'adapters', 'oss.ts'),
+      join(ROOT, 'shared', 'fc', 'adapters', 'oss-notify.ts'),
     ].filter((f) => f.endsWith('.ts'));
     const verbs = new Set(sources.flatMap((f) => [...readFileSync(f, 'utf8').matchAll(/'(GET|HEAD|PUT|POST|DELETE)'/g)].map((m) => m[1]!)));
     expect(verbs.size).toBeGreaterThan(0);

@@ -4,9 +4,9 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { MemoryStore } from '#shared/store/memory';
 import { RedisStore } from '#shared/store/redis';
 import type { Store } from '#shared/store/types';
-import { asBuffer, asHttpResult, captureLogs, fcContext, fixture, httpEvent } from '../support/fc.ts';
+import { EVENT_CALLER_KEY, eventFunction, nextPhone, phonesSent, voiceJob } from '../support/events.ts';
 import { type FakeProvider, startFakeProvider } from '../support/fake-provider.ts';
-import { EVENT_CALLER_KEY, eventFunction, nextPhone, phonesSent, smsJob, voiceJob } from '../support/events.ts';
+import { asBuffer, asHttpResult, captureLogs, fcContext, fixture, httpEvent } from '../support/fc.ts';
 import { deleteKeys, REDIS_URL } from '../support/redis.ts';
 
 /** Issue 11 item 4: scheduling counts against the caller's limits, is capped and bounded in time, and expires. */

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger, REDACTED_KEYS } from '#shared/log';
-import { captureLogs } from '../support/fc.ts';
 import { type Behaviour, closedPort, type FakeProvider, startFakeProvider } from '../support/fake-provider.ts';
+import { captureLogs } from '../support/fc.ts';
 import { invoker } from '../support/functions.ts';
 
 /**

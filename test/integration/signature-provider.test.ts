@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { captureLogs } from '../support/fc.ts';
 import { type FakeProvider, startFakeProvider } from '../support/fake-provider.ts';
+import { captureLogs } from '../support/fc.ts';
 import { type Invoker, invoker } from '../support/functions.ts';
 
 const APP_KEY = '204001234';

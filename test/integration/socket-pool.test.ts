@@ -1,14 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { BatchRetryError } from '#shared/core/batch';
+import { BatchRetryError } from '#shared/errors';
 import { createProviderClient, SOCKET_POOL_SIZE } from '#shared/provider/client';
 import { longSmsRequest } from '#shared/provider/request';
 import { MemoryStore } from '#shared/store/memory';
-import { asBuffer, captureLogs, fcContext, fixture } from '../support/fc.ts';
-import { type FakeProvider, startFakeProvider, TEST_APPCODE } from '../support/fake-provider.ts';
 import { EVENT_CALLER_KEY, eventFunction, nextPhone, phonesSent, smsJob } from '../support/events.ts';
+import { type FakeProvider, startFakeProvider, TEST_APPCODE } from '../support/fake-provider.ts';
+import { asBuffer, asHttpResult, captureLogs, fcContext, fixture, httpEvent } from '../support/fc.ts';
 import { LIMITS_AND_QUIET_HOURS_OFF } from '../support/functions.ts';
-import { asHttpResult, httpEvent } from '../support/fc.ts';
 
 /**
  * Issue 11 item 2: the provider deadline covers one socket's work (connect + request + answer),
@@ -47,7 +46,7 @@ describe('provider client: waiting for a socket is not part of the deadline', ()
     // Each answer takes 1,000 ms of a 1,600 ms deadline (600 ms of slack for a loaded machine): a send queued
     // behind a full pool gets its socket at ~1,000 ms and would have timed out at 1,600 ms had the deadline
     // started before the wait.
-    fake.fallback = { kind: 'delay', ms: 1000, then: OK };
+    fake.fallback = { kind: 'delay', ms: 1000, next: OK };
     const c = client(1600);
     const n = SOCKET_POOL_SIZE + 16;
     const results = await Promise.all(
@@ -78,7 +77,7 @@ describe('provider client: waiting for a socket is not part of the deadline', ()
 describe('MNS queue batch at BATCH_CONCURRENCY=64 with a slow provider', () => {
   it('64 jobs in one batch: each reaches the provider exactly once, none is counted unknown', async () => {
     // 1,000 ms per answer and a 1,600 ms deadline: with a pool of 32 the second half would end unknown at 1,600 ms.
-    fake.fallback = { kind: 'delay', ms: 1000, then: OK };
+    fake.fallback = { kind: 'delay', ms: 1000, next: OK };
     const fn = eventFunction(
       'long-sms',
       fake,
@@ -92,7 +91,7 @@ describe('MNS queue batch at BATCH_CONCURRENCY=64 with a slow provider', () => {
   });
 
   it('two batches of 64 at once (instance concurrency) share the pool: all 128 sent once', async () => {
-    fake.fallback = { kind: 'delay', ms: 400, then: OK };
+    fake.fallback = { kind: 'delay', ms: 400, next: OK };
     const fn = eventFunction(
       'long-sms',
       fake,

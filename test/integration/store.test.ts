@@ -4,9 +4,9 @@ import { Redis } from 'ioredis';
 import { afterAll, expect, it } from 'vitest';
 import { MemoryStore } from '#shared/store/memory';
 import { RedisStore } from '#shared/store/redis';
-import { storeContract } from '../support/store-contract.ts';
 import { deleteKeys } from '../support/redis.ts';
 import { slotWatch } from '../support/slot-check.ts';
+import { storeContract } from '../support/store-contract.ts';
 
 const PREFIX = `fcn-test-${randomBytes(6).toString('hex')}:`;
 const slots = slotWatch();

@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createFunction } from '#shared/app';
-import { healthRoute } from '#shared/routes/send';
-import { validateRoute } from '#shared/routes/validate';
-import { BEIJING_10AM, BEIJING_9PM, providerTemplates, testCatalog } from '../support/catalog.ts';
-import { asHttpResult, captureLogs, fcContext, httpEvent } from '../support/fc.ts';
+import { createFunction } from '#shared/fc/app';
+import { healthRoute } from '#shared/fc/routes/send';
+import { validateRoute } from '#shared/fc/routes/validate';
+import { BEIJING_9PM, BEIJING_10AM, providerTemplates, testCatalog } from '../support/catalog.ts';
 import { type FakeProvider, startFakeProvider, TEST_APPCODE } from '../support/fake-provider.ts';
+import { asHttpResult, captureLogs, fcContext, httpEvent } from '../support/fc.ts';
 
 /**
  * POST /templates/validate through the FC HTTP adapter. The fake provider runs (and its URLs are

@@ -5,9 +5,9 @@
  */
 import { Redis } from 'ioredis';
 import { RedisStore } from '#shared/store/redis';
-import { fcContext } from './fc.ts';
 import { eventFunction } from './events.ts';
 import type { FakeProvider } from './fake-provider.ts';
+import { fcContext } from './fc.ts';
 
 const redis = new Redis('redis://127.0.0.1:6379');
 const store = new RedisStore(() => Promise.resolve(redis), { prefix: process.env.STORE_PREFIX! });

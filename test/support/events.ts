@@ -1,5 +1,5 @@
-import { createFunction } from '#shared/app';
-import type { RuntimeOptions } from '#shared/runtime';
+import { createFunction } from '#shared/fc/app';
+import type { RuntimeOptions } from '#shared/fc/runtime';
 import type { Store } from '#shared/store/types';
 import type { FakeProvider } from './fake-provider.ts';
 import { TEST_APPCODE } from './fake-provider.ts';

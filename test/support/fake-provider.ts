@@ -45,8 +45,8 @@ export type Behaviour =
   | { kind: 'reset' }
   /** Answers 200 with headers at once, then the body one byte every `everyMs` (a vendor that stalls mid-answer). */
   | { kind: 'trickle'; body: string; everyMs: number }
-  /** Waits, then behaves as `then`. */
-  | { kind: 'delay'; ms: number; then: Behaviour }
+  /** Waits, then behaves as `next` (not `then`: an object with `then` is a thenable). */
+  | { kind: 'delay'; ms: number; next: Behaviour }
   /** The realistic gateway + vendor logic below. */
   | { kind: 'realistic' };
 
@@ -248,7 +248,7 @@ export async function startFakeProvider(options: FakeProviderOptions = {}): Prom
         return;
       case 'delay':
         await new Promise((r) => setTimeout(r, b.ms));
-        return act(b.then, rec, req, res);
+        return act(b.next, rec, req, res);
     }
   }
 

@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
+import type { FcContext } from '#shared/fc/runtime';
 import { setLogDestination } from '#shared/log';
-import type { FcContext } from '#shared/runtime';
 
 const FIXTURES = join(import.meta.dirname, '..', 'fixtures', 'events');
 

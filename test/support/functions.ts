@@ -1,11 +1,11 @@
-import { createFunction, type FunctionSpec } from '#shared/app';
-import { makeSender, makeStore } from '#shared/sending';
-import type { RuntimeOptions } from '#shared/runtime';
-import { cancelRoute, healthRoute, sendRoute } from '#shared/routes/send';
-import { validateRoute } from '#shared/routes/validate';
-import { asHttpResult, fcContext, type HttpEventInput, type HttpResult, httpEvent } from './fc.ts';
-import { openapiRoute } from '#shared/openapi/route';
 import { consoleRoutes } from '#shared/console/route';
+import { createFunction, type FunctionSpec } from '#shared/fc/app';
+import { cancelRoute, healthRoute, sendRoute } from '#shared/fc/routes/send';
+import { validateRoute } from '#shared/fc/routes/validate';
+import type { RuntimeOptions } from '#shared/fc/runtime';
+import { makeSender, makeStore } from '#shared/fc/sending';
+import { openapiRoute } from '#shared/openapi/route';
+import { asHttpResult, fcContext, type HttpEventInput, type HttpResult, httpEvent } from './fc.ts';
 
 /** The three functions as functions/*\/index.ts wire them, for tests that cover every route. */
 export const SPECS: Record<'long-sms' | 'voice-notify' | 'template-validate', FunctionSpec> = {

@@ -1,13 +1,14 @@
+import { randomBytes } from 'node:crypto';
+import type { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_LIMITS, type LimitConfig } from '#shared/config';
-import { deferral, GuardRefusal } from '#shared/guards/errors';
+import { DEFAULT_RATE_LIMITS, type LimitConfig } from '#shared/config';
+import { GuardRefusal } from '#shared/errors';
+import { deferral } from '#shared/guards/contract';
 import { createQuota } from '#shared/guards/rate-limit';
 import type { TemplateKind } from '#shared/guards/template-kind';
 import type { Job } from '#shared/jobs';
-import { randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
-import { type Limiter, MINUTE_MS, windowIndex } from '#shared/limits/limiter';
-import { RedisLimiter } from '#shared/limits/redis';
+import { type Limiter, MINUTE_MS, windowIndex } from '#shared/limiter/limiter';
+import { RedisLimiter } from '#shared/limiter/redis';
 import { createLogger } from '#shared/log';
 
 /**
@@ -40,7 +41,7 @@ export interface Harness {
 
 export function harness(limiter: Limiter, limits: Partial<LimitConfig> = {}, kind?: TemplateKind): Harness {
   const clock = { t: NOON_BEIJING };
-  const quota = createQuota({ limiter, limits: { ...DEFAULT_LIMITS, ...limits }, now: () => clock.t, kindOf: () => kind });
+  const quota = createQuota({ limiter, limits: { ...DEFAULT_RATE_LIMITS, ...limits }, now: () => clock.t, kindOf: () => kind });
   return {
     clock,
     async send(job, caller = 'app') {

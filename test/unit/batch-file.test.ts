@@ -1,6 +1,7 @@
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { byteLines, CsvReader, CutShortError, LineDecoder, TOO_LONG } from '#shared/adapters/batch-file';
+import { CutShortError } from '#shared/errors';
+import { byteLines, CsvReader, LineDecoder, TOO_LONG } from '#shared/parse/batch-file';
 
 async function collect(chunks: Buffer[], max?: number): Promise<Array<string | typeof TOO_LONG>> {
   const out: Array<string | typeof TOO_LONG> = [];

@@ -97,7 +97,7 @@ describe('classifyTransportError', () => {
   });
 });
 
-/** The whole answer → outcome table (upstream.md codes, design.md error codes), one row per answer. */
+/** The whole answer → outcome table (the vendor's codes and the error codes of shared/errors.ts), one row per answer. */
 
 interface Row {
   status: 'sent' | 'rejected' | 'failed' | 'unknown';

@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
-import { deployEnv, runDeployCheck } from '../../scripts/deploy-check.ts';
 import { ROOT } from '../../scripts/build.ts';
+import { deployEnv, runDeployCheck } from '../../scripts/deploy-check.ts';
 
 const run = promisify(execFile);
 const APPCODE = `fake-appcode-${process.pid}-deploycheck`;

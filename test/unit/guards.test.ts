@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_LIMITS, loadConfig } from '#shared/config';
-import { ConfigError } from '#shared/errors';
-import { deferral, GuardRefusal } from '#shared/guards/errors';
+import { DEFAULT_RATE_LIMITS, loadConfig } from '#shared/config';
+import { ConfigError, GuardRefusal } from '#shared/errors';
+import { deferral } from '#shared/guards/contract';
 import { beijingMinute, nextWindowStart, quietHoursGuard } from '#shared/guards/quiet-hours';
-import { recipientGuard } from '#shared/guards/recipient';
 import { limitRules } from '#shared/guards/rate-limit';
+import { recipientGuard } from '#shared/guards/recipient';
 import type { TemplateKind } from '#shared/guards/template-kind';
 import type { Job } from '#shared/jobs';
 
@@ -181,8 +181,8 @@ describe('configuration of limits, recipients and hours', () => {
 describe('which limits apply to whom', () => {
   const job = { channel: 'sms' as const, phone: '13800138000', skin: '1', params: ['1234'] };
   it("an HTTP caller gets per-caller limits; the deployer's own triggers (caller undefined) do not", () => {
-    const http = limitRules(job, 'backend', undefined, DEFAULT_LIMITS).map((r) => r.name);
-    const trigger = limitRules(job, undefined, undefined, DEFAULT_LIMITS).map((r) => r.name);
+    const http = limitRules(job, 'backend', undefined, DEFAULT_RATE_LIMITS).map((r) => r.name);
+    const trigger = limitRules(job, undefined, undefined, DEFAULT_RATE_LIMITS).map((r) => r.name);
     expect(http).toEqual(expect.arrayContaining(['phone-interval', 'phone-daily', 'caller-per-minute', 'caller-daily', 'global-daily']));
     expect(trigger).toEqual(['phone-interval', 'phone-daily', 'global-daily']);
   });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { InvalidRequestError } from '#shared/errors';
-import { ChannelMismatchError, parseJob } from '#shared/jobs';
+import { ChannelMismatchError, InvalidRequestError } from '#shared/errors';
+import { parseJob } from '#shared/jobs';
 import { maskPhone, normalizePhone } from '#shared/phone';
 
 function refusal(fn: () => unknown): InvalidRequestError {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_LIMITS, loadConfig } from '#shared/config';
+import { DEFAULT_RATE_LIMITS, loadConfig } from '#shared/config';
 import { ConfigError } from '#shared/errors';
 import { limitRules } from '#shared/guards/rate-limit';
 import { scheduleKeys } from '#shared/store/keys';
@@ -70,7 +70,7 @@ describe('key layout (hash tags)', () => {
   });
 
   it('the rules of one send fall in three groups: the phone, the caller, the budget', () => {
-    const rules = limitRules({ channel: 'sms', phone: '13800138000', skin: '1', params: [] }, 'app', 'verification', DEFAULT_LIMITS);
+    const rules = limitRules({ channel: 'sms', phone: '13800138000', skin: '1', params: [] }, 'app', 'verification', DEFAULT_RATE_LIMITS);
     expect(new Set(rules.map((r) => r.group)).size).toBe(3);
     for (const r of rules) expect(r.key.startsWith(r.group!)).toBe(true);
   });

@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { canonicalResource, redactGatewayMessage, signedHeaders, stringToSign } from '#shared/provider/signature';
 import { requestUrl } from '#shared/provider/request';
+import { canonicalResource, redactGatewayMessage, signedHeaders, stringToSign } from '#shared/provider/signature';
 
 const creds = { appKey: '203999001', appSecret: 'sig-secret-Vx9qLm2Tz8Rw4Kp7' };
 const fixed = { now: () => 1_767_225_600_000, nonce: () => '1f0e4c2a-3b5d-4e6f-8a9b-0c1d2e3f4a5b' };

@@ -1,12 +1,13 @@
-import { makeSender } from '#shared/sending';
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { createRuntime } from '#shared/runtime';
-import { CatalogError, createCatalog, loadRuntimeCatalog, parseCatalog } from '#shared/templates/catalog';
+import { CatalogError } from '#shared/errors';
+import { createRuntime } from '#shared/fc/runtime';
+import { makeSender } from '#shared/fc/sending';
+import { createCatalog, loadRuntimeCatalog, parseCatalog } from '#shared/templates/catalog';
 import { CatalogBuildError, EMBED_GLOBAL, prepareCatalog, ROOT, VALIDATOR_PATH, validatorSource } from '../../scripts/build-catalog.ts';
 import { runTemplatesCheck } from '../../scripts/templates-check.ts';
 

@@ -1,7 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { createCatalog } from '#shared/templates/catalog';
 import { ruleFindings } from '#shared/templates/catalog-check';
+import { resolveSms } from '#shared/templates/resolve';
 import {
   checkParams,
   checkTemplate,
@@ -12,8 +14,6 @@ import {
   type TemplateEntry,
   withinMarketingHours,
 } from '#shared/templates/rules';
-import { createCatalog } from '#shared/templates/catalog';
-import { resolveSms } from '#shared/templates/resolve';
 
 /** Every rule id a test below produced; the last test checks none was left untested. */
 const seen = new Set<RuleId>();

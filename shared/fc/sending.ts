@@ -1,17 +1,17 @@
-import { createSender } from './core/send.ts';
-import { quietHoursGuard } from './guards/quiet-hours.ts';
-import { createQuota } from './guards/rate-limit.ts';
-import { recipientGuard } from './guards/recipient.ts';
-import { catalogKindOf } from './guards/template-kind.ts';
-import { MemoryLimiter } from './limits/memory.ts';
-import { RedisLimiter } from './limits/redis.ts';
-import { createProviderClient } from './provider/client.ts';
-import { signatureAuthenticator } from './provider/signature.ts';
+import { createSender } from '../core/send.ts';
+import { quietHoursGuard } from '../guards/quiet-hours.ts';
+import { createQuota } from '../guards/rate-limit.ts';
+import { recipientGuard } from '../guards/recipient.ts';
+import { catalogKindOf } from '../guards/template-kind.ts';
+import { MemoryLimiter } from '../limiter/memory.ts';
+import { RedisLimiter } from '../limiter/redis.ts';
+import { createProviderClient } from '../provider/client.ts';
+import { signatureAuthenticator } from '../provider/signature.ts';
+import { MemoryStore } from '../store/memory.ts';
+import { RedisStore } from '../store/redis.ts';
+import { redisConnection } from '../store/redis-connection.ts';
+import { createCatalogResolver } from '../templates/resolve.ts';
 import type { MakeSender, MakeStore } from './runtime.ts';
-import { MemoryStore } from './store/memory.ts';
-import { RedisStore } from './store/redis.ts';
-import { redisConnection } from './store/redis-connection.ts';
-import { createCatalogResolver } from './templates/resolve.ts';
 
 /**
  * The sending half of a runtime: provider client (AppCode or signature), guards (recipient policy,

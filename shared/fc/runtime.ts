@@ -1,16 +1,16 @@
-import { type Config, loadConfig } from './config.ts';
-import { ConfigError } from './errors.ts';
-import { type Channel } from './jobs.ts';
-import { type Logger, registerSecret, rootLogger } from './log.ts';
-import type { Sender, SenderDeps } from './core/send.ts';
-import type { TemplateKindOf } from './guards/template-kind.ts';
-import type { Limiter } from './limits/limiter.ts';
-import { MemoryStore } from './store/memory.ts';
-import { type Catalog, loadRuntimeCatalog } from './templates/catalog.ts';
-import type { Store } from './store/types.ts';
+import { type Config, loadConfig } from '../config.ts';
+import type { Sender, SenderDeps } from '../core/send.ts';
+import { ConfigError } from '../errors.ts';
+import type { TemplateKindOf } from '../guards/template-kind.ts';
+import type { Channel } from '../jobs.ts';
+import type { Limiter } from '../limiter/limiter.ts';
+import { type Logger, registerSecret, rootLogger } from '../log.ts';
+import { MemoryStore } from '../store/memory.ts';
+import type { Store } from '../store/types.ts';
+import { type Catalog, loadRuntimeCatalog } from '../templates/catalog.ts';
 
 /**
- * Everything one FC instance builds once, at module load (style.md §8): config, logger,
+ * Everything one FC instance builds once, at module load (warm invocations reuse it): config, logger,
  * store, provider client, sender. A broken environment does not crash the instance: it is
  * logged once, loudly, and every request that needs it is refused naming the variable.
  */
@@ -58,7 +58,7 @@ export interface RuntimeOptions {
   templateKindOf?: TemplateKindOf;
 }
 
-/** What a sending function adds to its runtime (shared/sending.ts); template-validate has none, so its bundle carries no provider client. */
+/** What a sending function adds to its runtime (shared/fc/sending.ts); template-validate has none, so its bundle carries no provider client. */
 export type MakeSender = (deps: {
   config: Config;
   catalog: Catalog | undefined;
@@ -73,7 +73,7 @@ export type MakeSender = (deps: {
 const blank = (v: string | undefined) => v === undefined || v.trim() === '';
 
 /**
- * Builds the store from REDIS_URL. Sending functions pass shared/sending.ts's (Redis when the URL
+ * Builds the store from REDIS_URL. Sending functions pass shared/fc/sending.ts's (Redis when the URL
  * is set); a function without one keeps its state in memory and its bundle carries no Redis
  * client at all (template-validate: nothing to remember between calls).
  */

@@ -1,14 +1,9 @@
-import {
-  type BatchItem,
-  BatchRetryError,
-  type BatchSummary,
-  FIVE_MINUTES_MS,
-  maxJobsPerEvent,
-  refuseEvent,
-  runBatch,
-} from '../core/batch.ts';
+import { type BatchItem, type BatchSummary, FIVE_MINUTES_MS, maxJobsPerEvent, refuseEvent, runBatch } from '../../core/batch.ts';
+import { MisroutedJobsError } from '../../errors.ts';
+import { isRecord } from '../../jobs.ts';
+import { contentKey, itemsFromText } from '../../parse/jobs-text.ts';
 import type { FcContext, Runtime } from '../runtime.ts';
-import { contentKey, isRecord, itemsFromText } from './jobs-text.ts';
+import type { Adapter } from './adapter.ts';
 
 /**
  * MNS queue through EventBridge: one CloudEvent `{id, type:"mns:Queue:SendMessage", data:{messageId,
@@ -22,16 +17,25 @@ interface MnsData {
   messageBody: string;
 }
 
-function dataOf(v: unknown): MnsData | undefined {
-  if (!isRecord(v)) return undefined;
-  if (typeof v.messageBody === 'string') return v as unknown as MnsData;
-  if (isRecord(v.data) && typeof v.data.messageBody === 'string') return v.data as unknown as MnsData;
-  return undefined;
+/** One message: a CloudEvent `{id, data}` or, with the RawData schema, the `data` object alone. */
+type MnsQueueMessage = MnsData | { id?: unknown; data: MnsData };
+export type MnsQueueEvent = MnsQueueMessage | MnsQueueMessage[];
+
+function isMnsData(v: unknown): v is MnsData {
+  return isRecord(v) && typeof v.messageBody === 'string';
 }
 
-export function isMnsQueueEvent(v: unknown): boolean {
-  if (Array.isArray(v)) return v.length > 0 && v.every((x) => dataOf(x) !== undefined);
-  return dataOf(v) !== undefined;
+function isMessage(v: unknown): v is MnsQueueMessage {
+  return isMnsData(v) || (isRecord(v) && isMnsData(v.data));
+}
+
+function dataOf(m: MnsQueueMessage): MnsData {
+  return 'data' in m && isMnsData(m.data) ? m.data : (m as MnsData);
+}
+
+export function isMnsQueueEvent(v: unknown): v is MnsQueueEvent {
+  if (Array.isArray(v)) return v.length > 0 && v.every(isMessage);
+  return isMessage(v);
 }
 
 const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
@@ -66,14 +70,20 @@ export function messageKey(data: MnsData, eventId: unknown): string {
   return `body-${contentKey(`${ev}\n${data.messageBody}`)}`;
 }
 
-export async function handleMnsQueue(event: unknown, fc: FcContext, rt: Runtime): Promise<BatchSummary> {
+export const adapter: Adapter<MnsQueueEvent> = {
+  trigger: 'mns-queue',
+  matches: isMnsQueueEvent,
+  handle: (event, { fc, rt }) => handleMnsQueue(event, fc, rt),
+};
+
+async function handleMnsQueue(event: MnsQueueEvent, fc: FcContext, rt: Runtime): Promise<BatchSummary> {
   const events = Array.isArray(event) ? event : [event];
   const max = maxJobsPerEvent(rt);
   if (events.length > max) return refuseEvent('mns', events.length, fc, rt);
   const items: BatchItem[] = [];
   for (const ev of events) {
-    const data = dataOf(ev)!;
-    const id = messageKey(data, isRecord(ev) ? ev.id : undefined);
+    const data = dataOf(ev);
+    const id = messageKey(data, 'id' in ev ? ev.id : undefined);
     items.push(...itemsFromText(decodeMessageBody(data.messageBody), `msg ${id}`, `mns:${id}`));
   }
   if (items.length > max) return refuseEvent('mns', items.length, fc, rt);
@@ -88,24 +98,6 @@ export async function handleMnsQueue(event: unknown, fc: FcContext, rt: Runtime)
         err.message,
       );
     throw err;
-  }
-}
-
-/**
- * A queue hands each message to one consumer (one queue per channel, docs/deploy.md), so a job
- * for the other channel here was sent to the wrong queue: skipping it would acknowledge it and
- * lose it. The rest of the batch has been sent; failing the invocation makes EventBridge retry
- * (those jobs replay from the store, nothing is sent twice) and then move the batch to the
- * dead-letter queue, where the operator sees the message ids named here.
- */
-export class MisroutedJobsError extends BatchRetryError {
-  override name = 'MisroutedJobsError';
-  readonly refs: string[];
-  constructor(summary: BatchSummary, refs: string[]) {
-    super(summary);
-    this.refs = refs;
-    const shown = refs.slice(0, 10).join(', ') + (refs.length > 10 ? `, … (${refs.length} in all)` : '');
-    this.message = `${refs.length} of ${summary.total} jobs on this queue are for another channel (misrouted: ${shown}); the invocation fails so EventBridge retries and then dead-letters them; jobs already sent are replayed, not sent again`;
   }
 }
 

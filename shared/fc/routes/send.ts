@@ -1,11 +1,13 @@
-import { errorResponse, json, readJsonBody, type HttpResponse, type Route } from '../adapters/http.ts';
-import type { Outcome } from '../core/send.ts';
 import { randomUUID } from 'node:crypto';
-import { scheduleJob } from '../core/schedule.ts';
-import { InvalidRequestError, NotifyError, storeUnavailable } from '../errors.ts';
-import { errorFields } from '../log.ts';
-import { maskPhone } from '../phone.ts';
-import { type Channel, parseJob } from '../jobs.ts';
+import { CHANNELS } from '../../channels.ts';
+import { claimTtlMs } from '../../core/idempotency.ts';
+import { dueTimeOf, scheduleJob } from '../../core/schedule.ts';
+import type { Outcome } from '../../core/send.ts';
+import { InvalidRequestError, NotifyError, storeUnavailable } from '../../errors.ts';
+import { type Channel, parseJob } from '../../jobs.ts';
+import { errorFields } from '../../log.ts';
+import { maskPhone } from '../../phone.ts';
+import { errorResponse, type HttpResponse, json, type Route, readJsonBody } from '../adapters/http.ts';
 
 /** The HTTP answer for an outcome: 200 with the contract's shape when sent, the error otherwise. */
 export function outcomeResponse(outcome: Outcome): HttpResponse {
@@ -36,7 +38,7 @@ export function outcomeResponse(outcome: Outcome): HttpResponse {
 export function sendRoute(channel: Channel): Route {
   return {
     method: 'POST',
-    path: channel === 'sms' ? '/sms' : '/voice',
+    path: CHANNELS[channel].path,
     async handler(req, { rt, fc, log }) {
       if (!rt.sender) throw rt.configError ?? new NotifyError('INTERNAL', 'function is misconfigured');
       const body = readJsonBody(req);
@@ -47,13 +49,14 @@ export function sendRoute(channel: Channel): Route {
       }
       const job = parseJob(body, channel);
       const caller = String(log.caller ?? 'anonymous');
-      if (job.sendAt !== undefined && Date.parse(job.sendAt) > rt.now()) {
+      const dueAt = dueTimeOf(job, rt.now());
+      if (dueAt !== undefined) {
         // The same idempotencyKey schedules the same entry again (a retried POST stays one job).
         const key = job.idempotencyKey ?? randomUUID();
         // Horizon, per-caller limits and the pending cap: docs/limits.md.
         let entry: Awaited<ReturnType<typeof scheduleJob>>;
         try {
-          entry = await scheduleJob(rt, { job: { ...job, idempotencyKey: key }, caller, key, dueAt: Date.parse(job.sendAt), http: true });
+          entry = await scheduleJob(rt, { job: { ...job, idempotencyKey: key }, caller, key, dueAt, http: true });
         } catch (err) {
           if (err instanceof NotifyError) throw err;
           // The store failed (limits or the entry itself): nothing was sent, the entry may still land.
@@ -81,7 +84,7 @@ export function sendRoute(channel: Channel): Route {
         // which carries the requestId; no per-request child logger is needed.
         logger: rt.logger,
         logFields: log,
-        ...(timeoutS ? { claimTtlMs: (timeoutS + 30) * 1000 } : {}),
+        ...(timeoutS ? { claimTtlMs: claimTtlMs(timeoutS) } : {}),
       });
       return outcomeResponse(outcome);
     },
@@ -90,7 +93,7 @@ export function sendRoute(channel: Channel): Route {
 
 /** `DELETE /sms/<id>` and `DELETE /voice/<id>`: cancels a scheduled job of the same caller. */
 export function cancelRoute(channel: Channel): Route {
-  const base = channel === 'sms' ? '/sms/' : '/voice/';
+  const base = `${CHANNELS[channel].path}/`;
   return {
     method: 'DELETE',
     path: `${base}*`,

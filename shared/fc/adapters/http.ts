@@ -1,7 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { InvalidRequestError, NotifyError, toNotifyError } from '../errors.ts';
-import { errorFields } from '../log.ts';
+import { DEFAULT_MAX_BODY_BYTES } from '../../config.ts';
+import { InvalidRequestError, NotifyError, toNotifyError } from '../../errors.ts';
+import { errorFields } from '../../log.ts';
+import { authenticate } from '../auth.ts';
 import type { FcContext, Runtime } from '../runtime.ts';
+import type { HttpAdapter } from './adapter.ts';
 
 /**
  * FC3 HTTP trigger adapter: FC event (v1) → HttpRequest → route → HttpResponse → FC answer.
@@ -165,6 +168,12 @@ function matchRoute(routes: readonly Route[], req: HttpRequest): { route?: Route
 
 export type Authenticate = (req: HttpRequest, rt: Runtime) => string;
 
+export const adapter: HttpAdapter<FcHttpEvent> = {
+  trigger: 'http',
+  matches: isHttpEvent,
+  handle: (event, { fc, rt, routes }) => handleHttp(event, fc, rt, routes, authenticate),
+};
+
 /** Runs one HTTP event through the routes; every failure becomes a JSON answer, never a throw. */
 export async function handleHttp(
   event: FcHttpEvent,
@@ -177,7 +186,7 @@ export async function handleHttp(
   const log: Record<string, unknown> = { event: 'http', requestId: fc.requestId };
   let res: HttpResponse;
   try {
-    const req = toHttpRequest(event, fc, rt.config?.maxBodyBytes ?? 64 * 1024);
+    const req = toHttpRequest(event, fc, rt.config?.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES);
     Object.assign(log, { method: req.method, path: req.path.slice(0, 200) });
     const { route, allowed } = matchRoute(routes, req);
     if (!route) {

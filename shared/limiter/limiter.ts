@@ -7,7 +7,7 @@
  * `consume` checks every rule and counts against all of them: either the send is counted
  * everywhere or nowhere, and each check-and-count is atomic, so two instances cannot both take
  * the last slot. (In Redis, rules of one group are one atomic script; when one group refuses,
- * the groups that counted are given back — see shared/limits/redis.ts.)
+ * the groups that counted are given back — see shared/limiter/redis.ts.)
  */
 
 /**

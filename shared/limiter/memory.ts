@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { type LimitDecision, type LimitRule, type Limiter, makeToken, tokenTime, windowEnd, windowIndex, windowKey } from './limiter.ts';
+import { type LimitDecision, type Limiter, type LimitRule, makeToken, tokenTime, windowEnd, windowIndex, windowKey } from './limiter.ts';
 
 /** One instance's counters: for local runs and tests. Limits do not hold across instances. */
 export class MemoryLimiter implements Limiter {

@@ -1,6 +1,6 @@
 import { timingSafeEqual } from 'node:crypto';
-import { sha256 } from './hash.ts';
-import { NotifyError } from './errors.ts';
+import { NotifyError, UnauthorizedError } from '../errors.ts';
+import { sha256 } from '../hash.ts';
 import type { HttpRequest } from './adapters/http.ts';
 import type { Runtime } from './runtime.ts';
 
@@ -9,19 +9,6 @@ import type { Runtime } from './runtime.ts';
  * keys from API_KEYS (`name:key,…`). Returns the caller's name (never the key).
  * Fails closed: with no API_KEYS, HTTP sends are refused unless ALLOW_UNAUTHENTICATED=1.
  */
-
-/**
- * 401 with one message whatever went wrong, so a prober learns nothing. Why it failed is kept
- * for the request's log line only (`authReason`), never the key presented.
- */
-export class UnauthorizedError extends NotifyError {
-  override name = 'UnauthorizedError';
-  readonly authReason: 'missing' | 'malformed' | 'unknown-key';
-  constructor(reason: UnauthorizedError['authReason']) {
-    super('UNAUTHORIZED', 'missing or invalid API key');
-    this.authReason = reason;
-  }
-}
 
 function presentedKey(req: HttpRequest): string | undefined {
   const auth = req.headers.authorization;

@@ -1,12 +1,14 @@
-import { type BatchItem, type BatchSummary, type JobResult, runBatch } from '../core/batch.ts';
-import { DEFAULT_RESULT_PREFIX } from '../config.ts';
-import { getObjectStream, type OssCredentials, type OssObject, putObjectStream, signingRegion } from '../oss/client.ts';
+import { DEFAULT_RESULT_PREFIX } from '../../config.ts';
+import { type BatchItem, type BatchSummary, type JobResult, runBatch } from '../../core/batch.ts';
+import { CutShortError } from '../../errors.ts';
+import { isRecord } from '../../jobs.ts';
+import { getObjectStream, type OssCredentials, type OssObject, putObjectStream, signingRegion } from '../../oss/client.ts';
+import { byteLines, type CsvOut, CsvReader, LineDecoder, MAX_LINE_BYTES, TOO_LONG } from '../../parse/batch-file.ts';
 import type { FcContext, Runtime } from '../runtime.ts';
-import { isRecord } from './jobs-text.ts';
+import type { Adapter } from './adapter.ts';
 import { handleUpload, notifyPrefixOf } from './oss-notify.ts';
-import { byteLines, CsvReader, type CsvOut, CutShortError, LineDecoder, MAX_LINE_BYTES, TOO_LONG } from './batch-file.ts';
 
-export { MAX_LINE_BYTES, parseCsvRecord, splitCsvLine } from './batch-file.ts';
+export { MAX_LINE_BYTES, parseCsvRecord, splitCsvLine } from '../../parse/batch-file.ts';
 
 /**
  * OSS `ObjectCreated` trigger: the uploaded object is a batch file of jobs, JSON Lines (`.jsonl`,
@@ -31,17 +33,26 @@ interface OssRecord {
   oss: { bucket: { name: string }; object: { key: string; eTag?: string; size?: number } };
 }
 
-function recordOf(v: unknown): OssRecord | undefined {
-  if (!isRecord(v) || typeof v.eventName !== 'string' || !isRecord(v.oss)) return undefined;
-  const { bucket, object } = v.oss as Record<string, unknown>;
-  if (!isRecord(bucket) || typeof bucket.name !== 'string' || !isRecord(object) || typeof object.key !== 'string') return undefined;
-  return v as unknown as OssRecord;
+function isOssRecord(v: unknown): v is OssRecord {
+  if (!isRecord(v) || typeof v.eventName !== 'string' || !isRecord(v.oss)) return false;
+  const { bucket, object } = v.oss;
+  return isRecord(bucket) && typeof bucket.name === 'string' && isRecord(object) && typeof object.key === 'string';
+}
+
+export interface OssEvent {
+  events: OssRecord[];
 }
 
 /** Documented shape: `{events:[{eventName:"ObjectCreated:…", oss:{bucket:{name}, object:{key, eTag}}}]}`. */
-export function isOssEvent(v: unknown): boolean {
-  return isRecord(v) && Array.isArray(v.events) && v.events.length > 0 && v.events.every((e) => recordOf(e) !== undefined);
+export function isOssEvent(v: unknown): v is OssEvent {
+  return isRecord(v) && Array.isArray(v.events) && v.events.length > 0 && v.events.every(isOssRecord);
 }
+
+export const adapter: Adapter<OssEvent> = {
+  trigger: 'oss',
+  matches: isOssEvent,
+  handle: (event, { fc, rt }) => handleOss(event, fc, rt),
+};
 
 /** OSS URL-encodes object keys in events (a space may arrive as `+`). */
 export function decodeKey(key: string): string {
@@ -259,11 +270,10 @@ async function handleObject(rec: OssRecord, fc: FcContext, rt: Runtime, started:
   return summary;
 }
 
-export async function handleOss(event: unknown, fc: FcContext, rt: Runtime): Promise<BatchSummary> {
+async function handleOss(event: OssEvent, fc: FcContext, rt: Runtime): Promise<BatchSummary> {
   const started = rt.now();
   const total: BatchSummary = { source: 'oss', total: 0, counts: {}, retry: 0, results: [] };
-  for (const e of (event as { events: unknown[] }).events) {
-    const rec = recordOf(e) as OssRecord;
+  for (const rec of event.events) {
     if (!rec.eventName.startsWith('ObjectCreated')) continue;
     addUp(total, await handleObject(rec, fc, rt, started));
   }

@@ -1,4 +1,5 @@
 import { TextDecoder } from 'node:util';
+import { CutShortError } from '../errors.ts';
 
 /**
  * Reading a batch file as a stream of lines: bytes → lines (capped in length) → text (UTF-8, or
@@ -12,11 +13,6 @@ export const MAX_LINE_BYTES = 64 * 1024;
 export const MAX_RECORD_LINES = 64;
 
 export const TOO_LONG: unique symbol = Symbol('line-too-long');
-
-/** The body was cut short (connection reset, premature close): the invocation must fail. */
-export class CutShortError extends Error {
-  override name = 'CutShortError';
-}
 
 /**
  * The body's lines as bytes, split on LF (a CR before it is dropped). A line over `max` bytes is
@@ -65,7 +61,7 @@ export async function* byteLines(body: AsyncIterable<Buffer | string>, max = MAX
 
 export type TextEncodingName = 'utf-8' | 'gb18030';
 
-const ASCII_ONLY = /^[\x00-\x7f]*$/;
+const ASCII_ONLY = /^\p{ASCII}*$/u;
 
 /**
  * Decodes lines with one encoding per file. Until a line has a non-ASCII byte nothing is decided

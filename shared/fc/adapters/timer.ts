@@ -1,10 +1,13 @@
-import { type BatchItem, type BatchSummary, maxJobsPerEvent, runBatch } from '../core/batch.ts';
-import { expiryOf } from '../core/schedule.ts';
-import { maskPhone } from '../phone.ts';
+import { type BatchItem, type BatchSummary, maxJobsPerEvent, runBatch } from '../../core/batch.ts';
+import { claimTtlMs } from '../../core/idempotency.ts';
+import { expiryOf } from '../../core/schedule.ts';
+import { isRecord } from '../../jobs.ts';
+import { errorFields } from '../../log.ts';
+import { itemsFromText } from '../../parse/jobs-text.ts';
+import { maskPhone } from '../../phone.ts';
+import type { ScheduledJob } from '../../store/types.ts';
 import type { FcContext, Runtime } from '../runtime.ts';
-import { errorFields } from '../log.ts';
-import type { ScheduledJob } from '../store/types.ts';
-import { isRecord, itemsFromText } from './jobs-text.ts';
+import type { Adapter } from './adapter.ts';
 
 /**
  * Timer trigger: `{triggerTime, triggerName, payload}`. `payload` may hold static reminders
@@ -17,12 +20,23 @@ import { isRecord, itemsFromText } from './jobs-text.ts';
 /** How many due jobs one tick takes. The rest wait for the next tick. */
 export const DUE_PER_TICK = 500;
 
-export function isTimerEvent(v: unknown): boolean {
+export interface TimerEvent {
+  triggerTime: string;
+  triggerName: string;
+  payload?: unknown;
+}
+
+export function isTimerEvent(v: unknown): v is TimerEvent {
   return isRecord(v) && typeof v.triggerTime === 'string' && typeof v.triggerName === 'string';
 }
 
-export async function handleTimer(event: unknown, fc: FcContext, rt: Runtime): Promise<BatchSummary> {
-  const e = event as { triggerTime: string; triggerName: string; payload?: unknown };
+export const adapter: Adapter<TimerEvent> = {
+  trigger: 'timer',
+  matches: isTimerEvent,
+  handle: (event, { fc, rt }) => handleTimer(event, fc, rt),
+};
+
+async function handleTimer(e: TimerEvent, fc: FcContext, rt: Runtime): Promise<BatchSummary> {
   const items: BatchItem[] = [];
   const tick = `${e.triggerName.slice(0, 100)}:${e.triggerTime.slice(0, 40)}`;
   const payload = typeof e.payload === 'string' ? e.payload.trim() : '';
@@ -48,7 +62,7 @@ export async function handleTimer(event: unknown, fc: FcContext, rt: Runtime): P
   }
   const scheduled = new Map<BatchItem, ScheduledJob>();
   if (rt.channel) {
-    const leaseMs = ((fc.function?.timeout ?? 60) + 30) * 1000;
+    const leaseMs = claimTtlMs(fc.function?.timeout);
     const now = rt.now();
     // A store that cannot answer fails the invocation (logged once by app.ts, FC retries it);
     // nothing was sent and the next tick takes the due jobs.

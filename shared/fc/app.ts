@@ -1,14 +1,14 @@
-import { errorResponse, handleHttp, type HttpResponse, isHttpEvent, type Route } from './adapters/http.ts';
-import { DEFAULT_MAX_EVENT_BYTES } from './config.ts';
-import { NotifyError } from './errors.ts';
-import { errorFields, withoutStack } from './log.ts';
-import { handleMnsQueue, isMnsQueueEvent } from './adapters/mns-queue.ts';
-import { handleMnsStream, handleMnsTopic, isMnsStreamEvent, isMnsTopicEvent } from './adapters/mns-topic.ts';
-import { handleOss, isOssEvent } from './adapters/oss.ts';
-import { handleTimer, isTimerEvent } from './adapters/timer.ts';
-import { BatchRetryError, type BatchSummary, PoisonEventError, poisonEvent } from './core/batch.ts';
-import { authenticate } from './auth.ts';
-import type { Channel } from './jobs.ts';
+import { DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_EVENT_BYTES } from '../config.ts';
+import { type BatchSummary, poisonEvent } from '../core/batch.ts';
+import { BatchRetryError, NotifyError, PoisonEventError } from '../errors.ts';
+import type { Channel } from '../jobs.ts';
+import { errorFields, withoutStack } from '../log.ts';
+import { dispatch, type Invocation, tryAdapter } from './adapters/adapter.ts';
+import { errorResponse, type HttpResponse, adapter as http, type Route } from './adapters/http.ts';
+import { adapter as mnsQueue } from './adapters/mns-queue.ts';
+import { streamAdapter as mnsStream, adapter as mnsTopic, RawMessage } from './adapters/mns-topic.ts';
+import { adapter as oss } from './adapters/oss.ts';
+import { adapter as timer } from './adapters/timer.ts';
 import {
   createRuntime,
   type FcContext,
@@ -28,9 +28,9 @@ export interface FunctionSpec {
   name: FunctionName;
   channel?: Channel;
   routes: Route[];
-  /** Sending functions pass shared/sending.ts's makeSender; template-validate sends nothing. */
+  /** Sending functions pass shared/fc/sending.ts's makeSender; template-validate sends nothing. */
   makeSender?: MakeSender;
-  /** Sending functions pass shared/sending.ts's makeStore (Redis when REDIS_URL is set); default: memory. */
+  /** Sending functions pass shared/fc/sending.ts's makeStore (Redis when REDIS_URL is set); default: memory. */
   makeStore?: MakeStore;
 }
 
@@ -80,16 +80,8 @@ export function decodeEvent(event: unknown, maxBytes = Number.POSITIVE_INFINITY)
   return { ok: true, value: event };
 }
 
-type EventAdapter = (event: unknown, fc: FcContext, rt: Runtime) => Promise<BatchSummary>;
-
 /** Async trigger adapters, each picked by its documented type guard; order matters (STREAM `{body}` last). */
-const EVENT_ADAPTERS: ReadonlyArray<readonly [(v: unknown) => boolean, EventAdapter]> = [
-  [isTimerEvent, handleTimer],
-  [isMnsTopicEvent, handleMnsTopic],
-  [isMnsQueueEvent, handleMnsQueue],
-  [isOssEvent, handleOss],
-  [isMnsStreamEvent, handleMnsStream],
-];
+const EVENT_ADAPTERS = [tryAdapter(timer), tryAdapter(mnsTopic), tryAdapter(mnsQueue), tryAdapter(oss), tryAdapter(mnsStream)];
 
 /**
  * An event over MAX_EVENT_BYTES, not parsed. HTTP: 413 PAYLOAD_TOO_LARGE. Async triggers: a poison
@@ -102,7 +94,7 @@ function refuseLargeEvent(d: { bytes: number; http: boolean }, max: number, fc: 
   rt.logger.warn({ event: 'http', requestId: fc.requestId, status: 413, bytes: d.bytes }, message);
   // The same answer as a body over MAX_BODY_BYTES that was small enough to parse.
   const res = errorResponse(
-    new NotifyError('PAYLOAD_TOO_LARGE', `request body is over the limit of ${rt.config?.maxBodyBytes ?? 64 * 1024} bytes`),
+    new NotifyError('PAYLOAD_TOO_LARGE', `request body is over the limit of ${rt.config?.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES} bytes`),
   );
   res.headers['x-request-id'] = fc.requestId ?? '';
   return res;
@@ -120,19 +112,13 @@ export function createFunction(spec: FunctionSpec, options: RuntimeOptions = {})
         throw withoutStack(err as Error, rt.logger);
       }
     }
-    if (decoded.ok && isHttpEvent(decoded.value)) {
-      return handleHttp(decoded.value, context, rt, spec.routes, authenticate);
-    }
+    const call: Invocation = { fc: context, rt, routes: spec.routes };
+    if (decoded.ok && http.matches(decoded.value)) return http.handle(decoded.value, call);
     let summary: BatchSummary | undefined;
     try {
-      if (!decoded.ok) {
-        // A body that is not JSON can only be an MNS STREAM-format message (the raw text).
-        summary = await handleMnsStream(undefined, context, rt, decoded.text);
-      } else {
-        const v = decoded.value;
-        const adapter = EVENT_ADAPTERS.find(([is]) => is(v))?.[1];
-        if (adapter) summary = await adapter(v, context, rt);
-      }
+      // A body that is not JSON can only be an MNS STREAM-format message (the raw text).
+      const v = decoded.ok ? decoded.value : new RawMessage(decoded.text);
+      summary = await dispatch(EVENT_ADAPTERS, v, call);
     } catch (err) {
       // The invocation fails and the platform retries it. FC prints a rejected handler's error
       // with its stack: log it here without one, and cut the stack off the error (debug keeps both).

@@ -1,5 +1,5 @@
+import { MemoryLimiter } from '#shared/limiter/memory';
 import { globalBudgetContract, limiterContract } from '../support/limiter-contract.ts';
-import { MemoryLimiter } from '#shared/limits/memory';
 
 limiterContract('in-memory', () => new MemoryLimiter());
 globalBudgetContract('in-memory', () => new MemoryLimiter());

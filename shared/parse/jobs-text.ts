@@ -1,5 +1,6 @@
-import { sha256 } from '../hash.ts';
 import type { BatchItem } from '../core/batch.ts';
+import { sha256 } from '../hash.ts';
+import { isRecord } from '../jobs.ts';
 
 /**
  * A message body holds one job (a JSON object), or several: a JSON array or `{"jobs":[…]}`.
@@ -23,10 +24,6 @@ export function itemsFromValue(value: unknown, ref: string, key: string, caller?
   if (list === undefined) return [{ ref, raw: value, defaultKey: key, ...extra }];
   if (list.length === 0) return [{ ref, defaultKey: key, problem: 'message holds an empty list of jobs', ...extra }];
   return list.map((raw, i) => ({ ref: `${ref}#${i}`, raw, defaultKey: `${key}#${i}`, ...extra }));
-}
-
-export function isRecord(v: unknown): v is Record<string, unknown> {
-  return v !== null && typeof v === 'object' && !Array.isArray(v);
 }
 
 /** A key for a message that carries no id of its own (MNS STREAM format): the hash of its text. */

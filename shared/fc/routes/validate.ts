@@ -1,6 +1,6 @@
-import { json, readJsonBody, type Route } from '../adapters/http.ts';
-import { NotifyError } from '../errors.ts';
-import { validateBody } from '../templates/validate.ts';
+import { NotifyError } from '../../errors.ts';
+import { validateBody } from '../../templates/validate.ts';
+import { json, type Route, readJsonBody } from '../adapters/http.ts';
 
 /** `POST /templates/validate`: `{"template":{…}}` → rule results; `{"job":{…}}` → a dry run. Never sends. */
 export const validateRoute: Route = {

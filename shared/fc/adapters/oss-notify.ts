@@ -1,8 +1,8 @@
-import { DEFAULT_NOTIFY_PREFIX } from '../config.ts';
-import { type BatchSummary, type JobResult, runBatch } from '../core/batch.ts';
-import { sha256 } from '../hash.ts';
-import { buildJob, decodeMetaValue, keyProblem, matchRule, metaNames } from '../notify/rules.ts';
-import { headObject, type OssCredentials } from '../oss/client.ts';
+import { DEFAULT_NOTIFY_PREFIX } from '../../config.ts';
+import { type BatchSummary, type JobResult, runBatch } from '../../core/batch.ts';
+import { sha256 } from '../../hash.ts';
+import { buildJob, decodeMetaValue, keyProblem, matchRule, metaNames } from '../../notify/rules.ts';
+import { headObject, type OssCredentials } from '../../oss/client.ts';
 import type { FcContext, Runtime } from '../runtime.ts';
 
 /**
@@ -20,7 +20,7 @@ import type { FcContext, Runtime } from '../runtime.ts';
 
 export interface UploadedObject {
   bucket: string;
-  /** Decoded key (shared/adapters/oss.ts decodeKey). */
+  /** Decoded key (shared/fc/adapters/oss.ts decodeKey). */
   key: string;
   /** The event's eTag without quotes; '' when the event had none. */
   eTag: string;
