@@ -1,5 +1,6 @@
 import * as z from 'zod/mini';
 import { ConfigError } from './errors.ts';
+import { parseQuota, type QuotaSpec } from './usage/quota.ts';
 
 /**
  * The environment, read once per instance and validated whole (every problem named at once, not one per deploy).
@@ -53,6 +54,12 @@ export const envSchema = z.object({
   PHONE_DENYLIST: z.optional(z.string()),
   QUIET_HOURS: z.optional(z.string()),
   QUIET_HOURS_ACTION: z.optional(z.enum(['defer', 'refuse', ''], { error: 'QUIET_HOURS_ACTION must be defer or refuse' })),
+  // Issue 13 (docs/usage.md).
+  OPS_CALLERS: z.optional(z.string()),
+  QUOTA_LONG_SMS: z.optional(z.string()),
+  QUOTA_VOICE: z.optional(z.string()),
+  ALERT_PHONES: z.optional(z.string()),
+  ALERT_SKIN: z.optional(z.string()),
 });
 
 export type Credentials =
@@ -132,6 +139,39 @@ export interface Config {
   recipients: RecipientPolicy;
   /** Undefined when QUIET_HOURS=off. */
   quietHours: QuietHours | undefined;
+  /** Issue 13: usage, quota and alerts (docs/usage.md). */
+  usage: UsageConfig;
+}
+
+export interface UsageConfig {
+  /** Caller names (from API_KEYS) that may read GET /usage and every caller's jobs. */
+  opsCallers: string[];
+  quotas: { sms?: QuotaSpec; voice?: QuotaSpec };
+  alertPhones: string[];
+  alertSkin: string | undefined;
+}
+
+function parseUsage(e: Record<string, string | undefined>, apiKeys: ApiKey[], problems: string[]): UsageConfig {
+  const names = new Set(apiKeys.map((k) => k.name));
+  const opsCallers = (e.OPS_CALLERS ?? '')
+    .split(',')
+    .map((n) => n.trim())
+    .filter((n) => n !== '');
+  const unknown = opsCallers.filter((n) => !names.has(n));
+  if (unknown.length > 0 && apiKeys.length > 0)
+    problems.push(`OPS_CALLERS names ${unknown.length} caller(s) not in API_KEYS (check the spelling)`);
+  const alertPhones = (e.ALERT_PHONES ?? '')
+    .split(',')
+    .map((p) => p.trim().replace(/^\+?86/, ''))
+    .filter((p) => p !== '');
+  if (alertPhones.some((p) => !/^1\d{10}$/.test(p))) problems.push('ALERT_PHONES must be mainland mobile numbers, comma-separated');
+  const alertSkin = blank(e.ALERT_SKIN) ? undefined : (e.ALERT_SKIN as string).trim();
+  const quotas: UsageConfig['quotas'] = {};
+  const sms = parseQuota('QUOTA_LONG_SMS', e.QUOTA_LONG_SMS, problems);
+  const voice = parseQuota('QUOTA_VOICE', e.QUOTA_VOICE, problems);
+  if (sms) quotas.sms = sms;
+  if (voice) quotas.voice = voice;
+  return { opsCallers, quotas, alertPhones, alertSkin };
 }
 
 export const DEFAULT_RATE_LIMITS: LimitConfig = {
@@ -394,6 +434,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     }
   }
   const quietHours = parseQuietHours(e.QUIET_HOURS, e.QUIET_HOURS_ACTION === 'refuse' ? 'refuse' : 'defer', problems);
+  const usage = parseUsage(e, apiKeys, problems);
 
   if (problems.length > 0) {
     const named = problems.map((p) => p.split(' ')[0] as string);
@@ -422,5 +463,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     limits,
     recipients,
     quietHours,
+    usage,
   };
 }

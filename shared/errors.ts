@@ -10,6 +10,7 @@ import type { Channel } from './jobs.ts';
 export const ERROR_STATUS = {
   INVALID_REQUEST: 400,
   UNAUTHORIZED: 401,
+  FORBIDDEN: 403,
   NOT_FOUND: 404,
   METHOD_NOT_ALLOWED: 405,
   DUPLICATE_IN_PROGRESS: 409,

@@ -1,5 +1,6 @@
 import { createFunction } from '#shared/fc/app';
 import { cancelRoute, healthRoute, sendRoute } from '#shared/fc/routes/send';
+import { jobRoute, usageRoute } from '#shared/fc/routes/usage';
 import { makeSender, makeStore } from '#shared/fc/sending';
 import { openapiRoute } from '#shared/openapi/route';
 
@@ -8,5 +9,5 @@ export const handler = createFunction({
   channel: 'voice',
   makeSender,
   makeStore,
-  routes: [sendRoute('voice'), cancelRoute('voice'), healthRoute, openapiRoute],
+  routes: [sendRoute('voice'), cancelRoute('voice'), healthRoute, openapiRoute, jobRoute('voice'), usageRoute],
 });

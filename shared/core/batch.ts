@@ -13,6 +13,7 @@ import { sha256 } from '../hash.ts';
 import { type Job, parseJob } from '../jobs.ts';
 import { maskPhone } from '../phone.ts';
 import type { ScheduledJob } from '../store/types.ts';
+import { countLater, usageEvent } from '../usage/recorder.ts';
 import { claimTtlMs, DEFAULT_FUNCTION_TIMEOUT_S } from './idempotency.ts';
 import { dueTimeOf, expiryOf, scheduleJob } from './schedule.ts';
 
@@ -210,7 +211,14 @@ export async function runBatch(items: readonly BatchItem[], fc: FcContext, rt: R
       // Scheduled jobs counted against their caller when they were scheduled (core/schedule.ts):
       // their send counts like a trigger's, so they are not counted twice.
       const fromTrigger = item.caller === undefined || item.scheduled === true;
-      const o = await rt.sender.send(keyed, { requestId: fc.requestId ?? 'event', caller, logger, claimTtlMs: claimTtl, fromTrigger });
+      const o = await rt.sender.send(keyed, {
+        requestId: fc.requestId ?? 'event',
+        caller,
+        logger,
+        claimTtlMs: claimTtl,
+        fromTrigger,
+        source: options.source,
+      });
       const status: JobStatus = o.replayed ? 'replayed' : o.status;
       const retry = o.status === 'failed' && o.error?.retryable === true;
       const result: JobResult = { ...at, status, retry };
@@ -232,6 +240,7 @@ export async function runBatch(items: readonly BatchItem[], fc: FcContext, rt: R
           );
           return { result: { ...at, status: 'failed', retry: true, code: e.code, message: e.message }, job };
         }
+        countLater(rt.store, usageEvent(keyed, caller, 'scheduled', rt.now()), logger); // issue 13
         return {
           result: {
             ...at,

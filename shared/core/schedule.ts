@@ -5,6 +5,7 @@ import { limitMessage, limitRules } from '../guards/rate-limit.ts';
 import type { Job } from '../jobs.ts';
 import { maskPhone } from '../phone.ts';
 import type { ScheduledJob } from '../store/types.ts';
+import { countLater, usageEvent } from '../usage/recorder.ts';
 import { toScheduled } from './batch.ts';
 
 /**
@@ -90,6 +91,7 @@ export async function scheduleJob(rt: Runtime, r: ScheduleRequest): Promise<Sche
       },
     );
   }
+  countLater(rt.store, usageEvent(r.job, r.caller, 'scheduled', now), rt.logger); // issue 13
   return entry;
 }
 

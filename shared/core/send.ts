@@ -7,6 +7,7 @@ import type { ProviderInfo } from '../provider/classify.ts';
 import type { ProviderClient } from '../provider/client.ts';
 import { longSmsRequest, type ProviderRequest, voiceRequest } from '../provider/request.ts';
 import type { OutcomeStatus, Store, StoredOutcome } from '../store/types.ts';
+import type { UsageHooks } from '../usage/recorder.ts';
 import { DEFAULT_CLAIM_TTL_MS, fingerprint, OUTCOME_TTL_MS } from './idempotency.ts';
 
 /**
@@ -52,6 +53,8 @@ export interface SendContext {
    * second line. Without it (batches) each send logs its own line.
    */
   logFields?: Record<string, unknown>;
+  /** Where the job came from (http, mns, oss, timer; `alert` for quota alerts): kept with the outcome (issue 13). */
+  source?: string;
 }
 
 type Level = 'info' | 'warn' | 'error';
@@ -91,6 +94,8 @@ export interface SenderDeps {
   resolveSmsParams?: SmsParamResolver;
   guards?: readonly SendGuard[];
   quota?: SendQuota;
+  /** Issue 13: usage counters and quota alerts (shared/usage/recorder.ts). */
+  usage?: UsageHooks;
 }
 
 /**
@@ -145,13 +150,17 @@ export function defaultResolveSmsParams(job: SmsJob): string[] {
   );
 }
 
-function storedFrom(outcome: Outcome, fp: string): StoredOutcome {
+function storedFrom(outcome: Outcome, fp: string, ctx: SendContext): StoredOutcome {
   const s: StoredOutcome = {
     status: outcome.status,
     channel: outcome.channel,
     phoneMasked: outcome.phoneMasked,
     fingerprint: fp,
     at: new Date().toISOString(),
+    // Issue 13: for job lookups.
+    attempts: outcome.attempts,
+    caller: ctx.caller,
+    ...(ctx.source !== undefined ? { source: ctx.source } : {}),
   };
   if (outcome.provider) {
     const { raw: _raw, ...provider } = outcome.provider;
@@ -276,7 +285,12 @@ export function createSender(deps: SenderDeps): Sender {
       const phoneMasked = maskPhone(job.phone);
       // Refusals that need no provider call happen before the claim: nothing to remember.
       const request = buildRequest(job);
-      for (const guard of deps.guards ?? []) await guard(job, ctx);
+      try {
+        for (const guard of deps.guards ?? []) await guard(job, ctx);
+      } catch (err) {
+        deps.usage?.refused(job, ctx, err); // issue 13
+        throw err;
+      }
       const key = job.idempotencyKey ?? null;
       const storeKey = key === null ? null : `idem:${job.channel}:${ctx.caller}:${key}`;
       const fp = key === null ? '' : fingerprint(job);
@@ -318,6 +332,7 @@ export function createSender(deps: SenderDeps): Sender {
               { event: 'send', outcome: 'unknown', staleClaim: true, ...ids, errorCode: error.code, replayed: false },
               'earlier attempt never finished: outcome unknown',
             );
+            deps.usage?.count(job, ctx, 'unknown'); // issue 13
             return {
               status: 'unknown',
               channel: job.channel,
@@ -349,7 +364,10 @@ export function createSender(deps: SenderDeps): Sender {
         } catch (err) {
           if (storeKey !== null && token !== undefined) await release(storeKey, token, ctx, ids);
           // Refusals (429 and deferrals) are NotifyErrors; anything else is the limiter's store failing.
-          if (err instanceof NotifyError) throw err;
+          if (err instanceof NotifyError) {
+            deps.usage?.refused(job, ctx, err); // issue 13
+            throw err;
+          }
           report(
             ctx,
             'error',
@@ -401,12 +419,20 @@ export function createSender(deps: SenderDeps): Sender {
           ctx.logger.warn({ event: 'limit-refund-failed', ...ids, err: errorFields(err) }, 'could not give a send back to the limits'),
         );
       }
+      // Issue 13: the usage count rides with the outcome record (same round trip, first attempt
+      // only so a retried write never counts twice); without a record it is sent on its own, unawaited.
+      let usage = storeKey !== null && token !== undefined && !nothingSent ? deps.usage?.write(job, ctx, outcome.status) : undefined;
+      if (!usage) deps.usage?.count(job, ctx, outcome.status);
       if (storeKey !== null && token !== undefined) {
         if (nothingSent) await release(storeKey, token, ctx, ids);
         else {
-          const value = storedFrom(outcome, fp);
+          const value = storedFrom(outcome, fp, ctx);
           try {
-            await boundedWrite(() => deps.store.complete(storeKey, token, value, OUTCOME_TTL_MS));
+            await boundedWrite(() => {
+              const once = usage;
+              usage = undefined;
+              return deps.store.complete(storeKey, token, value, OUTCOME_TTL_MS, once);
+            });
           } catch (err) {
             // The provider has answered: the answer stands whatever the store does. The claim stays
             // in the store (kept for the outcome TTL) and turns into OUTCOME_UNKNOWN once stale, so
@@ -457,6 +483,7 @@ export function createSender(deps: SenderDeps): Sender {
           ? 'PROVIDER CREDENTIALS REJECTED: check APPCODE / APP_KEY and the marketplace subscription'
           : `send ${outcome.status}`,
       );
+      deps.usage?.observed(job, ctx, outcome); // issue 13: quota alerts, never awaited
       return outcome;
     },
   };

@@ -374,6 +374,128 @@ const validateBodySchema: JsonSchema = {
   ],
 };
 
+// Issue 13: usage and a job's fate (shared/routes/usage.ts, docs/usage.md).
+const countersSchema: JsonSchema = {
+  type: 'object',
+  required: ['sent', 'rejected', 'failed', 'unknown', 'refused', 'scheduled', 'billable', 'cost'],
+  properties: {
+    sent: { type: 'integer' },
+    rejected: { type: 'integer', description: 'Refused by the vendor (an answered, billed call).' },
+    failed: { type: 'integer', description: 'Not sent: no answer usable, throttled, quota exhausted, credentials refused.' },
+    unknown: { type: 'integer', description: 'Maybe sent: timeout after the request left, or an attempt that never finished.' },
+    refused: { type: 'integer', description: 'Refused by our own limits or policy before any call.' },
+    scheduled: { type: 'integer', description: 'Put in the schedule (sendAt ahead, or deferred by a limit).' },
+    billable: { type: 'integer', description: 'sent + rejected: what the gateway bills.' },
+    cost: { type: 'number', description: 'billable × the catalog pricing, yuan, 4 decimals.' },
+  },
+};
+const quotaSchema: JsonSchema = {
+  oneOf: [
+    { type: 'null' },
+    {
+      type: 'object',
+      required: ['purchased', 'used', 'remaining', 'remainingRatio'],
+      properties: {
+        purchased: { type: 'integer' },
+        used: { type: 'integer' },
+        remaining: { type: 'integer' },
+        remainingRatio: { type: 'number' },
+        since: { type: 'string' },
+      },
+    },
+  ],
+};
+const usageAnswer: JsonSchema = {
+  type: 'object',
+  required: ['from', 'to', 'timezone', 'currency', 'days', 'breakdown', 'totals', 'quota'],
+  properties: {
+    from: { type: 'string', format: 'date' },
+    to: { type: 'string', format: 'date' },
+    timezone: { const: 'Asia/Shanghai' },
+    currency: { const: 'CNY' },
+    pricing: { type: 'object' },
+    days: { type: 'array', items: { allOf: [{ type: 'object', required: ['date', 'channel'] }, countersSchema] } },
+    breakdown: {
+      type: 'array',
+      items: { allOf: [{ type: 'object', required: ['date', 'channel', 'caller', 'template'] }, countersSchema] },
+    },
+    totals: { type: 'object', required: ['sms', 'voice'], properties: { sms: countersSchema, voice: countersSchema } },
+    quota: { type: 'object', required: ['sms', 'voice'], properties: { sms: quotaSchema, voice: quotaSchema } },
+  },
+};
+const jobFateAnswer: JsonSchema = {
+  type: 'object',
+  required: ['idempotencyKey', 'channel', 'status', 'caller', 'recorded'],
+  properties: {
+    idempotencyKey: { type: 'string' },
+    channel: { enum: ['sms', 'voice'] },
+    status: { enum: ['sent', 'rejected', 'failed', 'unknown', 'in-progress', 'scheduled', 'cancelled'] },
+    phone: { type: 'string' },
+    provider: { type: 'object' },
+    error: { type: 'object' },
+    at: { type: 'string' },
+    attempts: { type: 'integer' },
+    source: { type: 'string' },
+    caller: { type: 'string' },
+    recorded: { type: 'boolean' },
+    sendAt: { type: 'string' },
+    id: { type: 'string' },
+  },
+};
+
+function jobRouteDoc(channel: Channel): RouteDoc {
+  return {
+    method: 'get',
+    path: `/${channel}/{idempotencyKey}`,
+    functions: [SEND_FUNCTION[channel], 'template-validate'],
+    operationId: channel === 'sms' ? 'smsJobFate' : 'voiceJobFate',
+    summary: `What became of a ${channel} job`,
+    description:
+      "The recorded outcome under this idempotency key (kept 24 h), or the scheduled job (pending, cancelled within a day). A caller sees only its own jobs; OPS_CALLERS see every caller's (`caller` picks one; without it the first found). 404 when none.",
+    parameters: [
+      {
+        name: 'idempotencyKey',
+        in: 'path',
+        required: true,
+        description: 'The key the job was sent or scheduled with.',
+        schema: { type: 'string', minLength: 1, maxLength: FIELD_LIMITS.idempotencyKeyLength },
+        example: 'order-42',
+      },
+      {
+        name: 'caller',
+        in: 'query',
+        description: 'OPS_CALLERS only: whose job (a caller name, or mns, oss, timer).',
+        schema: { type: 'string' },
+        example: 'backend',
+      },
+    ],
+    responses: {
+      200: {
+        description: "The job's fate.",
+        schema: jobFateAnswer,
+        examples: {
+          sent: {
+            summary: 'Sent from HTTP',
+            value: {
+              idempotencyKey: 'order-42',
+              channel,
+              status: 'sent',
+              phone: '138****8000',
+              provider: { code: 'OK', message: '发送成功' },
+              at: '2026-12-01T10:00:00.000Z',
+              attempts: 1,
+              source: 'http',
+              caller: 'backend',
+              recorded: true,
+            },
+          },
+        },
+      },
+    },
+    errors: [400, 401, 403, 404, 500, 503],
+  };
+}
+
 export const ROUTE_DOCS: readonly RouteDoc[] = [
   ...sendRoutes('sms'),
   ...sendRoutes('voice'),
@@ -509,5 +631,87 @@ export const ROUTE_DOCS: readonly RouteDoc[] = [
       },
     },
     errors: [404],
+  },
+  jobRouteDoc('sms'),
+  jobRouteDoc('voice'),
+  {
+    method: 'get',
+    path: '/usage',
+    functions: ['long-sms', 'voice-notify', 'template-validate'],
+    operationId: 'usage',
+    summary: 'Usage, cost and quota left (OPS_CALLERS only)',
+    description:
+      'Counts per Beijing day and channel (and per caller and template in `breakdown`), cost from the catalog pricing, and the package left per channel from QUOTA_LONG_SMS / QUOTA_VOICE. `format=csv`: the breakdown as text/csv. 403 for callers not in OPS_CALLERS.',
+    parameters: [
+      {
+        name: 'from',
+        in: 'query',
+        description: 'First Beijing day, YYYY-MM-DD (default today).',
+        schema: { type: 'string', format: 'date' },
+        example: '2026-12-01',
+      },
+      {
+        name: 'to',
+        in: 'query',
+        description: 'Last Beijing day, inclusive (default today; at most 400 days after from).',
+        schema: { type: 'string', format: 'date' },
+        example: '2026-12-07',
+      },
+      { name: 'format', in: 'query', description: '`json` (default) or `csv`.', schema: { enum: ['json', 'csv'] }, example: 'csv' },
+    ],
+    responses: {
+      200: {
+        description: 'The report (JSON), or the breakdown as CSV with `format=csv`.',
+        schema: usageAnswer,
+        examples: {
+          week: {
+            summary: 'A day of SMS',
+            value: {
+              from: '2026-12-01',
+              to: '2026-12-01',
+              timezone: 'Asia/Shanghai',
+              currency: 'CNY',
+              pricing: { sms: 0.135, voice: null },
+              days: [
+                {
+                  date: '2026-12-01',
+                  channel: 'sms',
+                  sent: 3,
+                  rejected: 1,
+                  failed: 0,
+                  unknown: 0,
+                  refused: 2,
+                  scheduled: 1,
+                  billable: 4,
+                  cost: 0.54,
+                },
+              ],
+              breakdown: [
+                {
+                  date: '2026-12-01',
+                  channel: 'sms',
+                  caller: 'backend',
+                  template: '1',
+                  sent: 3,
+                  rejected: 1,
+                  failed: 0,
+                  unknown: 0,
+                  refused: 2,
+                  scheduled: 1,
+                  billable: 4,
+                  cost: 0.54,
+                },
+              ],
+              totals: {
+                sms: { sent: 3, rejected: 1, failed: 0, unknown: 0, refused: 2, scheduled: 1, billable: 4, cost: 0.54 },
+                voice: { sent: 0, rejected: 0, failed: 0, unknown: 0, refused: 0, scheduled: 0, billable: 0, cost: 0 },
+              },
+              quota: { sms: { purchased: 20740, used: 13818, remaining: 6922, remainingRatio: 0.3337, since: '2026-11-01' }, voice: null },
+            },
+          },
+        },
+      },
+    },
+    errors: [400, 401, 403, 500, 503],
   },
 ];

@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
+import { MemoryUsage, type UsageEvent, type UsageWrite } from '../usage/counters.ts';
 import {
   type ClaimResult,
+  type PeekResult,
   SCHEDULE_STORE_GRACE_MS,
   type ScheduledJob,
   type ScheduleOptions,
@@ -24,6 +26,32 @@ export class MemoryStore implements Store {
     this.#now = now;
   }
 
+  // Issue 13: usage counters and job lookups (shared/usage/counters.ts).
+  readonly #usage = new MemoryUsage();
+  readonly #cancelled = new Map<string, number>();
+  countUsage(e: UsageEvent): Promise<void> {
+    return this.#usage.countUsage(e);
+  }
+  readUsage(days: readonly string[]): Promise<Record<string, Record<string, string>>> {
+    return this.#usage.readUsage(days);
+  }
+  readTotals(days: readonly string[], fields: readonly string[]): Promise<Array<Array<string | null>>> {
+    return this.#usage.readTotals(days, fields);
+  }
+  markOnce(day: string, marker: string): Promise<boolean> {
+    return this.#usage.markOnce(day, marker);
+  }
+  async peek(key: string): Promise<PeekResult> {
+    const e = this.#get(key);
+    if (!e) return null;
+    return e.state === 'done' ? { kind: 'done', outcome: e.outcome } : { kind: 'in-progress', stale: e.staleAt <= this.#now() };
+  }
+  async scheduledJob(channel: ScheduledJob['channel'], id: string): Promise<{ job: ScheduledJob | null; cancelledAt: number | null }> {
+    const s = this.#scheduled.get(`${channel}:${id}`);
+    const at = this.#cancelled.get(`${channel}:${id}`);
+    return { job: s ? structuredClone(s.entry) : null, cancelledAt: at !== undefined && at > this.#now() - 86_400_000 ? at : null };
+  }
+
   #get(key: string): Entry | undefined {
     const e = this.#entries.get(key);
     if (e && e.expiresAt <= this.#now()) {
@@ -44,7 +72,8 @@ export class MemoryStore implements Store {
     return { kind: 'claimed', token };
   }
 
-  async complete(key: string, token: string, outcome: StoredOutcome, ttlMs: number): Promise<boolean> {
+  async complete(key: string, token: string, outcome: StoredOutcome, ttlMs: number, usage?: UsageWrite): Promise<boolean> {
+    if (usage) this.#usage.add(usage);
     const e = this.#get(key);
     // Same rule as Redis: our claim, or nothing (the outcome is known, so it is written).
     if (e !== undefined && (e.state !== 'claimed' || e.token !== token)) return false;
@@ -84,6 +113,7 @@ export class MemoryStore implements Store {
   async cancel(channel: ScheduledJob['channel'], id: string, caller: string): Promise<boolean> {
     const s = this.#scheduled.get(`${channel}:${id}`);
     if (!s || s.entry.caller !== caller) return false;
+    this.#cancelled.set(`${channel}:${id}`, this.#now());
     return this.#scheduled.delete(`${channel}:${id}`);
   }
 

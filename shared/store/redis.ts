@@ -1,9 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import { USAGE_INCR_LUA, type UsageEvent, type UsageWrite, usageIncrArgs, usageKey } from '../usage/counters.ts';
 import { legacyScheduleKeys, scheduleKey, scheduleKeys } from './keys.ts';
 import { scriptedClient } from './redis-connection.ts';
 import {
   type ClaimResult,
+  type PeekResult,
   SCHEDULE_STORE_GRACE_MS,
   type ScheduledJob,
   type ScheduleOptions,
@@ -64,8 +66,9 @@ end
 return out
 `;
 
-// KEYS: zset, hash, the caller's index. ARGV: id, caller. Only the caller who scheduled a job may cancel it.
-// (Issue 11: the third key and its ZREM are new; the rest is unchanged.)
+// KEYS: zset, hash, the caller's index[, cancelled ids]. ARGV: id, caller[, now]. Only the caller who scheduled a job may cancel it.
+// (Issue 11: the third key and its ZREM are new. Issue 13: a fourth key, same slot, remembers
+// cancelled ids for a day (score: when) so a job lookup can answer "cancelled".)
 const CANCEL = `
 local j = redis.call('HGET', KEYS[2], ARGV[1])
 if not j then return 0 end
@@ -73,6 +76,12 @@ if cjson.decode(j).caller ~= ARGV[2] then return 0 end
 redis.call('ZREM', KEYS[1], ARGV[1])
 redis.call('HDEL', KEYS[2], ARGV[1])
 redis.call('ZREM', KEYS[3], ARGV[1])
+if KEYS[4] then
+  local now = tonumber(ARGV[3])
+  redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', now - 86400000)
+  redis.call('ZADD', KEYS[4], now, ARGV[1])
+  redis.call('PEXPIRE', KEYS[4], 86400000)
+end
 return 1
 `;
 
@@ -104,6 +113,7 @@ type StoreRedis = Redis & {
   fcnStoreClaimDue(numKeys: number, ...args: Array<string | number>): Promise<string[]>;
   fcnStoreCancel(numKeys: number, ...args: Array<string | number>): Promise<number>;
   fcnStoreSchedule(numKeys: number, ...args: Array<string | number>): Promise<number>;
+  fcnUsageIncr(numKeys: number, ...args: Array<string | number>): Promise<number>;
 };
 
 export interface RedisStoreOptions {
@@ -126,6 +136,7 @@ export class RedisStore implements Store {
       fcnStoreClaimDue: CLAIM_DUE,
       fcnStoreCancel: CANCEL,
       fcnStoreSchedule: SCHEDULE,
+      fcnUsageIncr: USAGE_INCR_LUA,
     });
     this.#prefix = options.prefix ?? DEFAULT_STORE_PREFIX;
   }
@@ -221,9 +232,79 @@ export class RedisStore implements Store {
     });
   }
 
-  async complete(key: string, token: string, outcome: StoredOutcome, ttlMs: number): Promise<boolean> {
+  async complete(key: string, token: string, outcome: StoredOutcome, ttlMs: number, usage?: UsageWrite): Promise<boolean> {
     const r = await this.#client();
-    return (await r.fcnStoreComplete(1, this.#prefix + key, token, `d:${JSON.stringify(outcome)}`, Math.round(ttlMs))) === 1;
+    const args = [this.#prefix + key, token, `d:${JSON.stringify(outcome)}`, Math.round(ttlMs)] as const;
+    if (!usage) return (await r.fcnStoreComplete(1, ...args)) === 1;
+    // Issue 13: the day's usage counter goes out in the SAME round trip as the record. It is
+    // another slot (its own hash tag), so it is a second script: in one pipeline on a standalone
+    // server (one write, one read), sent in parallel on a cluster (ioredis pipelines one slot only).
+    const incr = usageIncrArgs(this.#prefix, usage);
+    const onUsage = (err: unknown) => usage.onError?.(err);
+    if ((r as { isCluster?: boolean }).isCluster) {
+      const [done] = await Promise.all([r.fcnStoreComplete(1, ...args), r.fcnUsageIncr(1, ...incr).catch(onUsage)]);
+      return done === 1;
+    }
+    const p = r.pipeline() as unknown as {
+      fcnStoreComplete(...a: unknown[]): unknown;
+      fcnUsageIncr(...a: unknown[]): unknown;
+      exec(): Promise<Array<[Error | null, unknown]> | null>;
+    };
+    p.fcnStoreComplete(1, ...args);
+    p.fcnUsageIncr(1, ...incr);
+    const res = await p.exec();
+    const [rec, use] = res ?? [];
+    if (use?.[0]) onUsage(use[0]);
+    if (!rec) throw new Error('store pipeline returned no answer');
+    if (rec[0]) throw rec[0];
+    return rec[1] === 1;
+  }
+
+  // Issue 13: usage counters (shared/usage/counters.ts) and job lookups.
+  async countUsage(e: UsageEvent): Promise<void> {
+    const r = await this.#client();
+    await r.fcnUsageIncr(1, ...usageIncrArgs(this.#prefix, e));
+  }
+
+  async readUsage(days: readonly string[]): Promise<Record<string, Record<string, string>>> {
+    const r = await this.#client();
+    // Sent together (no await in between): one round trip, to one node per day on a cluster.
+    const hashes = await Promise.all(days.map((d) => r.hgetall(usageKey(this.#prefix, d))));
+    return Object.fromEntries(days.map((d, i) => [d, hashes[i] ?? {}]));
+  }
+
+  async readTotals(days: readonly string[], fields: readonly string[]): Promise<Array<Array<string | null>>> {
+    const r = await this.#client();
+    return Promise.all(days.map((d) => r.hmget(usageKey(this.#prefix, d), ...fields)));
+  }
+
+  async markOnce(day: string, marker: string): Promise<boolean> {
+    const r = await this.#client();
+    return (await r.hsetnx(usageKey(this.#prefix, day), `!${marker}`, String(Date.now()))) === 1;
+  }
+
+  async peek(key: string): Promise<PeekResult> {
+    const r = await this.#client();
+    const v = await r.get(this.#prefix + key);
+    if (v === null) return null;
+    if (v.startsWith('d:')) return { kind: 'done', outcome: JSON.parse(v.slice(2)) as StoredOutcome };
+    const m = /^c:[^:]+:(\d+):/.exec(v);
+    return { kind: 'in-progress', stale: m ? Number(m[1]) <= Date.now() : false };
+  }
+
+  async scheduledJob(channel: ScheduledJob['channel'], id: string): Promise<{ job: ScheduledJob | null; cancelledAt: number | null }> {
+    const r = await this.#client();
+    const [, jobs] = this.#schedKeys(channel);
+    const [j, at] = await Promise.all([r.hget(jobs, id), r.zscore(this.#cancelledKey(channel), id)]);
+    const when = at === null ? null : Number(at);
+    return {
+      job: j === null ? null : (JSON.parse(j) as ScheduledJob),
+      cancelledAt: when !== null && when > Date.now() - 86_400_000 ? when : null,
+    };
+  }
+
+  #cancelledKey(channel: string): string {
+    return scheduleKey(this.#prefix, channel, ':cancelled');
   }
 
   async release(key: string, token: string): Promise<void> {
@@ -256,7 +337,17 @@ export class RedisStore implements Store {
   async cancel(channel: ScheduledJob['channel'], id: string, caller: string): Promise<boolean> {
     const r = await this.#client();
     await this.#moveLegacy(r, channel);
-    return (await r.fcnStoreCancel(3, ...this.#schedKeys(channel), this.#callerKey(channel, caller), id, caller)) === 1;
+    return (
+      (await r.fcnStoreCancel(
+        4,
+        ...this.#schedKeys(channel),
+        this.#callerKey(channel, caller),
+        this.#cancelledKey(channel),
+        id,
+        caller,
+        Date.now(),
+      )) === 1
+    );
   }
 
   async claimDue(channel: ScheduledJob['channel'], now: number, limit: number, leaseMs: number): Promise<ScheduledJob[]> {

@@ -1,4 +1,5 @@
 import type { Channel } from '../jobs.ts';
+import type { UsageStore, UsageWrite } from '../usage/counters.ts';
 
 /**
  * What the core needs from a store. Two implementations: in-memory (one instance) and
@@ -18,7 +19,17 @@ export interface StoredOutcome {
   /** Hash of the job, so one key reused for a different job is refused. */
   fingerprint: string;
   at: string;
+  // Issue 13 (job lookups): absent in records written before 0.2.0, which stay readable.
+  /** Where the job came from: http, mns, oss, timer (or alert). */
+  source?: string;
+  /** Provider attempts of this send. */
+  attempts?: number;
+  /** Who sent it (caller name or trigger kind). */
+  caller?: string;
 }
+
+/** What is under an idempotency key right now (job lookups, issue 13). */
+export type PeekResult = { kind: 'done'; outcome: StoredOutcome } | { kind: 'in-progress'; stale: boolean } | null;
 
 export type ClaimResult =
   | { kind: 'claimed'; token: string }
@@ -67,7 +78,7 @@ export interface ScheduleOptions {
  */
 export const SCHEDULE_STORE_GRACE_MS = 24 * 60 * 60 * 1000;
 
-export interface Store {
+export interface Store extends UsageStore {
   readonly kind: 'memory' | 'redis';
   /**
    * Claims `key`. Atomic. The claim is kept `holdMs` (the outcome TTL: it is the durable marker
@@ -81,7 +92,12 @@ export interface Store {
    * gone (the store lost it: the outcome is known, so it is written). False when another claim
    * or an outcome is there.
    */
-  complete(key: string, token: string, outcome: StoredOutcome, ttlMs: number): Promise<boolean>;
+  complete(key: string, token: string, outcome: StoredOutcome, ttlMs: number, usage?: UsageWrite): Promise<boolean>;
+  // Issue 13: `usage` is counted in the same round trip as the record (docs/usage.md); its failure never fails the record.
+  /** Reads an idempotency key without changing it (job lookups). */
+  peek(key: string): Promise<PeekResult>;
+  /** A scheduled job still waiting (or leased), or null; `cancelledAt` (epoch ms) when it was cancelled within a day. */
+  scheduledJob(channel: ScheduledJob['channel'], id: string): Promise<{ job: ScheduledJob | null; cancelledAt: number | null }>;
   /** Gives the claim up (nothing was sent; a later delivery may try again). */
   release(key: string, token: string): Promise<void>;
   /** Throws when the store cannot be reached (readiness: `GET /healthz?deep=1`). */

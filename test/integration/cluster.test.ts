@@ -96,6 +96,43 @@ describe('limits spanning slots on the cluster', () => {
   });
 });
 
+describe('usage counter on the cluster (issue 13)', () => {
+  it('the outcome record and the day counter (two slots) are in flight together: one round trip of latency', async () => {
+    const c = await client();
+    let outstanding = 0;
+    let most = 0;
+    const names: string[] = [];
+    const send = c.sendCommand.bind(c) as (...a: unknown[]) => Promise<unknown>;
+    (c as unknown as { sendCommand: unknown }).sendCommand = (command: { name: string; promise: Promise<unknown> }, ...rest: unknown[]) => {
+      const script = command.name === 'evalsha';
+      const p = send(command, ...rest);
+      if (script) {
+        names.push(command.name);
+        outstanding += 1;
+        most = Math.max(most, outstanding);
+        command.promise.finally(() => (outstanding -= 1)).catch(() => undefined);
+      }
+      return p;
+    };
+    const p = prefix();
+    const store = new RedisStore(() => Promise.resolve(c), { prefix: p });
+    const claim = await store.claim('idem:sms:rtt:k1', 'fp', 60_000);
+    if (claim.kind !== 'claimed') throw new Error('not claimed');
+    const outcome = {
+      status: 'sent' as const,
+      channel: 'sms' as const,
+      phoneMasked: '138****8000',
+      fingerprint: 'fp',
+      at: new Date().toISOString(),
+    };
+    const usage = { channel: 'sms' as const, outcome: 'sent' as const, caller: 'rtt', template: '1', day: '2030-01-01' };
+    expect(await store.complete('idem:sms:rtt:k1', claim.token, outcome, 60_000, usage)).toBe(true);
+    expect(names).toHaveLength(2);
+    expect(most).toBe(2);
+    expect((await store.readUsage(['2030-01-01']))['2030-01-01']).toMatchObject({ 'sms|sent|rtt|1': '1', '#|sms|sent': '1' });
+  });
+});
+
 describe('end to end on the cluster (REDIS_URL seeds + REDIS_CLUSTER=1)', () => {
   const KEY = 'caller-key-cluster-0123456789';
   const auth = { authorization: `Bearer ${KEY}` };
@@ -132,6 +169,44 @@ describe('end to end on the cluster (REDIS_URL seeds + REDIS_CLUSTER=1)', () => 
     expect(again.json.error.code).toBe('RATE_LIMITED');
     expect(Number(again.headers['retry-after'])).toBeGreaterThan(50);
     expect(phonesSent(fake)).toEqual([phone]);
+  });
+
+  it('usage (issue 13): the day counter (its own slot) goes with the outcome record, GET /usage and the job lookup read it, no cross-slot script', async () => {
+    const ops = 'ops-key-cluster-0123456789ab';
+    const e = { ...env(), API_KEYS: `app:${KEY},ops:${ops}`, OPS_CALLERS: 'ops' };
+    const x = invoker('long-sms', { env: e, retryDelayMs: 5 });
+    const before = slots.checked;
+    const phone = nextPhone();
+    const key = `u-${RUN}-${phone}`;
+    expect((await x({ path: '/sms', headers: auth, body: { phone, skin: '1', params: ['1'], idempotencyKey: key } })).statusCode).toBe(200);
+    const sched = await x({
+      path: '/sms',
+      headers: auth,
+      body: {
+        phone: nextPhone(),
+        skin: '1',
+        params: ['1'],
+        idempotencyKey: `${key}-later`,
+        sendAt: new Date(Date.now() + 86_400_000).toISOString(),
+      },
+    });
+    expect(sched.statusCode).toBe(202);
+    expect((await x({ method: 'DELETE', path: `/sms/${sched.json.id}`, headers: auth })).statusCode).toBe(200);
+    const usage = await x({ method: 'GET', path: '/usage', headers: { authorization: `Bearer ${ops}` } });
+    expect(usage.statusCode).toBe(200);
+    expect(usage.json.breakdown.find((r: { caller: string }) => r.caller === 'app')).toMatchObject({
+      sent: expect.any(Number),
+      scheduled: expect.any(Number),
+    });
+    expect(usage.json.totals.sms.sent).toBeGreaterThanOrEqual(1);
+    expect((await x({ method: 'GET', path: `/sms/${key}`, headers: auth })).json).toMatchObject({
+      status: 'sent',
+      source: 'http',
+      caller: 'app',
+    });
+    expect((await x({ method: 'GET', path: `/sms/${key}-later`, headers: auth })).json).toMatchObject({ status: 'cancelled' });
+    expect(slots.checked).toBeGreaterThan(before);
+    expect(slots.violations).toEqual([]);
   });
 
   it('scheduled jobs: two instances, four overlapping timer runs, each job sent exactly once', async () => {

@@ -239,7 +239,17 @@ describe('s.yaml rendered by `s preview`', () => {
     expect(rendered.resources['voice-notify']!.props.environmentVariables.VOICE_URL).toBe(DEFAULT_VOICE_URL);
     const validate = rendered.resources['template-validate']!.props.environmentVariables;
     expect(Object.keys(validate)).not.toContain('APPCODE');
-    expect(redact(validate)).toEqual({ API_KEYS: '<API_KEYS>', MAX_BODY_BYTES: '65536', LOG_LEVEL: 'debug' });
+    // Issue 13: it reads the store for GET /usage and the job lookups (no credentials, no alerts: it sends nothing).
+    expect(redact(validate)).toEqual({
+      API_KEYS: '<API_KEYS>',
+      MAX_BODY_BYTES: '65536',
+      REDIS_URL: '<REDIS_URL>',
+      REDIS_CLUSTER: '0',
+      OPS_CALLERS: '',
+      QUOTA_LONG_SMS: '',
+      QUOTA_VOICE: '',
+      LOG_LEVEL: 'debug',
+    });
     // Never switched on from a developer's shell by accident: a sandbox or an open API in production.
     for (const { props } of Object.values(rendered.resources)) {
       expect(Object.keys(props.environmentVariables)).not.toContain('SANDBOX');

@@ -1,10 +1,12 @@
 import { consoleRoutes } from '#shared/console/route';
 import { createFunction, type FunctionSpec } from '#shared/fc/app';
 import { cancelRoute, healthRoute, sendRoute } from '#shared/fc/routes/send';
+import { jobRoute, usageRoute } from '#shared/fc/routes/usage';
 import { validateRoute } from '#shared/fc/routes/validate';
 import type { RuntimeOptions } from '#shared/fc/runtime';
 import { makeSender, makeStore } from '#shared/fc/sending';
 import { openapiRoute } from '#shared/openapi/route';
+import { makeStore as makeAnyStore } from '#shared/store/factory';
 import { asHttpResult, fcContext, type HttpEventInput, type HttpResult, httpEvent } from './fc.ts';
 
 /** The three functions as functions/*\/index.ts wire them, for tests that cover every route. */
@@ -14,16 +16,20 @@ export const SPECS: Record<'long-sms' | 'voice-notify' | 'template-validate', Fu
     channel: 'sms',
     makeSender,
     makeStore,
-    routes: [sendRoute('sms'), cancelRoute('sms'), healthRoute, openapiRoute],
+    routes: [sendRoute('sms'), cancelRoute('sms'), healthRoute, openapiRoute, jobRoute('sms'), usageRoute],
   },
   'voice-notify': {
     name: 'voice-notify',
     channel: 'voice',
     makeSender,
     makeStore,
-    routes: [sendRoute('voice'), cancelRoute('voice'), healthRoute, openapiRoute],
+    routes: [sendRoute('voice'), cancelRoute('voice'), healthRoute, openapiRoute, jobRoute('voice'), usageRoute],
   },
-  'template-validate': { name: 'template-validate', routes: [validateRoute, healthRoute, openapiRoute, ...consoleRoutes] },
+  'template-validate': {
+    name: 'template-validate',
+    makeStore: makeAnyStore,
+    routes: [validateRoute, healthRoute, openapiRoute, usageRoute, jobRoute('sms'), jobRoute('voice'), ...consoleRoutes],
+  },
 };
 
 /** Every route that needs a caller key, with a body that would pass validation. */

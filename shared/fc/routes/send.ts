@@ -84,6 +84,7 @@ export function sendRoute(channel: Channel): Route {
         // which carries the requestId; no per-request child logger is needed.
         logger: rt.logger,
         logFields: log,
+        source: 'http',
         ...(timeoutS ? { claimTtlMs: claimTtlMs(timeoutS) } : {}),
       });
       return outcomeResponse(outcome);
