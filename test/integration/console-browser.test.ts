@@ -1,6 +1,4 @@
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type BrowserContext, chromium, type Page } from 'playwright-core';
@@ -29,6 +27,7 @@ declare const document: { cookie: string; documentElement: { lang: string } };
 const CHROMIUM = '/usr/bin/chromium';
 const OPS_KEY = 'console-ops-key-0123456789abcdef';
 const WRONG_KEY = 'console-wrong-key-00000000000000';
+const BACKEND_KEY = 'console-backend-key-0123456789ab';
 const OUT = join(process.cwd(), 'test-output');
 const HOSTILE = '<img src=x onerror=alert(1)>';
 const haveChromium = existsSync(CHROMIUM);
@@ -37,7 +36,6 @@ if (!haveChromium && process.env.CI) throw new Error(`${CHROMIUM} is missing: .c
 
 let fake: FakeProvider;
 let server: LocalServer;
-let front: http.Server | undefined;
 let base: string;
 let context: BrowserContext;
 let page: Page;
@@ -57,55 +55,6 @@ async function post(path: string, body: unknown, key = OPS_KEY): Promise<{ statu
 
 const beijingToday = () => new Date(Date.now() + 8 * 3600_000).toISOString().slice(0, 10);
 
-/**
- * TEMPORARY until issue 13 lands on main: answers GET /usage with the contract's shape, counts
- * equal to the sends this test makes; everything else goes to the real local server.
- */
-async function startUsageStub(target: string): Promise<string> {
-  front = http.createServer((req, res) => {
-    const url = new URL(req.url ?? '/', 'http://x');
-    if (url.pathname === '/usage') {
-      const key = req.headers['x-api-key'] ?? req.headers.authorization?.replace(/^Bearer /, '');
-      if (key !== OPS_KEY) {
-        res.writeHead(401, { 'content-type': 'application/json' });
-        return void res.end(JSON.stringify({ error: { code: 'UNAUTHORIZED', message: 'missing or invalid API key', retryable: false } }));
-      }
-      const d = beijingToday();
-      const sms = { sent: 2, rejected: 1, failed: 0, unknown: 0, refused: 0, scheduled: 0, billable: 3, cost: 0.405 };
-      const voice = { sent: 1, rejected: 0, failed: 0, unknown: 0, refused: 0, scheduled: 0, billable: 1, cost: 0 };
-      if (url.searchParams.get('format') === 'csv') {
-        res.writeHead(200, { 'content-type': 'text/csv; charset=utf-8' });
-        return void res.end(
-          `date,channel,caller,template,sent,rejected,failed,unknown,refused,scheduled,billable,cost\n${d},sms,ops,1,2,1,0,0,0,0,3,0.405\n`,
-        );
-      }
-      res.writeHead(200, { 'content-type': 'application/json' });
-      return void res.end(
-        JSON.stringify({
-          from: url.searchParams.get('from') ?? d,
-          to: url.searchParams.get('to') ?? d,
-          timezone: 'Asia/Shanghai',
-          currency: 'CNY',
-          days: [
-            { date: d, channel: 'sms', ...sms },
-            { date: d, channel: 'voice', ...voice },
-          ],
-          breakdown: [],
-          totals: { sms, voice },
-          quota: { sms: { purchased: 100, used: 85, remaining: 15, remainingRatio: 0.15 }, voice: null },
-        }),
-      );
-    }
-    const proxied = http.request(`${target}${req.url}`, { method: req.method, headers: req.headers }, (up) => {
-      res.writeHead(up.statusCode ?? 502, up.headers);
-      up.pipe(res);
-    });
-    req.pipe(proxied);
-  });
-  await new Promise<void>((r) => front?.listen(0, '127.0.0.1', r));
-  return `http://127.0.0.1:${(front.address() as AddressInfo).port}`;
-}
-
 async function shot(name: string): Promise<void> {
   await page.screenshot({ path: join(OUT, `console-${name}.png`), fullPage: true });
 }
@@ -122,19 +71,24 @@ beforeAll(async () => {
     APPCODE: TEST_APPCODE,
     LONG_SMS_URL: fake.longSmsUrl,
     VOICE_URL: fake.voiceUrl,
-    API_KEYS: `ops:${OPS_KEY},backend:console-backend-key-0123456789`,
+    API_KEYS: `ops:${OPS_KEY},backend:${BACKEND_KEY}`,
     OPS_CALLERS: 'ops',
-    QUOTA_LONG_SMS: '100',
+    // 80 of 100 calls used before today: with today's 3 billable SMS (2 sent, 1 rejected) 17 % are left.
+    QUOTA_LONG_SMS: `100@${beijingToday()}+80`,
+    QUOTA_VOICE: `50@${beijingToday()}`,
   };
   const fn = (name: keyof typeof SPECS) => createFunction(SPECS[name], { env, store, catalog: testCatalog(), retryDelayMs: 5 });
   server = await startLocalServer(
     { 'long-sms': fn('long-sms'), 'voice-notify': fn('voice-notify'), 'template-validate': fn('template-validate') },
     { port: 0 },
   );
-  base = await startUsageStub(server.url);
+  base = server.url;
 
-  // Real sends through the real functions: two sent, one rejected by the vendor, one voice call.
-  expect((await post('/sms', { phone: '13800138000', skin: '1', params: ['1234'], idempotencyKey: 'console-order-1' })).status).toBe(200);
+  // Real sends through the real functions (one shared store, as REDIS_URL gives the deployed three):
+  // two sent (one by another caller), one rejected by the vendor, one voice call.
+  expect(
+    (await post('/sms', { phone: '13800138000', skin: '1', params: ['1234'], idempotencyKey: 'console-order-1' }, BACKEND_KEY)).status,
+  ).toBe(200);
   expect((await post('/sms', { phone: '13800138001', skin: '1', params: ['5678'], idempotencyKey: 'console-order-2' })).status).toBe(200);
   fake.next({ kind: 'vendor', code: '105', message: '参数个数不匹配' });
   const rejected = await post('/sms', { phone: '13800138002', skin: '1', params: ['9012'], idempotencyKey: 'console-order-3' });
@@ -172,7 +126,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await context?.close();
   if (userDataDir) rmSync(userDataDir, { recursive: true, force: true });
-  await new Promise<void>((r) => (front ? front.close(() => r()) : r()));
   await server?.close();
   await fake?.close();
   logs.stop();
@@ -238,6 +191,7 @@ describe.skipIf(!haveChromium)('GET /console in headless Chromium', () => {
     expect(await page.locator('img').count()).toBe(0);
     expect(dialogs).toEqual([]);
     expect(await page.getAttribute('#template-result [data-valid]', 'data-valid')).toBe('false');
+    await shot('hostile');
 
     await page.fill('#t-text', '【测试】您的验证码是#code#，5分钟内有效。');
     await page.fill('#t-example', 'code=1234');
@@ -284,9 +238,13 @@ describe.skipIf(!haveChromium)('GET /console in headless Chromium', () => {
     expect(smsSent?.height).toBeCloseTo(2 * (smsRejected?.height ?? 0), 5);
     expect(await page.textContent('#totals tr[data-channel=sms] [data-total=sent]')).toBe('2');
     expect(await page.textContent('#totals tr[data-channel=voice] [data-total=sent]')).toBe('1');
-    const ratio = Number(await page.getAttribute('#quota [data-channel=sms] rect[data-ratio]', 'data-ratio'));
-    expect(ratio).toBeGreaterThan(0);
-    expect(ratio).toBeLessThanOrEqual(1);
+    expect(await page.textContent('#totals tr[data-channel=sms] [data-total=rejected]')).toBe('1');
+    expect(await page.textContent('#totals tr[data-channel=sms] [data-total=billable]')).toBe('3');
+    // Quota: 80 used before + 3 billable today of 100 → 17 % left, under the 20 % line (red).
+    expect(Number(await page.getAttribute('#quota [data-channel=sms] rect[data-ratio]', 'data-ratio'))).toBe(0.17);
+    expect(await page.getAttribute('#quota [data-channel=sms] rect[data-ratio]', 'class')).toBe('left low');
+    expect(await page.textContent('#quota [data-channel=sms]')).toContain('83/100');
+    expect(Number(await page.getAttribute('#quota [data-channel=voice] rect[data-ratio]', 'data-ratio'))).toBe(0.98);
     expect(await page.locator('#quota [data-channel=sms] line.mark').count()).toBe(1);
     await shot('usage');
   });
@@ -295,8 +253,15 @@ describe.skipIf(!haveChromium)('GET /console in headless Chromium', () => {
     const [download] = await Promise.all([page.waitForEvent('download'), page.click('#csv')]);
     expect(download.suggestedFilename()).toMatch(/^fc-notify-usage-\d{4}-\d\d-\d\d-\d{4}-\d\d-\d\d\.csv$/);
     const text = readFileSync(await download.path(), 'utf8');
-    expect(text.split('\n')[0]).toBe('date,channel,caller,template,sent,rejected,failed,unknown,refused,scheduled,billable,cost');
-    expect(text).toContain(',sms,');
+    expect(text.split(/\r?\n/)[0]).toBe('date,channel,caller,template,sent,rejected,failed,unknown,refused,scheduled,billable,cost');
+    const rows = text.trim().split(/\r?\n/).slice(1);
+    expect(rows).toEqual(
+      expect.arrayContaining([
+        `${beijingToday()},sms,backend,1,1,0,0,0,0,0,1,0.135`,
+        `${beijingToday()},sms,ops,1,1,1,0,0,0,0,2,0.27`,
+        `${beijingToday()},voice,ops,-,1,0,0,0,0,0,1,0`,
+      ]),
+    );
     expect(requestUrls.some((u) => u.includes(OPS_KEY))).toBe(false);
   });
 
@@ -309,6 +274,16 @@ describe.skipIf(!haveChromium)('GET /console in headless Chromium', () => {
     expect(await page.textContent('#lookup-result [data-field=attempts] td')).toBe('1');
     expect(await page.textContent('#lookup-result [data-field=source] td')).toBe('http');
     expect(await page.textContent('#lookup-result [data-field=phone] td')).toBe('138****8000');
+    // Sent by another caller: an operator sees every caller's jobs.
+    expect(await page.textContent('#lookup-result [data-field=caller] td')).toBe('backend');
+    expect(await page.textContent('#lookup-result [data-field=providerCode] td')).toMatch(/^OK/);
+
+    await page.selectOption('#l-channel', 'voice');
+    await page.fill('#l-key', 'console-call-1');
+    await page.click('#lookup-form button[type=submit]');
+    await expect.poll(() => page.textContent('#lookup-result [data-field=idemKey] td')).toBe('console-call-1');
+    expect(await page.textContent('#lookup-result [data-field=status] td')).toBe('sent');
+    await page.selectOption('#l-channel', 'sms');
 
     await page.fill('#l-key', 'no-such-job');
     await page.click('#lookup-form button[type=submit]');
