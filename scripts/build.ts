@@ -74,6 +74,11 @@ export const REPLACED_MODULES: Readonly<Record<string, string>> = {
   // `proxy: false` (it must not read HTTP(S)_PROXY from the environment), so never here.
   'https-proxy-agent':
     "module.exports = class HttpsProxyAgent { constructor() { throw new Error('HTTP proxies are not supported by fc-notify bundles'); } };",
+  // axios's HTTP adapter imports follow-redirects (and through it `debug`, ~15 KB together) and
+  // uses it only when maxRedirects is not 0 and no transport is given; the provider client sets
+  // both (a provider answer is never a redirect to follow), so a redirecting request fails loudly.
+  'follow-redirects':
+    "const no = { request() { throw new Error('HTTP redirects are not supported by fc-notify bundles'); } }; module.exports = { http: no, https: no };",
   // pino's worker-thread transports (pino.transport) are not used: logs go to stdout synchronously.
   'thread-stream': "module.exports = function ThreadStream() { throw new Error('pino transports are not bundled'); };",
 };

@@ -189,6 +189,15 @@ describe('the build', () => {
     }
   });
 
+  it('carries no follow-redirects or debug (the provider client never follows a redirect)', () => {
+    for (const b of result.bundles) {
+      expect(
+        b.inputs.filter((i) => /node_modules\/(follow-redirects|debug)\//.test(i)),
+        b.name,
+      ).toEqual([]);
+    }
+  });
+
   it('leaves only the bundle in each upload folder, requiring nothing but Node built-ins', () => {
     const builtins = new Set(builtinModules);
     for (const b of result.bundles) {
