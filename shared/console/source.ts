@@ -23,7 +23,9 @@ export interface ConsoleAsset {
 
 export type ConsoleAssets = Record<ConsoleFile, ConsoleAsset>;
 
-const PAGE = fileURLToPath(new URL('./page/', import.meta.url));
+// Resolved when the page is built, not at load: a bundle that keeps this module (one made without
+// scripts/build.ts's replacement) must still load where import.meta.url means nothing.
+const pageDir = () => fileURLToPath(new URL('./page/', import.meta.url));
 
 const TYPES: Record<ConsoleFile, string> = {
   console: 'text/html; charset=utf-8',
@@ -41,6 +43,7 @@ function asset(file: ConsoleFile, text: string): ConsoleAsset {
 
 export async function buildConsoleAssets(options: { minify?: boolean } = {}): Promise<ConsoleAssets> {
   const { build } = await import('esbuild');
+  const PAGE = pageDir();
   const result = await build({
     entryPoints: [`${PAGE}app.ts`],
     bundle: true,
