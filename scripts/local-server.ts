@@ -25,6 +25,8 @@ export interface LocalServer {
 function route(path: string): keyof FunctionHandlers | 'healthz' | undefined {
   if (path === '/healthz') return 'healthz';
   if (path === '/sms' || path.startsWith('/sms/')) return 'long-sms';
+  // Served by long-sms and voice-notify alike (one store); locally long-sms answers it.
+  if (path === '/verify/check') return 'long-sms';
   if (path === '/voice' || path.startsWith('/voice/')) return 'voice-notify';
   if (path === '/templates' || path.startsWith('/templates/')) return 'template-validate';
   if (path === '/console' || path.startsWith('/console/')) return 'template-validate';
