@@ -1,3 +1,4 @@
+import { consoleRoutes } from '#shared/console/route';
 import { createFunction, type FunctionSpec } from '#shared/fc/app';
 import { cancelRoute, healthRoute, sendRoute } from '#shared/fc/routes/send';
 import { jobRoute, usageRoute } from '#shared/fc/routes/usage';
@@ -46,7 +47,7 @@ export const SPECS: Record<'long-sms' | 'voice-notify' | 'template-validate', Fu
   'template-validate': {
     name: 'template-validate',
     makeStore: makeAnyStore,
-    routes: [validateRoute, healthRoute, openapiRoute, usageRoute, jobRoute('sms'), jobRoute('voice')],
+    routes: [validateRoute, healthRoute, openapiRoute, usageRoute, jobRoute('sms'), jobRoute('voice'), ...consoleRoutes],
   },
 };
 
