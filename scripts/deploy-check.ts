@@ -32,6 +32,9 @@ const PASSED = [
   'MAX_BODY_BYTES',
   'BATCH_CONCURRENCY',
   'LOG_LEVEL',
+  'VERIFY_SECRET',
+  'VERIFY_SMS_SKIN',
+  'VERIFY_VOICE_TEXT',
 ];
 
 export function runDeployCheck(env: Record<string, string | undefined>, print: (line: string) => void): number {
@@ -41,7 +44,9 @@ export function runDeployCheck(env: Record<string, string | undefined>, print: (
   const redisUrl = env.REDIS_URL?.trim() ?? '';
   const problems: string[] = [];
   try {
-    loadConfig({ ...passed, STORE: store, REDIS_URL: redisUrl, FC_FUNCTION_NAME: 'long-sms' }, { requireCredentials: true });
+    const config = loadConfig({ ...passed, STORE: store, REDIS_URL: redisUrl, FC_FUNCTION_NAME: 'long-sms' }, { requireCredentials: true });
+    // Both sending functions serve the verification routes (docs/verification.md).
+    if (config.verify.problem) problems.push(config.verify.problem);
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     problems.push(...err.message.split('; '));

@@ -3,6 +3,7 @@ import { CHANNELS } from './channels.ts';
 import { ConfigError } from './errors.ts';
 import type { Channel } from './jobs.ts';
 import { parseQuota, type QuotaSpec } from './usage/quota.ts';
+import { loadVerifyConfig, type VerifyConfig } from './verify/config.ts';
 
 /**
  * The environment, read once per instance and validated whole (every problem named at once, not one per deploy).
@@ -61,6 +62,9 @@ export const envSchema = z.object({
   PHONE_DENYLIST: z.optional(z.string()),
   QUIET_HOURS: z.optional(z.string()),
   QUIET_HOURS_ACTION: z.optional(z.enum(['defer', 'refuse', ''], { error: 'QUIET_HOURS_ACTION must be defer or refuse' })),
+  VERIFY_SECRET: z.optional(z.string()),
+  VERIFY_SMS_SKIN: z.optional(z.string()),
+  VERIFY_VOICE_TEXT: z.optional(z.string()),
   // Issue 13 (docs/usage.md).
   OPS_CALLERS: z.optional(z.string()),
   QUOTA_LONG_SMS: z.optional(z.string()),
@@ -146,6 +150,8 @@ export interface Config {
   recipients: RecipientPolicy;
   /** Undefined when QUIET_HOURS=off. */
   quietHours: QuietHours | undefined;
+  /** Verification codes (shared/verify/config.ts). */
+  verify: VerifyConfig;
   /** Issue 13: usage, quota and alerts (docs/usage.md). */
   usage: UsageConfig;
 }
@@ -445,6 +451,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     }
   }
   const quietHours = parseQuietHours(e.QUIET_HOURS, e.QUIET_HOURS_ACTION === 'refuse' ? 'refuse' : 'defer', problems);
+  const verify = loadVerifyConfig(e, { sandbox: credentials.kind === 'sandbox', deployed: !blank(e.FC_FUNCTION_NAME) }, problems);
   const usage = parseUsage(e, apiKeys, problems);
 
   if (problems.length > 0) {
@@ -473,6 +480,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     limits,
     recipients,
     quietHours,
+    verify,
     usage,
   };
 }

@@ -1,6 +1,7 @@
 import { createFunction } from '#shared/fc/app';
 import { cancelRoute, healthRoute, sendRoute } from '#shared/fc/routes/send';
 import { jobRoute, usageRoute } from '#shared/fc/routes/usage';
+import { verifyCheckRoute, verifyStartRoute } from '#shared/fc/routes/verify';
 import { makeSender, makeStore } from '#shared/fc/sending';
 import { openapiRoute } from '#shared/openapi/route';
 
@@ -9,5 +10,14 @@ export const handler = createFunction({
   channel: 'sms',
   makeSender,
   makeStore,
-  routes: [sendRoute('sms'), cancelRoute('sms'), healthRoute, openapiRoute, jobRoute('sms'), usageRoute],
+  routes: [
+    sendRoute('sms'),
+    cancelRoute('sms'),
+    verifyStartRoute('sms'),
+    verifyCheckRoute,
+    healthRoute,
+    openapiRoute,
+    jobRoute('sms'),
+    usageRoute,
+  ],
 });

@@ -1,6 +1,7 @@
 import { createFunction } from '#shared/fc/app';
 import { cancelRoute, healthRoute, sendRoute } from '#shared/fc/routes/send';
 import { jobRoute, usageRoute } from '#shared/fc/routes/usage';
+import { verifyCheckRoute, verifyStartRoute } from '#shared/fc/routes/verify';
 import { makeSender, makeStore } from '#shared/fc/sending';
 import { openapiRoute } from '#shared/openapi/route';
 
@@ -9,5 +10,14 @@ export const handler = createFunction({
   channel: 'voice',
   makeSender,
   makeStore,
-  routes: [sendRoute('voice'), cancelRoute('voice'), healthRoute, openapiRoute, jobRoute('voice'), usageRoute],
+  routes: [
+    sendRoute('voice'),
+    cancelRoute('voice'),
+    verifyStartRoute('voice'),
+    verifyCheckRoute,
+    healthRoute,
+    openapiRoute,
+    jobRoute('voice'),
+    usageRoute,
+  ],
 });

@@ -115,6 +115,14 @@ export function createRuntime(
     if (c.kind === 'appcode') registerSecret(c.appCode);
     if (c.kind === 'signature') registerSecret(c.appSecret);
     for (const k of config.apiKeys) registerSecret(k.key);
+    if (config.verify.secretSource === 'env') registerSecret(config.verify.secret);
+    if (channel && config.verify.secretSource === 'random-sandbox')
+      logger.warn(
+        { event: 'config' },
+        'VERIFY_SECRET unset: sandbox mode uses a random secret for this process (verification codes do not survive a restart)',
+      );
+    if (channel && config.verify.problem)
+      logger.error({ event: 'config', variables: ['VERIFY_SECRET'] }, `verification routes refused: ${config.verify.problem}`);
     if (c.kind === 'sandbox' && channel)
       logger.warn({ event: 'config' }, 'SANDBOX mode: the built-in sandbox provider answers; nothing is sent');
     if (config.allowUnauthenticated) {

@@ -12,6 +12,7 @@ import { redisConnection } from '../store/redis-connection.ts';
 import { createCatalogResolver } from '../templates/resolve.ts';
 import { QuotaWatch } from '../usage/quota.ts';
 import { createAlertSender, createUsageHooks } from '../usage/recorder.ts';
+import { withVerificationKind } from '../verify/mark.ts';
 import type { MakeSender } from './runtime.ts';
 
 /**
@@ -34,7 +35,7 @@ export const makeSender: MakeSender = ({ config, catalog, store, now, options })
     ...(options.retryDelayMs !== undefined ? { retryDelayMs: options.retryDelayMs } : {}),
     ...(c.kind === 'signature' ? { authenticate: signatureAuthenticator(c) } : {}),
   });
-  const kindOf = options.templateKindOf ?? catalogKindOf(catalog);
+  const kindOf = withVerificationKind(options.templateKindOf ?? catalogKindOf(catalog));
   const guards = [recipientGuard(config.recipients)];
   if (config.quietHours) guards.push(quietHoursGuard(config.quietHours, now, kindOf));
   const quota = createQuota({ limiter, limits: config.limits, now, kindOf });

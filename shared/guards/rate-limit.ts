@@ -5,11 +5,13 @@ import type { Job } from '../jobs.ts';
 import { DAY_MS, HOUR_MS, type Limiter, type LimitRule, MINUTE_MS } from '../limiter/limiter.ts';
 import type { Logger } from '../log.ts';
 import { maskPhone } from '../phone.ts';
+import { isVerificationFallback } from '../verify/mark.ts';
 import type { TemplateKind, TemplateKindOf } from './template-kind.ts';
 
 /**
  * Which limits a send counts against. Phones are keyed per channel (the SMS and voice vendors
- * count separately) by a hash, so Redis keys hold no phone numbers in clear.
+ * count separately) by a hash, so Redis keys hold no phone numbers in clear; the verification
+ * limits are per phone across both channels (docs/verification.md).
  */
 export function limitRules(job: Job, caller: string | undefined, kind: TemplateKind | undefined, c: LimitConfig): LimitRule[] {
   const phone = sha256(job.phone, 'base64url').slice(0, 16);
@@ -20,13 +22,17 @@ export function limitRules(job: Job, caller: string | undefined, kind: TemplateK
     rules.push({ kind: 'interval', name: 'phone-interval', group: p, key: `${p}:last`, intervalMs: c.phoneIntervalS * 1000 });
   if (c.phoneDaily > 0)
     rules.push({ kind: 'window', name: 'phone-daily', group: p, key: `${p}:day`, limit: c.phoneDaily, windowMs: DAY_MS });
+  // Verification limits count per phone across both channels (a voice code and an SMS code to
+  // one phone share the windows): their own group, without the channel. A voice fallback of an
+  // SMS start follows that SMS at once, so the interval does not apply to it (the windows do).
   if (kind === 'verification') {
-    const v = `${p}:verify`;
-    if (c.verificationIntervalS > 0)
+    const g = `vlimit:${phone}`;
+    const v = g;
+    if (c.verificationIntervalS > 0 && !isVerificationFallback(job))
       rules.push({
         kind: 'interval',
         name: 'verification-interval',
-        group: p,
+        group: g,
         key: `${v}:last`,
         intervalMs: c.verificationIntervalS * 1000,
       });
@@ -34,13 +40,13 @@ export function limitRules(job: Job, caller: string | undefined, kind: TemplateK
       rules.push({
         kind: 'window',
         name: 'verification-hourly',
-        group: p,
+        group: g,
         key: `${v}:hour`,
         limit: c.verificationHourly,
         windowMs: HOUR_MS,
       });
     if (c.verificationDaily > 0)
-      rules.push({ kind: 'window', name: 'verification-daily', group: p, key: `${v}:day`, limit: c.verificationDaily, windowMs: DAY_MS });
+      rules.push({ kind: 'window', name: 'verification-daily', group: g, key: `${v}:day`, limit: c.verificationDaily, windowMs: DAY_MS });
   }
   const k = `caller:${caller}`;
   if (caller !== undefined && c.callerPerMinute > 0)

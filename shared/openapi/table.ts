@@ -2,7 +2,10 @@ import * as z from 'zod/mini';
 import { NotifyError } from '../errors.ts';
 import type { FunctionName } from '../fc/runtime.ts';
 import { type Channel, FIELD_LIMITS, parseJob, smsJobSchema, voiceJobSchema } from '../jobs.ts';
+import { normalizePhone } from '../phone.ts';
 import { validateBody } from '../templates/validate.ts';
+import { parseOrThrow } from '../validation.ts';
+import { smsVerifySchema, verifyCheckSchema, voiceVerifySchema } from '../verify/schema.ts';
 
 /**
  * THE table of the HTTP API, for the OpenAPI description (`openapi.json`, `GET /openapi.json`).
@@ -135,7 +138,7 @@ const validationAnswer = z.looseObject({
 schemaDocs.add(validationAnswer, {
   id: 'ValidationAnswer',
   description:
-    'Rule results (`valid` is false when there is an error). A template check adds kind, provider, variables and measured; a job dry run adds channel, cost, the provider request that would be made (`request`) and `sent: false`. Nothing is ever sent.',
+    'Rule results (`valid` is false when there is an error). A template check adds kind, provider, variables, measured and cost (per send, from the catalog pricing; null when unknown); a job dry run adds channel, cost, the provider request that would be made (`request`) and `sent: false`. Nothing is ever sent.',
 });
 
 const healthy = z.object({ ok: z.literal(true), store: z.optional(z.string()), storeMs: z.optional(z.number()) });
@@ -176,6 +179,8 @@ export interface ResponseDoc {
   schema: z.ZodMiniType | JsonSchema;
   headers?: readonly string[];
   examples?: Record<string, Example>;
+  /** Default `application/json`; the console page's files are HTML, JavaScript and CSS. */
+  mediaType?: string;
 }
 
 export interface RouteDoc {
@@ -346,6 +351,133 @@ function sendRoutes(channel: Channel): RouteDoc[] {
   ];
 }
 
+schemaDocs.add(smsVerifySchema, {
+  id: 'SmsVerifyStart',
+  title: 'Start a verification by SMS',
+  description:
+    'We generate the code (crypto.randomInt) and send it in the verification template. Within the validity a new start re-sends the SAME code (and answers the same verificationId and expiresAt). Unknown fields are refused. docs/verification.md.',
+});
+schemaDocs.add(voiceVerifySchema, {
+  id: 'VoiceVerifyStart',
+  title: 'Start a verification by voice call',
+  description: 'The code is spoken digit by digit (VERIFY_VOICE_TEXT). Same rules as the SMS start. docs/verification.md.',
+});
+schemaDocs.add(verifyCheckSchema, {
+  id: 'VerifyCheck',
+  title: 'Check a code',
+  description:
+    'Call it from your backend, never from the app. A correct code is consumed; 5 wrong checks lock it. `verificationId` (optional, from the start answer) makes the answer exact: `not-found` when that verification is gone, `expired` when it ran out.',
+});
+schemaDocs.add(smsVerifySchema.shape.codeLength, {
+  type: 'integer',
+  minimum: 4,
+  maximum: 8,
+  description: 'Digits, 4-8 (default 6).',
+  examples: [6],
+});
+schemaDocs.add(smsVerifySchema.shape.ttlSeconds, {
+  type: 'integer',
+  minimum: 60,
+  maximum: 1800,
+  description: 'Validity in seconds, 60-1800 (default 300).',
+  examples: [300],
+});
+schemaDocs.add(smsVerifySchema.shape.fallback, {
+  description: '`voice`: when the SMS is refused or fails (never when its outcome is unknown), the same code is spoken by one voice call.',
+});
+schemaDocs.add(smsVerifySchema.shape.skin, {
+  description:
+    "Template id; default VERIFY_SMS_SKIN, else the catalog's first verification template. The catalog names the code variable; an uncatalogued skin gets the code as its first param.",
+  examples: ['1'],
+});
+
+const verifyStarted = z.object({
+  status: z.literal('sent'),
+  verificationId: z.string(),
+  channel: channelEnum,
+  phone: z.string(),
+  expiresAt: z.string(),
+  resendAfter: z.number(),
+  fallbackFrom: z.optional(z.literal('sms')),
+  code: z.optional(z.string()),
+});
+schemaDocs.add(verifyStarted, {
+  id: 'VerifyStarted',
+  description:
+    '`resendAfter`: seconds before this phone may get another code (the verification limits; enable the resend button then). `fallbackFrom: "sms"`: the SMS was refused or failed and the code went by voice. `code`: in sandbox mode only.',
+});
+const verifyChecked = z.union([
+  z.object({ valid: z.literal(true) }),
+  z.object({
+    valid: z.literal(false),
+    reason: z.enum(['mismatch', 'expired', 'not-found', 'too-many-attempts']),
+    attemptsLeft: z.number(),
+  }),
+]);
+schemaDocs.add(verifyChecked, {
+  id: 'VerifyCheckAnswer',
+  description:
+    'A phone without a code answers like a wrong guess (a decoy record): the answer never tells which numbers have codes, in shape or in time.',
+});
+
+const VERIFY_FUNCTION: Record<Channel, FunctionName> = { sms: 'long-sms', voice: 'voice-notify' };
+
+function verifyStartRoute(channel: Channel): RouteDoc {
+  return {
+    method: 'post',
+    path: `/${channel}/verify`,
+    functions: [VERIFY_FUNCTION[channel]],
+    operationId: channel === 'sms' ? 'startSmsVerification' : 'startVoiceVerification',
+    summary:
+      channel === 'sms' ? 'Send a verification code by SMS (optionally falling back to a call)' : 'Send a verification code by voice call',
+    description:
+      'Limits: the verification limits per phone (1/min, 5/h, 10/day by default) count across both channels; over them 429 with Retry-After. An idempotencyKey replays the first answer. Needs VERIFY_SECRET (500 naming it otherwise).',
+    parameters: [idempotencyHeader],
+    body: {
+      schema: channel === 'sms' ? smsVerifySchema : voiceVerifySchema,
+      examples:
+        channel === 'sms'
+          ? {
+              plain: { summary: 'Default template, 6 digits, 5 minutes', value: { phone: PHONE_EXAMPLE } },
+              fallback: {
+                summary: 'Fall back to a call',
+                value: { phone: PHONE_EXAMPLE, codeLength: 4, ttlSeconds: 600, fallback: 'voice', idempotencyKey: 'signup-42' },
+              },
+            }
+          : { plain: { summary: '6 digits spoken, 5 minutes', value: { phone: PHONE_EXAMPLE } } },
+      counterExamples: [
+        { summary: 'a 3-digit code', value: { phone: PHONE_EXAMPLE, codeLength: 3 }, code: 'INVALID_REQUEST' },
+        { summary: 'not a mainland mobile', value: { phone: '12345' }, code: 'INVALID_PHONE' },
+      ],
+      accept: (body) => {
+        parseOrThrow(channel === 'sms' ? smsVerifySchema : voiceVerifySchema, body);
+        normalizePhone(String(body.phone));
+      },
+    },
+    responses: {
+      200: {
+        description: 'Sent (a replay for the same idempotency key carries Idempotent-Replayed).',
+        schema: verifyStarted,
+        headers: ['Idempotent-Replayed'],
+        examples: {
+          sent: {
+            summary: 'Sent',
+            value: {
+              status: 'sent',
+              verificationId: '0b4f6c1e-3a52-4a57-9d0e-8f1a2b3c4d5e',
+              channel,
+              phone: '138****8000',
+              expiresAt: '2026-05-01T02:05:00.000Z',
+              resendAfter: 60,
+            },
+          },
+        },
+      },
+    },
+    errors: SENDING_ERRORS,
+  };
+}
+
 /** The request body of POST /templates/validate: exactly one of `template` or `job`. */
 const validateBodySchema: JsonSchema = {
   oneOf: [
@@ -497,6 +629,43 @@ function jobRouteDoc(channel: Channel): RouteDoc {
 export const ROUTE_DOCS: readonly RouteDoc[] = [
   ...sendRoutes('sms'),
   ...sendRoutes('voice'),
+  verifyStartRoute('sms'),
+  verifyStartRoute('voice'),
+  {
+    method: 'post',
+    path: '/verify/check',
+    functions: ['long-sms', 'voice-notify'],
+    operationId: 'checkVerification',
+    summary: 'Check a verification code (from your backend)',
+    description:
+      'Either function checks a code sent by either (one store). Every answer costs the same work whether the phone has a code or not.',
+    body: {
+      schema: verifyCheckSchema,
+      examples: {
+        check: { summary: 'Check', value: { phone: PHONE_EXAMPLE, code: '123456' } },
+        exact: {
+          summary: 'With the verificationId',
+          value: { phone: PHONE_EXAMPLE, code: '123456', verificationId: '0b4f6c1e-3a52-4a57-9d0e-8f1a2b3c4d5e' },
+        },
+      },
+      counterExamples: [{ summary: 'letters in the code', value: { phone: PHONE_EXAMPLE, code: '12a456' }, code: 'INVALID_REQUEST' }],
+      accept: (body) => {
+        parseOrThrow(verifyCheckSchema, body);
+        normalizePhone(String(body.phone));
+      },
+    },
+    responses: {
+      200: {
+        description: 'Valid (the code is used up), or why not.',
+        schema: verifyChecked,
+        examples: {
+          valid: { summary: 'Right code', value: { valid: true } },
+          mismatch: { summary: 'Wrong code', value: { valid: false, reason: 'mismatch', attemptsLeft: 4 } },
+        },
+      },
+    },
+    errors: [400, 401, 413, 422, 500, 503],
+  },
   {
     method: 'post',
     path: '/templates/validate',
@@ -554,6 +723,7 @@ export const ROUTE_DOCS: readonly RouteDoc[] = [
               provider: 'long-sms',
               variables: ['code'],
               measured: 'fixed-text',
+              cost: { calls: 1, yuanPerCall: 0.135, yuan: 0.135 },
             },
           },
         },
@@ -596,6 +766,37 @@ export const ROUTE_DOCS: readonly RouteDoc[] = [
     public: true,
     responses: { 200: { description: 'OpenAPI 3.1 document.', schema: { type: 'object', required: ['openapi', 'paths'] } } },
     errors: [],
+  },
+  {
+    method: 'get',
+    path: '/console',
+    functions: ['template-validate'],
+    operationId: 'console',
+    summary: "The operators' console page",
+    description:
+      "A static HTML page (no key needed to load it; it asks for a caller key and keeps it in the tab's sessionStorage): template checker and dry run, usage chart with quota, job lookup. Strict Content-Security-Policy; Brotli or gzip when accepted. On the default *.fcapp.run domain FC forces a download: use a custom domain (docs/console.md).",
+    public: true,
+    responses: { 200: { description: 'The page.', schema: { type: 'string' }, mediaType: 'text/html' } },
+    errors: [],
+  },
+  {
+    method: 'get',
+    path: '/console/{file}',
+    functions: ['template-validate'],
+    operationId: 'consoleAsset',
+    summary: "The console page's script and style sheet",
+    public: true,
+    parameters: [
+      { name: 'file', in: 'path', required: true, description: 'The file.', schema: { type: 'string', enum: ['app.js', 'app.css'] } },
+    ],
+    responses: {
+      200: {
+        description: 'The file (text/javascript or text/css), cacheable for a year (its URL carries a content hash).',
+        schema: { type: 'string' },
+        mediaType: 'text/javascript',
+      },
+    },
+    errors: [404],
   },
   jobRouteDoc('sms'),
   jobRouteDoc('voice'),

@@ -127,9 +127,16 @@ export class RedisStore implements Store {
   readonly kind = 'redis' as const;
   readonly #client: () => Promise<StoreRedis>;
   readonly #prefix: string;
+  readonly #connect: () => Promise<Redis>;
+
+  /** The same connection and key prefix for the verification records (shared/verify/store.ts). */
+  redisSource(): { connect: () => Promise<Redis>; prefix: string } {
+    return { connect: this.#connect, prefix: this.#prefix };
+  }
 
   /** `connect` is called once, on first use (ioredis loads lazily). */
   constructor(connect: () => Promise<Redis>, options: RedisStoreOptions = {}) {
+    this.#connect = connect;
     this.#client = scriptedClient<StoreRedis>(connect, {
       fcnStoreComplete: COMPLETE,
       fcnStoreRelease: RELEASE,

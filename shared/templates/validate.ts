@@ -173,6 +173,18 @@ export function dryRunJob(raw: unknown, deps: DryRunDeps): ValidationAnswer {
   };
 }
 
+/**
+ * A template check's cost per send (the operators' console shows it beside the length): one call at
+ * the catalog's price for the template's provider (long SMS is billed per call, whatever its
+ * segments); null when no price is known (voice without `pricing.voice`).
+ */
+function withCost(answer: ValidationAnswer, catalog: Catalog | undefined): ValidationAnswer {
+  if (answer.kind === undefined) return answer; // schema failure: nothing to price
+  const provider = answer.provider === 'voice' ? 'voice' : 'long-sms';
+  const price = catalog?.pricePerCall(provider) ?? (provider === 'long-sms' ? 0.135 : undefined);
+  return { ...answer, cost: price === undefined ? null : { calls: 1, yuanPerCall: price, yuan: price } };
+}
+
 /** The body: exactly one of `template` or `job`. Anything else is the caller's mistake (400). */
 export function validateBody(body: Record<string, unknown>, deps: DryRunDeps): ValidationAnswer {
   const keys = Object.keys(body);
@@ -192,7 +204,7 @@ export function validateBody(body: Record<string, unknown>, deps: DryRunDeps): V
     if (body.template === null || typeof body.template !== 'object' || Array.isArray(body.template)) {
       throw new InvalidRequestError('template must be a JSON object with skin, kind and text', 'template');
     }
-    return validateTemplateBody(body.template);
+    return withCost(validateTemplateBody(body.template), deps.catalog);
   }
   return dryRunJob(body.job, deps);
 }

@@ -18,6 +18,7 @@ beforeAll(async () => {
         LONG_SMS_URL: fake.longSmsUrl,
         VOICE_URL: fake.voiceUrl,
         API_KEYS: `app:${KEY}`,
+        VERIFY_SECRET: 'verify-secret-hostile-0123456789',
         LIMIT_PHONE_INTERVAL_S: '0',
         LIMIT_PHONE_DAILY: '0',
         QUIET_HOURS: 'off',
@@ -89,7 +90,14 @@ describe.each(PROTECTED_ROUTES)('hostile bodies on POST $path', ({ fn, path }) =
     ['twelve digits', '138001380001'],
   ])('a phone with %s is INVALID_PHONE and the answer does not repeat it', async (_name, phone) => {
     if (fn === 'template-validate') return;
-    const body = fn === 'long-sms' ? { phone, skin: '1', params: ['1'] } : { phone, content: '您好' };
+    const body =
+      path === '/verify/check'
+        ? { phone, code: '123456' }
+        : path.endsWith('/verify')
+          ? { phone }
+          : fn === 'long-sms'
+            ? { phone, skin: '1', params: ['1'] }
+            : { phone, content: '您好' };
     const res = await fns[fn]({ path, headers: auth, body });
     expect(res.statusCode).toBe(422);
     expect(res.json.error.code).toBe('INVALID_PHONE');

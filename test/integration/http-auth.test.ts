@@ -19,6 +19,9 @@ beforeAll(async () => {
         VOICE_URL: fake.voiceUrl,
         // Two keys at once: the rotation window (old and new both valid).
         API_KEYS: `mobile-app:${KEY},mobile-app-next:${NEXT_KEY}`,
+        VERIFY_SECRET: 'verify-secret-auth-0123456789',
+        // The same phone four times in a row on the verification routes.
+        LIMIT_VERIFICATION_INTERVAL_S: '0',
         LIMIT_PHONE_INTERVAL_S: '0',
         QUIET_HOURS: 'off',
       },
@@ -75,7 +78,7 @@ describe.each(PROTECTED_ROUTES)('POST $path ($fn)', ({ fn, path, body }) => {
     expect(line.authFailure).toBeUndefined();
     expect(logs.text()).not.toContain(KEY);
     expect(logs.text()).not.toContain(NEXT_KEY);
-    if (fn === 'template-validate') {
+    if (fn === 'template-validate' || path === '/verify/check') {
       expect(res.statusCode).toBe(200);
       expect(typeof res.json.valid).toBe('boolean');
       expect(fake.requests).toHaveLength(0);

@@ -66,6 +66,7 @@ describe('POST /templates/validate {"template":…}', () => {
       provider: 'long-sms',
       variables: ['code'],
       measured: 'example',
+      cost: { calls: 1, yuanPerCall: 0.135, yuan: 0.135 },
     });
     expect(fake.requests).toHaveLength(0);
   });

@@ -56,7 +56,7 @@ globalBudgetContract('Redis', () => limiter(`${PREFIX}global-${randomBytes(3).to
 partialFailure('Redis', connection, `${PREFIX}partial-`);
 
 describe('round trips', () => {
-  it("a send's groups (phone, caller, budget) go to Redis as one pipeline: one write, one round trip", async () => {
+  it("a send's groups (phone, verification, caller, budget) go to Redis as one pipeline: one write, one round trip", async () => {
     const r = await connection();
     await r.ping(); // ready: nothing goes through the offline queue (which would show each command twice)
     const seen: Array<{ name: string; stream: unknown }> = [];
@@ -67,10 +67,11 @@ describe('round trips', () => {
     };
     const l = new RedisLimiter(() => Promise.resolve(r), { prefix: `${PREFIX}rtt:` });
     const rules = limitRules({ channel: 'sms', phone: uniquePhone(), skin: '1', params: [] }, 'rtt', 'verification', DEFAULT_RATE_LIMITS);
-    expect(new Set(rules.map((x) => x.group)).size).toBe(3);
+    // Verification limits are per phone across channels (issue 12): a group of their own.
+    expect(new Set(rules.map((x) => x.group)).size).toBe(4);
     expect((await l.consume(rules, NOON_BEIJING)).allowed).toBe(true);
     const scripts = seen.filter((c) => c.name === 'evalsha' || c.name === 'eval');
-    expect(scripts).toHaveLength(3);
+    expect(scripts).toHaveLength(4);
     expect(scripts[0]!.stream).toBeDefined();
     expect(new Set(scripts.map((c) => c.stream)).size).toBe(1);
   });

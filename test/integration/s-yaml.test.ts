@@ -34,7 +34,13 @@ const S_BIN = join(ROOT, 'node_modules', '.bin', 's');
 const FAKE_APPCODE = `fake-appcode-${process.pid}-7f3a9c`;
 const FAKE_API_KEYS = `ci:fake-caller-key-${process.pid}-0123456789`;
 const FAKE_REDIS_URL = `redis://default:fake-redis-password-${process.pid}@r-fake.redis.rds.aliyuncs.com:6379/0`;
-const SECRETS: Record<string, string> = { [FAKE_APPCODE]: '<APPCODE>', [FAKE_API_KEYS]: '<API_KEYS>', [FAKE_REDIS_URL]: '<REDIS_URL>' };
+const FAKE_VERIFY_SECRET = `fake-verify-secret-${process.pid}-0123456789`;
+const SECRETS: Record<string, string> = {
+  [FAKE_APPCODE]: '<APPCODE>',
+  [FAKE_API_KEYS]: '<API_KEYS>',
+  [FAKE_REDIS_URL]: '<REDIS_URL>',
+  [FAKE_VERIFY_SECRET]: '<VERIFY_SECRET>',
+};
 
 function redact<T>(value: T): T {
   return JSON.parse(JSON.stringify(value, (_k, v: unknown) => (typeof v === 'string' && v in SECRETS ? SECRETS[v] : v))) as T;
@@ -158,7 +164,13 @@ let rendered: Rendered;
 beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), 'fcn-s-yaml-'));
   copyFileSync(join(ROOT, 's.yaml'), join(work, 's.yaml'));
-  const result = await preview({ APPCODE: FAKE_APPCODE, API_KEYS: FAKE_API_KEYS, REDIS_URL: FAKE_REDIS_URL, LOG_LEVEL: 'debug' });
+  const result = await preview({
+    APPCODE: FAKE_APPCODE,
+    API_KEYS: FAKE_API_KEYS,
+    VERIFY_SECRET: FAKE_VERIFY_SECRET,
+    REDIS_URL: FAKE_REDIS_URL,
+    LOG_LEVEL: 'debug',
+  });
   if (!result.ok) throw new Error(`s preview failed:\n${result.output}`);
   rendered = result.rendered;
 });
@@ -224,6 +236,7 @@ describe('s.yaml rendered by `s preview`', () => {
       expect(redact(env)).toMatchObject({
         APPCODE: '<APPCODE>',
         API_KEYS: '<API_KEYS>',
+        VERIFY_SECRET: '<VERIFY_SECRET>',
         UPSTREAM_TIMEOUT_MS: '5000',
         UPSTREAM_RETRIES: '2',
         MAX_BODY_BYTES: '65536',
@@ -237,6 +250,8 @@ describe('s.yaml rendered by `s preview`', () => {
     // Defaults are the code's own defaults, so leaving a variable unset changes nothing.
     expect(rendered.resources['long-sms']!.props.environmentVariables.LONG_SMS_URL).toBe(DEFAULT_LONG_SMS_URL);
     expect(rendered.resources['voice-notify']!.props.environmentVariables.VOICE_URL).toBe(DEFAULT_VOICE_URL);
+    // long-sms reaches the voice API for the verification fallback.
+    expect(rendered.resources['long-sms']!.props.environmentVariables.VOICE_URL).toBe(DEFAULT_VOICE_URL);
     const validate = rendered.resources['template-validate']!.props.environmentVariables;
     expect(Object.keys(validate)).not.toContain('APPCODE');
     // Issue 13: it reads the store for GET /usage and the job lookups (no credentials, no alerts: it sends nothing).
@@ -280,9 +295,13 @@ describe('s.yaml rendered by `s preview`', () => {
     expect(noAppCode.ok).toBe(false);
     if (!noAppCode.ok) expect(noAppCode.output).toContain("env('APPCODE') not found");
     // An empty value counts as missing too.
-    const emptyKeys = await preview({ APPCODE: FAKE_APPCODE, API_KEYS: '' });
+    const emptyKeys = await preview({ APPCODE: FAKE_APPCODE, API_KEYS: '', VERIFY_SECRET: FAKE_VERIFY_SECRET });
     expect(emptyKeys.ok).toBe(false);
     if (!emptyKeys.ok) expect(emptyKeys.output).toContain("env('API_KEYS') not found");
+    // Both sending functions serve the verification routes: no secret, no deploy.
+    const noVerify = await preview({ APPCODE: FAKE_APPCODE, API_KEYS: FAKE_API_KEYS });
+    expect(noVerify.ok).toBe(false);
+    if (!noVerify.ok) expect(noVerify.output).toContain("env('VERIFY_SECRET') not found");
   });
 
   it('gives every function one anonymous HTTP trigger (callers are checked with API_KEYS) for POST, GET and DELETE', () => {
@@ -506,7 +525,7 @@ describe('platform rules across functions (rendered s.yaml and infra/)', () => {
   });
 
   it('a deploy without REDIS_URL renders STORE=redis, which the deployed function refuses naming REDIS_URL; STORE=memory is rendered only when chosen', async () => {
-    const plain = await preview({ APPCODE: FAKE_APPCODE, API_KEYS: FAKE_API_KEYS });
+    const plain = await preview({ APPCODE: FAKE_APPCODE, API_KEYS: FAKE_API_KEYS, VERIFY_SECRET: FAKE_VERIFY_SECRET });
     expect(plain.ok).toBe(true);
     if (!plain.ok) return;
     for (const fn of SENDERS) {
@@ -521,7 +540,7 @@ describe('platform rules across functions (rendered s.yaml and infra/)', () => {
       expect(message).toContain('REDIS_URL is required');
       expect(message).toContain('STORE=memory');
     }
-    const memory = await preview({ APPCODE: FAKE_APPCODE, API_KEYS: FAKE_API_KEYS, STORE: 'memory' });
+    const memory = await preview({ APPCODE: FAKE_APPCODE, API_KEYS: FAKE_API_KEYS, VERIFY_SECRET: FAKE_VERIFY_SECRET, STORE: 'memory' });
     expect(memory.ok).toBe(true);
     if (!memory.ok) return;
     const env = memory.rendered.resources['long-sms']!.props.environmentVariables;

@@ -171,6 +171,27 @@ describe('end to end on the cluster (REDIS_URL seeds + REDIS_CLUSTER=1)', () => 
     expect(phonesSent(fake)).toEqual([phone]);
   });
 
+  it('verification codes (issue 12): SMS start, check on voice-notify, cross-channel limits and an idempotent start, each script on one slot', async () => {
+    const venv = { ...env(), VERIFY_SECRET: `verify-secret-cluster-${RUN}-0123456789` };
+    const sms = invoker('long-sms', { env: venv, retryDelayMs: 5 });
+    const voice = invoker('voice-notify', { env: venv, retryDelayMs: 5 });
+    const phone = nextPhone();
+    const start = await sms({ path: '/sms/verify', headers: auth, body: { phone, idempotencyKey: `v-${RUN}` } });
+    expect(start.statusCode).toBe(200);
+    const code = fake.requests.at(-1)?.query.param ?? '';
+    expect(code).toMatch(/^\d{6}$/);
+    const replay = await sms({ path: '/sms/verify', headers: auth, body: { phone, idempotencyKey: `v-${RUN}` } });
+    expect(replay.json).toEqual(start.json);
+    // The verification interval counts across channels, in the cluster's shared counters.
+    const tooSoon = await voice({ path: '/voice/verify', headers: auth, body: { phone } });
+    expect(tooSoon.statusCode).toBe(429);
+    const wrong = await voice({ path: '/verify/check', headers: auth, body: { phone, code: code === '000000' ? '111111' : '000000' } });
+    expect(wrong.json).toEqual({ valid: false, reason: 'mismatch', attemptsLeft: 4 });
+    expect((await voice({ path: '/verify/check', headers: auth, body: { phone, code } })).json).toEqual({ valid: true });
+    expect((await sms({ path: '/verify/check', headers: auth, body: { phone: nextPhone(), code } })).json.reason).toBe('mismatch');
+    expect(slots.violations).toEqual([]);
+  });
+
   it('usage (issue 13): the day counter (its own slot) goes with the outcome record, GET /usage and the job lookup read it, no cross-slot script', async () => {
     const ops = 'ops-key-cluster-0123456789ab';
     const e = { ...env(), API_KEYS: `app:${KEY},ops:${ops}`, OPS_CALLERS: 'ops' };

@@ -45,6 +45,11 @@ export type Behaviour =
   | { kind: 'reset' }
   /** Answers 200 with headers at once, then the body one byte every `everyMs` (a vendor that stalls mid-answer). */
   | { kind: 'trickle'; body: string; everyMs: number }
+  /**
+   * A vendor answer built from the request (e.g. a vendor that echoes what it was sent back in its
+   * message, as some do in errors): `make` gets the decoded query.
+   */
+  | { kind: 'echo'; make: (query: Record<string, string>) => Behaviour }
   /** Waits, then behaves as `next` (not `then`: an object with `then` is a thenable). */
   | { kind: 'delay'; ms: number; next: Behaviour }
   /** The realistic gateway + vendor logic below. */
@@ -249,6 +254,8 @@ export async function startFakeProvider(options: FakeProviderOptions = {}): Prom
       case 'delay':
         await new Promise((r) => setTimeout(r, b.ms));
         return act(b.next, rec, req, res);
+      case 'echo':
+        return act(b.make(rec.query), rec, req, res);
     }
   }
 

@@ -1,7 +1,9 @@
+import { consoleRoutes } from '#shared/console/route';
 import { createFunction, type FunctionSpec } from '#shared/fc/app';
 import { cancelRoute, healthRoute, sendRoute } from '#shared/fc/routes/send';
 import { jobRoute, usageRoute } from '#shared/fc/routes/usage';
 import { validateRoute } from '#shared/fc/routes/validate';
+import { verifyCheckRoute, verifyStartRoute } from '#shared/fc/routes/verify';
 import type { RuntimeOptions } from '#shared/fc/runtime';
 import { makeSender, makeStore } from '#shared/fc/sending';
 import { openapiRoute } from '#shared/openapi/route';
@@ -15,19 +17,37 @@ export const SPECS: Record<'long-sms' | 'voice-notify' | 'template-validate', Fu
     channel: 'sms',
     makeSender,
     makeStore,
-    routes: [sendRoute('sms'), cancelRoute('sms'), healthRoute, openapiRoute, jobRoute('sms'), usageRoute],
+    routes: [
+      sendRoute('sms'),
+      cancelRoute('sms'),
+      verifyStartRoute('sms'),
+      verifyCheckRoute,
+      healthRoute,
+      openapiRoute,
+      jobRoute('sms'),
+      usageRoute,
+    ],
   },
   'voice-notify': {
     name: 'voice-notify',
     channel: 'voice',
     makeSender,
     makeStore,
-    routes: [sendRoute('voice'), cancelRoute('voice'), healthRoute, openapiRoute, jobRoute('voice'), usageRoute],
+    routes: [
+      sendRoute('voice'),
+      cancelRoute('voice'),
+      verifyStartRoute('voice'),
+      verifyCheckRoute,
+      healthRoute,
+      openapiRoute,
+      jobRoute('voice'),
+      usageRoute,
+    ],
   },
   'template-validate': {
     name: 'template-validate',
     makeStore: makeAnyStore,
-    routes: [validateRoute, healthRoute, openapiRoute, usageRoute, jobRoute('sms'), jobRoute('voice')],
+    routes: [validateRoute, healthRoute, openapiRoute, usageRoute, jobRoute('sms'), jobRoute('voice'), ...consoleRoutes],
   },
 };
 
@@ -35,6 +55,10 @@ export const SPECS: Record<'long-sms' | 'voice-notify' | 'template-validate', Fu
 export const PROTECTED_ROUTES = [
   { fn: 'long-sms', path: '/sms', body: { phone: '13800138000', skin: '1', params: ['1234'] } },
   { fn: 'voice-notify', path: '/voice', body: { phone: '13800138000', content: '您好，您的快递已送达。' } },
+  { fn: 'long-sms', path: '/sms/verify', body: { phone: '13800138000' } },
+  { fn: 'voice-notify', path: '/voice/verify', body: { phone: '13800138000' } },
+  { fn: 'long-sms', path: '/verify/check', body: { phone: '13800138000', code: '123456' } },
+  { fn: 'voice-notify', path: '/verify/check', body: { phone: '13800138000', code: '123456' } },
   {
     fn: 'template-validate',
     path: '/templates/validate',

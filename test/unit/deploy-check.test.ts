@@ -9,6 +9,7 @@ import { deployEnv, runDeployCheck } from '../../scripts/deploy-check.ts';
 
 const run = promisify(execFile);
 const APPCODE = `fake-appcode-${process.pid}-deploycheck`;
+const VERIFY_SECRET = `fake-verify-secret-${process.pid}-0123456789`;
 
 function check(env: Record<string, string | undefined>): { code: number; text: string } {
   const lines: string[] = [];
@@ -33,13 +34,13 @@ describe('deploy check (npm run deploy:check)', () => {
   });
 
   it('lets STORE=memory through, saying what it means', () => {
-    const r = check({ APPCODE, STORE: 'memory' });
+    const r = check({ APPCODE, VERIFY_SECRET, STORE: 'memory' });
     expect(r.code).toBe(0);
     expect(r.text).toContain('per instance');
   });
 
   it('passes with a redis:// or rediss:// REDIS_URL, refuses another scheme', () => {
-    expect(check({ APPCODE, REDIS_URL: 'rediss://user:pw@r-bp1.redis.rds.aliyuncs.com:6380/0' }).code).toBe(0);
+    expect(check({ APPCODE, VERIFY_SECRET, REDIS_URL: 'rediss://user:pw@r-bp1.redis.rds.aliyuncs.com:6380/0' }).code).toBe(0);
     const bad = check({ APPCODE, REDIS_URL: 'http://r-bp1.redis.rds.aliyuncs.com' });
     expect(bad.code).toBe(1);
     expect(bad.text).toContain('REDIS_URL must start with redis://');
@@ -53,6 +54,16 @@ describe('deploy check (npm run deploy:check)', () => {
     expect(check({ APPCODE, STORE: 'disk' }).text).toContain('STORE must be redis or memory');
     // SANDBOX is never passed to a deployed function, so it cannot stand in for APPCODE.
     expect(check({ SANDBOX: '1', STORE: 'memory' }).text).toContain('APPCODE is required');
+  });
+
+  it('refuses a deploy without VERIFY_SECRET (both sending functions serve the verification routes), never echoing it', () => {
+    const r = check({ APPCODE, STORE: 'memory' });
+    expect(r.code).toBe(1);
+    expect(r.text).toContain('VERIFY_SECRET is required');
+    const short = check({ APPCODE, STORE: 'memory', VERIFY_SECRET: 'tooshort-secret' });
+    expect(short.code).toBe(1);
+    expect(short.text).toContain('VERIFY_SECRET must be at least 16 characters');
+    expect(short.text).not.toContain('tooshort-secret');
   });
 
   it('reads a .env beside s.yaml, as `s` does; the shell wins', () => {

@@ -69,9 +69,15 @@ describe('key layout (hash tags)', () => {
     expect(keySlot(due)).toBe(keySlot(jobs));
   });
 
-  it('the rules of one send fall in three groups: the phone, the caller, the budget', () => {
+  it('the rules of one send fall in three groups: the phone, the caller, the budget (four with verification: per phone across channels)', () => {
+    const plain = limitRules({ channel: 'sms', phone: '13800138000', skin: '1', params: [] }, 'app', undefined, DEFAULT_RATE_LIMITS);
+    expect(new Set(plain.map((r) => r.group)).size).toBe(3);
     const rules = limitRules({ channel: 'sms', phone: '13800138000', skin: '1', params: [] }, 'app', 'verification', DEFAULT_RATE_LIMITS);
-    expect(new Set(rules.map((r) => r.group)).size).toBe(3);
+    expect(new Set(rules.map((r) => r.group)).size).toBe(4);
+    // The verification group has no channel in it: SMS and voice codes share it (issue 12).
+    const voice = limitRules({ channel: 'voice', phone: '13800138000', content: 'x' }, 'app', 'verification', DEFAULT_RATE_LIMITS);
+    const vGroup = (rs: typeof rules) => rs.find((r) => r.name === 'verification-hourly')?.group;
+    expect(vGroup(voice)).toBe(vGroup(rules));
     for (const r of rules) expect(r.key.startsWith(r.group!)).toBe(true);
   });
 });

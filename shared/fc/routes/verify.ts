@@ -1,0 +1,40 @@
+import { claimTtlMs } from '../../core/idempotency.ts';
+import { NotifyError } from '../../errors.ts';
+import { checkVerification, startVerification, type VerifyChannel } from '../../verify/flow.ts';
+import { errorResponse, json, type Route, readJsonBody } from '../adapters/http.ts';
+
+/** `POST /sms/verify` (long-sms) and `POST /voice/verify` (voice-notify): send a code. */
+export function verifyStartRoute(channel: VerifyChannel): Route {
+  return {
+    method: 'POST',
+    path: channel === 'sms' ? '/sms/verify' : '/voice/verify',
+    async handler(req, { rt, fc, log }) {
+      const body = readJsonBody(req);
+      const headerKey = req.headers['idempotency-key'];
+      if (headerKey !== undefined && body.idempotencyKey === undefined) body.idempotencyKey = headerKey;
+      else if (headerKey !== undefined && headerKey !== body.idempotencyKey) {
+        throw new NotifyError('INVALID_REQUEST', 'Idempotency-Key header and idempotencyKey field disagree');
+      }
+      const timeoutS = fc.function?.timeout;
+      const result = await startVerification(rt, channel, body, {
+        requestId: req.requestId,
+        caller: String(log.caller ?? 'anonymous'),
+        log,
+        ...(timeoutS ? { claimTtlMs: claimTtlMs(timeoutS) } : {}),
+      });
+      if (!result.ok) return errorResponse(result.error);
+      return json(200, result.answer, result.replayed ? { 'idempotent-replayed': 'true' } : {});
+    },
+  };
+}
+
+/** `POST /verify/check` (long-sms and voice-notify: either checks a code sent by either). */
+export const verifyCheckRoute: Route = {
+  method: 'POST',
+  path: '/verify/check',
+  async handler(req, { rt, log }) {
+    const body = readJsonBody(req);
+    const answer = await checkVerification(rt, body, { requestId: req.requestId, caller: String(log.caller ?? 'anonymous'), log });
+    return json(200, answer);
+  },
+};
