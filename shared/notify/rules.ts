@@ -210,9 +210,8 @@ export function notifyFindings(rules: readonly NotifyRule[], templates: readonly
       const fixed = countChars(rule.content.replace(PLACEHOLDER, ''));
       if (fixed > 500) err('.content', 'length.max', `content is ${fixed} characters without its values; voice takes at most 500`);
     } else {
-      // Unreachable for the channels there are; a new one is refused here, never checked as voice.
-      const other: never = rule.channel;
-      err('.channel', 'notify.channel', `no notify rules for channel ${JSON.stringify(other)}`);
+      // Unreachable for the channels there are: a new channel does not compile until it has a branch above.
+      rule.channel satisfies never;
     }
   });
   return out;
