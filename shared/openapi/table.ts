@@ -17,7 +17,7 @@ import { smsVerifySchema, verifyCheckSchema, voiceVerifySchema } from '../verify
  * (the bundles embed the generated JSON text instead; a bundle test asserts this module is absent).
  * Request bodies reuse the zod schemas the code validates with (shared/jobs.ts) and the template
  * JSON schema (schemas/templates.schema.json); answers, which the code builds without a schema,
- * are described here and checked against real answers in test/integration/openapi-http.test.ts.
+ * are described here and checked against real answers in test/integration/http-openapi.test.ts.
  */
 
 /** Metadata merged into the generated JSON schema of a zod schema (`id` makes it a component). */
@@ -698,8 +698,7 @@ export const ROUTE_DOCS: readonly RouteDoc[] = [
       accept: (body) => {
         const answer = validateBody(body, {
           catalog: undefined,
-          longSmsUrl: 'https://sms.invalid/largesms',
-          voiceUrl: 'https://voice.invalid/yytz',
+          urls: { sms: 'https://sms.invalid/largesms', voice: 'https://voice.invalid/yytz' },
           now: new Date(),
         });
         if (!answer.valid)

@@ -208,6 +208,17 @@ describe('POST /templates/validate {"job":…} (dry run)', () => {
     expect(long.json.errors).toMatchObject([{ rule: 'length.max' }]);
     expect(fake.requests).toHaveLength(0);
   });
+
+  it('refuses a channel no description has, naming the channels, instead of checking it as SMS', async () => {
+    const res = await post({ job: { channel: 'fax', phone: '13800138000', skin: '1', params: ['x'] } });
+    expect(res.statusCode).toBe(200);
+    expect(res.json).toMatchObject({
+      valid: false,
+      errors: [{ path: 'job.channel', rule: 'schema', message: 'channel must be one of sms, voice, got "fax"' }],
+    });
+    expect(res.json.channel).toBeUndefined();
+    expect(fake.requests).toHaveLength(0);
+  });
 });
 
 describe('bad input', () => {
