@@ -16,6 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { brotliCompressSync, constants as zlib } from 'node:zlib';
 import { build as esbuild, type Metafile, type Plugin } from 'esbuild';
 
+import { buildConsoleAssets, type ConsoleAssets, embeddedConsole } from '../shared/console/source.ts';
 import { buildDocument } from '../shared/openapi/document.ts';
 import { documentFor } from '../shared/openapi/select.ts';
 import { CatalogBuildError, prepareCatalog, ROOT } from './build-catalog.ts';
@@ -25,6 +26,10 @@ export { ROOT };
 export const DEFAULT_BUDGET_KB = 320;
 /** The global shared/openapi/route.ts reads; esbuild replaces it with the function's OpenAPI JSON, Brotli + base64. */
 export const OPENAPI_GLOBAL = '__FCN_OPENAPI_BR__';
+/** The global shared/console/route.ts reads: the console page's files, Brotli + base64 (template-validate only). */
+export const CONSOLE_GLOBAL = '__FCN_CONSOLE__';
+/** The one function that serves GET /console; the sending functions never carry the page. */
+export const CONSOLE_FUNCTION = 'template-validate';
 /** The global shared/provider/client.ts reads for its User-Agent: the version lives in package.json only. */
 export const VERSION_GLOBAL = '__FCN_VERSION__';
 
@@ -87,6 +92,8 @@ export const REPLACED_FILES: Readonly<Record<string, string>> = {
   'node_modules/axios/lib/adapters/fetch.js': 'export const getFetch = () => false;\nexport default false;\n',
   // Reads and cuts openapi.json when running from source; a bundle embeds its document instead.
   'shared/openapi/select.ts': "export function sourceDocument() { throw new Error('bundles embed their OpenAPI document'); }\n",
+  // Builds the console page with esbuild (a devDependency) when running from source; a bundle embeds the page instead.
+  'shared/console/source.ts': "export function buildConsoleAssets() { throw new Error('bundles embed the console page'); }\n",
 };
 
 /**
@@ -223,8 +230,20 @@ export interface BundleReport {
   overBudget: boolean;
 }
 
+/** The console page (GET /console) as template-validate's bundle carries it. */
+export interface ConsolePageReport {
+  function: string;
+  files: number;
+  /** Uncompressed bytes of the HTML, JS and CSS. */
+  bytes: number;
+  /** Brotli bytes: what a browser downloads (the route sends them as stored when it accepts br). */
+  transferredBytes: number;
+}
+
 export interface BuildResult {
   outdir: string;
+  /** Set when the console's function was built. */
+  console?: ConsolePageReport;
   budgetBytes: number;
   bundles: BundleReport[];
   overBudget: BundleReport[];
@@ -375,6 +394,8 @@ export async function build(options: BuildOptions = {}): Promise<BuildResult> {
   // Generated here from the route table (the same text as the committed openapi.json, which a test
   // keeps in step), so a bundle never serves a description older than its code.
   const apiDocument = buildDocument();
+  let consoleAssets: ConsoleAssets | undefined;
+  if (functions.includes(CONSOLE_FUNCTION)) consoleAssets = await buildConsoleAssets({ minify });
   const version = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 
   const bundles: BundleReport[] = [];
@@ -398,6 +419,8 @@ export async function build(options: BuildOptions = {}): Promise<BuildResult> {
         ...catalog.define,
         [OPENAPI_GLOBAL]: JSON.stringify(embeddedOpenapi(apiDocument, name)),
         [VERSION_GLOBAL]: JSON.stringify(version),
+        // Only template-validate gets the page; the sending functions' bundles stay byte for byte the same.
+        ...(name === CONSOLE_FUNCTION && consoleAssets ? { [CONSOLE_GLOBAL]: embeddedConsole(consoleAssets) } : {}),
       },
       plugins: [replacePlugin(), lazyPlugin(lazyModules, used)],
     });
@@ -445,7 +468,23 @@ export async function build(options: BuildOptions = {}): Promise<BuildResult> {
     throw new Error(`removed .env file(s) from the upload folder, check how they got there: ${envFiles.join(', ')}`);
   }
 
-  return { outdir, budgetBytes, bundles, overBudget: bundlesOverBudget(bundles, budgetBytes) };
+  const files = consoleAssets ? Object.values(consoleAssets) : [];
+  return {
+    outdir,
+    budgetBytes,
+    bundles,
+    overBudget: bundlesOverBudget(bundles, budgetBytes),
+    ...(consoleAssets
+      ? {
+          console: {
+            function: CONSOLE_FUNCTION,
+            files: files.length,
+            bytes: files.reduce((n, f) => n + f.bytes, 0),
+            transferredBytes: files.reduce((n, f) => n + f.brBytes, 0),
+          },
+        }
+      : {}),
+  };
 }
 
 /** The bundles whose index.js (what every cold start loads) is larger than the budget. */
@@ -465,6 +504,18 @@ export function sizeTable(result: BuildResult): string {
     b.lazy.map((l) => `${basename(l.file)} ${kb(l.bytes)}`).join(', ') || '-',
     b.overBudget ? 'OVER BUDGET' : 'ok',
   ]);
+  const page = result.console;
+  if (page) {
+    // Inside template-validate's code already (counted above); this row is what a browser downloads.
+    rows.push([
+      `${page.function} GET /console`,
+      page.transferredBytes.toLocaleString('en-US'),
+      kb(page.transferredBytes),
+      '-',
+      `page: ${page.files} files, ${kb(page.bytes)} raw, ${kb(page.transferredBytes)} transferred (br)`,
+      '(in app.js)',
+    ]);
+  }
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]?.length ?? 0)));
   // Numbers right-aligned, text left-aligned.
   const format = (r: string[]) =>

@@ -29,6 +29,7 @@ function route(path: string): keyof FunctionHandlers | 'healthz' | undefined {
   if (path === '/verify/check') return 'long-sms';
   if (path === '/voice' || path.startsWith('/voice/')) return 'voice-notify';
   if (path === '/templates' || path.startsWith('/templates/')) return 'template-validate';
+  if (path === '/console' || path.startsWith('/console/')) return 'template-validate';
   // Issue 13: every function answers GET /usage; locally long-sms does (with REDIS_URL all three
   // read the same counters; without it each function counts in its own memory).
   if (path === '/usage') return 'long-sms';

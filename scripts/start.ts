@@ -49,7 +49,7 @@ process.stderr.write(
   [
     `fc-notify local server listening on ${server.url}`,
     ...notes,
-    '  POST /sms   POST /voice   POST /templates/validate   GET /healthz   POST /invoke/<function>',
+    "  POST /sms   POST /voice   POST /templates/validate   GET /healthz   GET /console (operators' page)   POST /invoke/<function>",
     '  POST /sms/verify   POST /voice/verify   POST /verify/check   (docs/verification.md)',
     '',
   ].join('\n'),

@@ -86,8 +86,7 @@ function explainKey(catalog: CatalogFile, key: string, rawMeta: Record<string, s
   print(`  job: ${JSON.stringify(built.job)}`);
   const dry = dryRunJob(built.job, {
     catalog: createCatalog(catalog, 'check'),
-    longSmsUrl: DEFAULT_LONG_SMS_URL,
-    voiceUrl: DEFAULT_VOICE_URL,
+    urls: { sms: DEFAULT_LONG_SMS_URL, voice: DEFAULT_VOICE_URL },
     now: new Date(),
   });
   for (const e of dry.errors) print(`      error    ${e.path}  [${e.rule}] ${e.message}`);

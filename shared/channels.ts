@@ -1,6 +1,6 @@
-import { DEFAULT_LONG_SMS_URL, DEFAULT_VOICE_URL } from './config.ts';
+import type { SmsParamResolver } from './core/send.ts';
 import type { Channel, Job, SmsJob, VoiceJob } from './jobs.ts';
-import type { ProviderRequest } from './provider/request.ts';
+import { longSmsRequest, type ProviderRequest, voiceRequest } from './provider/request.ts';
 import type { TemplateKind } from './templates/rules.ts';
 
 /**
@@ -13,9 +13,11 @@ export interface ChannelSpec<J extends Job = Job> {
   channel: J['channel'];
   /** The function's HTTP path (`POST <path>`, `DELETE <path>/<id>`). */
   path: `/${string}`;
-  /** The environment variable with the provider's URL, and its default (config.ts). */
+  /** The environment variable with the provider's URL, and its default (config.ts reads it from here). */
   urlVariable: string;
   defaultUrl: string;
+  /** The provider request for a job (query parameters in the vendor's order, provider/request.ts). */
+  request(url: string, job: J, resolveSmsParams: SmsParamResolver): ProviderRequest;
   /** What the job's fingerprint adds beyond its JSON (same key + other params = a conflict). */
   fingerprintExtra(job: J): string;
   /** The caller's texts that the provider may echo: scrubbed from its answer before logging. */
@@ -28,7 +30,12 @@ const sms: ChannelSpec<SmsJob> = {
   channel: 'sms',
   path: '/sms',
   urlVariable: 'LONG_SMS_URL',
-  defaultUrl: DEFAULT_LONG_SMS_URL,
+  defaultUrl: 'https://largesms.market.alicloudapi.com/largesms',
+  request(url, job, resolve) {
+    // Named params and the template's own sign come from the catalog when it has the skin.
+    const r = resolve(job);
+    return Array.isArray(r) ? longSmsRequest(url, job, r) : longSmsRequest(url, { ...job, sign: r.sign }, r.params);
+  },
   fingerprintExtra: (job) => JSON.stringify(job.params),
   scrubTexts: (_job, request) => request.query.map(([, v]) => v),
   // SMS: only marketing texts wait for the sending hours; notifications and codes go at once.
@@ -39,7 +46,8 @@ const voice: ChannelSpec<VoiceJob> = {
   channel: 'voice',
   path: '/voice',
   urlVariable: 'VOICE_URL',
-  defaultUrl: DEFAULT_VOICE_URL,
+  defaultUrl: 'https://yytz.market.alicloudapi.com/chuangxin/yytz',
+  request: (url, job) => voiceRequest(url, job),
   fingerprintExtra: () => '',
   scrubTexts: (job) => [job.content],
   // A call rings: every voice call but a verification code waits for the sending hours.

@@ -1,5 +1,7 @@
 import * as z from 'zod/mini';
+import { CHANNELS } from './channels.ts';
 import { ConfigError } from './errors.ts';
+import type { Channel } from './jobs.ts';
 import { parseQuota, type QuotaSpec } from './usage/quota.ts';
 import { loadVerifyConfig, type VerifyConfig } from './verify/config.ts';
 
@@ -16,11 +18,16 @@ const count = (name: string) =>
   z.optional(z.string().check(z.regex(/^\s*\d{0,9}\s*$/, { error: `${name} must be a whole number (0 turns the limit off)` })));
 
 export const envSchema = z.object({
+  // Each channel's provider URL variable (LONG_SMS_URL, VOICE_URL), from its description.
+  // (The names in the type are for reading `e.X`; config reads them through CHANNELS, so a new
+  // channel's variable is validated and read without a change here.)
+  ...(Object.fromEntries(Object.values(CHANNELS).map((c) => [c.urlVariable, z.optional(z.string())])) as Record<
+    'LONG_SMS_URL' | 'VOICE_URL',
+    ReturnType<typeof z.optional<ReturnType<typeof z.string>>>
+  >),
   APPCODE: z.optional(z.string()),
   APP_KEY: z.optional(z.string()),
   APP_SECRET: z.optional(z.string()),
-  LONG_SMS_URL: z.optional(z.string()),
-  VOICE_URL: z.optional(z.string()),
   SANDBOX: flag,
   API_KEYS: z.optional(z.string()),
   ALLOW_UNAUTHENTICATED: flag,
@@ -105,8 +112,8 @@ export interface QuietHours {
 
 export interface Config {
   credentials: Credentials;
-  longSmsUrl: string;
-  voiceUrl: string;
+  /** Each channel's provider URL (its description's variable, else its default). */
+  urls: { [C in Channel]: string };
   apiKeys: ApiKey[];
   /** True only when API_KEYS is empty and ALLOW_UNAUTHENTICATED=1 was set on purpose. */
   allowUnauthenticated: boolean;
@@ -206,6 +213,8 @@ export const DEFAULT_MAX_EVENT_BYTES = 10 * 1024 * 1024;
 export const DEFAULT_MAX_JOBS_PER_EVENT = 1000;
 /** Defaults read where a runtime was built without a config (a broken environment): one place. */
 export const DEFAULT_MAX_BODY_BYTES = 64 * 1024;
+/** FC's default function timeout, used where FC's context does not say (local runs, tests). */
+export const DEFAULT_FUNCTION_TIMEOUT_S = 60;
 export const DEFAULT_UPSTREAM_TIMEOUT_MS = 5000;
 export const DEFAULT_UPSTREAM_RETRIES = 2;
 export const DEFAULT_BATCH_CONCURRENCY = 8;
@@ -218,8 +227,8 @@ export const MAX_BATCH_CONCURRENCY = 64;
 
 export const DEFAULT_QUIET_HOURS = '09:00-20:00';
 
-export const DEFAULT_LONG_SMS_URL = 'https://largesms.market.alicloudapi.com/largesms';
-export const DEFAULT_VOICE_URL = 'https://yytz.market.alicloudapi.com/chuangxin/yytz';
+export const DEFAULT_LONG_SMS_URL = CHANNELS.sms.defaultUrl;
+export const DEFAULT_VOICE_URL = CHANNELS.voice.defaultUrl;
 export const MIN_API_KEY_LENGTH = 16;
 export const DEFAULT_RESULT_PREFIX = 'results/';
 /** NOTIFY_PREFIX when unset, per channel (s.yaml sets it explicitly, from infra/names.json). */
@@ -373,10 +382,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     credentials = { kind: 'sandbox' };
   }
 
-  const longSmsUrl = blank(e.LONG_SMS_URL) ? DEFAULT_LONG_SMS_URL : (e.LONG_SMS_URL as string).trim();
-  const voiceUrl = blank(e.VOICE_URL) ? DEFAULT_VOICE_URL : (e.VOICE_URL as string).trim();
-  checkUrl('LONG_SMS_URL', longSmsUrl, problems);
-  checkUrl('VOICE_URL', voiceUrl, problems);
+  const urls = {} as Config['urls'];
+  for (const c of Object.values(CHANNELS)) {
+    const raw = (e as Record<string, string | undefined>)[c.urlVariable];
+    urls[c.channel] = blank(raw) ? c.defaultUrl : (raw as string).trim();
+    checkUrl(c.urlVariable, urls[c.channel], problems);
+  }
 
   const apiKeys = blank(e.API_KEYS) ? [] : parseApiKeys(e.API_KEYS as string, problems);
   const allowUnauthenticated = apiKeys.length === 0 && isOn(e.ALLOW_UNAUTHENTICATED);
@@ -449,8 +460,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   }
   return {
     credentials,
-    longSmsUrl,
-    voiceUrl,
+    urls,
     apiKeys,
     allowUnauthenticated,
     redisUrl: blank(e.REDIS_URL) ? undefined : e.REDIS_URL,

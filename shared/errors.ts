@@ -111,6 +111,18 @@ export function storeUnavailable(cause: unknown, what = 'nothing was sent; retry
   });
 }
 
+/**
+ * The store failed while scheduling: maybe not scheduled (a stalled store still runs the write
+ * later); a retry with the same key schedules it under the same id, never twice. One text for
+ * the HTTP route and the batch runner.
+ */
+export function scheduleUnsure(cause: unknown): NotifyError {
+  return storeUnavailable(
+    cause,
+    'nothing was sent; the job may or may not be scheduled (a slow store still runs the write), so retry with the same idempotencyKey: a retry replaces the entry, never doubles it',
+  );
+}
+
 /** Turns anything thrown into a NotifyError that is safe to put in an answer. */
 export function toNotifyError(err: unknown): NotifyError {
   if (err instanceof NotifyError) return err;

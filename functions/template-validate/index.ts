@@ -1,13 +1,4 @@
 import { createFunction } from '#shared/fc/app';
-import { healthRoute } from '#shared/fc/routes/send';
-import { jobRoute, usageRoute } from '#shared/fc/routes/usage';
-import { validateRoute } from '#shared/fc/routes/validate';
-import { openapiRoute } from '#shared/openapi/route';
-import { makeStore } from '#shared/store/factory';
+import { spec } from './spec.ts';
 
-// Usage and job lookups (issue 13) read the same store as the sending functions (REDIS_URL), for the console page.
-export const handler = createFunction({
-  name: 'template-validate',
-  makeStore,
-  routes: [validateRoute, healthRoute, openapiRoute, usageRoute, jobRoute('sms'), jobRoute('voice')],
-});
+export const handler = createFunction(spec);

@@ -1,23 +1,4 @@
 import { createFunction } from '#shared/fc/app';
-import { cancelRoute, healthRoute, sendRoute } from '#shared/fc/routes/send';
-import { jobRoute, usageRoute } from '#shared/fc/routes/usage';
-import { verifyCheckRoute, verifyStartRoute } from '#shared/fc/routes/verify';
-import { makeSender, makeStore } from '#shared/fc/sending';
-import { openapiRoute } from '#shared/openapi/route';
+import { spec } from './spec.ts';
 
-export const handler = createFunction({
-  name: 'voice-notify',
-  channel: 'voice',
-  makeSender,
-  makeStore,
-  routes: [
-    sendRoute('voice'),
-    cancelRoute('voice'),
-    verifyStartRoute('voice'),
-    verifyCheckRoute,
-    healthRoute,
-    openapiRoute,
-    jobRoute('voice'),
-    usageRoute,
-  ],
-});
+export const handler = createFunction(spec);

@@ -1,21 +1,14 @@
 import pLimit from 'p-limit';
-import {
-  DEFAULT_BATCH_CONCURRENCY,
-  DEFAULT_MAX_JOBS_PER_EVENT,
-  DEFAULT_UPSTREAM_RETRIES,
-  DEFAULT_UPSTREAM_TIMEOUT_MS,
-  MAX_BATCH_CONCURRENCY,
-} from '../config.ts';
-import { ChannelMismatchError, InvalidRequestError, NotifyError, PoisonEventError, storeUnavailable } from '../errors.ts';
-import type { FcContext, Runtime } from '../fc/runtime.ts';
+import { MAX_BATCH_CONCURRENCY } from '../config.ts';
+import { ChannelMismatchError, InvalidRequestError, NotifyError, scheduleUnsure } from '../errors.ts';
 import { deferral } from '../guards/contract.ts';
-import { sha256 } from '../hash.ts';
-import { type Job, parseJob } from '../jobs.ts';
+import { type Channel, type Job, parseJob } from '../jobs.ts';
+import type { Logger } from '../log.ts';
 import { maskPhone } from '../phone.ts';
 import type { ScheduledJob } from '../store/types.ts';
 import { countLater, usageEvent } from '../usage/recorder.ts';
-import { claimTtlMs, DEFAULT_FUNCTION_TIMEOUT_S } from './idempotency.ts';
-import { dueTimeOf, expiryOf, scheduleJob } from './schedule.ts';
+import { dueTimeOf, expiryOf, type ScheduleDeps, scheduleJob, toScheduled } from './schedule.ts';
+import type { Sender } from './send.ts';
 
 /**
  * Runs the jobs of one event (an MNS message, a queue batch, an OSS file, a timer tick) through
@@ -77,79 +70,50 @@ export interface BatchSummary {
   results: JobResult[];
 }
 
-export interface BatchOptions {
+/**
+ * What the batch runner needs, as plain values: no FC type reaches the core. The FC layer
+ * (shared/fc/adapters/adapter.ts, `batchDeps`) builds it from FC's context and the runtime,
+ * with the defaults of shared/config.ts.
+ */
+export interface BatchDeps extends ScheduleDeps {
   /** Trigger kind: `mns`, `oss`, `timer`; the store key owner when an item names none. */
   source: string;
-  /** Upper bound on the invocation's own length (EventBridge caps at 5 min). */
-  maxInvocationMs?: number;
-  /** When the invocation started (epoch ms), for adapters that run several batches in one invocation (OSS chunks). */
-  startedAt?: number;
-  /** Called for each finished job (timers ack scheduled jobs, OSS writes a result line). */
-  onResult?: (item: BatchItem, result: JobResult, job: Job | undefined) => Promise<void>;
+  /** The channel this function sends, and its sender; either undefined = misconfigured. */
+  channel: Channel | undefined;
+  sender: Sender | undefined;
+  /** Why the function is misconfigured (names variables, never values), for the CONFIG result. */
+  configProblem?: string | undefined;
+  /** For log lines and the sender. */
+  requestId: string;
+  logger: Logger;
+  /** When the batch started (epoch ms), for its duration in the log. */
+  startedAt: number;
+  /** Absolute time (epoch ms) after which no new job is started (the rest are `not-started`). */
+  deadline: number;
+  /** How long a claim lives before it is stale (core/idempotency.ts claimTtlMs). */
+  claimTtlMs: number;
+  /** Jobs in flight at once (clamped to MAX_BATCH_CONCURRENCY, the provider client's socket pool). */
+  concurrency: number;
 }
 
-export const FIVE_MINUTES_MS = 5 * 60 * 1000;
+/** Called for each finished job (timers ack scheduled jobs, OSS writes a result line). */
+export type OnResult = (item: BatchItem, result: JobResult, job: Job | undefined) => Promise<void>;
 
-/** A stable id for a job scheduled from `caller` + `key`: scheduling the same job twice keeps one entry. */
-export function scheduleId(caller: string, key: string): string {
-  return sha256(`${caller}\n${key}`, 'base64url').slice(0, 22);
-}
-
-/** The job as stored for the timer: JSON without `sendAt`, and with the key it will be sent under. */
-export function toScheduled(job: Job, caller: string, key: string, dueAt: number, id = scheduleId(caller, key)): ScheduledJob {
-  const { sendAt: _s, ...rest } = job;
-  return { id, channel: job.channel, caller, key, job: { ...rest, idempotencyKey: key }, dueAt };
-}
-
-/** MAX_JOBS_PER_EVENT of this runtime. */
-export function maxJobsPerEvent(rt: Runtime): number {
-  return rt.config?.maxJobsPerEvent ?? DEFAULT_MAX_JOBS_PER_EVENT;
-}
-
-/** Logs (error level, `event-refused`) and throws a PoisonEventError. */
-export function poisonEvent(
-  rt: Runtime,
-  fc: FcContext,
-  reason: PoisonEventError['reason'],
-  message: string,
-  fields: Record<string, unknown>,
-): never {
-  rt.logger.error({ event: 'event-refused', requestId: fc.requestId, reason, ...fields }, `poison event: ${message}`);
-  throw new PoisonEventError(`poison event: ${message}; the invocation fails so the platform retries it and then dead-letters it`, reason);
-}
-
-/** An event with more jobs than MAX_JOBS_PER_EVENT, refused before any job is read (sending only the first N would leave the rest silently behind). */
-export function refuseEvent(source: string, jobs: number, fc: FcContext, rt: Runtime): never {
-  const max = maxJobsPerEvent(rt);
-  return poisonEvent(rt, fc, 'too-many-jobs', `event holds ${jobs} jobs, over MAX_JOBS_PER_EVENT (${max}); nothing was sent`, {
-    source,
-    jobs,
-    max,
-  });
-}
-
-export async function runBatch(items: readonly BatchItem[], fc: FcContext, rt: Runtime, options: BatchOptions): Promise<BatchSummary> {
-  const started = options.startedAt ?? rt.now();
-  const timeoutMs = (fc.function?.timeout ?? DEFAULT_FUNCTION_TIMEOUT_S) * 1000;
-  const budget = Math.min(timeoutMs, options.maxInvocationMs ?? Number.POSITIVE_INFINITY);
-  const upstreamWorst =
-    (rt.config?.upstreamTimeoutMs ?? DEFAULT_UPSTREAM_TIMEOUT_MS) * ((rt.config?.upstreamRetries ?? DEFAULT_UPSTREAM_RETRIES) + 1) + 2000;
-  // Stop taking new jobs while one more send still fits before the platform kills us.
-  const deadline = started + Math.max(budget / 2, budget - upstreamWorst);
-  const claimTtl = claimTtlMs(fc.function?.timeout);
-  const logger = rt.logger.child({ requestId: fc.requestId, source: options.source });
+export async function runBatch(items: readonly BatchItem[], deps: BatchDeps, onResult?: OnResult): Promise<BatchSummary> {
+  const { source, now, deadline } = deps;
+  const logger = deps.logger.child({ requestId: deps.requestId, source });
   // Never more than the provider client's socket pool (config refuses more; clamped again here
-  // for runtimes built by hand), so no job of a batch waits for a socket.
-  const limit = pLimit(Math.min(rt.config?.batchConcurrency ?? DEFAULT_BATCH_CONCURRENCY, MAX_BATCH_CONCURRENCY));
+  // for dependencies built by hand), so no job of a batch waits for a socket.
+  const limit = pLimit(Math.max(1, Math.min(deps.concurrency, MAX_BATCH_CONCURRENCY)));
 
   async function one(item: BatchItem): Promise<{ result: JobResult; job?: Job }> {
     const base = { ref: item.ref };
     if (item.problem !== undefined)
       return { result: { ...base, status: 'poison', retry: false, code: 'INVALID_REQUEST', message: item.problem } };
-    const channel = rt.channel;
-    if (!channel || !rt.sender) {
+    const { channel, sender } = deps;
+    if (!channel || !sender) {
       // Retryable: once the configuration is fixed, the redelivery sends (the message names the variables, no values).
-      const message = rt.configError?.message ?? 'function is misconfigured';
+      const message = deps.configProblem ?? 'function is misconfigured';
       return { result: { ...base, status: 'failed', retry: true, code: 'CONFIG', message } };
     }
     let job: Job;
@@ -171,31 +135,28 @@ export async function runBatch(items: readonly BatchItem[], fc: FcContext, rt: R
       return { result: { ...base, status: 'poison', retry: false, code: e.code, message: e.message } };
     }
     const phone = maskPhone(job.phone);
-    const caller = item.caller ?? options.source;
+    const caller = item.caller ?? source;
     const key = job.idempotencyKey ?? item.defaultKey;
     const keyed: Job = { ...job, idempotencyKey: key };
     const at = { ...base, phone };
 
-    const dueAt = dueTimeOf(job, rt.now());
+    const dueAt = dueTimeOf(job, now());
     if (dueAt !== undefined) {
       let entry: ScheduledJob;
       try {
-        entry = await scheduleJob(rt, { job: keyed, caller, key, dueAt, http: false });
+        entry = await scheduleJob(deps, { job: keyed, caller, key, dueAt, http: false });
       } catch (err) {
         // Past SCHEDULE_MAX_DAYS: the job itself is wrong, a redelivery would not change it.
         if (err instanceof InvalidRequestError)
           return { result: { ...at, status: 'poison', retry: false, code: err.code, message: err.message }, job };
         if (err instanceof NotifyError) throw err;
         // The store failed: maybe not scheduled (a stalled store still runs the write later); a redelivery schedules it under the same id, never twice.
-        const e = storeUnavailable(
-          err,
-          'nothing was sent; the job may or may not be scheduled (a slow store still runs the write), so retry with the same idempotencyKey: a retry replaces the entry, never doubles it',
-        );
+        const e = scheduleUnsure(err);
         return { result: { ...at, status: 'failed', retry: true, code: e.code, message: e.message }, job };
       }
       return { result: { ...at, status: 'scheduled', retry: false, id: entry.id, sendAt: job.sendAt }, job };
     }
-    if (rt.now() >= deadline) {
+    if (now() >= deadline) {
       return {
         result: {
           ...at,
@@ -211,13 +172,13 @@ export async function runBatch(items: readonly BatchItem[], fc: FcContext, rt: R
       // Scheduled jobs counted against their caller when they were scheduled (core/schedule.ts):
       // their send counts like a trigger's, so they are not counted twice.
       const fromTrigger = item.caller === undefined || item.scheduled === true;
-      const o = await rt.sender.send(keyed, {
-        requestId: fc.requestId ?? 'event',
+      const o = await sender.send(keyed, {
+        requestId: deps.requestId,
         caller,
         logger,
-        claimTtlMs: claimTtl,
+        claimTtlMs: deps.claimTtlMs,
         fromTrigger,
-        source: options.source,
+        source,
       });
       const status: JobStatus = o.replayed ? 'replayed' : o.status;
       const retry = o.status === 'failed' && o.error?.retryable === true;
@@ -230,17 +191,14 @@ export async function runBatch(items: readonly BatchItem[], fc: FcContext, rt: R
       if (d?.action === 'defer') {
         // A deferral is never refused by the pending cap (maxPending 0): the job was accepted already.
         const entry = toScheduled(keyed, caller, key, d.retryAt.getTime());
-        entry.expiresAt = expiryOf(rt, entry.dueAt);
+        entry.expiresAt = expiryOf(deps.limits, entry.dueAt);
         try {
-          await rt.store.schedule(entry, { now: rt.now() });
+          await deps.store.schedule(entry, { now: now() });
         } catch (err2) {
-          const e = storeUnavailable(
-            err2,
-            'nothing was sent; the job may or may not be scheduled (a slow store still runs the write), so retry with the same idempotencyKey: a retry replaces the entry, never doubles it',
-          );
+          const e = scheduleUnsure(err2);
           return { result: { ...at, status: 'failed', retry: true, code: e.code, message: e.message }, job };
         }
-        countLater(rt.store, usageEvent(keyed, caller, 'scheduled', rt.now()), logger); // issue 13
+        countLater(deps.store, usageEvent(keyed, caller, 'scheduled', now()), logger); // issue 13
         return {
           result: {
             ...at,
@@ -282,7 +240,7 @@ export async function runBatch(items: readonly BatchItem[], fc: FcContext, rt: R
           },
           result.message ? `${result.status}: ${result.message}` : result.status,
         );
-        if (options.onResult) await options.onResult(item, result, job);
+        if (onResult) await onResult(item, result, job);
         return result;
       }),
     ),
@@ -290,15 +248,15 @@ export async function runBatch(items: readonly BatchItem[], fc: FcContext, rt: R
   const counts: BatchSummary['counts'] = {};
   for (const r of results) counts[r.status] = (counts[r.status] ?? 0) + 1;
   const summary: BatchSummary = {
-    source: options.source,
+    source,
     total: results.length,
     counts,
     retry: results.filter((r) => r.retry).length,
     results,
   };
   logger[summary.retry > 0 ? 'warn' : 'info'](
-    { event: 'batch', total: summary.total, counts, retry: summary.retry, ms: rt.now() - started },
-    `batch of ${summary.total} from ${options.source} done`,
+    { event: 'batch', total: summary.total, counts, retry: summary.retry, ms: now() - deps.startedAt },
+    `batch of ${summary.total} from ${source} done`,
   );
   return summary;
 }

@@ -1,4 +1,5 @@
 import { specOf } from '../channels.ts';
+import { DEFAULT_FUNCTION_TIMEOUT_S } from '../config.ts';
 import { sha256 } from '../hash.ts';
 import type { Job } from '../jobs.ts';
 
@@ -11,9 +12,6 @@ import type { Job } from '../jobs.ts';
 
 /** An outcome is remembered 24 h under its key: a retry within that window is a replay. */
 export const OUTCOME_TTL_MS = 24 * 60 * 60 * 1000;
-
-/** FC's default function timeout, used where FC's context does not say (local runs, tests). */
-export const DEFAULT_FUNCTION_TIMEOUT_S = 60;
 
 /** How far past the function's timeout a claim lives: by then its attempt has surely ended. */
 const CLAIM_MARGIN_S = 30;

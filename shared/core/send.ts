@@ -1,11 +1,11 @@
 import { specOf } from '../channels.ts';
 import { NotifyError, storeUnavailable } from '../errors.ts';
-import type { Job, SmsJob } from '../jobs.ts';
+import type { Channel, Job, SmsJob } from '../jobs.ts';
 import { errorFields, type Logger, scrubValues } from '../log.ts';
 import { maskPhone } from '../phone.ts';
 import type { ProviderInfo } from '../provider/classify.ts';
 import type { ProviderClient } from '../provider/client.ts';
-import { longSmsRequest, type ProviderRequest, voiceRequest } from '../provider/request.ts';
+import type { ProviderRequest } from '../provider/request.ts';
 import type { OutcomeStatus, Store, StoredOutcome } from '../store/types.ts';
 import type { UsageHooks } from '../usage/recorder.ts';
 import { DEFAULT_CLAIM_TTL_MS, fingerprint, OUTCOME_TTL_MS } from './idempotency.ts';
@@ -89,8 +89,8 @@ export interface SendQuota {
 export interface SenderDeps {
   client: ProviderClient;
   store: Store;
-  longSmsUrl: string;
-  voiceUrl: string;
+  /** Each channel's provider URL (config.ts `urls`). */
+  urls: { readonly [C in Channel]: string };
   resolveSmsParams?: SmsParamResolver;
   guards?: readonly SendGuard[];
   quota?: SendQuota;
@@ -207,16 +207,8 @@ export function createSender(deps: SenderDeps): Sender {
   const resolveSmsParams = deps.resolveSmsParams ?? defaultResolveSmsParams;
 
   function buildRequest(job: Job): ProviderRequest {
-    // A switch with no default: a third channel does not compile until it has its builder here.
-    switch (job.channel) {
-      case 'voice':
-        return voiceRequest(deps.voiceUrl, job);
-      case 'sms': {
-        const resolved = resolveSmsParams(job);
-        if (Array.isArray(resolved)) return longSmsRequest(deps.longSmsUrl, job, resolved);
-        return longSmsRequest(deps.longSmsUrl, { ...job, sign: resolved.sign }, resolved.params);
-      }
-    }
+    // The channel's own builder (shared/channels.ts), with its URL.
+    return specOf(job).request(deps.urls[job.channel], job, resolveSmsParams);
   }
 
   // Store key → the write the store missed. Per instance: a redelivery that lands here finds the

@@ -1,9 +1,9 @@
 import { DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_EVENT_BYTES } from '../config.ts';
-import { type BatchSummary, poisonEvent } from '../core/batch.ts';
+import type { BatchSummary } from '../core/batch.ts';
 import { BatchRetryError, NotifyError, PoisonEventError } from '../errors.ts';
 import type { Channel } from '../jobs.ts';
 import { errorFields, withoutStack } from '../log.ts';
-import { dispatch, type Invocation, tryAdapter } from './adapters/adapter.ts';
+import { dispatch, type Invocation, poisonEvent, tryAdapter } from './adapters/adapter.ts';
 import { errorResponse, type HttpResponse, adapter as http, type Route } from './adapters/http.ts';
 import { adapter as mnsQueue } from './adapters/mns-queue.ts';
 import { streamAdapter as mnsStream, adapter as mnsTopic, RawMessage } from './adapters/mns-topic.ts';

@@ -47,8 +47,7 @@ export const makeSender: MakeSender = ({ config, catalog, store, now, options })
   sender = createSender({
     client,
     store,
-    longSmsUrl: config.longSmsUrl,
-    voiceUrl: config.voiceUrl,
+    urls: config.urls,
     resolveSmsParams: createCatalogResolver(catalog),
     guards,
     quota,

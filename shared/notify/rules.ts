@@ -1,3 +1,4 @@
+import type { Channel } from '../jobs.ts';
 import { countChars } from '../templates/count.ts';
 import { parseText, variableNames } from '../templates/render.ts';
 import type { Finding, TemplateEntry } from '../templates/rules.ts';
@@ -19,7 +20,8 @@ import type { Finding, TemplateEntry } from '../templates/rules.ts';
  * (`{"value":"…"}`).
  */
 
-export type NotifyChannel = 'sms' | 'voice';
+/** A rule's channel is a `Channel`: a new channel does not compile until the switches below handle it. */
+export type NotifyChannel = Channel;
 
 export interface ValueSource {
   part?: string;
@@ -192,7 +194,7 @@ export function notifyFindings(rules: readonly NotifyRule[], templates: readonly
           `template ${t.skin} needs ${missing.map((v) => `#${v}#`).join(', ')}; give each a source in params`,
         );
       if (extra.length > 0) err('.params', 'notify.params', `template ${t.skin} has no variable ${extra.map((v) => `#${v}#`).join(', ')}`);
-    } else {
+    } else if (rule.channel === 'voice') {
       if (rule.skin !== undefined || rule.sign !== undefined)
         err('.skin', 'notify.channel', 'skin and sign are for SMS rules; a voice rule speaks its content');
       if (rule.content === undefined) {
@@ -207,6 +209,9 @@ export function notifyFindings(rules: readonly NotifyRule[], templates: readonly
       if (extra.length > 0) err('.params', 'notify.params', `content has no placeholder ${extra.map((v) => `{${v}}`).join(', ')}`);
       const fixed = countChars(rule.content.replace(PLACEHOLDER, ''));
       if (fixed > 500) err('.content', 'length.max', `content is ${fixed} characters without its values; voice takes at most 500`);
+    } else {
+      // Unreachable for the channels there are: a new channel does not compile until it has a branch above.
+      rule.channel satisfies never;
     }
   });
   return out;
@@ -287,11 +292,15 @@ export function buildJob(match: Match, meta: Record<string, string> | undefined)
     if (r.problem) return { problem: r.problem };
     values[name] = r.v as string;
   }
-  if (rule.channel === 'sms') {
-    return { job: { channel: 'sms', phone: phone.v, skin: rule.skin, params: values, ...(rule.sign ? { sign: rule.sign } : {}) } };
+  // A switch with no default: a new channel does not compile until it says how a rule makes its job.
+  switch (rule.channel) {
+    case 'sms':
+      return { job: { channel: 'sms', phone: phone.v, skin: rule.skin, params: values, ...(rule.sign ? { sign: rule.sign } : {}) } };
+    case 'voice': {
+      const content = (rule.content ?? '').replace(PLACEHOLDER, (whole, n: string) => values[n] ?? whole);
+      return { job: { channel: 'voice', phone: phone.v, content } };
+    }
   }
-  const content = (rule.content ?? '').replace(PLACEHOLDER, (whole, n: string) => values[n] ?? whole);
-  return { job: { channel: 'voice', phone: phone.v, content } };
 }
 
 /**

@@ -125,7 +125,9 @@ function responseObject(doc: ResponseDoc, schemaOf: (s: ResponseDoc['schema']) =
   return {
     description: doc.description,
     ...(doc.headers ? { headers: Object.fromEntries(doc.headers.map((h) => [h, { $ref: `#/components/headers/${h}` }])) } : {}),
-    content: { 'application/json': { schema: schemaOf(doc.schema), ...(doc.examples ? { examples: doc.examples } : {}) } },
+    content: {
+      [doc.mediaType ?? 'application/json']: { schema: schemaOf(doc.schema), ...(doc.examples ? { examples: doc.examples } : {}) },
+    },
   };
 }
 

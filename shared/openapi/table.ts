@@ -17,7 +17,7 @@ import { smsVerifySchema, verifyCheckSchema, voiceVerifySchema } from '../verify
  * (the bundles embed the generated JSON text instead; a bundle test asserts this module is absent).
  * Request bodies reuse the zod schemas the code validates with (shared/jobs.ts) and the template
  * JSON schema (schemas/templates.schema.json); answers, which the code builds without a schema,
- * are described here and checked against real answers in test/integration/openapi-http.test.ts.
+ * are described here and checked against real answers in test/integration/http-openapi.test.ts.
  */
 
 /** Metadata merged into the generated JSON schema of a zod schema (`id` makes it a component). */
@@ -138,7 +138,7 @@ const validationAnswer = z.looseObject({
 schemaDocs.add(validationAnswer, {
   id: 'ValidationAnswer',
   description:
-    'Rule results (`valid` is false when there is an error). A template check adds kind, provider, variables and measured; a job dry run adds channel, cost, the provider request that would be made (`request`) and `sent: false`. Nothing is ever sent.',
+    'Rule results (`valid` is false when there is an error). A template check adds kind, provider, variables, measured and cost (per send, from the catalog pricing; null when unknown); a job dry run adds channel, cost, the provider request that would be made (`request`) and `sent: false`. Nothing is ever sent.',
 });
 
 const healthy = z.object({ ok: z.literal(true), store: z.optional(z.string()), storeMs: z.optional(z.number()) });
@@ -179,6 +179,8 @@ export interface ResponseDoc {
   schema: z.ZodMiniType | JsonSchema;
   headers?: readonly string[];
   examples?: Record<string, Example>;
+  /** Default `application/json`; the console page's files are HTML, JavaScript and CSS. */
+  mediaType?: string;
 }
 
 export interface RouteDoc {
@@ -696,8 +698,7 @@ export const ROUTE_DOCS: readonly RouteDoc[] = [
       accept: (body) => {
         const answer = validateBody(body, {
           catalog: undefined,
-          longSmsUrl: 'https://sms.invalid/largesms',
-          voiceUrl: 'https://voice.invalid/yytz',
+          urls: { sms: 'https://sms.invalid/largesms', voice: 'https://voice.invalid/yytz' },
           now: new Date(),
         });
         if (!answer.valid)
@@ -722,6 +723,7 @@ export const ROUTE_DOCS: readonly RouteDoc[] = [
               provider: 'long-sms',
               variables: ['code'],
               measured: 'fixed-text',
+              cost: { calls: 1, yuanPerCall: 0.135, yuan: 0.135 },
             },
           },
         },
@@ -764,6 +766,37 @@ export const ROUTE_DOCS: readonly RouteDoc[] = [
     public: true,
     responses: { 200: { description: 'OpenAPI 3.1 document.', schema: { type: 'object', required: ['openapi', 'paths'] } } },
     errors: [],
+  },
+  {
+    method: 'get',
+    path: '/console',
+    functions: ['template-validate'],
+    operationId: 'console',
+    summary: "The operators' console page",
+    description:
+      "A static HTML page (no key needed to load it; it asks for a caller key and keeps it in the tab's sessionStorage): template checker and dry run, usage chart with quota, job lookup. Strict Content-Security-Policy; Brotli or gzip when accepted. On the default *.fcapp.run domain FC forces a download: use a custom domain (docs/console.md).",
+    public: true,
+    responses: { 200: { description: 'The page.', schema: { type: 'string' }, mediaType: 'text/html' } },
+    errors: [],
+  },
+  {
+    method: 'get',
+    path: '/console/{file}',
+    functions: ['template-validate'],
+    operationId: 'consoleAsset',
+    summary: "The console page's script and style sheet",
+    public: true,
+    parameters: [
+      { name: 'file', in: 'path', required: true, description: 'The file.', schema: { type: 'string', enum: ['app.js', 'app.css'] } },
+    ],
+    responses: {
+      200: {
+        description: 'The file (text/javascript or text/css), cacheable for a year (its URL carries a content hash).',
+        schema: { type: 'string' },
+        mediaType: 'text/javascript',
+      },
+    },
+    errors: [404],
   },
   jobRouteDoc('sms'),
   jobRouteDoc('voice'),

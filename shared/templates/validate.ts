@@ -1,6 +1,7 @@
+import { CHANNELS } from '../channels.ts';
 import { InvalidRequestError } from '../errors.ts';
 import { validateTemplate } from '../generated/catalog-validator.js';
-import { type Job, parseJob } from '../jobs.ts';
+import { type Channel, type Job, parseJob } from '../jobs.ts';
 import { encodeQuery, longSmsRequest, type ProviderRequest, requestUrl, voiceRequest } from '../provider/request.ts';
 import type { Catalog } from './catalog.ts';
 import { schemaFindings } from './catalog-check.ts';
@@ -33,6 +34,9 @@ export interface ValidationAnswer {
 
 const issue = (f: Finding): Issue => ({ path: f.path, rule: f.rule, message: f.message });
 
+/** The channels there are, from their descriptions (shared/channels.ts). */
+const CHANNEL_NAMES = Object.keys(CHANNELS) as Channel[];
+
 function split(findings: readonly Finding[]): Pick<ValidationAnswer, 'valid' | 'errors' | 'warnings'> {
   const errors = findings.filter((f) => f.severity === 'error').map(issue);
   return { valid: errors.length === 0, errors, warnings: findings.filter((f) => f.severity === 'warning').map(issue) };
@@ -60,8 +64,8 @@ export function validateTemplateBody(raw: unknown): ValidationAnswer {
 
 export interface DryRunDeps {
   catalog: Catalog | undefined;
-  longSmsUrl: string;
-  voiceUrl: string;
+  /** Each channel's provider URL, for the request a dry run shows. */
+  urls: { readonly [C in Channel]: string };
   now: Date;
 }
 
@@ -97,7 +101,23 @@ export function dryRunJob(raw: unknown, deps: DryRunDeps): ValidationAnswer {
     };
   }
   const obj = raw as Record<string, unknown>;
-  const channel = obj.channel === 'voice' ? 'voice' : 'sms';
+  // The job's channel from the channel descriptions; a job without one is an SMS job (as POST /sms
+  // takes it), and a name no description has is refused by name, never checked as SMS.
+  const named = obj.channel === undefined ? 'sms' : CHANNEL_NAMES.find((c) => c === obj.channel);
+  if (named === undefined) {
+    return {
+      ...split([
+        {
+          path: 'job.channel',
+          rule: 'schema',
+          message: `channel must be one of ${CHANNEL_NAMES.join(', ')}, got ${JSON.stringify(obj.channel).slice(0, 40)}`,
+          severity: 'error',
+        },
+      ]),
+      ...empty,
+    };
+  }
+  const channel: Channel = named;
   const pre = channel === 'sms' ? rawParamFindings(obj) : [];
   let job: Job;
   try {
@@ -120,7 +140,7 @@ export function dryRunJob(raw: unknown, deps: DryRunDeps): ValidationAnswer {
       preview: job.content,
       channel: 'voice',
       cost: price === undefined ? null : { calls: 1, yuanPerCall: price, yuan: price },
-      request: answer.valid ? describeRequest(voiceRequest(deps.voiceUrl, job)) : null,
+      request: answer.valid ? describeRequest(voiceRequest(deps.urls.voice, job)) : null,
       sent: false,
     };
   }
@@ -148,9 +168,21 @@ export function dryRunJob(raw: unknown, deps: DryRunDeps): ValidationAnswer {
     kind: r.template?.kind ?? null,
     // One long-SMS send is billed as one call, whatever its segments (vendor package pricing).
     cost: { calls: 1, yuanPerCall: price, yuan: price },
-    request: answer.valid && r.params ? describeRequest(longSmsRequest(deps.longSmsUrl, { ...job, sign: r.sign }, r.params)) : null,
+    request: answer.valid && r.params ? describeRequest(longSmsRequest(deps.urls.sms, { ...job, sign: r.sign }, r.params)) : null,
     sent: false,
   };
+}
+
+/**
+ * A template check's cost per send (the operators' console shows it beside the length): one call at
+ * the catalog's price for the template's provider (long SMS is billed per call, whatever its
+ * segments); null when no price is known (voice without `pricing.voice`).
+ */
+function withCost(answer: ValidationAnswer, catalog: Catalog | undefined): ValidationAnswer {
+  if (answer.kind === undefined) return answer; // schema failure: nothing to price
+  const provider = answer.provider === 'voice' ? 'voice' : 'long-sms';
+  const price = catalog?.pricePerCall(provider) ?? (provider === 'long-sms' ? 0.135 : undefined);
+  return { ...answer, cost: price === undefined ? null : { calls: 1, yuanPerCall: price, yuan: price } };
 }
 
 /** The body: exactly one of `template` or `job`. Anything else is the caller's mistake (400). */
@@ -172,7 +204,7 @@ export function validateBody(body: Record<string, unknown>, deps: DryRunDeps): V
     if (body.template === null || typeof body.template !== 'object' || Array.isArray(body.template)) {
       throw new InvalidRequestError('template must be a JSON object with skin, kind and text', 'template');
     }
-    return validateTemplateBody(body.template);
+    return withCost(validateTemplateBody(body.template), deps.catalog);
   }
   return dryRunJob(body.job, deps);
 }

@@ -5,9 +5,11 @@ import { builtinModules } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { brotliDecompressSync, gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CONSOLE_CSP } from '#shared/console/route';
 import { documentFor } from '#shared/openapi/select';
-import { type BuildResult, build, bundlesOverBudget, discoverFunctions, ROOT } from '../../scripts/build.ts';
+import { type BuildResult, build, bundlesOverBudget, discoverFunctions, ROOT, sizeTable } from '../../scripts/build.ts';
 import { type FakeProvider, startFakeProvider, TEST_APPCODE } from '../support/fake-provider.ts';
 import { fcContext, httpEvent } from '../support/fc.ts';
 
@@ -333,6 +335,49 @@ describe('voice-notify and template-validate bundles', () => {
       expect(answers[0]?.statusCode, name).toBe(200);
       expect(answers[0]?.json, name).toEqual({ ok: true });
     }
+  });
+});
+
+describe('the console page (GET /console) in the bundles', () => {
+  it('is served by template-validate from its embedded Brotli bytes, and the size table has its row', async () => {
+    const dir = join(elsewhere, 'template-validate');
+    const { answers } = await invoke(dir, { API_KEYS: `bundle:${CALLER_KEY}`, SANDBOX: '1' }, [
+      { event: httpEvent({ method: 'GET', path: '/console', headers: { 'accept-encoding': 'gzip, deflate, br' } }) },
+      { event: httpEvent({ method: 'GET', path: '/console', headers: { 'accept-encoding': 'gzip' } }) },
+      { event: httpEvent({ method: 'GET', path: '/console/app.js', headers: {} }) },
+    ]);
+    const [br, gz, js] = answers as [Answer & { isBase64Encoded: boolean }, Answer & { isBase64Encoded: boolean }, Answer];
+    expect(br.statusCode).toBe(200);
+    expect(br.headers['content-encoding']).toBe('br');
+    expect(br.headers['content-security-policy']).toBe(CONSOLE_CSP);
+    const html = brotliDecompressSync(Buffer.from(br.body, 'base64')).toString('utf8');
+    expect(html).toMatch(/^<!doctype html>/);
+    expect(html).toMatch(/<script src="\/console\/app\.js\?v=[0-9a-f]{12}" defer><\/script>/);
+    expect(gunzipSync(Buffer.from(gz.body, 'base64')).toString('utf8')).toBe(html);
+    expect(js.headers['content-type']).toBe('text/javascript; charset=utf-8');
+    expect(js.body).toContain('fcn-console-key');
+    // What a browser downloads is what the table reports.
+    expect(result.console?.transferredBytes).toBeGreaterThan(1000);
+    expect(result.console?.transferredBytes).toBeLessThan(16 * 1024);
+    expect(sizeTable(result)).toMatch(
+      /template-validate GET \/console\s+[\d,]+\s+[\d.]+ KB\s+-\s+page: 3 files, [\d.]+ KB raw, [\d.]+ KB transferred \(br\)/,
+    );
+  });
+
+  it('is not in the sending functions: no console code, no embedded page, and /console is no route there', async () => {
+    for (const b of result.bundles) {
+      const text = readFileSync(b.codeFile, 'utf8');
+      const carries = text.includes("frame-ancestors 'none'");
+      expect(carries, b.name).toBe(b.name === 'template-validate');
+      expect(
+        b.inputs.some((i) => i.startsWith('shared/console/')),
+        b.name,
+      ).toBe(b.name === 'template-validate');
+    }
+    const { answers } = await invoke(join(elsewhere, 'long-sms'), { SANDBOX: '1', ALLOW_UNAUTHENTICATED: '1' }, [
+      { event: httpEvent({ method: 'GET', path: '/console' }) },
+    ]);
+    expect(answers[0]?.statusCode).toBe(404);
   });
 });
 

@@ -4,7 +4,7 @@ import { promisify } from 'node:util';
 import { parse as parseCsv } from 'csv-parse/sync';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { scheduleId } from '#shared/core/batch';
+import { scheduleId } from '#shared/core/schedule';
 import { createFunction } from '#shared/fc/app';
 import { scheduledIdOf } from '#shared/fc/jobs-lookup';
 import { MemoryStore } from '#shared/store/memory';

@@ -1,53 +1,15 @@
 import { createFunction, type FunctionSpec } from '#shared/fc/app';
-import { cancelRoute, healthRoute, sendRoute } from '#shared/fc/routes/send';
-import { jobRoute, usageRoute } from '#shared/fc/routes/usage';
-import { validateRoute } from '#shared/fc/routes/validate';
-import { verifyCheckRoute, verifyStartRoute } from '#shared/fc/routes/verify';
 import type { RuntimeOptions } from '#shared/fc/runtime';
-import { makeSender, makeStore } from '#shared/fc/sending';
-import { openapiRoute } from '#shared/openapi/route';
-import { makeStore as makeAnyStore } from '#shared/store/factory';
+import { spec as longSms } from '../../functions/long-sms/spec.ts';
+import { spec as templateValidate } from '../../functions/template-validate/spec.ts';
+import { spec as voiceNotify } from '../../functions/voice-notify/spec.ts';
 import { asHttpResult, fcContext, type HttpEventInput, type HttpResult, httpEvent } from './fc.ts';
 
-/** The three functions as functions/*\/index.ts wire them, for tests that cover every route. */
+/** The three functions exactly as functions/*\/index.ts wire them (their spec.ts), for tests that cover every route. */
 export const SPECS: Record<'long-sms' | 'voice-notify' | 'template-validate', FunctionSpec> = {
-  'long-sms': {
-    name: 'long-sms',
-    channel: 'sms',
-    makeSender,
-    makeStore,
-    routes: [
-      sendRoute('sms'),
-      cancelRoute('sms'),
-      verifyStartRoute('sms'),
-      verifyCheckRoute,
-      healthRoute,
-      openapiRoute,
-      jobRoute('sms'),
-      usageRoute,
-    ],
-  },
-  'voice-notify': {
-    name: 'voice-notify',
-    channel: 'voice',
-    makeSender,
-    makeStore,
-    routes: [
-      sendRoute('voice'),
-      cancelRoute('voice'),
-      verifyStartRoute('voice'),
-      verifyCheckRoute,
-      healthRoute,
-      openapiRoute,
-      jobRoute('voice'),
-      usageRoute,
-    ],
-  },
-  'template-validate': {
-    name: 'template-validate',
-    makeStore: makeAnyStore,
-    routes: [validateRoute, healthRoute, openapiRoute, usageRoute, jobRoute('sms'), jobRoute('voice')],
-  },
+  'long-sms': longSms,
+  'voice-notify': voiceNotify,
+  'template-validate': templateValidate,
 };
 
 /** Every route that needs a caller key, with a body that would pass validation. */

@@ -1,9 +1,9 @@
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { type BatchItem, runBatch } from '#shared/core/batch';
+import { DEFAULT_SCHEDULE_LIMITS } from '#shared/config';
+import { type BatchDeps, type BatchItem, runBatch } from '#shared/core/batch';
 import type { Outcome, Sender } from '#shared/core/send';
 import { GuardRefusal } from '#shared/errors';
-import type { Runtime } from '#shared/fc/runtime';
 import { createLogger } from '#shared/log';
 import { MemoryStore } from '#shared/store/memory';
 import type { ScheduledJob } from '#shared/store/types';
@@ -11,8 +11,8 @@ import type { ScheduledJob } from '#shared/store/types';
 /**
  * core/batch.ts's branches that no trigger test reaches on purpose: the invocation deadline,
  * a guard's deferral (and a store that fails to keep it), a guard's refusal, and a sender that
- * fails in an unexpected way. The sender is a plain object (the core takes it as a dependency);
- * the store is the real in-memory store.
+ * fails in an unexpected way. The core takes plain dependencies (no FC context, no runtime): the
+ * sender is a plain object, the store the real in-memory store, the deadline an absolute time.
  */
 
 const NOW = Date.parse('2026-03-02T03:00:00Z');
@@ -28,22 +28,25 @@ function logs() {
   return { logger: createLogger({ destination }), lines };
 }
 
-function runtime(send: Sender['send'], store = new MemoryStore(() => NOW)) {
+function deps(send: Sender['send'] | undefined, store = new MemoryStore(() => NOW), over: Partial<BatchDeps> = {}) {
   const { logger, lines } = logs();
-  const sender: Sender = { send, pendingWrites: () => 0 };
-  const rt = {
-    name: 'long-sms',
+  const sender: Sender | undefined = send && { send, pendingWrites: () => 0 };
+  const d: BatchDeps = {
+    source: 'mns',
     channel: 'sms',
-    config: undefined,
-    configError: undefined,
+    sender,
+    requestId: 'r',
     logger,
     store,
-    limiter: undefined,
-    sender,
-    catalog: undefined,
     now: () => NOW,
-  } as unknown as Runtime;
-  return { rt, lines, store };
+    limits: DEFAULT_SCHEDULE_LIMITS,
+    startedAt: NOW,
+    deadline: NOW + 30_000,
+    claimTtlMs: 90_000,
+    concurrency: 4,
+    ...over,
+  };
+  return { d, lines, store };
 }
 
 const item = (n: number): BatchItem => ({
@@ -65,15 +68,16 @@ const sent: Sender['send'] = async (job) =>
 describe('runBatch', () => {
   it('stops taking jobs at the deadline: the rest are not-started and retryable, none is sent', async () => {
     let calls = 0;
-    const { rt } = runtime(async (job, ctx) => {
-      calls++;
-      return sent(job, ctx);
-    });
-    // Started 60 s ago with a 60 s function timeout: the deadline has passed before the first job.
-    const summary = await runBatch([item(1), item(2)], { requestId: 'r', function: { timeout: 60 } }, rt, {
-      source: 'mns',
-      startedAt: NOW - 60_000,
-    });
+    const { d } = deps(
+      async (job, ctx) => {
+        calls++;
+        return sent(job, ctx);
+      },
+      undefined,
+      { startedAt: NOW - 60_000, deadline: NOW },
+    );
+    // The deadline is now: it has passed before the first job.
+    const summary = await runBatch([item(1), item(2)], d);
     expect(calls).toBe(0);
     expect(summary.results.map((r) => [r.status, r.code, r.retry])).toEqual([
       ['not-started', 'DEADLINE', true],
@@ -83,17 +87,17 @@ describe('runBatch', () => {
   });
 
   it('sends while the deadline is ahead', async () => {
-    const { rt } = runtime(sent);
-    const summary = await runBatch([item(1)], { requestId: 'r', function: { timeout: 60 } }, rt, { source: 'mns', startedAt: NOW - 1000 });
+    const { d } = deps(sent, undefined, { deadline: NOW + 1 });
+    const summary = await runBatch([item(1)], d);
     expect(summary.results[0]?.status).toBe('sent');
   });
 
   it('a guard deferral schedules the job for retryAt under its key; nothing is lost', async () => {
     const retryAt = NOW + 3_600_000;
-    const { rt, store } = runtime(async () => {
+    const { d, store } = deps(async () => {
       throw new GuardRefusal('OUTSIDE_SENDING_HOURS', 'outside hours', 'quiet-hours', { retryAt, now: NOW, action: 'defer' });
     });
-    const summary = await runBatch([item(1)], { requestId: 'r' }, rt, { source: 'mns' });
+    const summary = await runBatch([item(1)], d);
     const r = summary.results[0];
     expect(r).toMatchObject({ status: 'deferred', retry: false, code: 'OUTSIDE_SENDING_HOURS', sendAt: new Date(retryAt).toISOString() });
     const due = await store.claimDue('sms', retryAt + 1, 10, 60_000);
@@ -105,30 +109,45 @@ describe('runBatch', () => {
     store.schedule = async () => {
       throw new Error('connection lost');
     };
-    const { rt } = runtime(async () => {
+    const { d } = deps(async () => {
       throw new GuardRefusal('OUTSIDE_SENDING_HOURS', 'outside hours', 'quiet-hours', { retryAt: NOW + 1000, now: NOW, action: 'defer' });
     }, store);
-    const summary = await runBatch([item(1)], { requestId: 'r' }, rt, { source: 'mns' });
+    const summary = await runBatch([item(1)], d);
     expect(summary.results[0]).toMatchObject({ status: 'failed', retry: true, code: 'STORE_UNAVAILABLE' });
   });
 
   it('a guard refusal without a retry time is reported as refused, not retried', async () => {
-    const { rt } = runtime(async () => {
+    const { d } = deps(async () => {
       throw new GuardRefusal('RECIPIENT_BLOCKED', 'on the denylist', 'denylist');
     });
-    const summary = await runBatch([item(1)], { requestId: 'r' }, rt, { source: 'mns' });
+    const summary = await runBatch([item(1)], d);
     expect(summary.results[0]).toMatchObject({ status: 'refused', retry: false, code: 'RECIPIENT_BLOCKED' });
   });
 
   it('an unexpected failure is a retryable INTERNAL result, logged with the error name only', async () => {
-    const { rt, lines } = runtime(async () => {
+    const { d, lines } = deps(async () => {
       throw new TypeError('secret detail 13800138001');
     });
-    const summary = await runBatch([item(1)], { requestId: 'r' }, rt, { source: 'mns' });
+    const summary = await runBatch([item(1)], d);
     expect(summary.results[0]).toMatchObject({ status: 'failed', retry: true, code: 'INTERNAL', message: 'unexpected failure' });
     const line = lines.find((l) => l.msg === 'job failed unexpectedly');
     expect(line).toMatchObject({ level: 'error', err: { name: 'TypeError' } });
     expect(JSON.stringify(lines)).not.toContain('secret detail');
     expect(JSON.stringify(lines)).not.toContain('13800138001');
+  });
+
+  it('without a sender (misconfigured function) every job fails retryably with the configuration problem, nothing else', async () => {
+    const { d } = deps(undefined, undefined, { configProblem: 'LONG_SMS_URL is not a URL' });
+    const summary = await runBatch([item(1)], d);
+    expect(summary.results[0]).toMatchObject({ status: 'failed', retry: true, code: 'CONFIG', message: 'LONG_SMS_URL is not a URL' });
+  });
+
+  it('calls onResult once per job with its result', async () => {
+    const { d } = deps(sent);
+    const seen: string[] = [];
+    await runBatch([item(1), item(2)], d, async (i, r) => {
+      seen.push(`${i.ref}:${r.status}`);
+    });
+    expect(seen.sort()).toEqual(['msg 1:sent', 'msg 2:sent']);
   });
 });

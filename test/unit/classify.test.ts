@@ -106,6 +106,8 @@ interface Row {
   retryAfter?: number;
   providerCode?: string;
   safeToRetry?: boolean;
+  /** The HTTP status an HTTP caller gets (the error's, from ERROR_STATUS). */
+  http?: number;
 }
 
 function expectRow(r: ReturnType<typeof classifyAnswer>, row: Row): void {
@@ -122,6 +124,7 @@ function expectRow(r: ReturnType<typeof classifyAnswer>, row: Row): void {
     retryAfter: row.retryAfter,
     providerCode: row.providerCode,
   });
+  if (row.http !== undefined) expect(r.error?.status).toBe(row.http);
 }
 
 describe('vendor codes (HTTP 200, {Code, Message})', () => {
@@ -129,20 +132,20 @@ describe('vendor codes (HTTP 200, {Code, Message})', () => {
     ['OK', { status: 'sent' }],
     ['ok', { status: 'sent' }],
     ['Ok', { status: 'sent' }],
-    ['101', { status: 'rejected', code: 'INVALID_PHONE', providerCode: '101' }],
-    ['102', { status: 'rejected', code: 'RATE_LIMITED', retryable: true, retryAfter: 60, providerCode: '102' }],
-    ['103', { status: 'rejected', code: 'RECIPIENT_BLOCKED', providerCode: '103' }],
-    ['104', { status: 'rejected', code: 'SIGNATURE_INVALID', providerCode: '104' }],
-    ['105', { status: 'rejected', code: 'TEMPLATE_MISMATCH', providerCode: '105' }],
-    ['106', { status: 'failed', code: 'PROVIDER_ERROR', retryable: true, providerCode: '106' }],
-    ['107', { status: 'failed', code: 'PROVIDER_ERROR', providerCode: '107' }],
-    ['1002', { status: 'rejected', code: 'TEMPLATE_MISMATCH', providerCode: '1002' }],
-    ['1009', { status: 'rejected', code: 'CONTENT_TOO_LONG', providerCode: '1009' }],
-    ['4711', { status: 'failed', code: 'PROVIDER_ERROR', providerCode: '4711' }],
-    ['', { status: 'failed', code: 'PROVIDER_ERROR', providerCode: '' }],
-    ['__proto__', { status: 'failed', code: 'PROVIDER_ERROR', providerCode: '__proto__' }],
-    ['constructor', { status: 'failed', code: 'PROVIDER_ERROR', providerCode: 'constructor' }],
-    ['toString', { status: 'failed', code: 'PROVIDER_ERROR', providerCode: 'toString' }],
+    ['101', { status: 'rejected', code: 'INVALID_PHONE', providerCode: '101', http: 422 }],
+    ['102', { status: 'rejected', code: 'RATE_LIMITED', retryable: true, retryAfter: 60, providerCode: '102', http: 429 }],
+    ['103', { status: 'rejected', code: 'RECIPIENT_BLOCKED', providerCode: '103', http: 422 }],
+    ['104', { status: 'rejected', code: 'SIGNATURE_INVALID', providerCode: '104', http: 422 }],
+    ['105', { status: 'rejected', code: 'TEMPLATE_MISMATCH', providerCode: '105', http: 422 }],
+    ['106', { status: 'failed', code: 'PROVIDER_ERROR', retryable: true, providerCode: '106', http: 502 }],
+    ['107', { status: 'failed', code: 'PROVIDER_ERROR', providerCode: '107', http: 502 }],
+    ['1002', { status: 'rejected', code: 'TEMPLATE_MISMATCH', providerCode: '1002', http: 422 }],
+    ['1009', { status: 'rejected', code: 'CONTENT_TOO_LONG', providerCode: '1009', http: 422 }],
+    ['4711', { status: 'failed', code: 'PROVIDER_ERROR', providerCode: '4711', http: 502 }],
+    ['', { status: 'failed', code: 'PROVIDER_ERROR', providerCode: '', http: 502 }],
+    ['__proto__', { status: 'failed', code: 'PROVIDER_ERROR', providerCode: '__proto__', http: 502 }],
+    ['constructor', { status: 'failed', code: 'PROVIDER_ERROR', providerCode: 'constructor', http: 502 }],
+    ['toString', { status: 'failed', code: 'PROVIDER_ERROR', providerCode: 'toString', http: 502 }],
   ];
   it.each(table)('Code %j → %o', (code, row) => {
     for (const channel of ['sms', 'voice'] as const) {

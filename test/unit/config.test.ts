@@ -26,8 +26,7 @@ describe('loadConfig', () => {
   it('reads AppCode mode with the documented defaults', () => {
     const c = loadConfig({ APPCODE: ' abc123secret ' });
     expect(c.credentials).toEqual({ kind: 'appcode', appCode: 'abc123secret' });
-    expect(c.longSmsUrl).toBe(DEFAULT_LONG_SMS_URL);
-    expect(c.voiceUrl).toBe(DEFAULT_VOICE_URL);
+    expect(c.urls).toEqual({ sms: DEFAULT_LONG_SMS_URL, voice: DEFAULT_VOICE_URL });
     expect(c.upstreamTimeoutMs).toBe(5000);
     expect(c.apiKeys).toEqual([]);
     expect(c.allowUnauthenticated).toBe(false);

@@ -32,8 +32,7 @@ function setup(answer: (req: ProviderRequest) => ProviderResult) {
   const sender = createSender({
     client,
     store: new MemoryStore(),
-    longSmsUrl: 'https://sms.test/largesms',
-    voiceUrl: 'https://voice.test/yytz',
+    urls: { sms: 'https://sms.test/largesms', voice: 'https://voice.test/yytz' },
   });
   const ctx: SendContext = { requestId: 'r1', caller: 'test', logger };
   return { sender, requests, ctx, lines };

@@ -259,7 +259,7 @@ describe('catalog-level rules', () => {
 });
 
 describe('coverage of the rule list', () => {
-  // Produced by the schema, the dry run and the HTTP tests (template-validate-http.test.ts).
+  // Produced by the schema, the dry run and the HTTP tests (http-template-validate.test.ts).
   const elsewhere: RuleId[] = ['schema', 'phone.invalid'];
   // Notify-on-upload rule ids: test/unit/notify-rules.test.ts produces each.
   const notify = RULE_IDS.filter((id) => id.startsWith('notify.'));

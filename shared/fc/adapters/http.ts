@@ -25,8 +25,9 @@ export interface HttpRequest {
 export interface HttpResponse {
   statusCode: number;
   headers: Record<string, string>;
+  /** Base64 when isBase64Encoded (compressed or binary bodies, e.g. the console page's files). */
   body: string;
-  isBase64Encoded: false;
+  isBase64Encoded: boolean;
 }
 
 export interface RouteContext {

@@ -1,9 +1,9 @@
-import { type BatchItem, type BatchSummary, FIVE_MINUTES_MS, maxJobsPerEvent, refuseEvent, runBatch } from '../../core/batch.ts';
+import { type BatchItem, type BatchSummary, runBatch } from '../../core/batch.ts';
 import { MisroutedJobsError } from '../../errors.ts';
 import { isRecord } from '../../jobs.ts';
 import { contentKey, itemsFromText } from '../../parse/jobs-text.ts';
 import type { FcContext, Runtime } from '../runtime.ts';
-import type { Adapter } from './adapter.ts';
+import { type Adapter, batchDeps, FIVE_MINUTES_MS, maxJobsPerEvent, refuseEvent } from './adapter.ts';
 
 /**
  * MNS queue through EventBridge: one CloudEvent `{id, type:"mns:Queue:SendMessage", data:{messageId,
@@ -87,7 +87,7 @@ async function handleMnsQueue(event: MnsQueueEvent, fc: FcContext, rt: Runtime):
     items.push(...itemsFromText(decodeMessageBody(data.messageBody), `msg ${id}`, `mns:${id}`));
   }
   if (items.length > max) return refuseEvent('mns', items.length, fc, rt);
-  const summary = await runBatch(items, fc, rt, { source: 'mns', maxInvocationMs: FIVE_MINUTES_MS });
+  const summary = await runBatch(items, batchDeps(fc, rt, { source: 'mns', maxInvocationMs: FIVE_MINUTES_MS }));
   try {
     return failOnMisrouted(summary);
   } catch (err) {

@@ -1,13 +1,13 @@
-import { type BatchItem, type BatchSummary, maxJobsPerEvent, refuseEvent, runBatch } from '../../core/batch.ts';
+import { type BatchItem, type BatchSummary, runBatch } from '../../core/batch.ts';
 import { isRecord } from '../../jobs.ts';
 import { contentKey, itemsFromText, itemsFromValue } from '../../parse/jobs-text.ts';
 import type { FcContext, Runtime } from '../runtime.ts';
-import type { Adapter } from './adapter.ts';
+import { type Adapter, batchDeps, maxJobsPerEvent, refuseEvent } from './adapter.ts';
 
 /** Runs the items of one message, or refuses the message whole when it holds too many jobs. */
 function run(items: BatchItem[], fc: FcContext, rt: Runtime): Promise<BatchSummary> {
   if (items.length > maxJobsPerEvent(rt)) refuseEvent('mns', items.length, fc, rt);
-  return runBatch(items, fc, rt, { source: 'mns' });
+  return runBatch(items, batchDeps(fc, rt, { source: 'mns' }));
 }
 
 /**

@@ -4,6 +4,7 @@ import { sha256 } from '../../hash.ts';
 import { buildJob, decodeMetaValue, keyProblem, matchRule, metaNames } from '../../notify/rules.ts';
 import { headObject, type OssCredentials } from '../../oss/client.ts';
 import type { FcContext, Runtime } from '../runtime.ts';
+import { batchDeps } from './adapter.ts';
 
 /**
  * Notify on upload (docs/notify-on-upload.md): an object created under the function's
@@ -118,10 +119,10 @@ export async function handleUpload(
 
   // No eTag at all (not seen from OSS, but the field is optional): the event time still tells uploads apart.
   const key = notifyKey(obj.bucket, obj.key, version || `t:${obj.eventTime ?? ''}`);
-  const summary = await runBatch([{ ref: `rule ${rule.name}`, raw: built.job, defaultKey: key }], fc, rt, {
-    source: 'oss',
-    startedAt: started,
-  });
+  const summary = await runBatch(
+    [{ ref: `rule ${rule.name}`, raw: built.job, defaultKey: key }],
+    batchDeps(fc, rt, { source: 'oss', startedAt: started }),
+  );
   const r = summary.results[0];
   logger.info(
     { event: 'notify', ...where, rule: rule.name, status: r?.status, code: r?.code },

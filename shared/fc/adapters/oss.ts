@@ -2,10 +2,10 @@ import { DEFAULT_RESULT_PREFIX } from '../../config.ts';
 import { type BatchItem, type BatchSummary, type JobResult, runBatch } from '../../core/batch.ts';
 import { CutShortError } from '../../errors.ts';
 import { isRecord } from '../../jobs.ts';
-import { getObjectStream, type OssCredentials, type OssObject, putObjectStream, signingRegion } from '../../oss/client.ts';
+import { getObjectStream, type OssCredentials, putObjectStream, signingRegion } from '../../oss/client.ts';
 import { byteLines, type CsvOut, CsvReader, LineDecoder, MAX_LINE_BYTES, TOO_LONG } from '../../parse/batch-file.ts';
 import type { FcContext, Runtime } from '../runtime.ts';
-import type { Adapter } from './adapter.ts';
+import { type Adapter, batchDeps } from './adapter.ts';
 import { handleUpload, notifyPrefixOf } from './oss-notify.ts';
 
 export { MAX_LINE_BYTES, parseCsvRecord, splitCsvLine } from '../../parse/batch-file.ts';
@@ -124,27 +124,41 @@ export function resultKeyOf(key: string, resultPrefix = DEFAULT_RESULT_PREFIX): 
   return `${resultPrefix}${key}${RESULT_SUFFIX}`;
 }
 
+/** The object an event names, and where to reach it. */
+interface ObjectAt {
+  bucket: string;
+  key: string;
+  eTag: string;
+  region: string;
+  endpoint: string;
+}
+
+function locate(rec: OssRecord, fc: FcContext, rt: Runtime): ObjectAt {
+  // The bucket's region scopes the V4 signature: the event's own region, else the function's.
+  const region = signingRegion(rec.region ?? fc.region ?? 'cn-hangzhou');
+  return {
+    bucket: rec.oss.bucket.name,
+    key: decodeKey(rec.oss.object.key),
+    eTag: (rec.oss.object.eTag ?? '').replace(/"/g, ''),
+    region,
+    endpoint: rt.config?.ossEndpoint ?? `https://oss-${region}-internal.aliyuncs.com`,
+  };
+}
+
+const emptySummary = (): BatchSummary => ({ source: 'oss', total: 0, counts: {}, retry: 0, results: [] });
+
+/** One created object: an upload to notify about, a batch file to send, or nothing of ours. */
 async function handleObject(rec: OssRecord, fc: FcContext, rt: Runtime, started: number): Promise<BatchSummary> {
-  const bucket = rec.oss.bucket.name;
-  const key = decodeKey(rec.oss.object.key);
-  const summary: BatchSummary = { source: 'oss', total: 0, counts: {}, retry: 0, results: [] };
-  const format = formatOf(key);
-  const resultPrefix = rt.config?.resultPrefix ?? DEFAULT_RESULT_PREFIX;
+  const at = locate(rec, fc, rt);
+  const { bucket, key } = at;
   // Notify on upload: an ordinary object under NOTIFY_PREFIX announces itself by rule (oss-notify.ts).
   const notifyPrefix = notifyPrefixOf(rt);
   if (notifyPrefix && key.startsWith(notifyPrefix)) {
-    const region = signingRegion(rec.region ?? fc.region ?? 'cn-hangzhou');
-    const endpoint = rt.config?.ossEndpoint ?? `https://oss-${region}-internal.aliyuncs.com`;
-    const eTag = (rec.oss.object.eTag ?? '').replace(/"/g, '');
-    return handleUpload(
-      { bucket, key, eTag, region, endpoint, eventTime: typeof rec.eventTime === 'string' ? rec.eventTime : undefined },
-      notifyPrefix,
-      credentialsOf(fc),
-      fc,
-      rt,
-      started,
-    );
+    const eventTime = typeof rec.eventTime === 'string' ? rec.eventTime : undefined;
+    return handleUpload({ ...at, eventTime }, notifyPrefix, credentialsOf(fc), fc, rt, started);
   }
+  const format = formatOf(key);
+  const resultPrefix = rt.config?.resultPrefix ?? DEFAULT_RESULT_PREFIX;
   const isResult = key.startsWith(resultPrefix) || key.endsWith(RESULT_SUFFIX);
   if (isResult || !format) {
     // Our own output (a loop if a trigger covers it), or not a batch file: nothing to send.
@@ -152,105 +166,53 @@ async function handleObject(rec: OssRecord, fc: FcContext, rt: Runtime, started:
       { event: 'oss-skip', bucket, key: key.slice(0, 200) },
       isResult ? 'result file: not a batch' : 'not a .jsonl/.ndjson/.csv batch file',
     );
-    return summary;
+    return emptySummary();
   }
   const creds = credentialsOf(fc);
   if (!creds) {
     // Thrown so FC retries and, after its retries, sends the event to the dead-letter queue.
     throw new Error('the OSS trigger needs the function role: context.credentials is empty (set `role` in s.yaml)');
   }
-  // The bucket's region scopes the V4 signature: the event's own region, else the function's.
-  const region = signingRegion(rec.region ?? fc.region ?? 'cn-hangzhou');
-  const endpoint = rt.config?.ossEndpoint ?? `https://oss-${region}-internal.aliyuncs.com`;
-  const source: OssObject = { endpoint, region, bucket, key };
-  const eTag = (rec.oss.object.eTag ?? '').replace(/"/g, '');
-  const body = await getObjectStream(source, creds);
+  return sendBatchFile(
+    at,
+    format,
+    creds,
+    resultPrefix,
+    (items) => runBatch(items, batchDeps(fc, rt, { source: 'oss', startedAt: started })),
+    rt,
+  );
+}
+
+/** A batch line as a batch item; `line` tells where its result goes. */
+type LineItem = BatchItem & { line: number };
+type LineJob = Pick<BatchItem, 'raw' | 'problem'>;
+
+/** read → lines → jobs → send in chunks → write results. */
+async function sendBatchFile(
+  at: ObjectAt,
+  format: Format,
+  creds: OssCredentials,
+  resultPrefix: string,
+  run: (items: BatchItem[]) => Promise<BatchSummary>,
+  rt: Runtime,
+): Promise<BatchSummary> {
+  const { bucket, key } = at;
+  const body = await getObjectStream({ endpoint: at.endpoint, region: at.region, bucket, key }, creds);
   const results = putObjectStream(
-    { endpoint, region, bucket, key: resultKeyOf(key, resultPrefix) },
+    { endpoint: at.endpoint, region: at.region, bucket, key: resultKeyOf(key, resultPrefix) },
     creds,
     'application/x-ndjson; charset=utf-8',
   );
-
-  let header: string[] | undefined;
-  let lineNo = 0;
-  let chunk: BatchItem[] = [];
-  const lineOf = new Map<string, number>();
-  const decoder = new LineDecoder(format === 'csv');
-  const csv = new CsvReader();
-
-  async function flush(): Promise<void> {
-    if (chunk.length === 0) return;
-    const items = chunk;
-    chunk = [];
-    const part = await runBatch(items, fc, rt, { source: 'oss', startedAt: started });
-    for (const r of part.results) results.write(resultLine(lineOf.get(r.ref) ?? 0, r));
-    lineOf.clear();
-    addUp(summary, part);
-  }
-
-  function add(line: number, item: Omit<BatchItem, 'ref' | 'defaultKey'>): void {
-    const ref = `line ${line}`;
-    lineOf.set(ref, line);
-    chunk.push({ ref, defaultKey: `oss:${bucket}/${key}@${eTag}#${line}`, ...item });
-  }
-
-  function addCsv(records: CsvOut[]): void {
-    for (const r of records) {
-      if (!header) {
-        if ('problem' in r) throw new Error(`CSV header (line ${r.line}) ${r.problem.replace(/^CSV row /, '')}`);
-        header = r.cells.map((c) => c.trim());
-        const unknown = header.filter((h) => !(CSV_COLUMNS as readonly string[]).includes(h));
-        if (unknown.length > 0 || !header.includes('phone')) {
-          throw new Error(
-            `CSV header must name columns from ${CSV_COLUMNS.join(', ')} (with phone); got ${header.join(',').slice(0, 200)}`,
-          );
-        }
-        continue;
-      }
-      if ('problem' in r) {
-        add(r.line, { problem: r.problem });
-        continue;
-      }
-      const { job, problem } = csvJob(header, r.cells);
-      add(r.line, problem ? { problem: `CSV row ${problem}` } : { raw: job });
-    }
-  }
-
+  const read = { lines: 0 };
+  let summary: BatchSummary;
   try {
-    for await (const bytes of byteLines(body)) {
-      lineNo += 1;
-      const decoded =
-        bytes === TOO_LONG ? { problem: `line is longer than ${MAX_LINE_BYTES} bytes` } : decoder.decode(bytes, lineNo, lineNo === 1);
-      if ('problem' in decoded) {
-        // A line that cannot be read ends any CSV record open before it; then it is poison itself.
-        if (format === 'csv') addCsv(csv.end());
-        add(lineNo, { problem: decoded.problem });
-      } else if (format === 'jsonl') {
-        const raw = decoded.text;
-        if (raw.trim() === '') continue;
-        try {
-          add(lineNo, { raw: JSON.parse(raw) });
-        } catch (err) {
-          add(lineNo, { problem: `line is not valid JSON: ${err instanceof SyntaxError ? err.message.slice(0, 120) : 'unreadable'}` });
-        }
-      } else addCsv(csv.push(lineNo, decoded.text));
-      if (chunk.length >= CHUNK_LINES) await flush();
-    }
-    // A response that ended without all its bytes is as cut short as one that errored.
-    if ((body as { complete?: boolean }).complete === false) throw new CutShortError('premature end of the object body');
-    if (format === 'csv') addCsv(csv.end());
-    if (decoder.encoding === 'gb18030')
-      rt.logger.info(
-        { event: 'oss-encoding', bucket, key: key.slice(0, 200), from: decoder.decidedAt },
-        'batch file read as GB18030 (not UTF-8)',
-      );
-    await flush();
+    summary = await sendInChunks(jobsOf(body, format, at, read, rt), run, results);
   } catch (err) {
     // Write what is known, then fail: FC retries, and lines already sent are replayed, not resent.
     body.destroy();
     await results.end().catch(() => undefined);
     if (err instanceof CutShortError)
-      throw new Error(`OSS object ${bucket}/${key.slice(0, 200)} was cut short after line ${lineNo}: ${err.message}`);
+      throw new Error(`OSS object ${bucket}/${key.slice(0, 200)} was cut short after line ${read.lines}: ${err.message}`);
     throw err;
   }
   // A results file that did not arrive fails the invocation (FC retries; nothing is resent).
@@ -260,7 +222,7 @@ async function handleObject(rec: OssRecord, fc: FcContext, rt: Runtime, started:
       event: 'oss-batch',
       bucket,
       key: key.slice(0, 200),
-      lines: lineNo,
+      lines: read.lines,
       total: summary.total,
       counts: summary.counts,
       retry: summary.retry,
@@ -270,9 +232,119 @@ async function handleObject(rec: OssRecord, fc: FcContext, rt: Runtime, started:
   return summary;
 }
 
+/** The object's lines as jobs (or problems), in order; `read.lines` counts the lines read. */
+async function* jobsOf(
+  body: AsyncIterable<Buffer> & { complete?: boolean },
+  format: Format,
+  at: ObjectAt,
+  read: { lines: number },
+  rt: Runtime,
+): AsyncGenerator<LineItem> {
+  const decoder = new LineDecoder(format === 'csv');
+  const csv = format === 'csv' ? csvJobs() : undefined;
+  const item = (line: number, job: LineJob): LineItem => ({
+    ref: `line ${line}`,
+    defaultKey: `oss:${at.bucket}/${at.key}@${at.eTag}#${line}`,
+    line,
+    ...job,
+  });
+  for await (const bytes of byteLines(body)) {
+    const line = ++read.lines;
+    const decoded =
+      bytes === TOO_LONG ? { problem: `line is longer than ${MAX_LINE_BYTES} bytes` } : decoder.decode(bytes, line, line === 1);
+    if ('problem' in decoded) {
+      // A line that cannot be read ends any CSV record open before it; then it is poison itself.
+      if (csv) for (const [n, job] of csv.end()) yield item(n, job);
+      yield item(line, { problem: decoded.problem });
+    } else if (csv) {
+      for (const [n, job] of csv.push(line, decoded.text)) yield item(n, job);
+    } else {
+      const job = jsonlJob(decoded.text);
+      if (job) yield item(line, job);
+    }
+  }
+  // A response that ended without all its bytes is as cut short as one that errored.
+  if (body.complete === false) throw new CutShortError('premature end of the object body');
+  if (csv) for (const [n, job] of csv.end()) yield item(n, job);
+  if (decoder.encoding === 'gb18030')
+    rt.logger.info(
+      { event: 'oss-encoding', bucket: at.bucket, key: at.key.slice(0, 200), from: decoder.decidedAt },
+      'batch file read as GB18030 (not UTF-8)',
+    );
+}
+
+/** A JSON Lines line as a job; blank lines are no job. */
+function jsonlJob(text: string): LineJob | undefined {
+  if (text.trim() === '') return undefined;
+  try {
+    return { raw: JSON.parse(text) };
+  } catch (err) {
+    return { problem: `line is not valid JSON: ${err instanceof SyntaxError ? err.message.slice(0, 120) : 'unreadable'}` };
+  }
+}
+
+/** CSV records (multi-line cells joined by CsvReader) as jobs: the first record is the header. */
+function csvJobs() {
+  const reader = new CsvReader();
+  let header: string[] | undefined;
+  function jobs(records: CsvOut[]): Array<[number, LineJob]> {
+    const out: Array<[number, LineJob]> = [];
+    for (const r of records) {
+      if (!header) {
+        header = headerOf(r);
+        continue;
+      }
+      if ('problem' in r) {
+        out.push([r.line, { problem: r.problem }]);
+        continue;
+      }
+      const { job, problem } = csvJob(header, r.cells);
+      out.push([r.line, problem ? { problem: `CSV row ${problem}` } : { raw: job }]);
+    }
+    return out;
+  }
+  return { push: (line: number, text: string) => jobs(reader.push(line, text)), end: () => jobs(reader.end()) };
+}
+
+/** The CSV header row: known column names, `phone` among them; anything else fails the file. */
+function headerOf(r: CsvOut): string[] {
+  if ('problem' in r) throw new Error(`CSV header (line ${r.line}) ${r.problem.replace(/^CSV row /, '')}`);
+  const header = r.cells.map((c) => c.trim());
+  const unknown = header.filter((h) => !(CSV_COLUMNS as readonly string[]).includes(h));
+  if (unknown.length > 0 || !header.includes('phone')) {
+    throw new Error(`CSV header must name columns from ${CSV_COLUMNS.join(', ')} (with phone); got ${header.join(',').slice(0, 200)}`);
+  }
+  return header;
+}
+
+/** Sends the items CHUNK_LINES at a time and writes each chunk's results as soon as it is done. */
+async function sendInChunks(
+  items: AsyncIterable<LineItem>,
+  run: (items: BatchItem[]) => Promise<BatchSummary>,
+  results: { write(text: string): void },
+): Promise<BatchSummary> {
+  const summary = emptySummary();
+  let chunk: LineItem[] = [];
+  const flush = async () => {
+    if (chunk.length === 0) return;
+    const sent = chunk;
+    chunk = [];
+    const lineOf = new Map(sent.map((i) => [i.ref, i.line]));
+    const part = await run(sent);
+    for (const r of part.results) results.write(resultLine(lineOf.get(r.ref) ?? 0, r));
+    addUp(summary, part);
+  };
+  for await (const item of items) {
+    chunk.push(item);
+    if (chunk.length >= CHUNK_LINES) await flush();
+  }
+  await flush();
+  return summary;
+}
+
 async function handleOss(event: OssEvent, fc: FcContext, rt: Runtime): Promise<BatchSummary> {
   const started = rt.now();
-  const total: BatchSummary = { source: 'oss', total: 0, counts: {}, retry: 0, results: [] };
+  const total = emptySummary();
   for (const rec of event.events) {
     if (!rec.eventName.startsWith('ObjectCreated')) continue;
     addUp(total, await handleObject(rec, fc, rt, started));

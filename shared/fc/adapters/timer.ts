@@ -1,4 +1,5 @@
-import { type BatchItem, type BatchSummary, maxJobsPerEvent, runBatch } from '../../core/batch.ts';
+import { DEFAULT_SCHEDULE_LIMITS } from '../../config.ts';
+import { type BatchItem, type BatchSummary, runBatch } from '../../core/batch.ts';
 import { claimTtlMs } from '../../core/idempotency.ts';
 import { expiryOf } from '../../core/schedule.ts';
 import { isRecord } from '../../jobs.ts';
@@ -7,7 +8,7 @@ import { itemsFromText } from '../../parse/jobs-text.ts';
 import { maskPhone } from '../../phone.ts';
 import type { ScheduledJob } from '../../store/types.ts';
 import type { FcContext, Runtime } from '../runtime.ts';
-import type { Adapter } from './adapter.ts';
+import { type Adapter, batchDeps, maxJobsPerEvent } from './adapter.ts';
 
 /**
  * Timer trigger: `{triggerTime, triggerName, payload}`. `payload` may hold static reminders
@@ -69,7 +70,7 @@ async function handleTimer(e: TimerEvent, fc: FcContext, rt: Runtime): Promise<B
     for (const entry of await rt.store.claimDue(rt.channel, now, DUE_PER_TICK, leaseMs)) {
       // Not sent within SCHEDULE_EXPIRE_HOURS of its time (timers stopped, a long outage, a
       // deferral loop): a reminder that late does more harm than good. Dropped, with a line.
-      const expiresAt = entry.expiresAt ?? expiryOf(rt, entry.dueAt);
+      const expiresAt = entry.expiresAt ?? expiryOf(rt.config?.schedule ?? DEFAULT_SCHEDULE_LIMITS, entry.dueAt);
       if (now > expiresAt) {
         rt.logger.warn(
           {
@@ -97,21 +98,18 @@ async function handleTimer(e: TimerEvent, fc: FcContext, rt: Runtime): Promise<B
       items.push(item);
     }
   }
-  return runBatch(items, fc, rt, {
-    source: 'timer',
-    async onResult(item, result) {
-      const entry = scheduled.get(item);
-      // Deferred: re-scheduled under the same id for later. Retryable: the lease runs out and a later tick retries.
-      if (entry && !result.retry && result.status !== 'deferred') {
-        // An ack the store misses only brings the job back after its lease; its idempotency key
-        // (replayed or, once stale, unknown) keeps it from being sent again.
-        await rt.store.ack(entry.channel, entry.id, entry.caller).catch((err: unknown) => {
-          rt.logger.warn(
-            { event: 'timer-ack-failed', requestId: fc.requestId, id: entry.id, err: errorFields(err) },
-            'could not forget a finished scheduled job; it comes back after its lease and is not sent again',
-          );
-        });
-      }
-    },
+  return runBatch(items, batchDeps(fc, rt, { source: 'timer' }), async (item, result) => {
+    const entry = scheduled.get(item);
+    // Deferred: re-scheduled under the same id for later. Retryable: the lease runs out and a later tick retries.
+    if (entry && !result.retry && result.status !== 'deferred') {
+      // An ack the store misses only brings the job back after its lease; its idempotency key
+      // (replayed or, once stale, unknown) keeps it from being sent again.
+      await rt.store.ack(entry.channel, entry.id, entry.caller).catch((err: unknown) => {
+        rt.logger.warn(
+          { event: 'timer-ack-failed', requestId: fc.requestId, id: entry.id, err: errorFields(err) },
+          'could not forget a finished scheduled job; it comes back after its lease and is not sent again',
+        );
+      });
+    }
   });
 }

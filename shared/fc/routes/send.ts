@@ -3,10 +3,11 @@ import { CHANNELS } from '../../channels.ts';
 import { claimTtlMs } from '../../core/idempotency.ts';
 import { dueTimeOf, scheduleJob } from '../../core/schedule.ts';
 import type { Outcome } from '../../core/send.ts';
-import { InvalidRequestError, NotifyError, storeUnavailable } from '../../errors.ts';
+import { InvalidRequestError, NotifyError, scheduleUnsure, storeUnavailable } from '../../errors.ts';
 import { type Channel, parseJob } from '../../jobs.ts';
 import { errorFields } from '../../log.ts';
 import { maskPhone } from '../../phone.ts';
+import { scheduleDeps } from '../adapters/adapter.ts';
 import { errorResponse, type HttpResponse, json, type Route, readJsonBody } from '../adapters/http.ts';
 
 /** The HTTP answer for an outcome: 200 with the contract's shape when sent, the error otherwise. */
@@ -56,15 +57,12 @@ export function sendRoute(channel: Channel): Route {
         // Horizon, per-caller limits and the pending cap: docs/limits.md.
         let entry: Awaited<ReturnType<typeof scheduleJob>>;
         try {
-          entry = await scheduleJob(rt, { job: { ...job, idempotencyKey: key }, caller, key, dueAt, http: true });
+          entry = await scheduleJob(scheduleDeps(rt), { job: { ...job, idempotencyKey: key }, caller, key, dueAt, http: true });
         } catch (err) {
           if (err instanceof NotifyError) throw err;
           // The store failed (limits or the entry itself): nothing was sent, the entry may still land.
           Object.assign(log, { storeError: errorFields(err) });
-          throw storeUnavailable(
-            err,
-            'nothing was sent; the job may or may not be scheduled (a slow store still runs the write), so retry with the same idempotencyKey: a retry replaces the entry, never doubles it',
-          );
+          throw scheduleUnsure(err);
         }
         Object.assign(log, { outcome: 'scheduled', scheduledId: entry.id });
         return json(202, {

@@ -11,8 +11,7 @@ export const validateRoute: Route = {
     const body = readJsonBody(req);
     const answer = validateBody(body, {
       catalog: rt.catalog,
-      longSmsUrl: rt.config.longSmsUrl,
-      voiceUrl: rt.config.voiceUrl,
+      urls: rt.config.urls,
       now: new Date(rt.now()),
     });
     // Rule ids only: the body may hold phone numbers and codes.

@@ -66,6 +66,7 @@ describe('POST /templates/validate {"template":…}', () => {
       provider: 'long-sms',
       variables: ['code'],
       measured: 'example',
+      cost: { calls: 1, yuanPerCall: 0.135, yuan: 0.135 },
     });
     expect(fake.requests).toHaveLength(0);
   });
@@ -205,6 +206,17 @@ describe('POST /templates/validate {"job":…} (dry run)', () => {
     });
     const long = await post({ job: { channel: 'voice', phone: '13800138000', content: '您'.repeat(501) } });
     expect(long.json.errors).toMatchObject([{ rule: 'length.max' }]);
+    expect(fake.requests).toHaveLength(0);
+  });
+
+  it('refuses a channel no description has, naming the channels, instead of checking it as SMS', async () => {
+    const res = await post({ job: { channel: 'fax', phone: '13800138000', skin: '1', params: ['x'] } });
+    expect(res.statusCode).toBe(200);
+    expect(res.json).toMatchObject({
+      valid: false,
+      errors: [{ path: 'job.channel', rule: 'schema', message: 'channel must be one of sms, voice, got "fax"' }],
+    });
+    expect(res.json.channel).toBeUndefined();
     expect(fake.requests).toHaveLength(0);
   });
 });
