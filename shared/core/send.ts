@@ -49,6 +49,12 @@ export interface SendContext {
    */
   fromTrigger?: boolean;
   /**
+   * Issue 15: the job's limits, reserved ahead by `Sender.reserve` while the caller wrote its own
+   * record (a verification code), so both cost one round trip. send() uses it instead of
+   * reserving again, and gives it back when a guard refuses the job.
+   */
+  reserved?: Reservation;
+  /**
    * The request's own log line (HTTP): the send's fields are added to it instead of writing a
    * second line. Without it (batches) each send logs its own line.
    */
@@ -196,9 +202,14 @@ function outcomeFromStored(s: StoredOutcome, key: string): Outcome {
   return o;
 }
 
+/** A limit reservation, settled (never rejects): its refund, or why it was refused. */
+export type Reservation = Promise<{ ok: true; value: () => Promise<void> } | { ok: false; err: unknown }>;
+
 export interface Sender {
   /** Sends one validated job. Throws only NotifyError for refusals before any provider call. */
   send(job: Job, ctx: SendContext): Promise<Outcome>;
+  /** Reserves `job`'s limits now, to hand to send() as `ctx.reserved` (undefined without limits). */
+  reserve?(job: Job, ctx: SendContext): Reservation | undefined;
   /** Writes the store missed (outcomes, releases) still kept by this instance. */
   pendingWrites(): number;
 }
@@ -271,8 +282,15 @@ export function createSender(deps: SenderDeps): Sender {
     }
   }
 
+  const reserve = (job: Job, ctx: SendContext): Reservation | undefined =>
+    deps.quota?.reserve(job, ctx).then(
+      (value) => ({ ok: true as const, value }),
+      (err: unknown) => ({ ok: false as const, err }),
+    );
+
   return {
     pendingWrites: () => pending.size,
+    reserve,
     async send(job, ctx) {
       const phoneMasked = maskPhone(job.phone);
       // Refusals that need no provider call happen before the claim: nothing to remember.
@@ -280,6 +298,8 @@ export function createSender(deps: SenderDeps): Sender {
       try {
         for (const guard of deps.guards ?? []) await guard(job, ctx);
       } catch (err) {
+        const r = await ctx.reserved;
+        if (r?.ok) await r.value().catch(() => undefined);
         deps.usage?.refused(job, ctx, err); // issue 13
         throw err;
       }
@@ -291,11 +311,35 @@ export function createSender(deps: SenderDeps): Sender {
 
       if (pending.size > 0) await flushPending(ctx.logger);
 
-      if (storeKey !== null && key !== null) {
+      // Issue 15: the claim and the limits go to the store together (one round trip of latency,
+      // not two). A claim that is not taken (replay, duplicate, stale, store down) gives back what
+      // the limits reserved and ignores their refusal: a replay is never counted or refused by a limit.
+      const claimed =
+        storeKey !== null && key !== null
+          ? deps.store.claim(storeKey, fp, ctx.claimTtlMs ?? DEFAULT_CLAIM_TTL_MS, OUTCOME_TTL_MS).then(
+              (value) => ({ ok: true as const, value }),
+              (err: unknown) => ({ ok: false as const, err }),
+            )
+          : undefined;
+      const reserved = ctx.reserved ?? reserve(job, ctx);
+      const giveBack = async () => {
+        const r = await reserved;
+        if (r?.ok)
+          await r
+            .value()
+            .catch((err: unknown) =>
+              ctx.logger.warn({ event: 'limit-refund-failed', ...ids, err: errorFields(err) }, 'could not give a send back to the limits'),
+            );
+      };
+
+      if (storeKey !== null && key !== null && claimed) {
         let claim: Awaited<ReturnType<Store['claim']>>;
         try {
-          claim = await deps.store.claim(storeKey, fp, ctx.claimTtlMs ?? DEFAULT_CLAIM_TTL_MS, OUTCOME_TTL_MS);
+          const c = await claimed;
+          if (!c.ok) throw c.err;
+          claim = c.value;
         } catch (err) {
+          await giveBack();
           report(
             ctx,
             'error',
@@ -305,6 +349,7 @@ export function createSender(deps: SenderDeps): Sender {
           throw storeUnavailable(err);
         }
         if (claim.kind === 'done' || claim.kind === 'in-progress') {
+          await giveBack();
           const otherFp = claim.kind === 'done' ? claim.outcome.fingerprint : claim.fingerprint;
           if (otherFp !== fp) {
             throw new NotifyError('INVALID_REQUEST', 'idempotencyKey was already used for a different job within 24 h; use a new key');
@@ -350,9 +395,11 @@ export function createSender(deps: SenderDeps): Sender {
       }
 
       let refund: (() => Promise<void>) | undefined;
-      if (deps.quota) {
+      if (reserved) {
         try {
-          refund = await deps.quota.reserve(job, ctx);
+          const r = await reserved;
+          if (!r.ok) throw r.err;
+          refund = r.value;
         } catch (err) {
           if (storeKey !== null && token !== undefined) await release(storeKey, token, ctx, ids);
           // Refusals (429 and deferrals) are NotifyErrors; anything else is the limiter's store failing.

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type * as z from 'zod/mini';
 import type { Config } from '../config.ts';
 import { DEFAULT_CLAIM_TTL_MS, OUTCOME_TTL_MS } from '../core/idempotency.ts';
-import type { Outcome, Sender } from '../core/send.ts';
+import type { Outcome, Reservation, Sender } from '../core/send.ts';
 import { ConfigError, NotifyError, storeUnavailable } from '../errors.ts';
 import { sha256 } from '../hash.ts';
 import type { Job, SmsJob, VoiceJob } from '../jobs.ts';
@@ -188,6 +188,30 @@ export async function startVerification(rt: VerifyDeps, channel: VerifyChannel, 
     if (idemKey !== null && token !== undefined) await rt.store.release(idemKey, token).catch(() => undefined);
   };
 
+  const sendCtx = {
+    requestId: ctx.requestId,
+    caller: ctx.caller,
+    logger: rt.logger,
+    logFields: ctx.log,
+    ...(ctx.claimTtlMs !== undefined ? { claimTtlMs: ctx.claimTtlMs } : {}),
+  };
+  // Issue 15: the first send's limits are reserved while the code record is written (one round
+  // trip, not two); they do not depend on the code. Given back when no send uses them.
+  let reserved: Reservation | undefined;
+  const draftTtlS = input.ttlSeconds ?? TTL_SECONDS.default;
+  try {
+    const draft = channel === 'sms' ? smsJob(rt, input, phoneNo, '0', draftTtlS) : voiceJob(rt, phoneNo, '0', draftTtlS);
+    reserved = (rt.sender as Sender).reserve?.(markVerification(draft), sendCtx);
+  } catch (err) {
+    await release();
+    throw err;
+  }
+  const giveBack = async () => {
+    const r = await reserved;
+    reserved = undefined;
+    if (r?.ok) await r.value().catch(() => undefined);
+  };
+
   // The phone's live code, or a new one.
   const vstore = verifyStoreFor(rt.store);
   const key = recordKey(keys, phoneNo);
@@ -222,22 +246,19 @@ export async function startVerification(rt: VerifyDeps, channel: VerifyChannel, 
       reused = false;
     }
   } catch (err) {
+    await giveBack();
     await release();
     Object.assign(ctx.log, { storeError: errorFields(err) });
     throw storeUnavailable(err);
   }
   Object.assign(ctx.log, { verificationId: record.id, resent: reused });
 
-  const sendCtx = {
-    requestId: ctx.requestId,
-    caller: ctx.caller,
-    logger: rt.logger,
-    logFields: ctx.log,
-    ...(ctx.claimTtlMs !== undefined ? { claimTtlMs: ctx.claimTtlMs } : {}),
-  };
   const send = async (job: Job): Promise<Outcome> => {
+    // The reservation goes with the first send only (the voice fallback reserves its own).
+    const pre = reserved;
+    reserved = undefined;
     try {
-      return await (rt.sender as Sender).send(job, sendCtx);
+      return await (rt.sender as Sender).send(job, pre ? { ...sendCtx, reserved: pre } : sendCtx);
     } catch (err) {
       await release();
       throw err instanceof NotifyError ? scrubError(err, code) : err;
