@@ -1,31 +1,29 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type FakeProvider, startFakeProvider, TEST_APPCODE } from '../support/fake-provider.ts';
 import { captureLogs } from '../support/fc.ts';
-import { type Invoker, invoker, PROTECTED_ROUTES, SPECS } from '../support/functions.ts';
+import { type Invoker, invokers, PROTECTED_ROUTES, SPECS } from '../support/functions.ts';
 
 const KEY = 'caller-key-hostile-0123456789';
 const auth = { authorization: `Bearer ${KEY}` };
 let fake: FakeProvider;
 const logs = captureLogs();
-const fns = {} as Record<keyof typeof SPECS, Invoker>;
+let fns: Record<keyof typeof SPECS, Invoker>;
 
 beforeAll(async () => {
   fake = await startFakeProvider({ templates: { '1': '【测试】您的验证码是#code#。', '2': '【测试】#a#，#b#，#c#' } });
-  for (const fn of Object.keys(SPECS) as Array<keyof typeof SPECS>) {
-    fns[fn] = invoker(fn, {
-      env: {
-        APPCODE: TEST_APPCODE,
-        LONG_SMS_URL: fake.longSmsUrl,
-        VOICE_URL: fake.voiceUrl,
-        API_KEYS: `app:${KEY}`,
-        VERIFY_SECRET: 'verify-secret-hostile-0123456789',
-        LIMIT_PHONE_INTERVAL_S: '0',
-        LIMIT_PHONE_DAILY: '0',
-        QUIET_HOURS: 'off',
-      },
-      retryDelayMs: 5,
-    });
-  }
+  fns = invokers({
+    env: {
+      APPCODE: TEST_APPCODE,
+      LONG_SMS_URL: fake.longSmsUrl,
+      VOICE_URL: fake.voiceUrl,
+      API_KEYS: `app:${KEY}`,
+      VERIFY_SECRET: 'verify-secret-hostile-0123456789',
+      LIMIT_PHONE_INTERVAL_S: '0',
+      LIMIT_PHONE_DAILY: '0',
+      QUIET_HOURS: 'off',
+    },
+    retryDelayMs: 5,
+  });
 });
 afterAll(async () => {
   logs.stop();

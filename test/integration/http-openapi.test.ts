@@ -6,7 +6,7 @@ import { documentFor } from '#shared/openapi/select';
 import { ROUTE_DOCS } from '#shared/openapi/table';
 import { type FakeProvider, startFakeProvider, TEST_APPCODE } from '../support/fake-provider.ts';
 import { asHttpResult, captureLogs, fcContext, httpEvent } from '../support/fc.ts';
-import { type Invoker, invoker, LIMITS_AND_QUIET_HOURS_OFF, SPECS } from '../support/functions.ts';
+import { type Invoker, invoker, invokers, LIMITS_AND_QUIET_HOURS_OFF, SPECS } from '../support/functions.ts';
 
 /**
  * GET /openapi.json on each function, and real answers of the functions checked against the
@@ -56,22 +56,20 @@ const inADay = () => new Date(Date.now() + 86_400_000).toISOString();
 const auth = { authorization: `Bearer ${KEY}` };
 let fake: FakeProvider;
 const logs = captureLogs();
-const fns = {} as Record<keyof typeof SPECS, Invoker>;
+let fns: Record<keyof typeof SPECS, Invoker>;
 
 beforeAll(async () => {
   fake = await startFakeProvider();
-  for (const fn of Object.keys(SPECS) as Array<keyof typeof SPECS>) {
-    fns[fn] = invoker(fn, {
-      env: {
-        APPCODE: TEST_APPCODE,
-        LONG_SMS_URL: fake.longSmsUrl,
-        VOICE_URL: fake.voiceUrl,
-        API_KEYS: `openapi-test:${KEY}`,
-        ...LIMITS_AND_QUIET_HOURS_OFF,
-      },
-      retryDelayMs: 5,
-    });
-  }
+  fns = invokers({
+    env: {
+      APPCODE: TEST_APPCODE,
+      LONG_SMS_URL: fake.longSmsUrl,
+      VOICE_URL: fake.voiceUrl,
+      API_KEYS: `openapi-test:${KEY}`,
+      ...LIMITS_AND_QUIET_HOURS_OFF,
+    },
+    retryDelayMs: 5,
+  });
 });
 afterAll(async () => {
   logs.stop();

@@ -31,6 +31,13 @@ export type Invoker = ((input: HttpEventInput & { query?: Record<string, string>
   handler: ReturnType<typeof createFunction>;
 };
 
+/** All three functions with the same options (tests that cover every route). */
+export function invokers(options: RuntimeOptions): Record<keyof typeof SPECS, Invoker> {
+  const fns = {} as Record<keyof typeof SPECS, Invoker>;
+  for (const fn of Object.keys(SPECS) as Array<keyof typeof SPECS>) fns[fn] = invoker(fn, options);
+  return fns;
+}
+
 /** Builds one function and a helper that invokes it with an HTTP event (optionally with query parameters). */
 export function invoker(fn: keyof typeof SPECS, options: RuntimeOptions): Invoker {
   const handler = createFunction(SPECS[fn], options);
