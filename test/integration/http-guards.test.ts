@@ -1,18 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import { TEST_APPCODE } from '../support/fake-provider.ts';
 import { invoker } from '../support/functions.ts';
 import { startWorld } from '../support/world.ts';
 
 const KEY = 'caller-key-guards-0123456789';
 const auth = { authorization: `Bearer ${KEY}` };
-const { fake } = await startWorld({});
+const { fake, providerEnv } = await startWorld({});
 // 2026-03-10 22:30 Beijing.
 const LATE_EVENING = Date.UTC(2026, 2, 10, 14, 30);
 
 const env = (extra: Record<string, string> = {}) => ({
-  APPCODE: TEST_APPCODE,
-  LONG_SMS_URL: fake.longSmsUrl,
-  VOICE_URL: fake.voiceUrl,
+  ...providerEnv,
   API_KEYS: `app:${KEY}`,
   ...extra,
 });

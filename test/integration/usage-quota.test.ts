@@ -8,7 +8,6 @@ import { MemoryStore } from '#shared/store/memory';
 import { RedisStore } from '#shared/store/redis';
 import { createRedisClient } from '#shared/store/redis-connection';
 import type { Store } from '#shared/store/types';
-import { TEST_APPCODE } from '../support/fake-provider.ts';
 import { asHttpResult, fcContext, httpEvent } from '../support/fc.ts';
 import { SPECS } from '../support/functions.ts';
 import { deleteKeys } from '../support/redis.ts';
@@ -22,7 +21,13 @@ import { PROVIDER_OK, startWorld } from '../support/world.ts';
 
 const KEY = 'backend-key-0123456789abcdef';
 const ALERT_PHONE = '13912340000';
-const { fake, logs, redis, prefix: PREFIX } = await startWorld({ provider: { answer: PROVIDER_OK }, redis: true, clearLogs: true });
+const {
+  fake,
+  providerEnv,
+  logs,
+  redis,
+  prefix: PREFIX,
+} = await startWorld({ provider: { answer: PROVIDER_OK }, redis: true, clearLogs: true });
 
 const T0 = Date.parse('2030-01-01T02:00:00Z');
 
@@ -35,9 +40,7 @@ function build(
 ) {
   return createFunction(SPECS[fn], {
     env: {
-      APPCODE: TEST_APPCODE,
-      LONG_SMS_URL: fake.longSmsUrl,
-      VOICE_URL: fake.voiceUrl,
+      ...providerEnv,
       API_KEYS: `backend:${KEY}`,
       QUIET_HOURS: 'off',
       LIMIT_PHONE_INTERVAL_S: '0',

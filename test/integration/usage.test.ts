@@ -9,7 +9,6 @@ import { scheduledIdOf } from '#shared/fc/jobs-lookup';
 import { RedisStore } from '#shared/store/redis';
 import type { Store } from '#shared/store/types';
 import { ossContext, ossEvent, topicEvent } from '../support/events.ts';
-import { TEST_APPCODE } from '../support/fake-provider.ts';
 import { asBuffer, asHttpResult, fcContext, fixture, httpEvent } from '../support/fc.ts';
 import { SPECS } from '../support/functions.ts';
 import { REDIS_URL } from '../support/redis.ts';
@@ -24,7 +23,11 @@ const KEYS = { backend: 'backend-key-0123456789abcdef', ops: 'ops-key-0123456789
 const API_KEYS = Object.entries(KEYS)
   .map(([n, k]) => `${n}:${k}`)
   .join(',');
-const { fake, oss, redis, slots, stores } = await startWorld({ provider: { answer: PROVIDER_OK }, oss: { chunkBytes: 4096 }, redis: true });
+const { fake, providerEnv, oss, redis, slots, stores } = await startWorld({
+  provider: { answer: PROVIDER_OK },
+  oss: { chunkBytes: 4096 },
+  redis: true,
+});
 
 // 2030-01-01 10:00 Beijing.
 const T0 = Date.parse('2030-01-01T02:00:00Z');
@@ -33,9 +36,7 @@ const DAY = '2030-01-01';
 function build(fn: keyof typeof SPECS, store: Store, clock: { t: number }, env: Record<string, string> = {}) {
   return createFunction(SPECS[fn], {
     env: {
-      APPCODE: TEST_APPCODE,
-      LONG_SMS_URL: fake.longSmsUrl,
-      VOICE_URL: fake.voiceUrl,
+      ...providerEnv,
       API_KEYS,
       OPS_CALLERS: 'ops',
       QUIET_HOURS: 'off',
@@ -43,7 +44,6 @@ function build(fn: keyof typeof SPECS, store: Store, clock: { t: number }, env: 
       LIMIT_PHONE_DAILY: '0',
       UPSTREAM_RETRIES: '0',
       PHONE_DENYLIST: '1380000',
-      OSS_ENDPOINT: oss.endpoint,
       ...env,
     },
     store,

@@ -5,7 +5,7 @@ import { MemoryStore } from '#shared/store/memory';
 import { RedisStore } from '#shared/store/redis';
 import type { Store } from '#shared/store/types';
 import { type FakeOss, type FakeOssOptions, OSS_CREDS, startFakeOss } from './fake-oss.ts';
-import { type Behaviour, type FakeProvider, type FakeProviderOptions, startFakeProvider } from './fake-provider.ts';
+import { type Behaviour, type FakeProvider, type FakeProviderOptions, startFakeProvider, TEST_APPCODE } from './fake-provider.ts';
 import { captureLogs } from './fc.ts';
 import { deleteKeys, REDIS_URL } from './redis.ts';
 import { type SlotWatch, slotWatch } from './slot-check.ts';
@@ -17,6 +17,8 @@ import { type SlotWatch, slotWatch } from './slot-check.ts';
  *
  * - `fake`: the fake provider (test/support/fake-provider.ts), reset before each test; with
  *   `provider.answer`, that answer is its fallback after each reset (else its realistic default);
+ * - `providerEnv`: APPCODE, LONG_SMS_URL and VOICE_URL pointing at `fake` (and OSS_ENDPOINT at
+ *   `oss`), to spread into a function's env;
  * - `oss` (with `oss`): the fake OSS (test/support/fake-oss.ts) for the function role's
  *   OSS_CREDS unless other credentials are given; its request record is cleared before each test;
  * - `redis`, `prefix`, `slots`, `stores` (with `redis: true`): a connection to the shared Redis,
@@ -49,6 +51,8 @@ interface RedisWorld {
 
 export type World<O extends WorldOptions> = {
   fake: FakeProvider;
+  /** APPCODE and the provider URLs of `fake` (and OSS_ENDPOINT with `oss`): spread it into a function's env. */
+  providerEnv: Readonly<Record<string, string>>;
   logs: ReturnType<typeof captureLogs>;
 } & (O['oss'] extends object ? { oss: FakeOss } : unknown) &
   (O['redis'] extends true ? RedisWorld : unknown);
@@ -61,7 +65,13 @@ export async function startWorld<const O extends WorldOptions>(options: O): Prom
   const { answer, ...providerOptions } = options.provider ?? {};
   const fake = await startFakeProvider(providerOptions);
   const oss = options.oss ? await startFakeOss({ ...OSS_CREDS, ...options.oss }) : undefined;
-  const world: Record<string, unknown> = { fake, logs, ...(oss ? { oss } : {}) };
+  const providerEnv = {
+    APPCODE: TEST_APPCODE,
+    LONG_SMS_URL: fake.longSmsUrl,
+    VOICE_URL: fake.voiceUrl,
+    ...(oss ? { OSS_ENDPOINT: oss.endpoint } : {}),
+  };
+  const world: Record<string, unknown> = { fake, providerEnv, logs, ...(oss ? { oss } : {}) };
 
   let redis: Redis | undefined;
   let slots: SlotWatch | undefined;
