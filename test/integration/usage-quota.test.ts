@@ -8,6 +8,7 @@ import { MemoryStore } from '#shared/store/memory';
 import { RedisStore } from '#shared/store/redis';
 import { createRedisClient } from '#shared/store/redis-connection';
 import type { Store } from '#shared/store/types';
+import { nextPhone } from '../support/events.ts';
 import { asHttpResult, fcContext, httpEvent } from '../support/fc.ts';
 import { SPECS } from '../support/functions.ts';
 import { deleteKeys } from '../support/redis.ts';
@@ -56,11 +57,7 @@ function build(
   });
 }
 
-let n = 0;
-const phone = () => {
-  n += 1;
-  return `1398${String(process.pid % 1000).padStart(3, '0')}${String(n).padStart(4, '0')}`;
-};
+const phone = () => nextPhone('1398');
 async function send(fn: ReturnType<typeof build>, body: Record<string, unknown>, path = '/sms') {
   return asHttpResult(await fn(httpEvent({ path, body, headers: { authorization: `Bearer ${KEY}` } }), fcContext()));
 }

@@ -8,7 +8,7 @@ import { createFunction } from '#shared/fc/app';
 import { scheduledIdOf } from '#shared/fc/jobs-lookup';
 import { RedisStore } from '#shared/store/redis';
 import type { Store } from '#shared/store/types';
-import { ossContext, ossEvent, topicEvent } from '../support/events.ts';
+import { nextPhone, ossContext, ossEvent, topicEvent } from '../support/events.ts';
 import { asBuffer, asHttpResult, fcContext, fixture, httpEvent } from '../support/fc.ts';
 import { SPECS } from '../support/functions.ts';
 import { REDIS_URL } from '../support/redis.ts';
@@ -67,11 +67,7 @@ async function http(fn: Fn, who: keyof typeof KEYS | null, method: string, path:
   return asHttpResult(await fn(asBuffer(ev), fcContext({ function: { name: 'f', timeout: 60 } })));
 }
 
-let phoneN = 0;
-const phone = () => {
-  phoneN += 1;
-  return `1397${String(process.pid % 1000).padStart(3, '0')}${String(phoneN).padStart(4, '0')}`;
-};
+const phone = () => nextPhone('1397');
 const sms = (p: string, extra: Record<string, unknown> = {}) => ({ phone: p, skin: '1', params: ['1234'], ...extra });
 
 describe.each(stores)('usage and job fates with the %s store', (storeName, makeStore) => {
