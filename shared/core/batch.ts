@@ -103,10 +103,30 @@ export async function runBatch(items: readonly BatchItem[], deps: BatchDeps, onR
   const { source, now, deadline } = deps;
   const logger = deps.logger.child({ requestId: deps.requestId, source });
   // Never more than the provider client's socket pool (config refuses more; clamped again here
-  // for dependencies built by hand), so no job of a batch waits for a socket.
+  // for dependencies built by hand), so no job of a batch waits for a socket. A job holds its
+  // slot from its start until its provider call is over (or it ends without one); its outcome is
+  // then recorded outside the limit while the next job starts, so that job's claim and limits
+  // travel to the store while this job's record does (issue 15). Every job is still awaited,
+  // record and all, before the batch answers.
   const limit = pLimit(Math.max(1, Math.min(deps.concurrency, MAX_BATCH_CONCURRENCY)));
 
-  async function one(item: BatchItem): Promise<{ result: JobResult; job?: Job }> {
+  /** Runs `one(item)`, holding a slot of `limit` until its provider call is over or it ends. */
+  async function slotted(item: BatchItem): Promise<{ result: JobResult; job?: Job }> {
+    let whole: Promise<{ result: JobResult; job?: Job }> | undefined;
+    await limit(
+      () =>
+        new Promise<void>((free) => {
+          whole = one(item, free);
+          whole.then(
+            () => free(),
+            () => free(),
+          );
+        }),
+    );
+    return whole as Promise<{ result: JobResult; job?: Job }>;
+  }
+
+  async function one(item: BatchItem, providerDone: () => void): Promise<{ result: JobResult; job?: Job }> {
     const base = { ref: item.ref };
     if (item.problem !== undefined)
       return { result: { ...base, status: 'poison', retry: false, code: 'INVALID_REQUEST', message: item.problem } };
@@ -179,6 +199,7 @@ export async function runBatch(items: readonly BatchItem[], deps: BatchDeps, onR
         claimTtlMs: deps.claimTtlMs,
         fromTrigger,
         source,
+        providerDone,
       });
       const status: JobStatus = o.replayed ? 'replayed' : o.status;
       const retry = o.status === 'failed' && o.error?.retryable === true;
@@ -225,8 +246,7 @@ export async function runBatch(items: readonly BatchItem[], deps: BatchDeps, onR
 
   const results = await Promise.all(
     items.map((item) =>
-      limit(async () => {
-        const { result, job } = await one(item);
+      slotted(item).then(async ({ result, job }) => {
         const level = result.status === 'poison' || (result.retry && result.status !== 'in-progress') ? 'warn' : 'info';
         logger[level](
           {
