@@ -1,4 +1,4 @@
-import { specOf } from '../channels.ts';
+import { specOf } from '../channels/index.ts';
 import { NotifyError, storeUnavailable } from '../errors.ts';
 import type { Channel, Job, SmsJob } from '../jobs.ts';
 import { errorFields, type Logger, scrubValues } from '../log.ts';
