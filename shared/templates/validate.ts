@@ -7,7 +7,7 @@ import { encodeQuery, type ProviderRequest, requestUrl } from '../provider/reque
 import { type Catalog, priceOf } from './catalog.ts';
 import { schemaFindings } from './catalog-check.ts';
 import { countChars, segmentsFor } from './count.ts';
-import { checkPlainParams, checkTemplate, checkVoiceContent, type Finding, type RuleId, type TemplateEntry } from './rules.ts';
+import { checkTemplate, checkVoiceContent, type Finding, type RuleId, type TemplateEntry } from './rules.ts';
 
 /**
  * `POST /templates/validate`: a template's rule results, or a dry run of a job (what would be
