@@ -17,7 +17,7 @@ import { smsVerifySchema, verifyCheckSchema, voiceVerifySchema } from '../verify
  *
  * Build-time only: read by scripts/openapi.ts and scripts/build.ts, never imported by a function
  * (the bundles embed the generated JSON text instead; a bundle test asserts this module is absent).
- * Request bodies reuse the zod schemas the code validates with (shared/jobs.ts) and the template
+ * Request bodies reuse the zod schemas the code validates with (shared/channels/) and the template
  * JSON schema (schemas/templates.schema.json); answers, which the code builds without a schema,
  * are described here and checked against real answers in test/integration/http-openapi.test.ts.
  */

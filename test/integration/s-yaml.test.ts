@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CHANNELS } from '#shared/channels/index';
+import { CHANNEL_NAMES, CHANNELS } from '#shared/channels/index';
 import { loadConfig } from '#shared/config';
 import { discoverFunctions, ROOT } from '../../scripts/build.ts';
 import {
@@ -188,7 +188,8 @@ describe('s.yaml rendered by `s preview`', () => {
       access: 'default',
     });
     const names = Object.keys(rendered.resources).sort();
-    expect(names).toEqual(['long-sms', 'template-validate', 'voice-notify']);
+    // One sending function per channel (its description's functionName), and template-validate.
+    expect(names).toEqual([...CHANNEL_NAMES.map((c) => CHANNELS[c].functionName), 'template-validate'].sort());
     expect(names).toEqual(discoverFunctions(join(ROOT, 'functions')));
     for (const name of names) expect(rendered.resources[name]?.component).toBe('fc3');
   });
