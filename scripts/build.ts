@@ -30,6 +30,8 @@ export const OPENAPI_GLOBAL = '__FCN_OPENAPI_BR__';
 export const CONSOLE_GLOBAL = '__FCN_CONSOLE__';
 /** The one function that serves GET /console; the sending functions never carry the page. */
 export const CONSOLE_FUNCTION = 'template-validate';
+/** False for the sending functions: their channel descriptions drop the dry run (shared/channels/dry-run.ts WITH_DRY_RUN). */
+export const DRY_RUN_GLOBAL = '__FCN_DRY_RUN__';
 /** The global shared/provider/client.ts reads for its User-Agent: the version lives in package.json only. */
 export const VERSION_GLOBAL = '__FCN_VERSION__';
 
@@ -424,6 +426,8 @@ export async function build(options: BuildOptions = {}): Promise<BuildResult> {
         [VERSION_GLOBAL]: JSON.stringify(version),
         // Only template-validate gets the page; the sending functions' bundles stay byte for byte the same.
         ...(name === CONSOLE_FUNCTION && consoleAssets ? { [CONSOLE_GLOBAL]: embeddedConsole(consoleAssets) } : {}),
+        // Only template-validate dry-runs jobs (POST /templates/validate): true there, false (dropped) elsewhere.
+        [DRY_RUN_GLOBAL]: String(name === CONSOLE_FUNCTION),
       },
       plugins: [replacePlugin(), lazyPlugin(lazyModules, used)],
     });

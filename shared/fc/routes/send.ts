@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { CHANNELS } from '../../channels.ts';
+import { CHANNELS } from '../../channels/index.ts';
 import { claimTtlMs } from '../../core/idempotency.ts';
 import { dueTimeOf, scheduleJob } from '../../core/schedule.ts';
 import type { Outcome } from '../../core/send.ts';

@@ -1,9 +1,8 @@
+import { CHANNELS, type Channel } from '../../channels/index.ts';
 import { InvalidRequestError, NotifyError, storeUnavailable } from '../../errors.ts';
-import type { Channel } from '../../jobs.ts';
 import { FIELD_LIMITS } from '../../jobs.ts';
 import { errorFields } from '../../log.ts';
-import { DEFAULT_PRICES } from '../../templates/catalog.ts';
-import { buildReport, reportCsv } from '../../usage/report.ts';
+import { buildReport, channelPrices, reportCsv } from '../../usage/report.ts';
 import { type HttpResponse, json, type Route } from '../adapters/http.ts';
 import { isOperator, lookupJob } from '../jobs-lookup.ts';
 import type { Runtime } from '../runtime.ts';
@@ -12,13 +11,6 @@ import type { Runtime } from '../runtime.ts';
 
 function needOperator(rt: Runtime, caller: string): void {
   if (!isOperator(rt, caller)) throw new NotifyError('FORBIDDEN', 'only callers named in OPS_CALLERS may read usage');
-}
-
-export function reportPricing(rt: Runtime): { sms: number | undefined; voice: number | undefined } {
-  return {
-    sms: rt.catalog?.pricePerCall('long-sms') ?? DEFAULT_PRICES['long-sms'],
-    voice: rt.catalog?.pricePerCall('voice') ?? DEFAULT_PRICES.voice,
-  };
 }
 
 /** `GET /usage?from=&to=[&format=csv]`: all three functions. */
@@ -36,7 +28,7 @@ export const usageRoute: Route = {
         from: req.query.from,
         to: req.query.to,
         now: rt.now(),
-        pricing: reportPricing(rt),
+        pricing: channelPrices(rt.catalog),
         quotas: rt.config.usage.quotas,
       });
     } catch (err) {
@@ -63,7 +55,7 @@ export const usageRoute: Route = {
 
 /** `GET /sms/<idempotencyKey>`, `GET /voice/<idempotencyKey>` (`?caller=` for operators). */
 export function jobRoute(channel: Channel): Route {
-  const base = channel === 'sms' ? '/sms/' : '/voice/';
+  const base = `${CHANNELS[channel].path}/`;
   return {
     method: 'GET',
     path: `${base}*`,
