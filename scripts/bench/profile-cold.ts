@@ -166,7 +166,7 @@ async function main(): Promise<void> {
     const list = phases.filter(([k]) => k.startsWith(`[${ph}]`));
     console.log(
       `${ph}: ${(list.reduce((a, [, v]) => a + v, 0) / RUNS).toFixed(1)} ms — ${list
-        .slice(0, Number(process.env.PROFILE_TOP || 24))
+        .slice(0, Number(process.argv[3] || 24))
         .map(([k, v]) => `${k.slice(ph.length + 3)} ${(v / RUNS).toFixed(1)}`)
         .join(', ')}`,
     );
