@@ -2,14 +2,16 @@ import { CHANNELS, type Channel } from '../../channels/index.ts';
 import { InvalidRequestError, NotifyError, storeUnavailable } from '../../errors.ts';
 import { FIELD_LIMITS } from '../../jobs.ts';
 import { errorFields } from '../../log.ts';
-import { buildReport, channelPrices, reportCsv } from '../../usage/report.ts';
 import { type HttpResponse, json, type Route } from '../adapters/http.ts';
-import { isOperator, lookupJob } from '../jobs-lookup.ts';
 import type { Runtime } from '../runtime.ts';
 
-/** Issue 13 routes (docs/usage.md): GET /usage for OPS_CALLERS, GET /<channel>/<idempotencyKey> for a job's fate. */
+/**
+ * Issue 13 routes (docs/usage.md): GET /usage for OPS_CALLERS, GET /<channel>/<idempotencyKey> for a job's fate.
+ * The report and the lookup are loaded with `await import()` on first use, not at cold start (issue 15).
+ */
 
-function needOperator(rt: Runtime, caller: string): void {
+async function needOperator(rt: Runtime, caller: string): Promise<void> {
+  const { isOperator } = await import('../jobs-lookup.ts');
   if (!isOperator(rt, caller)) throw new NotifyError('FORBIDDEN', 'only callers named in OPS_CALLERS may read usage');
 }
 
@@ -19,9 +21,10 @@ export const usageRoute: Route = {
   path: '/usage',
   async handler(req, { rt, log }): Promise<HttpResponse> {
     if (!rt.config) throw rt.configError ?? new NotifyError('INTERNAL', 'function is misconfigured');
-    needOperator(rt, String(log.caller ?? ''));
+    await needOperator(rt, String(log.caller ?? ''));
     const format = req.query.format ?? 'json';
     if (format !== 'json' && format !== 'csv') throw new InvalidRequestError('format must be json or csv', 'format');
+    const { buildReport, channelPrices, reportCsv } = await import('../../usage/report.ts');
     let report: Awaited<ReturnType<typeof buildReport>>;
     try {
       report = await buildReport(rt.store, {
@@ -71,6 +74,7 @@ export function jobRoute(channel: Channel): Route {
         throw new InvalidRequestError(`idempotencyKey must be 1-${FIELD_LIMITS.idempotencyKeyLength} characters`, '(path)');
       }
       const callerParam = req.query.caller === undefined || req.query.caller === '' ? undefined : req.query.caller;
+      const { lookupJob } = await import('../jobs-lookup.ts');
       try {
         const fate = await lookupJob(rt, channel, key, String(log.caller ?? 'anonymous'), callerParam);
         Object.assign(log, { lookup: fate.status });
