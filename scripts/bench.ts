@@ -8,6 +8,10 @@
  * BENCH_PROVIDER_DELAY_MS (50, for the batch only), BENCH_ONLY (cold,warm,batch,redis).
  * The `redis` section (issue 15) starts its own redis-server on a free port (killed by pid):
  * commands and sequential round trips per send (scripts/bench-redis.ts), and the batch with REDIS_URL.
+ * The `oss` section (issue 15, goal 3b; scripts/bench/oss-batch.ts): a BENCH_OSS_LINES-line (100,000)
+ * CSV batch file from the fake OSS through the built long-sms bundle in a child process, peak RSS
+ * from /proc/<pid>/status, provider answering after BENCH_OSS_DELAY_MS, with the memory store and
+ * with Redis (its own redis-server, killed by pid).
  */
 import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -18,6 +22,7 @@ import { join } from 'node:path';
 import { build as esbuild } from 'esbuild';
 import { startRedisChild } from '../test/support/redis-child.ts';
 import { benchRedis } from './bench-redis.ts';
+import { benchOss } from './bench/oss-batch.ts';
 import { build, ROOT } from './build.ts';
 import { makeSelfSignedCert } from './dev-cert.ts';
 
@@ -46,8 +51,8 @@ const GOALS = {
   redisBatchRatio: 1.1,
 };
 /** BENCH_ONLY=cold,warm,batch runs some sections (for working on one); a partial run never passes. */
-const SECTIONS = new Set((process.env.BENCH_ONLY || 'cold,warm,batch,redis').split(',').map((s) => s.trim()));
-const PARTIAL = !['cold', 'warm', 'batch', 'redis'].every((s) => SECTIONS.has(s));
+const SECTIONS = new Set((process.env.BENCH_ONLY || 'cold,warm,batch,redis,oss').split(',').map((s) => s.trim()));
+const PARTIAL = !['cold', 'warm', 'batch', 'redis', 'oss'].every((s) => SECTIONS.has(s));
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -281,6 +286,8 @@ async function main(): Promise<void> {
     }
     redisRoundTrips = await benchRedis();
   }
+  // Issue 15, goal 3b: the 100,000-line OSS batch file (scripts/bench/oss-batch.ts).
+  const oss = SECTIONS.has('oss') ? await benchOss({ bundle: smsBundle.file, env, provider, out: OUT }) : undefined;
   await provider.close();
 
   const idealBatchMs = (BATCH_JOBS / BATCH_CONCURRENCY) * PROVIDER_DELAY_MS;
@@ -355,6 +362,7 @@ async function main(): Promise<void> {
       ...(redisBatch.ok ? {} : { error: redisBatch.error }),
     },
     redisRoundTrips: redisRoundTrips.lines,
+    oss: oss?.runs ?? 'not run (BENCH_ONLY)',
   };
   const checks = [
     ['cold first response ≤ 1.10× baseline', results.cold.ratio <= GOALS.coldRatio, `${results.cold.ratio}×`],
@@ -383,6 +391,7 @@ async function main(): Promise<void> {
       redisBatch.ok ? `${results.redisBatch.ratio}× (${redisBatch.requests} requests)` : `failed: ${redisBatch.error}`,
     ],
     ['Redis: ≤ 2 sequential round trips and ≤ 8 commands per send', redisRoundTrips.ok, 'see the table above'],
+    ...(oss?.checks ?? [['OSS 100,000-line file', false, 'not run (BENCH_ONLY)'] as const]),
   ] as const;
   writeFileSync(join(OUT, 'last.json'), `${JSON.stringify({ ...results, checks }, null, 2)}\n`);
 
@@ -454,6 +463,7 @@ async function main(): Promise<void> {
     ),
   );
   console.log(redisRoundTrips.lines.join('\n'));
+  for (const l of oss?.lines ?? []) console.log(l);
   console.log('');
   for (const [name, ok, value] of checks) console.log(`${ok ? 'PASS' : 'FAIL'}  ${name}: ${value}`);
   if (PARTIAL) console.log(`partial run (BENCH_ONLY=${[...SECTIONS].join(',')}): the skipped sections fail`);
