@@ -21,8 +21,8 @@ import { cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { build as esbuild } from 'esbuild';
 import { startRedisChild } from '../test/support/redis-child.ts';
-import { benchRedis } from './bench-redis.ts';
 import { benchOss } from './bench/oss-batch.ts';
+import { benchRedis } from './bench-redis.ts';
 import { build, ROOT } from './build.ts';
 import { makeSelfSignedCert } from './dev-cert.ts';
 

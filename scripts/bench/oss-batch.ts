@@ -50,6 +50,8 @@ export interface OssBenchRun {
   concurrency: number;
   delayMs: number;
   ms: number;
+  /** CPU time of the child while handling the event (user + system), per line: what the run needs of a core. */
+  cpuMsPerLine: number;
   idealMs: number;
   ratio: number;
   /** VmHWM of the child at the end (the true peak), MB. */
@@ -180,6 +182,7 @@ export async function benchOssOnce(o: OssBenchOptions): Promise<OssBenchRun> {
         ok: false,
         error: `exit ${code}: ${last.slice(0, 400)}`,
         ms: Number.NaN,
+        cpuMsPerLine: Number.NaN,
         ratio: Number.NaN,
         peakRssMb: Number.NaN,
         sampledMaxRssMb: mb(sampledMaxKb),
@@ -191,11 +194,12 @@ export async function benchOssOnce(o: OssBenchOptions): Promise<OssBenchRun> {
         logLines,
       };
     }
-    const r = JSON.parse(last) as { ms: number; hwmKb: number; loadedRssKb: number; heap: { heapUsedKb: number } };
+    const r = JSON.parse(last) as { ms: number; cpuMs: number; hwmKb: number; loadedRssKb: number; heap: { heapUsedKb: number } };
     return {
       ...base,
       ok: true,
       ms: Math.round(r.ms),
+      cpuMsPerLine: +(r.cpuMs / o.lines).toFixed(3),
       ratio: +(r.ms / idealMs).toFixed(3),
       peakRssMb: mb(r.hwmKb),
       sampledMaxRssMb: mb(sampledMaxKb),
@@ -263,7 +267,7 @@ export async function benchOss(o: Pick<OssBenchOptions, 'bundle' | 'env' | 'prov
   const text = runs.map(
     (r) =>
       `${`OSS ${r.lines} lines, ${r.store}`.padEnd(26)}${(r.ok ? `${r.ms} ms, peak ${r.peakRssMb} MB` : 'failed').padEnd(30)}` +
-      `ideal ${r.idealMs} ms  ratio ${r.ratio}×  sampled max ${r.sampledMaxRssMb} MB (${r.samples} samples)  loaded ${r.loadedRssMb} MB  heap ${r.heapUsedMb} MB at the end` +
+      `ideal ${r.idealMs} ms  ratio ${r.ratio}×  CPU ${r.cpuMsPerLine} ms/line  sampled max ${r.sampledMaxRssMb} MB (${r.samples} samples)  loaded ${r.loadedRssMb} MB  heap ${r.heapUsedMb} MB at the end` +
       (r.ok ? '' : `\n  error: ${r.error}`),
   );
   return { runs, checks: runs.flatMap((r) => ossChecks(r, GOALS)), lines: text };

@@ -1,8 +1,9 @@
 // One OSS ObjectCreated event (a batch file) through a bundle, in one invocation. argv: bundle
 // path, event file, function timeout (s), credentials (JSON: the FC context's, made up for the
-// bench). Prints on the last stderr line {"ms", "hwmKb", "loadedRssKb", "heap", "answer"}: wall time of
-// the handler, the process's peak RSS (VmHWM) read from /proc/self/status after the handler
-// resolved, the RSS with the bundle loaded (before the event), and V8's heap figures at the end.
+// bench). Prints on the last stderr line {"ms", "cpuMs", "hwmKb", "loadedRssKb", "heap", "answer"}:
+// wall time of the handler, the CPU time it took (user + system), the process's peak RSS (VmHWM)
+// read from /proc/self/status after the handler resolved, the RSS with the bundle loaded (before
+// the event), and V8's heap figures at the end.
 const { readFileSync } = require('node:fs');
 
 const statusKb = (field) => {
@@ -19,9 +20,11 @@ const context = {
 };
 const loadedRssKb = statusKb('VmRSS');
 const t0 = process.hrtime.bigint();
+const cpu0 = process.cpuUsage();
 handler(event, context).then(
   (answer) => {
     const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+    const cpu = process.cpuUsage(cpu0);
     const m = process.memoryUsage();
     const heap = {
       heapUsedKb: m.heapUsed >> 10,
@@ -29,7 +32,9 @@ handler(event, context).then(
       externalKb: m.external >> 10,
       arrayBuffersKb: m.arrayBuffers >> 10,
     };
-    process.stderr.write(`\n${JSON.stringify({ ms, hwmKb: statusKb('VmHWM'), loadedRssKb, heap, answer })}\n`);
+    process.stderr.write(
+      `\n${JSON.stringify({ ms, cpuMs: (cpu.user + cpu.system) / 1000, hwmKb: statusKb('VmHWM'), loadedRssKb, heap, answer })}\n`,
+    );
     process.exit(0);
   },
   (err) => {

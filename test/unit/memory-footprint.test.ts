@@ -2,8 +2,8 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import { memoryKey, sha256 } from '#shared/hash';
-import { MemoryLimiter } from '#shared/limiter/memory';
 import type { LimitRule } from '#shared/limiter/limiter';
+import { MemoryLimiter } from '#shared/limiter/memory';
 import { MemoryStore } from '#shared/store/memory';
 import type { StoredOutcome } from '#shared/store/types';
 
@@ -34,7 +34,13 @@ describe('the in-memory store and limiter per batch line', () => {
     const limiter = new MemoryLimiter();
     const N = 20_000;
     const now = Date.now();
-    const [channel, caller, bucket, objectKey, eTag] = ['sms', 'oss', 'bench-bucket', 'batches/sms/file.csv', '9DFB2448A868D9A534A942992A130B86'];
+    const [channel, caller, bucket, objectKey, eTag] = [
+      'sms',
+      'oss',
+      'bench-bucket',
+      'batches/sms/file.csv',
+      '9DFB2448A868D9A534A942992A130B86',
+    ];
     gc();
     const before = process.memoryUsage().heapUsed;
     for (let i = 0; i < N; i++) {
@@ -64,7 +70,10 @@ describe('the in-memory store and limiter per batch line', () => {
     const perLine = (process.memoryUsage().heapUsed - before) / N;
     // Still all there: a replay finds each record, the phone counter counts.
     const last = `idem:sms:oss:oss:bench-bucket/batches/sms/file.csv@9DFB2448A868D9A534A942992A130B86#${N + 1}`;
-    expect(await store.claim(last, 'x', 60_000)).toMatchObject({ kind: 'done', outcome: { phoneMasked: `139****${String(N - 1).slice(-4)}` } });
+    expect(await store.claim(last, 'x', 60_000)).toMatchObject({
+      kind: 'done',
+      outcome: { phoneMasked: `139****${String(N - 1).slice(-4)}` },
+    });
     expect(perLine).toBeGreaterThan(100);
     expect(perLine).toBeLessThan(650);
   });
