@@ -13,22 +13,18 @@
  * from /proc/<pid>/status, provider answering after BENCH_OSS_DELAY_MS, with the memory store and
  * with Redis (its own redis-server, killed by pid).
  */
-import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import https from 'node:https';
-import type { AddressInfo } from 'node:net';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { build as esbuild } from 'esbuild';
 import { startRedisChild } from '../test/support/redis-child.ts';
+import { benchEnv, httpEvent, median, run, startProvider } from './bench/common.ts';
 import { benchOss } from './bench/oss-batch.ts';
 import { benchRedis } from './bench-redis.ts';
 import { build, ROOT } from './build.ts';
 import { makeSelfSignedCert } from './dev-cert.ts';
 
 const OUT = join(ROOT, '.bench');
-const APPCODE = 'bench-appcode-0000000000000000';
-const CALLER_KEY = 'bench-caller-key-000000000000';
 const COLD_RUNS = Number(process.env.BENCH_COLD_RUNS || 21);
 const WARM_CALLS = Number(process.env.BENCH_WARM_CALLS || 1000);
 // Untimed calls before the timed ones: V8 is still optimising the request path for the first
@@ -53,62 +49,6 @@ const GOALS = {
 /** BENCH_ONLY=cold,warm,batch runs some sections (for working on one); a partial run never passes. */
 const SECTIONS = new Set((process.env.BENCH_ONLY || 'cold,warm,batch,redis,oss').split(',').map((s) => s.trim()));
 const PARTIAL = !['cold', 'warm', 'batch', 'redis', 'oss'].every((s) => SECTIONS.has(s));
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
-}
-
-/** The HTTPS stand-in: answers like the long-SMS vendor, after `delayMs`. Counts requests. */
-async function startProvider(cert: { key: string; cert: string }) {
-  const state = { delayMs: 0, requests: 0 };
-  const server = https.createServer({ key: cert.key, cert: cert.cert }, (req, res) => {
-    state.requests += 1;
-    req.resume();
-    const answer = () => {
-      res.writeHead(200, { 'content-type': 'application/json; charset=utf-8' });
-      res.end(
-        req.url?.startsWith('/chuangxin')
-          ? '{"ReturnStatus":"Success","Message":"ok","TaskID":1,"SuccessCounts":1}'
-          : '{"Message":"发送成功","Code":"OK"}',
-      );
-    };
-    if (state.delayMs > 0) setTimeout(answer, state.delayMs);
-    else answer();
-  });
-  server.keepAliveTimeout = 60_000;
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return {
-    state,
-    url: `https://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    close: () => new Promise<void>((r) => server.close(() => r())),
-  };
-}
-
-function run(args: string[], env: Record<string, string>): Promise<{ ms: number; code: number | null; out: string; err: string }> {
-  return new Promise((resolve) => {
-    const t0 = process.hrtime.bigint();
-    const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (c) => (out += String(c)));
-    child.stderr.on('data', (c) => (err += String(c)));
-    child.on('exit', (code) => resolve({ ms: Number(process.hrtime.bigint() - t0) / 1e6, code, out, err }));
-  });
-}
-
-function httpEvent(): string {
-  return JSON.stringify({
-    version: 'v1',
-    rawPath: '/sms',
-    headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${CALLER_KEY}` },
-    queryParameters: {},
-    body: JSON.stringify({ phone: '13800138000', skin: '1', params: ['1234'], sign: '1' }),
-    isBase64Encoded: false,
-    requestContext: { http: { method: 'POST', path: '/sms', sourceIp: '127.0.0.1' }, requestId: 'bench' },
-  });
-}
 
 function batchEvent(n: number): string {
   const events = Array.from({ length: n }, (_, i) => ({
@@ -173,23 +113,8 @@ async function main(): Promise<void> {
   const provider = await startProvider(cert);
   const eventFile = join(OUT, 'http-event.json');
   writeFileSync(eventFile, httpEvent());
-  const env = {
-    PATH: process.env.PATH ?? '',
-    NODE_EXTRA_CA_CERTS: cert.certPath,
-    APPCODE,
-    API_KEYS: `bench:${CALLER_KEY}`,
-    LONG_SMS_URL: `${provider.url}/largesms`,
-    VOICE_URL: `${provider.url}/chuangxin/yytz`,
-    // The warm run sends 1000 times to one phone: limits stay on (their cost is measured) but high.
-    LIMIT_PHONE_INTERVAL_S: '0',
-    LIMIT_PHONE_DAILY: '1000000',
-    LIMIT_CALLER_PER_MINUTE: '1000000',
-    LIMIT_CALLER_DAILY: '1000000',
-    LIMIT_GLOBAL_DAILY: '1000000',
-    LIMIT_VERIFICATION_INTERVAL_S: '0',
-    LIMIT_VERIFICATION_HOURLY: '1000000',
-    LIMIT_VERIFICATION_DAILY: '1000000',
-  };
+  const env = benchEnv(cert.certPath, provider.url);
+
   const runner = (name: string) => join(ROOT, 'scripts', 'bench', name);
 
   // Cold: ours, the baseline and the floor in turn, the order rotating run by run, so drift on the
