@@ -17,7 +17,7 @@ import type { Runtime } from './runtime.ts';
 /**
  * The id a job scheduled by `caller` under `key` has: the same formula as core/batch.ts's
  * scheduleId, repeated here so template-validate's bundle does not carry the batch runner
- * (test/unit/usage.test.ts keeps the two equal).
+ * (test/integration/usage.test.ts keeps the two equal).
  */
 export function scheduledIdOf(caller: string, key: string): string {
   return sha256(`${caller}\n${key}`, 'base64url').slice(0, 22);

@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { MisroutedJobsError } from '#shared/errors';
 import { MemoryStore } from '#shared/store/memory';
 import { RedisStore } from '#shared/store/redis';
-import { EVENT_CALLER_KEY, eventFunction, nextPhone, phonesSent, smsJob, voiceJob } from '../support/events.ts';
-import { type FakeProvider, startFakeProvider } from '../support/fake-provider.ts';
-import { asBuffer, asHttpResult, captureLogs, fcContext, fixture, httpEvent } from '../support/fc.ts';
+import { cloudEvent, EVENT_CALLER_KEY, eventFunction, nextPhone, phonesSent, smsJob, topicEvent, voiceJob } from '../support/events.ts';
+import { asBuffer, asHttpResult, fcContext, httpEvent } from '../support/fc.ts';
+import { startWorld } from '../support/world.ts';
 
 /**
  * What a real account needs and no local run shows (issue 10, deploy half):
@@ -15,26 +15,7 @@ import { asBuffer, asHttpResult, captureLogs, fcContext, fixture, httpEvent } fr
  * - a deployed sending function without REDIS_URL refuses to send unless STORE=memory was chosen.
  */
 
-let fake: FakeProvider;
-const logs = captureLogs();
-beforeAll(async () => {
-  fake = await startFakeProvider();
-});
-afterAll(async () => {
-  logs.stop();
-  await fake.close();
-});
-beforeEach(() => fake.reset());
-
-const cloudEvent = (body: string, messageId = randomBytes(8).toString('hex')) => {
-  const base = fixture<Record<string, any>>('mns-queue-cloudevent');
-  return { ...base, id: `ce-${messageId}`, data: { ...base.data, messageId, messageBody: body } };
-};
-const topicEvent = (job: unknown) => ({
-  ...fixture('mns-topic-json'),
-  Message: JSON.stringify(job),
-  MessageId: randomBytes(8).toString('hex'),
-});
+const { fake, logs } = await startWorld({});
 
 describe('a job for the other channel on a queue (misrouted)', () => {
   it('sends the rest of the batch, then fails naming the misrouted message; the redelivery replays and fails again (so it is dead-lettered)', async () => {

@@ -2,34 +2,19 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { join } from 'node:path';
-import { Redis } from 'ioredis';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { BatchRetryError } from '#shared/errors';
 import { RedisStore } from '#shared/store/redis';
-import { eventFunction, nextPhone, smsJob } from '../support/events.ts';
-import { type FakeProvider, startFakeProvider } from '../support/fake-provider.ts';
-import { asBuffer, captureLogs, fcContext, fixture } from '../support/fc.ts';
-import { deleteKeys, REDIS_URL } from '../support/redis.ts';
+import { eventFunction, nextPhone, smsJob, topicEvent } from '../support/events.ts';
+import { asBuffer, fcContext } from '../support/fc.ts';
+import { startWorld } from '../support/world.ts';
 
-const PREFIX = `fcn-test-${randomBytes(6).toString('hex')}:`;
-const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
-let fake: FakeProvider;
-const logs = captureLogs();
-
-beforeAll(async () => {
-  fake = await startFakeProvider();
-});
-afterAll(async () => {
-  await deleteKeys(redis, `${PREFIX}*`);
-  await redis.quit();
-  logs.stop();
-  await fake.close();
-});
+const { fake, logs, redis, prefix: PREFIX } = await startWorld({ redis: true });
 
 it('a process killed after claiming, while the provider had the request: never sent again (in progress, then outcome unknown once stale)', async () => {
   const phone = nextPhone();
   const messageId = `crash-${randomBytes(4).toString('hex')}`;
-  const event = { ...fixture('mns-topic-json'), Message: JSON.stringify(smsJob(phone)), MessageId: messageId };
+  const event = topicEvent(smsJob(phone), messageId);
   fake.next({ kind: 'hang' });
   const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, '..', 'support', 'crash-child.ts')], {
     cwd: join(import.meta.dirname, '..', '..'),

@@ -1,32 +1,15 @@
 import { randomBytes } from 'node:crypto';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { PoisonEventError } from '#shared/errors';
 import { MemoryStore } from '#shared/store/memory';
-import { EVENT_CALLER_KEY, eventFunction, nextPhone, phonesSent, smsJob } from '../support/events.ts';
-import { type FakeProvider, startFakeProvider } from '../support/fake-provider.ts';
-import { asBuffer, asHttpResult, captureLogs, fcContext, fixture, httpEvent } from '../support/fc.ts';
+import { cloudEvent, EVENT_CALLER_KEY, eventFunction, nextPhone, phonesSent, smsJob } from '../support/events.ts';
+import { asBuffer, asHttpResult, fcContext, fixture, httpEvent } from '../support/fc.ts';
+import { startWorld } from '../support/world.ts';
 
 /** Issue 11 items 6 and 7: bounded events (poison, not an out-of-memory kill) and no stacks below debug. */
 
-let fake: FakeProvider;
-const logs = captureLogs();
-beforeAll(async () => {
-  fake = await startFakeProvider();
-});
-afterAll(async () => {
-  logs.stop();
-  await fake.close();
-});
-beforeEach(() => {
-  fake.reset();
-  logs.lines.length = 0;
-});
+const { fake, logs } = await startWorld({ clearLogs: true });
 
-const cloudEvent = (body: string) => {
-  const base = fixture<Record<string, any>>('mns-queue-cloudevent');
-  const id = randomBytes(6).toString('hex');
-  return { ...base, id: `ce-${id}`, data: { ...base.data, messageId: id, messageBody: body } };
-};
 const jobs = (n: number) => Array.from({ length: n }, () => smsJob(nextPhone()));
 const refusedLine = () => logs.parsed().find((l) => l.event === 'event-refused');
 /** A poison event fails the invocation (the platform retries, then dead-letters it): the error it fails with. */

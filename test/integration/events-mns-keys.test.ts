@@ -1,23 +1,14 @@
 import { randomBytes } from 'node:crypto';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { messageKey } from '#shared/fc/adapters/mns-queue';
 import { MemoryStore } from '#shared/store/memory';
 import { eventFunction, nextPhone, phonesSent, smsJob } from '../support/events.ts';
-import { type FakeProvider, startFakeProvider } from '../support/fake-provider.ts';
-import { asBuffer, captureLogs, fcContext, fixture } from '../support/fc.ts';
+import { asBuffer, fcContext, fixture } from '../support/fc.ts';
+import { startWorld } from '../support/world.ts';
 
 /** Issue 11 item 5: default MNS keys that cannot collide. */
 
-let fake: FakeProvider;
-const logs = captureLogs();
-beforeAll(async () => {
-  fake = await startFakeProvider();
-});
-afterAll(async () => {
-  logs.stop();
-  await fake.close();
-});
-beforeEach(() => fake.reset());
+const { fake, logs } = await startWorld({});
 
 const fn = () => eventFunction('long-sms', fake, new MemoryStore());
 const body = () => JSON.stringify(smsJob(nextPhone()));

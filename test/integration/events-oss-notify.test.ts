@@ -1,21 +1,18 @@
 import { randomBytes } from 'node:crypto';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { MemoryStore } from '#shared/store/memory';
 import { type CatalogFile, createCatalog } from '#shared/templates/catalog';
-import { eventFunction } from '../support/events.ts';
-import { type FakeOss, startFakeOss } from '../support/fake-oss.ts';
-import { type FakeProvider, startFakeProvider } from '../support/fake-provider.ts';
-import { asBuffer, captureLogs, fcContext, fixture } from '../support/fc.ts';
+import { eventFunction, ossContext, ossEvent } from '../support/events.ts';
+import { OSS_CREDS } from '../support/fake-oss.ts';
+import { asBuffer } from '../support/fc.ts';
+import { PROVIDER_OK, startWorld } from '../support/world.ts';
 
 /**
  * Notify on upload (docs/notify-on-upload.md) end to end: the real OSS event shape, the fake OSS
  * (V4 signatures recomputed with ali-oss's signer) for the HEAD, the fake provider for the send.
  */
 
-const CREDS = { accessKeyId: 'STS.notify-key-id', accessKeySecret: 'oss-notify-secret-do-not-log', securityToken: 'sts-notify-token' };
-const logs = captureLogs();
-let fake: FakeProvider;
-let oss: FakeOss;
+const { fake, oss, logs } = await startWorld({ provider: { answer: PROVIDER_OK }, oss: {} });
 
 const NOTIFY_CATALOG: CatalogFile = {
   templates: [{ skin: '21', kind: 'notification', text: '【测试】#name#您好，您的电子发票#order#已开具，请查收。', sign: '1' }],
@@ -47,21 +44,6 @@ const NOTIFY_CATALOG: CatalogFile = {
   ],
 };
 
-beforeAll(async () => {
-  fake = await startFakeProvider();
-  oss = await startFakeOss({ ...CREDS });
-});
-afterAll(async () => {
-  logs.stop();
-  await fake.close();
-  await oss.close();
-});
-beforeEach(() => {
-  fake.reset();
-  fake.fallback = { kind: 'vendor', code: 'OK', message: '发送成功' };
-  oss.requests.length = 0;
-});
-
 const resource = (key: string) => `/notify-bucket/${key}`;
 function upload(key: string, body: string, meta: Record<string, string> = {}): string {
   oss.objects.set(resource(key), Buffer.from(body));
@@ -69,17 +51,6 @@ function upload(key: string, body: string, meta: Record<string, string> = {}): s
   return oss.etagOf(resource(key));
 }
 
-/** The documented OSS event, for `key` URL-encoded as OSS sends it (or `rawKey` exactly as given). */
-function ossEvent(key: string, eTag: string, rawKey?: string) {
-  const event = fixture<{ events: Array<Record<string, any>> }>('oss-object-created');
-  const rec = event.events[0]!;
-  rec.oss.object.key = rawKey ?? encodeURIComponent(key).replace(/%2F/g, '/').replace(/%20/g, '+');
-  rec.oss.object.eTag = eTag;
-  rec.eventTime = new Date().toISOString();
-  return event;
-}
-
-const ctx = (fn = 'long-sms') => fcContext({ credentials: CREDS, function: { name: fn, timeout: 60 } });
 const catalog = () => createCatalog(NOTIFY_CATALOG, 'notify test catalog');
 const sms = (env: Record<string, string> = {}) =>
   eventFunction(
@@ -100,7 +71,11 @@ describe('notify on upload (long-sms, rule invoice-sms)', () => {
     const key = `notify/sms/invoices/13800138000/${order}.pdf`;
     // 张三, percent-encoded UTF-8 (what the docs tell uploaders to send).
     const eTag = upload(key, '%PDF-1.7 invoice', { customer: '%E5%BC%A0%E4%B8%89' });
-    const answer = (await sms()(asBuffer(ossEvent(key, eTag)), ctx())) as { ok: boolean; total: number; counts: Record<string, number> };
+    const answer = (await sms()(asBuffer(ossEvent(key, eTag)), ossContext())) as {
+      ok: boolean;
+      total: number;
+      counts: Record<string, number>;
+    };
     expect(answer).toMatchObject({ ok: true, total: 1, counts: { sent: 1 } });
     expect(fake.requests).toHaveLength(1);
     expect(fake.requests[0]!.query).toEqual({ param: `张三|${order}`, phone: '13800138000', skin: '21', sign: '1' });
@@ -109,9 +84,9 @@ describe('notify on upload (long-sms, rule invoice-sms)', () => {
     // One HEAD (never a GET: the object's body is not read), signed V4 and accepted by the fake OSS.
     expect(oss.requests.map((r) => [r.method, r.path, r.auth, r.ok])).toEqual([['HEAD', resource(key), 'v4', true]]);
     expect(oss.requests[0]!.headers.authorization).toMatch(
-      /^OSS4-HMAC-SHA256 Credential=STS\.notify-key-id\/\d{8}\/cn-shanghai\/oss\/aliyun_v4_request,Signature=[0-9a-f]{64}$/,
+      /^OSS4-HMAC-SHA256 Credential=STS\.test-key-id\/\d{8}\/cn-shanghai\/oss\/aliyun_v4_request,Signature=[0-9a-f]{64}$/,
     );
-    expect(oss.requests[0]!.headers['x-oss-security-token']).toBe(CREDS.securityToken);
+    expect(oss.requests[0]!.headers['x-oss-security-token']).toBe(OSS_CREDS.securityToken);
     expect(notifyLines('notify').at(-1)).toMatchObject({
       rule: 'invoice-sms',
       status: 'sent',
@@ -124,24 +99,24 @@ describe('notify on upload (long-sms, rule invoice-sms)', () => {
     const key = `notify/sms/invoices/13800138001/B${tag()}.pdf`;
     const eTag = upload(key, 'v1', { customer: 'Li' });
     const event = ossEvent(key, eTag);
-    await fn(asBuffer(event), ctx());
+    await fn(asBuffer(event), ossContext());
     expect(fake.requests).toHaveLength(1);
     // The same event again (FC's async retry, OSS's at-least-once delivery).
-    expect(await fn(asBuffer(event), ctx())).toMatchObject({ ok: true, counts: { replayed: 1 } });
+    expect(await fn(asBuffer(event), ossContext())).toMatchObject({ ok: true, counts: { replayed: 1 } });
     // The same bytes uploaded again: a new event, the same eTag.
-    await fn(asBuffer(ossEvent(key, eTag)), ctx());
+    await fn(asBuffer(ossEvent(key, eTag)), ossContext());
     expect(fake.requests).toHaveLength(1);
     // New bytes: a new version, a new notification.
     const eTag2 = upload(key, 'v2', { customer: 'Li' });
     expect(eTag2).not.toBe(eTag);
-    await fn(asBuffer(ossEvent(key, eTag2)), ctx());
+    await fn(asBuffer(ossEvent(key, eTag2)), ossContext());
     expect(fake.requests).toHaveLength(2);
   });
 
   it('metadata stored as raw UTF-8 bytes is read as UTF-8 too', async () => {
     const key = `notify/sms/invoices/13800138002/C${tag()}.pdf`;
     const eTag = upload(key, 'x', { customer: '李四' });
-    await sms()(asBuffer(ossEvent(key, eTag)), ctx());
+    await sms()(asBuffer(ossEvent(key, eTag)), ossContext());
     expect(fake.requests.map((r) => r.query.param)).toEqual([expect.stringMatching(/^李四\|C/)]);
   });
 
@@ -155,7 +130,7 @@ describe('notify on upload (long-sms, rule invoice-sms)', () => {
       'notify/sms/parcels/13800138003/SF1.jpg',
     ]) {
       const eTag = upload(key, 'x', { customer: 'x' });
-      expect(await fn(asBuffer(ossEvent(key, eTag)), ctx())).toMatchObject({ ok: true, total: 0 });
+      expect(await fn(asBuffer(ossEvent(key, eTag)), ossContext())).toMatchObject({ ok: true, total: 0 });
     }
     expect(fake.requests).toHaveLength(0);
     expect(oss.requests).toHaveLength(0);
@@ -165,7 +140,7 @@ describe('notify on upload (long-sms, rule invoice-sms)', () => {
   it('a rule whose metadata is missing is refused with a clear log line, never sent with an empty param', async () => {
     const key = `notify/sms/invoices/13800138004/D${tag()}.pdf`;
     const eTag = upload(key, 'x', {});
-    const answer = await sms()(asBuffer(ossEvent(key, eTag)), ctx());
+    const answer = await sms()(asBuffer(ossEvent(key, eTag)), ossContext());
     expect(answer).toMatchObject({ ok: true, total: 1, counts: { poison: 1 } });
     expect(fake.requests).toHaveLength(0);
     const line = notifyLines('notify-refused').at(-1);
@@ -173,14 +148,14 @@ describe('notify on upload (long-sms, rule invoice-sms)', () => {
     expect(line.msg).toBe('rule "invoice-sms": params.name: metadata x-oss-meta-customer is missing on the object; nothing sent');
     // An empty value is no better than a missing one.
     const key2 = `notify/sms/invoices/13800138004/E${tag()}.pdf`;
-    await sms()(asBuffer(ossEvent(key2, upload(key2, 'x', { customer: '' }))), ctx());
+    await sms()(asBuffer(ossEvent(key2, upload(key2, 'x', { customer: '' }))), ossContext());
     expect(fake.requests).toHaveLength(0);
     expect(notifyLines('notify-refused').at(-1).msg).toContain('metadata x-oss-meta-customer is empty');
   });
 
   it('a rule with constants and key parts only makes no HEAD at all', async () => {
     const key = `notify/sms/receipts/13800138005/R${tag()}.pdf`;
-    await sms()(asBuffer(ossEvent(key, upload(key, 'x'))), ctx());
+    await sms()(asBuffer(ossEvent(key, upload(key, 'x'))), ossContext());
     expect(fake.requests.map((r) => r.query.param)).toEqual([expect.stringMatching(/^客户\|R/)]);
     expect(oss.requests).toHaveLength(0);
   });
@@ -200,7 +175,7 @@ describe('notify on upload (long-sms, rule invoice-sms)', () => {
     ];
     for (const [key, raw] of cases) {
       const eTag = upload(key, 'x', { customer: 'ok' });
-      const answer = await fn(asBuffer(ossEvent(key, eTag, raw)), ctx()).catch((e: unknown) => e);
+      const answer = await fn(asBuffer(ossEvent(key, eTag, raw)), ossContext()).catch((e: unknown) => e);
       expect(answer, key.slice(0, 60)).toMatchObject({ ok: true });
     }
     expect(fake.requests).toHaveLength(0);
@@ -219,14 +194,14 @@ describe('notify on upload (long-sms, rule invoice-sms)', () => {
 
   it('a value the job schema refuses (a phone that is not one) is refused by the ordinary validation', async () => {
     const key = `notify/sms/invoices/12345/F${tag()}.pdf`;
-    const answer = await sms()(asBuffer(ossEvent(key, upload(key, 'x', { customer: 'x' }))), ctx());
+    const answer = await sms()(asBuffer(ossEvent(key, upload(key, 'x', { customer: 'x' }))), ossContext());
     expect(answer).toMatchObject({ ok: true, counts: { poison: 1 } });
     expect(fake.requests).toHaveLength(0);
   });
 
   it('goes through the same guards as every job: a denylisted phone is refused', async () => {
     const key = `notify/sms/invoices/13800138007/G${tag()}.pdf`;
-    const answer = await sms({ PHONE_DENYLIST: '1380013' })(asBuffer(ossEvent(key, upload(key, 'x', { customer: 'x' }))), ctx());
+    const answer = await sms({ PHONE_DENYLIST: '1380013' })(asBuffer(ossEvent(key, upload(key, 'x', { customer: 'x' }))), ossContext());
     expect(answer).toMatchObject({ ok: true, counts: { refused: 1 } });
     expect(fake.requests).toHaveLength(0);
   });
@@ -235,7 +210,7 @@ describe('notify on upload (long-sms, rule invoice-sms)', () => {
     const key = `notify/sms/invoices/13800138008/H${tag()}.pdf`;
     const old = upload(key, 'old', { customer: 'x' });
     upload(key, 'new', { customer: 'y' });
-    expect(await sms()(asBuffer(ossEvent(key, old)), ctx())).toMatchObject({ ok: true, total: 0 });
+    expect(await sms()(asBuffer(ossEvent(key, old)), ossContext())).toMatchObject({ ok: true, total: 0 });
     expect(fake.requests).toHaveLength(0);
     expect(notifyLines('notify-superseded')).not.toHaveLength(0);
   });
@@ -243,7 +218,7 @@ describe('notify on upload (long-sms, rule invoice-sms)', () => {
   it('a refused HEAD signature fails the invocation (FC retries, then dead-letters) and sends nothing', async () => {
     const key = `notify/sms/invoices/13800138009/I${tag()}.pdf`;
     const eTag = upload(key, 'x', { customer: 'x' });
-    const wrong = fcContext({ credentials: { ...CREDS, accessKeySecret: 'wrong-secret' }, function: { name: 'long-sms', timeout: 60 } });
+    const wrong = ossContext('long-sms', { ...OSS_CREDS, accessKeySecret: 'wrong-secret' });
     const err = await sms()(asBuffer(ossEvent(key, eTag)), wrong).catch((e: unknown) => e as Error);
     expect((err as Error).message).toContain('HEAD');
     expect((err as Error).message).toContain('403');
@@ -257,7 +232,7 @@ describe('notify on upload (voice-notify, rule parcel-voice)', () => {
     const waybill = `SF${tag()}`;
     const key = `notify/voice/parcels/13900139000/${waybill}.jpg`;
     const eTag = upload(key, 'JPEG', { station: encodeURIComponent('朝阳站') });
-    const answer = await voice()(asBuffer(ossEvent(key, eTag)), ctx('voice-notify'));
+    const answer = await voice()(asBuffer(ossEvent(key, eTag)), ossContext('voice-notify'));
     expect(answer).toMatchObject({ ok: true, counts: { sent: 1 } });
     expect(fake.requests.map((r) => r.query)).toEqual([
       { content: `您好，您的大件包裹${waybill}已在朝阳站签收，照片已上传。`, mobile: '13900139000' },
@@ -267,7 +242,7 @@ describe('notify on upload (voice-notify, rule parcel-voice)', () => {
 
   it('the voice function only applies voice rules, under its own prefix', async () => {
     const key = `notify/voice/invoices/13900139001/A${tag()}.pdf`;
-    expect(await voice()(asBuffer(ossEvent(key, upload(key, 'x', { customer: 'x' }))), ctx('voice-notify'))).toMatchObject({
+    expect(await voice()(asBuffer(ossEvent(key, upload(key, 'x', { customer: 'x' }))), ossContext('voice-notify'))).toMatchObject({
       ok: true,
       total: 0,
     });
@@ -277,8 +252,8 @@ describe('notify on upload (voice-notify, rule parcel-voice)', () => {
 
 describe('secrets', () => {
   it('keep the OSS secret and STS token out of every log line, and mask phones', () => {
-    expect(logs.text()).not.toContain(CREDS.accessKeySecret);
-    expect(logs.text()).not.toContain(CREDS.securityToken);
+    expect(logs.text()).not.toContain(OSS_CREDS.accessKeySecret);
+    expect(logs.text()).not.toContain(OSS_CREDS.securityToken);
     expect(logs.text()).not.toContain('13800138000');
   });
 });

@@ -1,49 +1,17 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { BatchRetryError } from '#shared/errors';
-import { MemoryStore } from '#shared/store/memory';
 import { RedisStore } from '#shared/store/redis';
 import type { Store } from '#shared/store/types';
-import { EVENT_CALLER_KEY, eventFunction, nextPhone, phonesSent, smsJob, voiceJob } from '../support/events.ts';
-import { type FakeProvider, startFakeProvider } from '../support/fake-provider.ts';
-import { asBuffer, asHttpResult, captureLogs, fcContext, fixture, httpEvent } from '../support/fc.ts';
-import { deleteKeys, REDIS_URL } from '../support/redis.ts';
-import { slotWatch } from '../support/slot-check.ts';
+import { cloudEvent, EVENT_CALLER_KEY, eventFunction, nextPhone, phonesSent, smsJob, topicEvent, voiceJob } from '../support/events.ts';
+import { asBuffer, asHttpResult, fcContext, fixture, httpEvent } from '../support/fc.ts';
+import { REDIS_URL } from '../support/redis.ts';
+import { startWorld } from '../support/world.ts';
 
-const PREFIX = `fcn-test-${randomBytes(6).toString('hex')}:`;
-const slots = slotWatch();
-const redis = slots.watch(new Redis(REDIS_URL, { maxRetriesPerRequest: 1, connectTimeout: 2000 }));
-let fake: FakeProvider;
-const logs = captureLogs();
-
-beforeAll(async () => {
-  fake = await startFakeProvider();
-});
-afterAll(async () => {
-  await deleteKeys(redis, `${PREFIX}*`);
-  await redis.quit();
-  logs.stop();
-  await fake.close();
-});
-beforeEach(() => fake.reset());
+const { fake, logs, prefix: PREFIX, slots, stores } = await startWorld({ redis: true });
 
 const auth = { authorization: `Bearer ${EVENT_CALLER_KEY}` };
-const topicEvent = (job: unknown, messageId = randomBytes(8).toString('hex'), extra: Record<string, unknown> = {}) => ({
-  ...fixture('mns-topic-json'),
-  Message: JSON.stringify(job),
-  MessageId: messageId,
-  ...extra,
-});
-const cloudEvent = (body: string, messageId = randomBytes(8).toString('hex')) => {
-  const base = fixture<Record<string, any>>('mns-queue-cloudevent');
-  return { ...base, id: `ce-${messageId}`, data: { ...base.data, messageId, messageBody: body } };
-};
-
-const stores: Array<[string, () => Store]> = [
-  ['memory', () => new MemoryStore()],
-  ['Redis', () => new RedisStore(() => Promise.resolve(redis), { prefix: `${PREFIX}${randomBytes(3).toString('hex')}:` })],
-];
 
 describe.each(stores)('event triggers with the %s store', (_name, makeStore) => {
   let store: Store;

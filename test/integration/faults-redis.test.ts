@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fingerprint, OUTCOME_TTL_MS } from '#shared/core/idempotency';
 import { BatchRetryError } from '#shared/errors';
 import { parseJob } from '#shared/jobs';
@@ -10,11 +10,11 @@ import { MemoryStore } from '#shared/store/memory';
 import { RedisStore } from '#shared/store/redis';
 import { closeRedisConnection, createRedisClient, whenReady } from '#shared/store/redis-connection';
 import type { Store } from '#shared/store/types';
-import { nextPhone, smsJob } from '../support/events.ts';
-import { type FakeProvider, startFakeProvider, TEST_APPCODE } from '../support/fake-provider.ts';
-import { asBuffer, captureLogs, fcContext, fixture } from '../support/fc.ts';
+import { nextPhone, smsJob, topicEvent } from '../support/events.ts';
+import { asBuffer, fcContext } from '../support/fc.ts';
 import { type Invoker, invoker } from '../support/functions.ts';
 import { type RedisChild, startRedisChild } from '../support/redis-child.ts';
+import { startWorld } from '../support/world.ts';
 
 /**
  * Issue 11: the store failing mid-traffic. A redis-server child of this file (own port, no
@@ -25,18 +25,15 @@ import { type RedisChild, startRedisChild } from '../support/redis-child.ts';
  */
 
 const KEY = 'caller-key-faults-0123456789abcdef';
-const logs = captureLogs();
+const { fake, logs, providerEnv } = await startWorld({});
 let R: RedisChild;
-let fake: FakeProvider;
 let inspect: Redis;
 let A: Invoker;
 let B: Invoker;
 const extra: Redis[] = [];
 
 const env = () => ({
-  APPCODE: TEST_APPCODE,
-  LONG_SMS_URL: fake.longSmsUrl,
-  VOICE_URL: fake.voiceUrl,
+  ...providerEnv,
   API_KEYS: `app:${KEY}`,
   QUIET_HOURS: 'off',
   UPSTREAM_RETRIES: '0',
@@ -60,8 +57,7 @@ const auth = { authorization: `Bearer ${KEY}` };
 const post = (fn: Invoker, phone: string, key: string, extraJob: Record<string, unknown> = {}) =>
   fn({ method: 'POST', path: '/sms', body: smsJob(phone, { idempotencyKey: key, ...extraJob }), headers: auth });
 const deep = (fn: Invoker) => fn({ method: 'GET', path: '/healthz', query: { deep: '1' } });
-const topicEvent = (phone: string, messageId: string) =>
-  asBuffer({ ...fixture<Record<string, unknown>>('mns-topic-json'), Message: JSON.stringify(smsJob(phone)), MessageId: messageId });
+const topicBuffer = (phone: string, messageId: string) => asBuffer(topicEvent(smsJob(phone), messageId));
 const sentTo = (phone: string) => fake.requests.filter((r) => r.query.phone === phone).length;
 const masked = (phone: string) => `${phone.slice(0, 3)}****${phone.slice(-4)}`;
 const uid = () => randomBytes(4).toString('hex');
@@ -79,7 +75,6 @@ async function until(check: () => boolean | Promise<boolean>, ms: number, what: 
 
 beforeAll(async () => {
   R = await startRedisChild();
-  fake = await startFakeProvider();
   inspect = new Redis(R.url, { maxRetriesPerRequest: 1, connectTimeout: 1000, commandTimeout: 1000, lazyConnect: true });
   inspect.on('error', () => undefined);
   A = invoker('long-sms', { env: env(), catalog: null, retryDelayMs: 5 });
@@ -91,12 +86,6 @@ afterAll(async () => {
   inspect?.disconnect();
   for (const c of extra) c.disconnect();
   await closeRedisConnection();
-  await fake?.close();
-  logs.stop();
-});
-
-beforeEach(() => {
-  fake.reset();
 });
 
 describe('Redis faults (real redis-server child, killed or paused by pid)', () => {
@@ -184,7 +173,7 @@ describe('Redis faults (real redis-server child, killed or paused by pid)', () =
         expect(res.headers['retry-after']).toBe('2');
       }
       // An MNS message: the job is retryable, so the invocation throws after the batch and MNS redelivers.
-      const mnsErr = await A.handler(topicEvent(mnsPhone, mnsId), fcContext()).catch((e: unknown) => e);
+      const mnsErr = await A.handler(topicBuffer(mnsPhone, mnsId), fcContext()).catch((e: unknown) => e);
       expect(mnsErr).toBeInstanceOf(BatchRetryError);
       expect((mnsErr as BatchRetryError).summary.results[0]).toMatchObject({ status: 'failed', retry: true, code: 'STORE_UNAVAILABLE' });
       // Scheduling: refused as retryable; it may still land when Redis wakes up, so the retry must not double it.
@@ -208,7 +197,7 @@ describe('Redis faults (real redis-server child, killed or paused by pid)', () =
     const after = [];
     for (const i of [0, 2, 1, 3]) after[i] = await post(i % 2 ? B : A, phones[i]!, keys[i]!);
     for (const res of after) expect(res).toMatchObject({ statusCode: 200, json: { status: 'sent', replayed: false } });
-    expect(await A.handler(topicEvent(mnsPhone, mnsId), fcContext())).toMatchObject({ ok: true, counts: { sent: 1 } });
+    expect(await A.handler(topicBuffer(mnsPhone, mnsId), fcContext())).toMatchObject({ ok: true, counts: { sent: 1 } });
     // The timed-out claim and interval ran when Redis woke up, and their releases right after them.
     await until(async () => (await inspect.exists(`fcn:${directKey}`)) === 0, 2000, 'the ghost claim to be released');
     expect(await inspect.exists(`fcn:limit:${interval[0]!.key}`)).toBe(0);
@@ -237,7 +226,7 @@ describe('Redis faults (real redis-server child, killed or paused by pid)', () =
     const mnsPhones = Array.from({ length: 4 }, () => nextPhone());
     const mnsIds = mnsPhones.map(() => `kill-${uid()}`);
     const http = phones.map((p, i) => post(A, p, keys[i]!));
-    const mns = mnsPhones.map((p, i) => A.handler(topicEvent(p, mnsIds[i]!), fcContext()));
+    const mns = mnsPhones.map((p, i) => A.handler(topicBuffer(p, mnsIds[i]!), fcContext()));
     const timer = A.handler(tick(), fcContext());
     await until(() => fake.requests.length === 14, 10_000, 'all 14 requests at the provider');
     // Only the requests in flight are slow; later sends are answered at once.
@@ -269,7 +258,7 @@ describe('Redis faults (real redis-server child, killed or paused by pid)', () =
     const lateMns = { phone: nextPhone(), id: `kill-late-${uid()}` };
     const [downHttp, downMns, downReady] = await Promise.all([
       post(A, lateHttp.phone, lateHttp.key),
-      A.handler(topicEvent(lateMns.phone, lateMns.id), fcContext()).catch((e: unknown) => e),
+      A.handler(topicBuffer(lateMns.phone, lateMns.id), fcContext()).catch((e: unknown) => e),
       deep(B),
     ]);
     expect(downHttp.statusCode).toBe(503);
@@ -296,12 +285,12 @@ describe('Redis faults (real redis-server child, killed or paused by pid)', () =
       expect((await post(A, phones[i]!, keys[i]!)).json).toMatchObject({ status: 'sent', replayed: true });
     expect(A.handler.runtime.sender!.pendingWrites()).toBe(0);
     for (let i = 0; i < mnsPhones.length; i++)
-      expect(await A.handler(topicEvent(mnsPhones[i]!, mnsIds[i]!), fcContext())).toMatchObject({ ok: true, counts: { replayed: 1 } });
+      expect(await A.handler(topicBuffer(mnsPhones[i]!, mnsIds[i]!), fcContext())).toMatchObject({ ok: true, counts: { replayed: 1 } });
     // ... and so does every other instance now.
     for (let i = 0; i < 7; i++) expect((await post(B, phones[i]!, keys[i]!)).json).toMatchObject({ status: 'sent', replayed: true });
     // What was refused during the outage goes out once on retry/redelivery.
     expect((await post(A, lateHttp.phone, lateHttp.key)).json).toMatchObject({ status: 'sent', replayed: false });
-    expect(await A.handler(topicEvent(lateMns.phone, lateMns.id), fcContext())).toMatchObject({ ok: true, counts: { sent: 1 } });
+    expect(await A.handler(topicBuffer(lateMns.phone, lateMns.id), fcContext())).toMatchObject({ ok: true, counts: { sent: 1 } });
 
     // The restarted server is empty: the scheduled jobs (sent once, in flight at the kill) are gone, so no tick sends them again.
     expect(await A.handler(tick(), fcContext())).toMatchObject({ ok: true, total: 0 });
@@ -330,7 +319,7 @@ describe('Redis faults (real redis-server child, killed or paused by pid)', () =
     await until(() => fake.requests.length === 1, 5000, 'the busy request at the provider');
     fake.fallback = { kind: 'delay', ms: 2000, next: { kind: 'realistic' } };
     const http = phones.map((p, i) => post(A, p, keys[i]!));
-    const mns = mnsPhones.map((p, i) => A.handler(topicEvent(p, mnsIds[i]!), fcContext()));
+    const mns = mnsPhones.map((p, i) => A.handler(topicBuffer(p, mnsIds[i]!), fcContext()));
     const timer = A.handler(tick(), fcContext());
     await until(() => fake.requests.length === 13, 10_000, 'all 13 requests at the provider');
     // Only the requests in flight are slow; later sends are answered at once.
@@ -362,7 +351,7 @@ describe('Redis faults (real redis-server child, killed or paused by pid)', () =
     for (let i = 0; i < phones.length; i++)
       expect((await post(B, phones[i]!, keys[i]!)).json).toMatchObject({ status: 'sent', replayed: true });
     for (let i = 0; i < mnsPhones.length; i++)
-      expect(await B.handler(topicEvent(mnsPhones[i]!, mnsIds[i]!), fcContext())).toMatchObject({ ok: true, counts: { replayed: 1 } });
+      expect(await B.handler(topicBuffer(mnsPhones[i]!, mnsIds[i]!), fcContext())).toMatchObject({ ok: true, counts: { replayed: 1 } });
     expect(await B.handler(tick(), fcContext())).toMatchObject({ ok: true, total: 0 });
     expect(phones.concat(mnsPhones, schedPhones).map(sentTo)).toEqual(Array(12).fill(1));
     // The refused job: its release and refund ran when Redis woke up, so a retry on another instance sends (no 409, no 429).

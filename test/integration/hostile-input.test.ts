@@ -1,35 +1,24 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { type FakeProvider, startFakeProvider, TEST_APPCODE } from '../support/fake-provider.ts';
-import { captureLogs } from '../support/fc.ts';
-import { type Invoker, invokers, PROTECTED_ROUTES, SPECS } from '../support/functions.ts';
+import { describe, expect, it } from 'vitest';
+import { invokers, PROTECTED_ROUTES, SPECS } from '../support/functions.ts';
+import { startWorld } from '../support/world.ts';
 
 const KEY = 'caller-key-hostile-0123456789';
 const auth = { authorization: `Bearer ${KEY}` };
-let fake: FakeProvider;
-const logs = captureLogs();
-let fns: Record<keyof typeof SPECS, Invoker>;
 
-beforeAll(async () => {
-  fake = await startFakeProvider({ templates: { '1': '【测试】您的验证码是#code#。', '2': '【测试】#a#，#b#，#c#' } });
-  fns = invokers({
-    env: {
-      APPCODE: TEST_APPCODE,
-      LONG_SMS_URL: fake.longSmsUrl,
-      VOICE_URL: fake.voiceUrl,
-      API_KEYS: `app:${KEY}`,
-      VERIFY_SECRET: 'verify-secret-hostile-0123456789',
-      LIMIT_PHONE_INTERVAL_S: '0',
-      LIMIT_PHONE_DAILY: '0',
-      QUIET_HOURS: 'off',
-    },
-    retryDelayMs: 5,
-  });
+const { fake, providerEnv } = await startWorld({
+  provider: { templates: { '1': '【测试】您的验证码是#code#。', '2': '【测试】#a#，#b#，#c#' } },
 });
-afterAll(async () => {
-  logs.stop();
-  await fake.close();
+const fns = invokers({
+  env: {
+    ...providerEnv,
+    API_KEYS: `app:${KEY}`,
+    VERIFY_SECRET: 'verify-secret-hostile-0123456789',
+    LIMIT_PHONE_INTERVAL_S: '0',
+    LIMIT_PHONE_DAILY: '0',
+    QUIET_HOURS: 'off',
+  },
+  retryDelayMs: 5,
 });
-beforeEach(() => fake.reset());
 
 const TEN_MB = 10 * 1024 * 1024;
 const deepArray = (n: number) => `${'['.repeat(n)}${']'.repeat(n)}`;

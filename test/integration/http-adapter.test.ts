@@ -1,19 +1,18 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { createFunction } from '#shared/fc/app';
 import { healthRoute, sendRoute } from '#shared/fc/routes/send';
 import { makeSender } from '#shared/fc/sending';
-import { type FakeProvider, startFakeProvider, TEST_APPCODE } from '../support/fake-provider.ts';
-import { asBuffer, asHttpResult, captureLogs, fcContext, fixture, type HttpEventInput, httpEvent } from '../support/fc.ts';
+import { TEST_APPCODE } from '../support/fake-provider.ts';
+import { asBuffer, asHttpResult, fcContext, fixture, type HttpEventInput, httpEvent } from '../support/fc.ts';
+import { startWorld } from '../support/world.ts';
 
 const KEY = 'adapter-test-key-0123456789';
-const logs = captureLogs();
-let fake: FakeProvider;
 let sms: ReturnType<typeof createFunction>;
 
 const spec = { name: 'long-sms' as const, channel: 'sms' as const, makeSender, routes: [sendRoute('sms'), healthRoute] };
 
+const { fake, logs } = await startWorld({});
 beforeAll(async () => {
-  fake = await startFakeProvider();
   // Per-phone limits are tested on their own (limits-*.test.ts); here every test sends to one number.
   sms = createFunction(spec, {
     env: {
@@ -25,11 +24,6 @@ beforeAll(async () => {
     },
   });
 });
-afterAll(async () => {
-  logs.stop();
-  await fake.close();
-});
-beforeEach(() => fake.reset());
 
 const call = async (input: HttpEventInput, handler = sms) =>
   asHttpResult(await handler(httpEvent({ ...input, headers: { Authorization: `Bearer ${KEY}`, ...(input.headers ?? {}) } }), fcContext()));

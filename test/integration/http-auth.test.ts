@@ -1,39 +1,23 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { type FakeProvider, startFakeProvider, TEST_APPCODE } from '../support/fake-provider.ts';
-import { captureLogs } from '../support/fc.ts';
-import { type Invoker, invoker, invokers, PROTECTED_ROUTES, SPECS } from '../support/functions.ts';
+import { describe, expect, it } from 'vitest';
+import { invoker, invokers, PROTECTED_ROUTES, SPECS } from '../support/functions.ts';
+import { startWorld } from '../support/world.ts';
 
 const KEY = 'caller-key-auth-0123456789';
 const NEXT_KEY = 'caller-key-rotated-9876543210';
-let fake: FakeProvider;
-const logs = captureLogs();
-let fns: Record<keyof typeof SPECS, Invoker>;
 
-beforeAll(async () => {
-  fake = await startFakeProvider();
-  fns = invokers({
-    env: {
-      APPCODE: TEST_APPCODE,
-      LONG_SMS_URL: fake.longSmsUrl,
-      VOICE_URL: fake.voiceUrl,
-      // Two keys at once: the rotation window (old and new both valid).
-      API_KEYS: `mobile-app:${KEY},mobile-app-next:${NEXT_KEY}`,
-      VERIFY_SECRET: 'verify-secret-auth-0123456789',
-      // The same phone four times in a row on the verification routes.
-      LIMIT_VERIFICATION_INTERVAL_S: '0',
-      LIMIT_PHONE_INTERVAL_S: '0',
-      QUIET_HOURS: 'off',
-    },
-    retryDelayMs: 5,
-  });
-});
-afterAll(async () => {
-  logs.stop();
-  await fake.close();
-});
-beforeEach(() => {
-  fake.reset();
-  logs.lines.length = 0;
+const { fake, providerEnv, logs } = await startWorld({ clearLogs: true });
+const fns = invokers({
+  env: {
+    ...providerEnv,
+    // Two keys at once: the rotation window (old and new both valid).
+    API_KEYS: `mobile-app:${KEY},mobile-app-next:${NEXT_KEY}`,
+    VERIFY_SECRET: 'verify-secret-auth-0123456789',
+    // The same phone four times in a row on the verification routes.
+    LIMIT_VERIFICATION_INTERVAL_S: '0',
+    LIMIT_PHONE_INTERVAL_S: '0',
+    QUIET_HOURS: 'off',
+  },
+  retryDelayMs: 5,
 });
 
 const refusals: Array<[string, { headers?: Record<string, string>; query?: Record<string, string> }]> = [
@@ -104,9 +88,7 @@ describe('GET /healthz', () => {
 
 describe('fail closed', () => {
   const env = (extra: Record<string, string>) => ({
-    APPCODE: TEST_APPCODE,
-    LONG_SMS_URL: fake.longSmsUrl,
-    VOICE_URL: fake.voiceUrl,
+    ...providerEnv,
     QUIET_HOURS: 'off',
     ...extra,
   });

@@ -1,31 +1,18 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { type FakeProvider, startFakeProvider, TEST_APPCODE } from '../support/fake-provider.ts';
-import { captureLogs } from '../support/fc.ts';
+import { describe, expect, it } from 'vitest';
 import { invoker } from '../support/functions.ts';
+import { startWorld } from '../support/world.ts';
 
 const KEY = 'caller-key-guards-0123456789';
 const auth = { authorization: `Bearer ${KEY}` };
-let fake: FakeProvider;
-const logs = captureLogs();
+const { fake, providerEnv } = await startWorld({});
 // 2026-03-10 22:30 Beijing.
 const LATE_EVENING = Date.UTC(2026, 2, 10, 14, 30);
 
 const env = (extra: Record<string, string> = {}) => ({
-  APPCODE: TEST_APPCODE,
-  LONG_SMS_URL: fake.longSmsUrl,
-  VOICE_URL: fake.voiceUrl,
+  ...providerEnv,
   API_KEYS: `app:${KEY}`,
   ...extra,
 });
-
-beforeAll(async () => {
-  fake = await startFakeProvider();
-});
-afterAll(async () => {
-  logs.stop();
-  await fake.close();
-});
-beforeEach(() => fake.reset());
 
 describe('guards in the send path, over HTTP', () => {
   it('a denylisted number gets 422 RECIPIENT_BLOCKED and nothing reaches the provider', async () => {

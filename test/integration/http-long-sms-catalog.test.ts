@@ -1,10 +1,11 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { createFunction } from '#shared/fc/app';
 import { healthRoute, sendRoute } from '#shared/fc/routes/send';
 import { makeSender } from '#shared/fc/sending';
 import { BEIJING_9PM, BEIJING_10AM, providerTemplates, testCatalog } from '../support/catalog.ts';
-import { type FakeProvider, startFakeProvider, TEST_APPCODE } from '../support/fake-provider.ts';
-import { asHttpResult, captureLogs, fcContext, httpEvent } from '../support/fc.ts';
+import { TEST_APPCODE } from '../support/fake-provider.ts';
+import { asHttpResult, fcContext, httpEvent } from '../support/fc.ts';
+import { startWorld } from '../support/world.ts';
 
 /**
  * long-sms with a template catalog, against the real local fake provider: named params are
@@ -12,30 +13,19 @@ import { asHttpResult, captureLogs, fcContext, httpEvent } from '../support/fc.t
  */
 
 const CALLER_KEY = 'caller-key-abcdefghijklmnop';
-let fake: FakeProvider;
-let handler: ReturnType<typeof createFunction>;
 let clock = BEIJING_10AM;
-const logs = captureLogs();
-
-beforeAll(async () => {
-  // Skin 9 is registered with the vendor but not in the catalog.
-  fake = await startFakeProvider({ templates: providerTemplates({ '9': '【测试】#a#和#b#' }) });
-  handler = createFunction(
-    { name: 'long-sms', channel: 'sms', makeSender, routes: [sendRoute('sms'), healthRoute] },
-    {
-      env: { APPCODE: TEST_APPCODE, LONG_SMS_URL: fake.longSmsUrl, API_KEYS: `app:${CALLER_KEY}`, LIMIT_PHONE_INTERVAL_S: '0' },
-      retryDelayMs: 5,
-      catalog: testCatalog(),
-      now: () => clock.getTime(),
-    },
-  );
-});
-afterAll(async () => {
-  logs.stop();
-  await fake.close();
-});
+// Skin 9 is registered with the vendor but not in the catalog.
+const { fake, logs } = await startWorld({ provider: { templates: providerTemplates({ '9': '【测试】#a#和#b#' }) } });
+const handler = createFunction(
+  { name: 'long-sms', channel: 'sms', makeSender, routes: [sendRoute('sms'), healthRoute] },
+  {
+    env: { APPCODE: TEST_APPCODE, LONG_SMS_URL: fake.longSmsUrl, API_KEYS: `app:${CALLER_KEY}`, LIMIT_PHONE_INTERVAL_S: '0' },
+    retryDelayMs: 5,
+    catalog: testCatalog(),
+    now: () => clock.getTime(),
+  },
+);
 beforeEach(() => {
-  fake.reset();
   clock = BEIJING_10AM;
 });
 

@@ -1,17 +1,16 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { createFunction } from '#shared/fc/app';
 import { healthRoute, sendRoute } from '#shared/fc/routes/send';
 import { makeSender } from '#shared/fc/sending';
-import { type FakeProvider, startFakeProvider, TEST_APPCODE } from '../support/fake-provider.ts';
-import { asHttpResult, captureLogs, fcContext, httpEvent } from '../support/fc.ts';
+import { TEST_APPCODE } from '../support/fake-provider.ts';
+import { asHttpResult, fcContext, httpEvent } from '../support/fc.ts';
+import { startWorld } from '../support/world.ts';
 
 const CALLER_KEY = 'caller-key-abcdefghijklmnop';
-let fake: FakeProvider;
 let handler: ReturnType<typeof createFunction>;
-const logs = captureLogs();
 
+const { fake } = await startWorld({});
 beforeAll(async () => {
-  fake = await startFakeProvider();
   handler = createFunction(
     { name: 'long-sms', channel: 'sms', makeSender, routes: [sendRoute('sms'), healthRoute] },
     {
@@ -21,11 +20,6 @@ beforeAll(async () => {
     },
   );
 });
-afterAll(async () => {
-  logs.stop();
-  await fake.close();
-});
-beforeEach(() => fake.reset());
 
 const post = async (body: unknown, headers: Record<string, string> = { authorization: `Bearer ${CALLER_KEY}` }) =>
   asHttpResult(await handler(httpEvent({ path: '/sms', body, headers }), fcContext()));

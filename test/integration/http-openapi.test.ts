@@ -1,12 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Ajv2020 } from 'ajv/dist/2020.js';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { documentFor } from '#shared/openapi/select';
 import { ROUTE_DOCS } from '#shared/openapi/table';
-import { type FakeProvider, startFakeProvider, TEST_APPCODE } from '../support/fake-provider.ts';
-import { asHttpResult, captureLogs, fcContext, httpEvent } from '../support/fc.ts';
-import { type Invoker, invoker, invokers, LIMITS_AND_QUIET_HOURS_OFF, SPECS } from '../support/functions.ts';
+import { asHttpResult, fcContext, httpEvent } from '../support/fc.ts';
+import { invoker, invokers, LIMITS_AND_QUIET_HOURS_OFF, SPECS } from '../support/functions.ts';
+import { startWorld } from '../support/world.ts';
 
 /**
  * GET /openapi.json on each function, and real answers of the functions checked against the
@@ -54,28 +54,16 @@ const KEY = 'caller-key-openapi-0123456789';
 /** Within SCHEDULE_MAX_DAYS, so the job is scheduled (the document's examples use a fixed date). */
 const inADay = () => new Date(Date.now() + 86_400_000).toISOString();
 const auth = { authorization: `Bearer ${KEY}` };
-let fake: FakeProvider;
-const logs = captureLogs();
-let fns: Record<keyof typeof SPECS, Invoker>;
 
-beforeAll(async () => {
-  fake = await startFakeProvider();
-  fns = invokers({
-    env: {
-      APPCODE: TEST_APPCODE,
-      LONG_SMS_URL: fake.longSmsUrl,
-      VOICE_URL: fake.voiceUrl,
-      API_KEYS: `openapi-test:${KEY}`,
-      ...LIMITS_AND_QUIET_HOURS_OFF,
-    },
-    retryDelayMs: 5,
-  });
+const { fake, providerEnv } = await startWorld({});
+const fns = invokers({
+  env: {
+    ...providerEnv,
+    API_KEYS: `openapi-test:${KEY}`,
+    ...LIMITS_AND_QUIET_HOURS_OFF,
+  },
+  retryDelayMs: 5,
 });
-afterAll(async () => {
-  logs.stop();
-  await fake.close();
-});
-beforeEach(() => fake.reset());
 
 describe('GET /openapi.json', () => {
   it.each(Object.keys(SPECS) as Array<keyof typeof SPECS>)(

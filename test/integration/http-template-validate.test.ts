@@ -1,10 +1,10 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { createFunction } from '#shared/fc/app';
 import { healthRoute } from '#shared/fc/routes/send';
 import { validateRoute } from '#shared/fc/routes/validate';
 import { BEIJING_9PM, BEIJING_10AM, providerTemplates, testCatalog } from '../support/catalog.ts';
-import { type FakeProvider, startFakeProvider, TEST_APPCODE } from '../support/fake-provider.ts';
-import { asHttpResult, captureLogs, fcContext, httpEvent } from '../support/fc.ts';
+import { asHttpResult, fcContext, httpEvent } from '../support/fc.ts';
+import { startWorld } from '../support/world.ts';
 
 /**
  * POST /templates/validate through the FC HTTP adapter. The fake provider runs (and its URLs are
@@ -12,34 +12,21 @@ import { asHttpResult, captureLogs, fcContext, httpEvent } from '../support/fc.t
  */
 
 const CALLER_KEY = 'caller-key-abcdefghijklmnop';
-let fake: FakeProvider;
-let handler: ReturnType<typeof createFunction>;
 let clock = BEIJING_10AM;
-const logs = captureLogs();
-
-beforeAll(async () => {
-  fake = await startFakeProvider({ templates: providerTemplates() });
-  handler = createFunction(
-    { name: 'template-validate', routes: [validateRoute, healthRoute] },
-    {
-      env: {
-        APPCODE: TEST_APPCODE,
-        LONG_SMS_URL: fake.longSmsUrl,
-        VOICE_URL: fake.voiceUrl,
-        API_KEYS: `app:${CALLER_KEY}`,
-        MAX_BODY_BYTES: '4096',
-      },
-      catalog: testCatalog(),
-      now: () => clock.getTime(),
+const { fake, providerEnv, logs } = await startWorld({ provider: { templates: providerTemplates() } });
+const handler = createFunction(
+  { name: 'template-validate', routes: [validateRoute, healthRoute] },
+  {
+    env: {
+      ...providerEnv,
+      API_KEYS: `app:${CALLER_KEY}`,
+      MAX_BODY_BYTES: '4096',
     },
-  );
-});
-afterAll(async () => {
-  logs.stop();
-  await fake.close();
-});
+    catalog: testCatalog(),
+    now: () => clock.getTime(),
+  },
+);
 beforeEach(() => {
-  fake.reset();
   clock = BEIJING_10AM;
 });
 

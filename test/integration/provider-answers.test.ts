@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import {
   type Behaviour,
   closedPort,
@@ -7,8 +7,9 @@ import {
   startFakeProvider,
   TEST_APPCODE,
 } from '../support/fake-provider.ts';
-import { captureLogs, type HttpResult } from '../support/fc.ts';
+import type { HttpResult } from '../support/fc.ts';
 import { type Invoker, invoker, LIMITS_AND_QUIET_HOURS_OFF } from '../support/functions.ts';
+import { startWorld } from '../support/world.ts';
 
 /**
  * Every kind of answer the gateway and the two vendors can give, driven end to end: FC HTTP event
@@ -24,16 +25,12 @@ const SMS_JOB = { phone: PHONE, skin: '1', params: ['1234'] };
 const VOICE_JOB = { phone: PHONE, content: '您好，您的快递已送达。' };
 const RETRIES = 2;
 
-const logs = captureLogs();
-let fake: FakeProvider;
 let sms: Invoker;
 let voice: Invoker;
 
 function env(extra: Record<string, string> = {}): Record<string, string> {
   return {
-    APPCODE: TEST_APPCODE,
-    LONG_SMS_URL: fake.longSmsUrl,
-    VOICE_URL: fake.voiceUrl,
+    ...providerEnv,
     API_KEYS: `answers:${CALLER_KEY}`,
     UPSTREAM_TIMEOUT_MS: '300',
     UPSTREAM_RETRIES: String(RETRIES),
@@ -43,16 +40,11 @@ function env(extra: Record<string, string> = {}): Record<string, string> {
   };
 }
 
+const { fake, providerEnv, logs } = await startWorld({});
 beforeAll(async () => {
-  fake = await startFakeProvider();
   sms = invoker('long-sms', { env: env(), retryDelayMs: 5 });
   voice = invoker('voice-notify', { env: env(), retryDelayMs: 5 });
 });
-afterAll(async () => {
-  logs.stop();
-  await fake.close();
-});
-beforeEach(() => fake.reset());
 
 const sendSms = (call: Invoker = sms, body: Record<string, unknown> = SMS_JOB) => call({ path: '/sms', headers: auth, body });
 const sendVoice = (body: Record<string, unknown> = VOICE_JOB) => voice({ path: '/voice', headers: auth, body });

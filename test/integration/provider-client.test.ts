@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { createProviderClient, type ProviderClient, type ProviderResult } from '#shared/provider/client';
 import { longSmsRequest, voiceRequest } from '#shared/provider/request';
 import {
@@ -10,6 +10,7 @@ import {
   startFakeProvider,
   TEST_APPCODE,
 } from '../support/fake-provider.ts';
+import { startWorld } from '../support/world.ts';
 
 /**
  * The shared provider client on its own, against a real local server acting as the gateway and
@@ -21,20 +22,15 @@ const PHONE = '13800138000';
 const RETRIES = 2;
 const TIMEOUT_MS = 300;
 
-let fake: FakeProvider;
 let client: ProviderClient;
 
 const newClient = (retries = RETRIES) =>
   createProviderClient({ credentials: { kind: 'appcode', appCode: TEST_APPCODE }, timeoutMs: TIMEOUT_MS, retries, retryDelayMs: 5 });
 
+const { fake } = await startWorld({});
 beforeAll(async () => {
-  fake = await startFakeProvider();
   client = newClient();
 });
-afterAll(async () => {
-  await fake.close();
-});
-beforeEach(() => fake.reset());
 
 const sms = (params: string[] = ['1234'], extra: { sign?: string; skin?: string } = {}) =>
   client.send(longSmsRequest(fake.longSmsUrl, { phone: PHONE, skin: extra.skin ?? '1', sign: extra.sign }, params));

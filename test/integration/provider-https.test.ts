@@ -1,12 +1,11 @@
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createProviderClient } from '#shared/provider/client';
 import { longSmsRequest } from '#shared/provider/request';
-import { type FakeProvider, startFakeProvider } from '../support/fake-provider.ts';
-import { captureLogs } from '../support/fc.ts';
 import { invoker } from '../support/functions.ts';
+import { startWorld } from '../support/world.ts';
 
 /**
  * The provider client over real TLS. The fake provider serves a self-signed certificate; a child
@@ -21,17 +20,7 @@ const CALLER_KEY = 'tls-caller-key-0123456789abcdef';
 const PHONE = '13800138000';
 const CHILD = join(import.meta.dirname, '..', 'support', 'https-child.ts');
 
-let fake: FakeProvider;
-const logs = captureLogs();
-
-beforeAll(async () => {
-  fake = await startFakeProvider({ https: true, appCode: APPCODE });
-});
-afterAll(async () => {
-  logs.stop();
-  await fake.close();
-});
-beforeEach(() => fake.reset());
+const { fake, logs } = await startWorld({ provider: { https: true, appCode: APPCODE } });
 
 interface ChildOutput {
   answers: Array<{ statusCode: number; headers: Record<string, string>; body: string }>;

@@ -1,16 +1,13 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { type FakeProvider, startFakeProvider } from '../support/fake-provider.ts';
-import { captureLogs } from '../support/fc.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { type Invoker, invoker } from '../support/functions.ts';
+import { startWorld } from '../support/world.ts';
 
 const APP_KEY = '204001234';
 const APP_SECRET = 'gw-secret-Qm7Zt2Lp9Xv4Rk8Jd3';
 const KEY = 'caller-key-signature-0123456';
 const auth = { authorization: `Bearer ${KEY}` };
-let fake: FakeProvider;
 let sms: Invoker;
 let voice: Invoker;
-const logs = captureLogs();
 
 const build = (secret: string) => ({
   env: {
@@ -25,16 +22,11 @@ const build = (secret: string) => ({
   retryDelayMs: 5,
 });
 
+const { fake, logs } = await startWorld({ provider: { appKey: APP_KEY, appSecret: APP_SECRET } });
 beforeAll(async () => {
-  fake = await startFakeProvider({ appKey: APP_KEY, appSecret: APP_SECRET });
   sms = invoker('long-sms', build(APP_SECRET));
   voice = invoker('voice-notify', build(APP_SECRET));
 });
-afterAll(async () => {
-  logs.stop();
-  await fake.close();
-});
-beforeEach(() => fake.reset());
 
 describe('signature mode (APP_KEY/APP_SECRET) against a gateway that verifies signatures', () => {
   it('sends an SMS the gateway accepts; the secret never travels and no AppCode header is sent', async () => {

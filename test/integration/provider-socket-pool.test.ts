@@ -1,13 +1,14 @@
 import { randomBytes } from 'node:crypto';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { BatchRetryError } from '#shared/errors';
 import { createProviderClient, SOCKET_POOL_SIZE } from '#shared/provider/client';
 import { longSmsRequest } from '#shared/provider/request';
 import { MemoryStore } from '#shared/store/memory';
-import { EVENT_CALLER_KEY, eventFunction, nextPhone, phonesSent, smsJob } from '../support/events.ts';
-import { type FakeProvider, startFakeProvider, TEST_APPCODE } from '../support/fake-provider.ts';
-import { asBuffer, asHttpResult, captureLogs, fcContext, fixture, httpEvent } from '../support/fc.ts';
+import { cloudEvent, EVENT_CALLER_KEY, eventFunction, nextPhone, phonesSent, smsJob } from '../support/events.ts';
+import { TEST_APPCODE } from '../support/fake-provider.ts';
+import { asBuffer, asHttpResult, fcContext, httpEvent } from '../support/fc.ts';
 import { LIMITS_AND_QUIET_HOURS_OFF } from '../support/functions.ts';
+import { PROVIDER_OK, startWorld } from '../support/world.ts';
 
 /**
  * Issue 11 item 2: the provider deadline covers one socket's work (connect + request + answer),
@@ -15,22 +16,8 @@ import { LIMITS_AND_QUIET_HOURS_OFF } from '../support/functions.ts';
  * released, redelivered), never "outcome unknown".
  */
 
-let fake: FakeProvider;
-const logs = captureLogs();
-beforeAll(async () => {
-  fake = await startFakeProvider();
-});
-afterAll(async () => {
-  logs.stop();
-  await fake.close();
-});
-beforeEach(() => fake.reset());
+const { fake } = await startWorld({});
 
-const OK = { kind: 'vendor', code: 'OK', message: '发送成功' } as const;
-const cloudEvent = (body: string, messageId = randomBytes(8).toString('hex')) => {
-  const base = fixture<Record<string, any>>('mns-queue-cloudevent');
-  return { ...base, id: `ce-${messageId}`, data: { ...base.data, messageId, messageBody: body } };
-};
 const batchOf = (n: number) => Array.from({ length: n }, () => cloudEvent(JSON.stringify(smsJob(nextPhone()))));
 /** Every phone the provider received exactly once, and only the expected ones. */
 function expectEachOnce(events: Array<{ data: { messageBody: string } }>): void {
@@ -46,7 +33,7 @@ describe('provider client: waiting for a socket is not part of the deadline', ()
     // Each answer takes 1,000 ms of a 1,600 ms deadline (600 ms of slack for a loaded machine): a send queued
     // behind a full pool gets its socket at ~1,000 ms and would have timed out at 1,600 ms had the deadline
     // started before the wait.
-    fake.fallback = { kind: 'delay', ms: 1000, next: OK };
+    fake.fallback = { kind: 'delay', ms: 1000, next: PROVIDER_OK };
     const c = client(1600);
     const n = SOCKET_POOL_SIZE + 16;
     const results = await Promise.all(
@@ -77,7 +64,7 @@ describe('provider client: waiting for a socket is not part of the deadline', ()
 describe('MNS queue batch at BATCH_CONCURRENCY=64 with a slow provider', () => {
   it('64 jobs in one batch: each reaches the provider exactly once, none is counted unknown', async () => {
     // 1,000 ms per answer and a 1,600 ms deadline: with a pool of 32 the second half would end unknown at 1,600 ms.
-    fake.fallback = { kind: 'delay', ms: 1000, next: OK };
+    fake.fallback = { kind: 'delay', ms: 1000, next: PROVIDER_OK };
     const fn = eventFunction(
       'long-sms',
       fake,
@@ -91,7 +78,7 @@ describe('MNS queue batch at BATCH_CONCURRENCY=64 with a slow provider', () => {
   });
 
   it('two batches of 64 at once (instance concurrency) share the pool: all 128 sent once', async () => {
-    fake.fallback = { kind: 'delay', ms: 400, next: OK };
+    fake.fallback = { kind: 'delay', ms: 400, next: PROVIDER_OK };
     const fn = eventFunction(
       'long-sms',
       fake,
@@ -135,7 +122,7 @@ describe('MNS queue batch at BATCH_CONCURRENCY=64 with a slow provider', () => {
     expect(retry).toBeGreaterThan(0);
 
     // The platform redelivers both events; the provider is healthy again.
-    fake.fallback = OK;
+    fake.fallback = PROVIDER_OK;
     await Promise.allSettled([fn(asBuffer(a), fcContext()), fn(asBuffer(b), fcContext())]);
     expectEachOnce([...a, ...b]);
   });
@@ -168,7 +155,7 @@ describe('HTTP: more concurrent requests than sockets', () => {
     expect(others.length).toBeGreaterThan(0);
     for (const r of others) expect(r).toMatchObject({ statusCode: 502, json: { error: { code: 'PROVIDER_ERROR', retryable: true } } });
 
-    fake.fallback = OK;
+    fake.fallback = PROVIDER_OK;
     const retried = await Promise.all(jobs.filter((_, i) => answers[i]!.statusCode !== 504).map(post));
     for (const r of retried) expect(r.statusCode).toBe(200);
     expect(new Set(phonesSent(fake)).size).toBe(n);

@@ -1,40 +1,19 @@
 import { randomBytes } from 'node:crypto';
-import { Redis } from 'ioredis';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { MemoryStore } from '#shared/store/memory';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { RedisStore } from '#shared/store/redis';
 import type { Store } from '#shared/store/types';
 import { EVENT_CALLER_KEY, eventFunction, nextPhone, phonesSent, voiceJob } from '../support/events.ts';
-import { type FakeProvider, startFakeProvider } from '../support/fake-provider.ts';
-import { asBuffer, asHttpResult, captureLogs, fcContext, fixture, httpEvent } from '../support/fc.ts';
-import { deleteKeys, REDIS_URL } from '../support/redis.ts';
+import { asBuffer, asHttpResult, fcContext, fixture, httpEvent } from '../support/fc.ts';
+import { startWorld } from '../support/world.ts';
 
 /** Issue 11 item 4: scheduling counts against the caller's limits, is capped and bounded in time, and expires. */
 
-const PREFIX = `fcn-test-${randomBytes(6).toString('hex')}:`;
-const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1, connectTimeout: 2000 });
-let fake: FakeProvider;
-const logs = captureLogs();
-beforeAll(async () => {
-  fake = await startFakeProvider();
-});
-afterAll(async () => {
-  await deleteKeys(redis, `${PREFIX}*`);
-  await redis.quit();
-  logs.stop();
-  await fake.close();
-});
-beforeEach(() => fake.reset());
+const { fake, logs, redis, prefix: PREFIX, stores } = await startWorld({ redis: true });
 
 const auth = { authorization: `Bearer ${EVENT_CALLER_KEY}` };
 const HOUR = 3_600_000;
 const T0 = Date.parse('2030-03-01T00:00:00Z');
 const iso = (t: number) => new Date(t).toISOString();
-
-const stores: Array<[string, () => Store]> = [
-  ['memory', () => new MemoryStore()],
-  ['Redis', () => new RedisStore(() => Promise.resolve(redis), { prefix: `${PREFIX}${randomBytes(3).toString('hex')}:` })],
-];
 
 describe.each(stores)('scheduling with the %s store', (storeName, makeStore) => {
   let store: Store;

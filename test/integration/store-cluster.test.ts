@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_RATE_LIMITS } from '#shared/config';
 import { limitRules } from '#shared/guards/rate-limit';
 import { RedisLimiter } from '#shared/limiter/redis';
@@ -9,13 +9,14 @@ import { RedisStore } from '#shared/store/redis';
 import { connectCluster } from '#shared/store/redis-cluster';
 import { closeRedisConnection, REDIS_OPTIONS, redisConnection } from '#shared/store/redis-connection';
 import { EVENT_CALLER_KEY, eventFunction, nextPhone, phonesSent, smsJob } from '../support/events.ts';
-import { type FakeProvider, startFakeProvider, TEST_APPCODE } from '../support/fake-provider.ts';
-import { asBuffer, asHttpResult, captureLogs, fcContext, fixture, httpEvent } from '../support/fc.ts';
+import { TEST_APPCODE } from '../support/fake-provider.ts';
+import { asBuffer, asHttpResult, fcContext, fixture, httpEvent } from '../support/fc.ts';
 import { invoker } from '../support/functions.ts';
 import { globalBudgetContract, limiterContract, partialFailure, uniquePhone } from '../support/limiter-contract.ts';
 import { type LocalCluster, startCluster } from '../support/redis-cluster.ts';
 import { slotWatch } from '../support/slot-check.ts';
 import { storeContract } from '../support/store-contract.ts';
+import { startWorld } from '../support/world.ts';
 
 /**
  * The store and the limiter on a real three-node Redis Cluster, through ioredis's cluster client
@@ -23,9 +24,8 @@ import { storeContract } from '../support/store-contract.ts';
  * by pid); its last test kills a node, so it runs last.
  */
 
+const { fake, providerEnv } = await startWorld({});
 let cluster: LocalCluster;
-let fake: FakeProvider;
-const logs = captureLogs();
 const slots = slotWatch();
 const clients: Redis[] = [];
 let shared: Promise<Redis>;
@@ -39,7 +39,7 @@ async function client(): Promise<Redis> {
 }
 
 beforeAll(async () => {
-  [cluster, fake] = await Promise.all([startCluster(), startFakeProvider()]);
+  cluster = await startCluster();
   shared = client();
   await shared;
 }, 30_000);
@@ -49,10 +49,7 @@ afterAll(async () => {
   for (const c of clients) c.disconnect();
   await bounded(closeRedisConnection());
   await cluster?.stop();
-  logs.stop();
-  await fake?.close();
 });
-beforeEach(() => fake.reset());
 
 const prefix = () => `t${RUN}${randomBytes(3).toString('hex')}:`;
 
@@ -137,9 +134,7 @@ describe('end to end on the cluster (REDIS_URL seeds + REDIS_CLUSTER=1)', () => 
   const KEY = 'caller-key-cluster-0123456789';
   const auth = { authorization: `Bearer ${KEY}` };
   const env = () => ({
-    APPCODE: TEST_APPCODE,
-    LONG_SMS_URL: fake.longSmsUrl,
-    VOICE_URL: fake.voiceUrl,
+    ...providerEnv,
     API_KEYS: `app:${KEY}`,
     QUIET_HOURS: 'off',
     UPSTREAM_RETRIES: '0',

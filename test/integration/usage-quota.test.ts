@@ -1,17 +1,18 @@
 import { randomBytes } from 'node:crypto';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import type { Redis } from 'ioredis';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createFunction } from '#shared/fc/app';
 import type { RuntimeOptions } from '#shared/fc/runtime';
 import { MemoryStore } from '#shared/store/memory';
 import { RedisStore } from '#shared/store/redis';
 import { createRedisClient } from '#shared/store/redis-connection';
 import type { Store } from '#shared/store/types';
-import { type FakeProvider, startFakeProvider, TEST_APPCODE } from '../support/fake-provider.ts';
-import { asHttpResult, captureLogs, fcContext, httpEvent } from '../support/fc.ts';
+import { nextPhone } from '../support/events.ts';
+import { asHttpResult, fcContext, httpEvent } from '../support/fc.ts';
 import { SPECS } from '../support/functions.ts';
-import { deleteKeys, REDIS_URL } from '../support/redis.ts';
+import { deleteKeys } from '../support/redis.ts';
+import { PROVIDER_OK, startWorld } from '../support/world.ts';
 
 /**
  * Issue 13: quota-low once per channel and Beijing day (injected clock), alerts at most once and
@@ -19,24 +20,15 @@ import { deleteKeys, REDIS_URL } from '../support/redis.ts';
  * TCP proxy that counts what the client writes).
  */
 
-const PREFIX = `fcn-test-${randomBytes(6).toString('hex')}:`;
 const KEY = 'backend-key-0123456789abcdef';
 const ALERT_PHONE = '13912340000';
-const logs = captureLogs();
-let fake: FakeProvider;
-
-beforeAll(async () => {
-  fake = await startFakeProvider();
-});
-afterAll(async () => {
-  logs.stop();
-  await fake.close();
-});
-beforeEach(() => {
-  fake.reset();
-  fake.fallback = { kind: 'vendor', code: 'OK', message: '发送成功' };
-  logs.lines.length = 0;
-});
+const {
+  fake,
+  providerEnv,
+  logs,
+  redis,
+  prefix: PREFIX,
+} = await startWorld({ provider: { answer: PROVIDER_OK }, redis: true, clearLogs: true });
 
 const T0 = Date.parse('2030-01-01T02:00:00Z');
 
@@ -49,9 +41,7 @@ function build(
 ) {
   return createFunction(SPECS[fn], {
     env: {
-      APPCODE: TEST_APPCODE,
-      LONG_SMS_URL: fake.longSmsUrl,
-      VOICE_URL: fake.voiceUrl,
+      ...providerEnv,
       API_KEYS: `backend:${KEY}`,
       QUIET_HOURS: 'off',
       LIMIT_PHONE_INTERVAL_S: '0',
@@ -67,11 +57,7 @@ function build(
   });
 }
 
-let n = 0;
-const phone = () => {
-  n += 1;
-  return `1398${String(process.pid % 1000).padStart(3, '0')}${String(n).padStart(4, '0')}`;
-};
+const phone = () => nextPhone('1398');
 async function send(fn: ReturnType<typeof build>, body: Record<string, unknown>, path = '/sms') {
   return asHttpResult(await fn(httpEvent({ path, body, headers: { authorization: `Bearer ${KEY}` } }), fcContext()));
 }
@@ -128,24 +114,17 @@ describe('quota alerts', () => {
   });
 
   it('two instances (one Redis): quota-low and the alert go out once between them', async () => {
-    const { Redis: RedisClient } = await import('ioredis');
-    const r = new RedisClient(REDIS_URL);
     const prefix = `${PREFIX}two:`;
-    try {
-      const clock = { t: T0 };
-      const env = { QUOTA_LONG_SMS: '10@2030-01-01+8', ALERT_PHONES: ALERT_PHONE, ALERT_SKIN: '9' };
-      const a = build('long-sms', new RedisStore(() => Promise.resolve(r), { prefix }), clock, env);
-      const b = build('long-sms', new RedisStore(() => Promise.resolve(r), { prefix }), clock, env);
-      await send(a, sms());
-      await send(b, sms());
-      await until(() => alertsTo().length > 0);
-      await until(() => false, 200);
-      expect(events('quota-low')).toHaveLength(1);
-      expect(alertsTo()).toHaveLength(1);
-    } finally {
-      await deleteKeys(r, `${prefix}*`);
-      await r.quit();
-    }
+    const clock = { t: T0 };
+    const env = { QUOTA_LONG_SMS: '10@2030-01-01+8', ALERT_PHONES: ALERT_PHONE, ALERT_SKIN: '9' };
+    const a = build('long-sms', new RedisStore(() => Promise.resolve(redis), { prefix }), clock, env);
+    const b = build('long-sms', new RedisStore(() => Promise.resolve(redis), { prefix }), clock, env);
+    await send(a, sms());
+    await send(b, sms());
+    await until(() => alertsTo().length > 0);
+    await until(() => false, 200);
+    expect(events('quota-low')).toHaveLength(1);
+    expect(alertsTo()).toHaveLength(1);
   });
 
   it('QUOTA_EXHAUSTED from the gateway: event=quota-exhausted at once; an empty SMS package alerts by voice, once a day', async () => {
@@ -241,25 +220,18 @@ describe('round trips', () => {
 
 describe('store faults (docs/guarantees.md)', () => {
   it('a usage counter that cannot be written never turns a sent job into an error: 200, recorded, one warn line', async () => {
-    const { Redis: RedisClient } = await import('ioredis');
-    const r = new RedisClient(REDIS_URL);
     const prefix = `${PREFIX}fault:`;
-    try {
-      const clock = { t: T0 };
-      // The day's key holds a string: HINCRBY fails with WRONGTYPE inside the pipeline.
-      await r.set(`${prefix}{usage:2030-01-01}`, 'not a hash');
-      const fn = build('long-sms', new RedisStore(() => Promise.resolve(r), { prefix }), clock);
-      const job = sms();
-      const res = await send(fn, job);
-      expect(res.statusCode).toBe(200);
-      expect(res.json.recorded).toBeUndefined();
-      expect((await send(fn, job)).json).toMatchObject({ status: 'sent', replayed: true });
-      expect(events('usage-count-failed')).toHaveLength(1);
-      expect(events('usage-count-failed')[0]).toMatchObject({ level: 'warn', channel: 'sms', outcome: 'sent' });
-      expect(fake.requests).toHaveLength(1);
-    } finally {
-      await deleteKeys(r, `${prefix}*`);
-      await r.quit();
-    }
+    const clock = { t: T0 };
+    // The day's key holds a string: HINCRBY fails with WRONGTYPE inside the pipeline.
+    await redis.set(`${prefix}{usage:2030-01-01}`, 'not a hash');
+    const fn = build('long-sms', new RedisStore(() => Promise.resolve(redis), { prefix }), clock);
+    const job = sms();
+    const res = await send(fn, job);
+    expect(res.statusCode).toBe(200);
+    expect(res.json.recorded).toBeUndefined();
+    expect((await send(fn, job)).json).toMatchObject({ status: 'sent', replayed: true });
+    expect(events('usage-count-failed')).toHaveLength(1);
+    expect(events('usage-count-failed')[0]).toMatchObject({ level: 'warn', channel: 'sms', outcome: 'sent' });
+    expect(fake.requests).toHaveLength(1);
   });
 });

@@ -2,52 +2,31 @@ import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 import { parse as parseCsv } from 'csv-parse/sync';
-import { Redis } from 'ioredis';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { scheduleId } from '#shared/core/schedule';
 import { createFunction } from '#shared/fc/app';
 import { scheduledIdOf } from '#shared/fc/jobs-lookup';
-import { MemoryStore } from '#shared/store/memory';
 import { RedisStore } from '#shared/store/redis';
 import type { Store } from '#shared/store/types';
-import { type FakeOss, startFakeOss } from '../support/fake-oss.ts';
-import { type FakeProvider, startFakeProvider, TEST_APPCODE } from '../support/fake-provider.ts';
-import { asBuffer, asHttpResult, captureLogs, fcContext, fixture, httpEvent } from '../support/fc.ts';
+import { nextPhone, ossContext, ossEvent, topicEvent } from '../support/events.ts';
+import { asBuffer, asHttpResult, fcContext, fixture, httpEvent } from '../support/fc.ts';
 import { SPECS } from '../support/functions.ts';
-import { deleteKeys, REDIS_URL } from '../support/redis.ts';
-import { slotWatch } from '../support/slot-check.ts';
+import { REDIS_URL } from '../support/redis.ts';
+import { PROVIDER_OK, startWorld } from '../support/world.ts';
 
 /**
  * Issue 13: usage counters from every source on both stores, GET /usage (JSON, CSV) for
  * operators only, a job's fate for its caller only, and `npm run usage` against the same data.
  */
 
-const PREFIX = `fcn-test-${randomBytes(6).toString('hex')}:`;
-const slots = slotWatch();
-const redis = slots.watch(new Redis(REDIS_URL, { maxRetriesPerRequest: 1, connectTimeout: 2000 }));
-const CREDS = { accessKeyId: 'STS.test-key-id', accessKeySecret: 'oss-secret-do-not-log-42', securityToken: 'sts-token-abc' };
 const KEYS = { backend: 'backend-key-0123456789abcdef', ops: 'ops-key-0123456789abcdef01', other: 'other-key-0123456789abcdef' };
 const API_KEYS = Object.entries(KEYS)
   .map(([n, k]) => `${n}:${k}`)
   .join(',');
-const logs = captureLogs();
-let fake: FakeProvider;
-let oss: FakeOss;
-
-beforeAll(async () => {
-  fake = await startFakeProvider();
-  oss = await startFakeOss({ ...CREDS, chunkBytes: 4096 });
-});
-afterAll(async () => {
-  await deleteKeys(redis, `${PREFIX}*`);
-  await redis.quit();
-  logs.stop();
-  await fake.close();
-  await oss.close();
-});
-beforeEach(() => {
-  fake.reset();
-  fake.fallback = { kind: 'vendor', code: 'OK', message: '发送成功' };
+const { fake, providerEnv, oss, redis, slots, stores } = await startWorld({
+  provider: { answer: PROVIDER_OK },
+  oss: { chunkBytes: 4096 },
+  redis: true,
 });
 
 // 2030-01-01 10:00 Beijing.
@@ -57,9 +36,7 @@ const DAY = '2030-01-01';
 function build(fn: keyof typeof SPECS, store: Store, clock: { t: number }, env: Record<string, string> = {}) {
   return createFunction(SPECS[fn], {
     env: {
-      APPCODE: TEST_APPCODE,
-      LONG_SMS_URL: fake.longSmsUrl,
-      VOICE_URL: fake.voiceUrl,
+      ...providerEnv,
       API_KEYS,
       OPS_CALLERS: 'ops',
       QUIET_HOURS: 'off',
@@ -67,7 +44,6 @@ function build(fn: keyof typeof SPECS, store: Store, clock: { t: number }, env: 
       LIMIT_PHONE_DAILY: '0',
       UPSTREAM_RETRIES: '0',
       PHONE_DENYLIST: '1380000',
-      OSS_ENDPOINT: oss.endpoint,
       ...env,
     },
     store,
@@ -91,30 +67,16 @@ async function http(fn: Fn, who: keyof typeof KEYS | null, method: string, path:
   return asHttpResult(await fn(asBuffer(ev), fcContext({ function: { name: 'f', timeout: 60 } })));
 }
 
-let phoneN = 0;
-const phone = () => {
-  phoneN += 1;
-  return `1397${String(process.pid % 1000).padStart(3, '0')}${String(phoneN).padStart(4, '0')}`;
-};
+const phone = () => nextPhone('1397');
 const sms = (p: string, extra: Record<string, unknown> = {}) => ({ phone: p, skin: '1', params: ['1234'], ...extra });
-
-const stores: Array<[string, () => { store: Store; prefix?: string }]> = [
-  ['memory', () => ({ store: new MemoryStore() })],
-  [
-    'Redis',
-    () => {
-      const prefix = `${PREFIX}${randomBytes(3).toString('hex')}:`;
-      return { store: new RedisStore(() => Promise.resolve(redis), { prefix }), prefix };
-    },
-  ],
-];
 
 describe.each(stores)('usage and job fates with the %s store', (storeName, makeStore) => {
   let store: Store;
   let prefix: string | undefined;
   const clock = { t: T0 };
   beforeEach(() => {
-    ({ store, prefix } = makeStore());
+    store = makeStore();
+    prefix = store instanceof RedisStore ? store.redisSource().prefix : undefined;
     clock.t = T0;
   });
 
@@ -141,19 +103,14 @@ describe.each(stores)('usage and job fates with the %s store', (storeName, makeS
     // The replay of a sent job is not counted again.
     expect((await http(fn, 'backend', 'POST', '/sms', sms(phone(), { idempotencyKey: 'h-sent' }))).statusCode).toBe(400);
     // MNS topic: one job.
-    const topic = {
-      ...fixture('mns-topic-json'),
-      Message: JSON.stringify(sms(phone(), { idempotencyKey: 'm-1' })),
-      MessageId: randomBytes(8).toString('hex'),
-    };
-    expect(await fn(asBuffer(topic), fcContext())).toMatchObject({ ok: true, counts: { sent: 1 } });
+    expect(await fn(asBuffer(topicEvent(sms(phone(), { idempotencyKey: 'm-1' }))), fcContext())).toMatchObject({
+      ok: true,
+      counts: { sent: 1 },
+    });
     // OSS batch file: two lines.
     const key = `batches/${randomBytes(3).toString('hex')}.jsonl`;
     oss.objects.set(`/notify-bucket/${key}`, Buffer.from(`${JSON.stringify(sms(phone()))}\n${JSON.stringify(sms(phone()))}\n`));
-    const ossEvent = fixture<{ events: Array<Record<string, any>> }>('oss-object-created');
-    ossEvent.events[0]!.oss.object.key = key;
-    ossEvent.events[0]!.oss.object.eTag = randomBytes(8).toString('hex');
-    expect(await fn(asBuffer(ossEvent), fcContext({ credentials: CREDS, function: { name: 'long-sms', timeout: 60 } }))).toMatchObject({
+    expect(await fn(asBuffer(ossEvent(key)), ossContext())).toMatchObject({
       ok: true,
       counts: { sent: 2 },
     });

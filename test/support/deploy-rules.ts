@@ -157,15 +157,17 @@ export function logConfigProblems(doc: RenderedDoc): string[] {
 
 export type NameKind = 'queue' | 'topic' | 'bucket' | 'role' | 'logProject' | 'logstore';
 
+const noNames = (): Record<NameKind, Set<string>> => ({
+  queue: new Set(),
+  topic: new Set(),
+  bucket: new Set(),
+  role: new Set(),
+  logProject: new Set(),
+  logstore: new Set(),
+});
+
 export function namesUsed(doc: RenderedDoc): Record<NameKind, Set<string>> {
-  const used: Record<NameKind, Set<string>> = {
-    queue: new Set(),
-    topic: new Set(),
-    bucket: new Set(),
-    role: new Set(),
-    logProject: new Set(),
-    logstore: new Set(),
-  };
+  const used = noNames();
   const queueFromArn = (arn: string) => /:\/queues\/([^/]+)/.exec(arn)?.[1];
   for (const { props } of Object.values(doc.resources)) {
     if (props.role) used.role.add(props.role.split('/').pop() ?? '');
@@ -199,14 +201,7 @@ const INFRA_NAME_ATTRS: Record<string, [NameKind, string]> = {
 
 /** The names infra/main.tf creates: each resource's name attribute, `local.names.<key>` resolved from names.json. */
 export function namesCreated(mainTf: string, names: Record<string, string>): Record<NameKind, Set<string>> {
-  const made: Record<NameKind, Set<string>> = {
-    queue: new Set(),
-    topic: new Set(),
-    bucket: new Set(),
-    role: new Set(),
-    logProject: new Set(),
-    logstore: new Set(),
-  };
+  const made = noNames();
   for (const m of mainTf.matchAll(/^resource "(\w+)" "\w+" \{\n([\s\S]*?)^\}/gm)) {
     const rule = INFRA_NAME_ATTRS[m[1]!];
     if (!rule) continue;

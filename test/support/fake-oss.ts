@@ -14,6 +14,9 @@ import signUtils from 'ali-oss/lib/common/signUtils.js';
  * token and a fresh x-oss-date; a V1 `OSS ak:sig` header is refused. Every request is recorded.
  */
 
+/** STS credentials of the function role, as FC hands them in context.credentials (the suites' default). */
+export const OSS_CREDS = { accessKeyId: 'STS.test-key-id', accessKeySecret: 'oss-secret-do-not-log-42', securityToken: 'sts-token-abc' };
+
 export interface FakeOssOptions {
   accessKeyId: string;
   accessKeySecret: string;
@@ -53,8 +56,8 @@ export interface FakeOss {
   /** The ETag OSS would give the object (no quotes), as events carry it. */
   etagOf(resource: string): string;
   requests: FakeOssRequest[];
-  /** GET pauses after this many bytes until `release()` (or 5 s); `releasedBy` tells which. */
-  gate(afterBytes: number): { release: () => void; releasedBy: () => 'release' | 'timeout' | undefined };
+  /** GET pauses after this many bytes until `release()` (or `timeoutMs`, default 5 s); `releasedBy` tells which. */
+  gate(afterBytes: number, timeoutMs?: number): { release: () => void; releasedBy: () => 'release' | 'timeout' | undefined };
   /** The next GET drops its connection after this many body bytes (a connection cut mid-file). */
   cutAfter(bytes: number): void;
   /**
@@ -282,11 +285,11 @@ export async function startFakeOss(options: FakeOssOptions): Promise<FakeOss> {
     meta,
     etagOf,
     requests,
-    gate(afterBytes) {
+    gate(afterBytes, timeoutMs = 5000) {
       let release!: () => void;
       const wait = new Promise<'release' | 'timeout'>((resolve) => {
         release = () => resolve('release');
-        setTimeout(() => resolve('timeout'), 5000).unref();
+        setTimeout(() => resolve('timeout'), timeoutMs).unref();
       });
       gate = { afterBytes, wait, release };
       return { release, releasedBy: () => gate?.by };

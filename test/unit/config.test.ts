@@ -82,3 +82,86 @@ describe('loadConfig', () => {
     expect(loadConfig({ SANDBOX: '1' }).credentials).toEqual({ kind: 'sandbox' });
   });
 });
+
+describe('limits, recipients and sending hours', () => {
+  const base = { APPCODE: 'appcode-config-test-000' };
+
+  it('has the documented defaults', () => {
+    const c = loadConfig(base);
+    expect(c.limits).toEqual({
+      phoneIntervalS: 60,
+      phoneDaily: 15,
+      verificationIntervalS: 60,
+      verificationHourly: 5,
+      verificationDaily: 10,
+      callerPerMinute: 60,
+      callerDaily: 2000,
+      globalDaily: 10000,
+      action: 'defer',
+    });
+    expect(c.quietHours).toEqual({ startMinute: 540, endMinute: 1200, action: 'defer' });
+    expect(c.recipients).toEqual({ allow: [], deny: [] });
+  });
+
+  it('reads every variable', () => {
+    const c = loadConfig({
+      ...base,
+      LIMIT_PHONE_INTERVAL_S: '30',
+      LIMIT_PHONE_DAILY: '0',
+      LIMIT_CALLER_PER_MINUTE: '5',
+      LIMIT_CALLER_DAILY: '50',
+      LIMIT_GLOBAL_DAILY: '500',
+      LIMIT_VERIFICATION_INTERVAL_S: '120',
+      LIMIT_VERIFICATION_HOURLY: '3',
+      LIMIT_VERIFICATION_DAILY: '6',
+      LIMIT_ACTION: 'report',
+      PHONE_ALLOWLIST: '138, 139',
+      PHONE_DENYLIST: '170,171',
+      QUIET_HOURS: '08:30-21:00',
+      QUIET_HOURS_ACTION: 'refuse',
+    });
+    expect(c.limits).toMatchObject({
+      phoneIntervalS: 30,
+      phoneDaily: 0,
+      callerPerMinute: 5,
+      callerDaily: 50,
+      globalDaily: 500,
+      verificationIntervalS: 120,
+      verificationHourly: 3,
+      verificationDaily: 6,
+      action: 'report',
+    });
+    expect(c.recipients).toEqual({ allow: ['138', '139'], deny: ['170', '171'] });
+    expect(c.quietHours).toEqual({ startMinute: 510, endMinute: 1260, action: 'refuse' });
+    expect(loadConfig({ ...base, QUIET_HOURS: 'off' }).quietHours).toBeUndefined();
+  });
+
+  it.each([
+    [{ LIMIT_PHONE_DAILY: 'fifteen' }, 'LIMIT_PHONE_DAILY'],
+    [{ LIMIT_CALLER_PER_MINUTE: '-1' }, 'LIMIT_CALLER_PER_MINUTE'],
+    [{ LIMIT_ACTION: 'drop' }, 'LIMIT_ACTION'],
+    [{ QUIET_HOURS: '9-20' }, 'QUIET_HOURS'],
+    [{ QUIET_HOURS: '09:00-09:00' }, 'QUIET_HOURS'],
+    [{ QUIET_HOURS_ACTION: 'later' }, 'QUIET_HOURS_ACTION'],
+    [{ PHONE_ALLOWLIST: '138,+86139' }, 'PHONE_ALLOWLIST'],
+    [{ PHONE_DENYLIST: 'abc' }, 'PHONE_DENYLIST'],
+  ])('%o is refused naming %s', (env, variable) => {
+    const err = problem({ ...base, ...(env as Record<string, string>) });
+    expect(err.variables).toContain(variable);
+    expect(err.message).toContain(variable);
+  });
+});
+
+describe('usage report and quota settings', () => {
+  it('OPS_CALLERS must name API_KEYS callers; bad QUOTA_* and ALERT_PHONES are refused', () => {
+    const base = { SANDBOX: '1', API_KEYS: 'ops:ops-key-0123456789abcdef' };
+    expect(loadConfig({ ...base, OPS_CALLERS: 'ops', QUOTA_VOICE: '500@2026-12-01', ALERT_PHONES: '+8613800138000' }).usage).toEqual({
+      opsCallers: ['ops'],
+      quotas: { voice: { purchased: 500, since: '2026-12-01', usedBefore: 0 } },
+      alertPhones: ['13800138000'],
+      alertSkin: undefined,
+    });
+    const err = problem({ ...base, OPS_CALLERS: 'opz', QUOTA_LONG_SMS: '500', ALERT_PHONES: '123' });
+    expect(err.variables).toEqual(expect.arrayContaining(['OPS_CALLERS', 'QUOTA_LONG_SMS', 'ALERT_PHONES']));
+  });
+});

@@ -1,6 +1,15 @@
 import signUtils from 'ali-oss/lib/common/signUtils.js';
 import { describe, expect, it } from 'vitest';
-import { authorizationV4, canonicalRequest, objectUrl, ossDate, signedHeaders, signingRegion, UNSIGNED_PAYLOAD } from '#shared/oss/client';
+import {
+  authorizationV4,
+  canonicalRequest,
+  objectUrl,
+  ossDate,
+  type SignInput,
+  signedHeaders,
+  signingRegion,
+  UNSIGNED_PAYLOAD,
+} from '#shared/oss/client';
 
 /**
  * Oracle: the official ali-oss SDK's own V4 signer (a devDependency, never bundled) must produce
@@ -11,15 +20,8 @@ const AK = 'STS.NUxxxxTestKeyId';
 const SK = 'oss-secret-do-not-log-42';
 const TOKEN = 'CAIS+sts/token==with+slashes';
 
-interface Case {
-  name: string;
-  method: string;
-  bucket: string;
-  key: string;
-  region: string;
-  headers: Record<string, string>;
-  query?: Record<string, string | null>;
-}
+/** A request to sign: what SignInput holds but the credentials, and a name. */
+type Case = Omit<SignInput, 'accessKeyId' | 'accessKeySecret'> & { name: string };
 
 const base = (date: string, token?: string) => ({
   'x-oss-date': date,
