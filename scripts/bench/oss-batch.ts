@@ -241,9 +241,9 @@ export function ossChecks(
 const GOALS = { peakRssMb: 160, ratio: 1.1 };
 
 /**
- * The section: the memory store (the bench's default), then Redis (its own redis-server child on
- * a free port, killed by its pid) unless BENCH_OSS_REDIS=0. Returns the runs, the checks (every
- * goal of both runs) and the lines to print.
+ * The section: with Redis, the production store (its own redis-server child on a free port, killed
+ * by its pid), where the goals apply; with BENCH_OSS_MEMORY=1 first with the memory store too
+ * (reported, no RSS or time goal). Returns the runs, the checks and the lines to print.
  */
 export async function benchOss(o: Pick<OssBenchOptions, 'bundle' | 'env' | 'provider' | 'out'>): Promise<{
   runs: OssBenchRun[];
@@ -254,8 +254,12 @@ export async function benchOss(o: Pick<OssBenchOptions, 'bundle' | 'env' | 'prov
   const delayMs = Number(process.env.BENCH_OSS_DELAY_MS || 50);
   const concurrency = Number(process.env.BENCH_OSS_CONCURRENCY || 64);
   const runs: OssBenchRun[] = [];
-  runs.push(await benchOssOnce({ ...o, lines, delayMs, concurrency }));
-  if (process.env.BENCH_OSS_REDIS !== '0') {
+  // The memory store keeps every line's record in the process for its TTL (that is what makes a
+  // redelivery replay): ~0.5 KB a line, so its peak grows with the file. It is the local and test
+  // store, not the deployed one (STORE=redis by default), so its run is opt-in and has no RSS or
+  // time goal; its requests and results file are still checked.
+  if (process.env.BENCH_OSS_MEMORY === '1') runs.push(await benchOssOnce({ ...o, lines, delayMs, concurrency }));
+  {
     const { startRedisChild } = await import('../../test/support/redis-child.ts');
     const redis = await startRedisChild();
     try {
@@ -270,5 +274,8 @@ export async function benchOss(o: Pick<OssBenchOptions, 'bundle' | 'env' | 'prov
       `ideal ${r.idealMs} ms  ratio ${r.ratio}×  CPU ${r.cpuMsPerLine} ms/line  sampled max ${r.sampledMaxRssMb} MB (${r.samples} samples)  loaded ${r.loadedRssMb} MB  heap ${r.heapUsedMb} MB at the end` +
       (r.ok ? '' : `\n  error: ${r.error}`),
   );
-  return { runs, checks: runs.flatMap((r) => ossChecks(r, GOALS)), lines: text };
+  const checks = runs.flatMap((r) =>
+    ossChecks(r, GOALS).filter(([name]) => r.store === 'redis' || !(name.includes('peak RSS') || name.includes('wall time'))),
+  );
+  return { runs, checks, lines: text };
 }
