@@ -8,6 +8,10 @@
  * BENCH_PROVIDER_DELAY_MS (50, for the batch only), BENCH_ONLY (cold,warm,batch,redis).
  * The `redis` section (issue 15) starts its own redis-server on a free port (killed by pid):
  * commands and sequential round trips per send (scripts/bench-redis.ts), and the batch with REDIS_URL.
+ * The `oss` section (issue 15, goal 3b; scripts/bench/oss-batch.ts): a BENCH_OSS_LINES-line (100,000)
+ * CSV batch file from the fake OSS through the built long-sms bundle in a child process, peak RSS
+ * from /proc/<pid>/status, provider answering after BENCH_OSS_DELAY_MS, with the memory store and
+ * with Redis (its own redis-server, killed by pid).
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
@@ -15,6 +19,7 @@ import { join } from 'node:path';
 import { build as esbuild } from 'esbuild';
 import { startRedisChild } from '../test/support/redis-child.ts';
 import { benchEnv, httpEvent, median, run, startProvider } from './bench/common.ts';
+import { benchOss } from './bench/oss-batch.ts';
 import { benchRedis } from './bench-redis.ts';
 import { build, ROOT } from './build.ts';
 import { makeSelfSignedCert } from './dev-cert.ts';
@@ -42,8 +47,8 @@ const GOALS = {
   redisBatchRatio: 1.1,
 };
 /** BENCH_ONLY=cold,warm,batch runs some sections (for working on one); a partial run never passes. */
-const SECTIONS = new Set((process.env.BENCH_ONLY || 'cold,warm,batch,redis').split(',').map((s) => s.trim()));
-const PARTIAL = !['cold', 'warm', 'batch', 'redis'].every((s) => SECTIONS.has(s));
+const SECTIONS = new Set((process.env.BENCH_ONLY || 'cold,warm,batch,redis,oss').split(',').map((s) => s.trim()));
+const PARTIAL = !['cold', 'warm', 'batch', 'redis', 'oss'].every((s) => SECTIONS.has(s));
 
 function batchEvent(n: number): string {
   const events = Array.from({ length: n }, (_, i) => ({
@@ -206,6 +211,8 @@ async function main(): Promise<void> {
     }
     redisRoundTrips = await benchRedis();
   }
+  // Issue 15, goal 3b: the 100,000-line OSS batch file (scripts/bench/oss-batch.ts).
+  const oss = SECTIONS.has('oss') ? await benchOss({ bundle: smsBundle.file, env, provider, out: OUT }) : undefined;
   await provider.close();
 
   const idealBatchMs = (BATCH_JOBS / BATCH_CONCURRENCY) * PROVIDER_DELAY_MS;
@@ -280,6 +287,7 @@ async function main(): Promise<void> {
       ...(redisBatch.ok ? {} : { error: redisBatch.error }),
     },
     redisRoundTrips: redisRoundTrips.lines,
+    oss: oss?.runs ?? 'not run (BENCH_ONLY)',
   };
   const checks = [
     ['cold first response ≤ 1.10× baseline', results.cold.ratio <= GOALS.coldRatio, `${results.cold.ratio}×`],
@@ -308,6 +316,7 @@ async function main(): Promise<void> {
       redisBatch.ok ? `${results.redisBatch.ratio}× (${redisBatch.requests} requests)` : `failed: ${redisBatch.error}`,
     ],
     ['Redis: ≤ 2 sequential round trips and ≤ 8 commands per send', redisRoundTrips.ok, 'see the table above'],
+    ...(oss?.checks ?? [['OSS 100,000-line file', false, 'not run (BENCH_ONLY)'] as const]),
   ] as const;
   writeFileSync(join(OUT, 'last.json'), `${JSON.stringify({ ...results, checks }, null, 2)}\n`);
 
@@ -379,6 +388,7 @@ async function main(): Promise<void> {
     ),
   );
   console.log(redisRoundTrips.lines.join('\n'));
+  for (const l of oss?.lines ?? []) console.log(l);
   console.log('');
   for (const [name, ok, value] of checks) console.log(`${ok ? 'PASS' : 'FAIL'}  ${name}: ${value}`);
   if (PARTIAL) console.log(`partial run (BENCH_ONLY=${[...SECTIONS].join(',')}): the skipped sections fail`);

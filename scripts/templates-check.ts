@@ -1,7 +1,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DEFAULT_LONG_SMS_URL, DEFAULT_NOTIFY_PREFIX, DEFAULT_VOICE_URL } from '../shared/config.ts';
+import { CHANNEL_NAMES, defaultUrls } from '../shared/channels/index.ts';
+import { defaultNotifyPrefix } from '../shared/config.ts';
 import { buildJob, decodeMetaValue, keyProblem, matchRule, metaNames, type NotifyChannel, sourceKind } from '../shared/notify/rules.ts';
 import { type CatalogFile, checkCatalogData, createCatalog } from '../shared/templates/catalog.ts';
 import { checkTemplate, type Finding } from '../shared/templates/rules.ts';
@@ -51,7 +52,7 @@ function parseArgs(args: readonly string[]): Args {
 
 /** What an upload with `key` would do; returns whether it makes a valid job. */
 function explainKey(catalog: CatalogFile, key: string, rawMeta: Record<string, string>, print: (line: string) => void): boolean {
-  const known = (Object.entries(DEFAULT_NOTIFY_PREFIX) as Array<[NotifyChannel, string]>).find(([, p]) => key.startsWith(p));
+  const known = CHANNEL_NAMES.map((c): [NotifyChannel, string] => [c, defaultNotifyPrefix(c)]).find(([, p]) => key.startsWith(p));
   const channel = known?.[0];
   const relative = known ? key.slice(known[1].length) : key;
   print(
@@ -86,7 +87,7 @@ function explainKey(catalog: CatalogFile, key: string, rawMeta: Record<string, s
   print(`  job: ${JSON.stringify(built.job)}`);
   const dry = dryRunJob(built.job, {
     catalog: createCatalog(catalog, 'check'),
-    urls: { sms: DEFAULT_LONG_SMS_URL, voice: DEFAULT_VOICE_URL },
+    urls: defaultUrls(),
     now: new Date(),
   });
   for (const e of dry.errors) print(`      error    ${e.path}  [${e.rule}] ${e.message}`);

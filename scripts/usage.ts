@@ -2,12 +2,13 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import Table from 'cli-table3';
+import { CHANNEL_NAMES, type Channel } from '../shared/channels/index.ts';
 import { RedisStore } from '../shared/store/redis.ts';
 import { closeRedisConnection, redisConnection } from '../shared/store/redis-connection.ts';
-import { DEFAULT_PRICES, loadCatalogFile } from '../shared/templates/catalog.ts';
+import { loadCatalogFile } from '../shared/templates/catalog.ts';
 import { USAGE_OUTCOMES } from '../shared/usage/counters.ts';
-import { parseQuota } from '../shared/usage/quota.ts';
-import { buildReport, reportCsv, type UsageReport } from '../shared/usage/report.ts';
+import { parseQuota, QUOTA_VARIABLES, type QuotaSpec } from '../shared/usage/quota.ts';
+import { buildReport, channelPrices, reportCsv, type UsageReport } from '../shared/usage/report.ts';
 
 /**
  * `npm run usage -- [--from YYYY-MM-DD] [--to YYYY-MM-DD] [--csv | --json] [--prefix fcn:]`:
@@ -36,8 +37,11 @@ const { values } = parseArgs({
 const url = process.env.REDIS_URL?.trim();
 if (!url) fail('REDIS_URL is required (the Redis the functions use)');
 const problems: string[] = [];
-const sms = parseQuota('QUOTA_LONG_SMS', process.env.QUOTA_LONG_SMS, problems);
-const voice = parseQuota('QUOTA_VOICE', process.env.QUOTA_VOICE, problems);
+const quotas: Partial<Record<Channel, QuotaSpec>> = {};
+for (const [channel, name] of Object.entries(QUOTA_VARIABLES) as Array<[Channel, string]>) {
+  const q = parseQuota(name, process.env[name], problems);
+  if (q) quotas[channel] = q;
+}
 if (problems.length > 0) fail(problems.join('; '));
 const catalogPath = process.env.TEMPLATES_FILE?.trim() || resolve('templates.json');
 const catalog = existsSync(catalogPath) ? loadCatalogFile(catalogPath) : undefined;
@@ -51,17 +55,17 @@ function table(r: UsageReport): string {
   const t = new Table({ head, style: { head: [], border: [] } });
   for (const row of r.breakdown)
     t.push([row.date, row.channel, row.caller, row.template, ...USAGE_OUTCOMES.map((o) => row[o]), row.billable, row.cost.toFixed(4)]);
-  for (const channel of ['sms', 'voice'] as const) {
+  for (const channel of CHANNEL_NAMES) {
     const c = r.totals[channel];
     t.push([`total ${r.from}..${r.to}`, channel, '', '', ...USAGE_OUTCOMES.map((o) => c[o]), c.billable, c.cost.toFixed(4)]);
   }
   const lines = [`Usage ${r.from} to ${r.to} (Beijing days), cost in CNY`, t.toString()];
-  for (const channel of ['sms', 'voice'] as const) {
+  for (const channel of CHANNEL_NAMES) {
     const q = r.quota[channel];
     lines.push(
       q
         ? `quota ${channel}: used ${q.used} of ${q.purchased}, ${q.remaining} left (${(q.remainingRatio * 100).toFixed(1)}%)`
-        : `quota ${channel}: not set (QUOTA_${channel === 'sms' ? 'LONG_SMS' : 'VOICE'})`,
+        : `quota ${channel}: not set${QUOTA_VARIABLES[channel] ? ` (${QUOTA_VARIABLES[channel]})` : ''}`,
     );
   }
   return `${lines.join('\n')}\n`;
@@ -72,11 +76,8 @@ try {
     from: values.from,
     to: values.to,
     now: Date.now(),
-    pricing: {
-      sms: catalog?.pricePerCall('long-sms') ?? DEFAULT_PRICES['long-sms'],
-      voice: catalog?.pricePerCall('voice') ?? DEFAULT_PRICES.voice,
-    },
-    quotas: { ...(sms ? { sms } : {}), ...(voice ? { voice } : {}) },
+    pricing: channelPrices(catalog),
+    quotas,
   });
   process.stdout.write(values.csv ? reportCsv(report) : values.json ? `${JSON.stringify(report, null, 2)}\n` : table(report));
 } catch (err) {

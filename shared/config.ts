@@ -1,8 +1,8 @@
 import * as z from 'zod/mini';
-import { CHANNELS } from './channels.ts';
+import { CHANNELS } from './channels/index.ts';
 import { ConfigError } from './errors.ts';
 import type { Channel } from './jobs.ts';
-import { parseQuota, type QuotaSpec } from './usage/quota.ts';
+import { parseQuota, QUOTA_VARIABLES, type QuotaSpec } from './usage/quota.ts';
 import { loadVerifyConfig, type VerifyConfig } from './verify/config.ts';
 
 /**
@@ -159,7 +159,7 @@ export interface Config {
 export interface UsageConfig {
   /** Caller names (from API_KEYS) that may read GET /usage and every caller's jobs. */
   opsCallers: string[];
-  quotas: { sms?: QuotaSpec; voice?: QuotaSpec };
+  quotas: Partial<Record<Channel, QuotaSpec>>;
   alertPhones: string[];
   alertSkin: string | undefined;
 }
@@ -180,10 +180,10 @@ function parseUsage(e: Record<string, string | undefined>, apiKeys: ApiKey[], pr
   if (alertPhones.some((p) => !/^1\d{10}$/.test(p))) problems.push('ALERT_PHONES must be mainland mobile numbers, comma-separated');
   const alertSkin = blank(e.ALERT_SKIN) ? undefined : (e.ALERT_SKIN as string).trim();
   const quotas: UsageConfig['quotas'] = {};
-  const sms = parseQuota('QUOTA_LONG_SMS', e.QUOTA_LONG_SMS, problems);
-  const voice = parseQuota('QUOTA_VOICE', e.QUOTA_VOICE, problems);
-  if (sms) quotas.sms = sms;
-  if (voice) quotas.voice = voice;
+  for (const [channel, name] of Object.entries(QUOTA_VARIABLES) as Array<[Channel, string]>) {
+    const q = parseQuota(name, e[name], problems);
+    if (q) quotas[channel] = q;
+  }
   return { opsCallers, quotas, alertPhones, alertSkin };
 }
 
@@ -227,12 +227,10 @@ export const MAX_BATCH_CONCURRENCY = 64;
 
 export const DEFAULT_QUIET_HOURS = '09:00-20:00';
 
-export const DEFAULT_LONG_SMS_URL = CHANNELS.sms.defaultUrl;
-export const DEFAULT_VOICE_URL = CHANNELS.voice.defaultUrl;
 export const MIN_API_KEY_LENGTH = 16;
 export const DEFAULT_RESULT_PREFIX = 'results/';
 /** NOTIFY_PREFIX when unset, per channel (s.yaml sets it explicitly, from infra/names.json). */
-export const DEFAULT_NOTIFY_PREFIX = { sms: 'notify/sms/', voice: 'notify/voice/' } as const;
+export const defaultNotifyPrefix = (channel: Channel): `notify/${Channel}/` => `notify/${channel}/`;
 
 const isOn = (v: string | undefined) => v === '1' || v === 'true';
 const blank = (v: string | undefined) => v === undefined || v.trim() === '';

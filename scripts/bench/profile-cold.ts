@@ -17,7 +17,12 @@ import { makeSelfSignedCert } from '../dev-cert.ts';
 const RUNS = Number(process.argv[2] || 5);
 const OUT = join(ROOT, '.bench', 'profile');
 
-type Node = { id: number; callFrame: { url: string; lineNumber: number; functionName: string }; children?: number[] };
+type Node = {
+  id: number;
+  callFrame: { url: string; lineNumber: number; functionName: string };
+  children?: number[];
+  positionTicks?: Array<{ line: number; ticks: number }>;
+};
 type Profile = { nodes: Node[]; samples: number[]; timeDeltas: number[] };
 
 function moduleOfLine(source: string): (line: number) => string {
@@ -106,27 +111,49 @@ async function main(): Promise<void> {
     const parent = new Map<number, number>();
     for (const n of p.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
     // The phase of a sample: under the loader's top level (index.js) = evaluation at require;
-    // anything else after the bundle loaded = the first call (and Node's own start before it).
-    const phaseOf = (id: number): string => {
+    // after the last such sample = the first call (the handler's work, TLS, the answer); before
+    // the first = Node's own start. (The handler's work after an await has no runner frame on its
+    // stack, so the phase is told by time, not by the stack.)
+    const underLoader = (id: number): boolean => {
       for (let cur: number | undefined = id; cur !== undefined; cur = parent.get(cur)) {
         const f = (byId.get(cur) as Node).callFrame;
-        if (f.url.endsWith('/index.js') && f.url.includes('profile')) return 'require';
-        if (f.url.endsWith('cold-runner.cjs') && f.functionName !== '') return 'first call';
+        if (f.url.endsWith('/index.js') && f.url.includes('profile')) return true;
       }
-      return 'node/other';
+      return false;
     };
+    const inRequire = p.samples.map(underLoader);
+    const firstReq = inRequire.indexOf(true);
+    const lastReq = inRequire.lastIndexOf(true);
+    const phaseOf = (k: number): string => (k < firstReq ? 'node start' : k <= lastReq ? 'require' : 'first call');
+    // A bundle function's self time is spread over the lines V8 sampled in it (positionTicks), so
+    // the top level of the scope-hoisted modules (one big function) is split by module too.
+    const tickShares = new Map<number, Array<[string, number]>>();
+    for (const n of p.nodes) {
+      if (!n.positionTicks || !(n.callFrame.url.endsWith('app.js') && n.callFrame.url.includes('profile'))) continue;
+      const total = n.positionTicks.reduce((a, t) => a + t.ticks, 0);
+      const shares = new Map<string, number>();
+      for (const t of n.positionTicks) {
+        const mod = which(t.line - 1);
+        shares.set(mod, (shares.get(mod) ?? 0) + t.ticks / total);
+      }
+      tickShares.set(n.id, [...shares.entries()]);
+    }
     p.samples.forEach((id, k) => {
       const n = byId.get(id) as Node;
       const { url: u, lineNumber, functionName } = n.callFrame;
-      let key: string;
-      if (u === '') key = functionName || '(anonymous native)';
-      else if (u.startsWith('node:')) key = `node internals: ${u.replace(/^node:internal\//, '').split('/')[0]}`;
-      else if (u.endsWith('app.js') && u.includes('profile')) key = which(lineNumber);
-      else key = `runner/other: ${u.split('/').at(-1)}`;
       const ms = (p.timeDeltas[k] ?? 0) / 1000;
-      totals.set(key, (totals.get(key) ?? 0) + ms);
-      const phase = `[${phaseOf(id)}] ${key}`;
-      totals.set(phase, (totals.get(phase) ?? 0) + ms);
+      const add = (key: string, v: number) => {
+        totals.set(key, (totals.get(key) ?? 0) + v);
+        const phase = `[${phaseOf(k)}] ${key}`;
+        totals.set(phase, (totals.get(phase) ?? 0) + v);
+      };
+      if (u === '') add(functionName || '(anonymous native)', ms);
+      else if (u.startsWith('node:')) add(`node internals: ${u.replace(/^node:internal\//, '').split('/')[0]}`, ms);
+      else if (u.endsWith('app.js') && u.includes('profile')) {
+        const shares = tickShares.get(id);
+        if (shares) for (const [mod, share] of shares) add(mod, ms * share);
+        else add(which(lineNumber), ms);
+      } else add(`runner/other: ${u.split('/').at(-1)}`, ms);
     });
   }
   server.close();
@@ -135,11 +162,11 @@ async function main(): Promise<void> {
     .filter(([k]) => k.startsWith('['))
     .sort((a, b) => (a[0].split(']')[0] === b[0].split(']')[0] ? b[1] - a[1] : a[0] < b[0] ? -1 : 1));
   const sum = rows.reduce((a, [, v]) => a + v, 0) / RUNS;
-  for (const ph of ['require', 'first call', 'node/other']) {
+  for (const ph of ['node start', 'require', 'first call']) {
     const list = phases.filter(([k]) => k.startsWith(`[${ph}]`));
     console.log(
       `${ph}: ${(list.reduce((a, [, v]) => a + v, 0) / RUNS).toFixed(1)} ms — ${list
-        .slice(0, 16)
+        .slice(0, Number(process.argv[3] || 24))
         .map(([k, v]) => `${k.slice(ph.length + 3)} ${(v / RUNS).toFixed(1)}`)
         .join(', ')}`,
     );

@@ -1,4 +1,4 @@
-import { specOf } from '../channels.ts';
+import { specOf } from '../channels/index.ts';
 import { DEFAULT_FUNCTION_TIMEOUT_S } from '../config.ts';
 import { sha256 } from '../hash.ts';
 import type { Job } from '../jobs.ts';

@@ -1,4 +1,4 @@
-import { specOf } from '../channels.ts';
+import { specOf } from '../channels/index.ts';
 import { NotifyError, storeUnavailable } from '../errors.ts';
 import type { Channel, Job, SmsJob } from '../jobs.ts';
 import { errorFields, type Logger, scrubValues } from '../log.ts';
@@ -224,7 +224,7 @@ export function createSender(deps: SenderDeps): Sender {
   const resolveSmsParams = deps.resolveSmsParams ?? defaultResolveSmsParams;
 
   function buildRequest(job: Job): ProviderRequest {
-    // The channel's own builder (shared/channels.ts), with its URL.
+    // The channel's own builder (shared/channels/), with its URL.
     return specOf(job).request(deps.urls[job.channel], job, resolveSmsParams);
   }
 

@@ -3,12 +3,8 @@ import type { BatchSummary } from '../core/batch.ts';
 import { BatchRetryError, NotifyError, PoisonEventError } from '../errors.ts';
 import type { Channel } from '../jobs.ts';
 import { errorFields, withoutStack } from '../log.ts';
-import { dispatch, type Invocation, poisonEvent, tryAdapter } from './adapters/adapter.ts';
+import { dispatch, type Invocation, poisonEvent } from './adapters/adapter.ts';
 import { errorResponse, type HttpResponse, adapter as http, type Route } from './adapters/http.ts';
-import { adapter as mnsQueue } from './adapters/mns-queue.ts';
-import { streamAdapter as mnsStream, adapter as mnsTopic, RawMessage } from './adapters/mns-topic.ts';
-import { adapter as oss } from './adapters/oss.ts';
-import { adapter as timer } from './adapters/timer.ts';
 import {
   createRuntime,
   type FcContext,
@@ -80,9 +76,6 @@ export function decodeEvent(event: unknown, maxBytes = Number.POSITIVE_INFINITY)
   return { ok: true, value: event };
 }
 
-/** Async trigger adapters, each picked by its documented type guard; order matters (STREAM `{body}` last). */
-const EVENT_ADAPTERS = [tryAdapter(timer), tryAdapter(mnsTopic), tryAdapter(mnsQueue), tryAdapter(oss), tryAdapter(mnsStream)];
-
 /**
  * An event over MAX_EVENT_BYTES, not parsed. HTTP: 413 PAYLOAD_TOO_LARGE. Async triggers: a poison
  * event — logged at error level with the reason, nothing sent, and the invocation fails so the
@@ -116,6 +109,8 @@ export function createFunction(spec: FunctionSpec, options: RuntimeOptions = {})
     if (decoded.ok && http.matches(decoded.value)) return http.handle(decoded.value, call);
     let summary: BatchSummary | undefined;
     try {
+      // The trigger adapters (OSS, MNS, timer) are loaded on the first such event, not at cold start.
+      const { EVENT_ADAPTERS, RawMessage } = await import('./adapters/events.ts');
       // A body that is not JSON can only be an MNS STREAM-format message (the raw text).
       const v = decoded.ok ? decoded.value : new RawMessage(decoded.text);
       summary = await dispatch(EVENT_ADAPTERS, v, call);

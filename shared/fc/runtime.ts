@@ -1,8 +1,8 @@
+import type { Channel, ChannelFunctionName } from '../channels/index.ts';
 import { type Config, loadConfig } from '../config.ts';
 import type { Sender, SenderDeps } from '../core/send.ts';
 import { ConfigError } from '../errors.ts';
 import type { TemplateKindOf } from '../guards/template-kind.ts';
-import type { Channel } from '../jobs.ts';
 import type { Limiter } from '../limiter/limiter.ts';
 import { type Logger, registerSecret, rootLogger } from '../log.ts';
 import { MemoryStore } from '../store/memory.ts';
@@ -15,7 +15,8 @@ import { type Catalog, loadRuntimeCatalog } from '../templates/catalog.ts';
  * logged once, loudly, and every request that needs it is refused naming the variable.
  */
 
-export type FunctionName = 'long-sms' | 'voice-notify' | 'template-validate';
+/** The sending functions come from the channel descriptions (their `functionName`). */
+export type FunctionName = ChannelFunctionName | 'template-validate';
 
 export interface FcContext {
   requestId?: string;

@@ -1,4 +1,4 @@
-import { specOf } from '../channels.ts';
+import { specOf } from '../channels/index.ts';
 import type { QuietHours } from '../config.ts';
 import { GuardRefusal } from '../errors.ts';
 import type { Job } from '../jobs.ts';

@@ -16,5 +16,6 @@ export type TemplateKindOf = (job: Job) => TemplateKind | undefined;
  * Tests may inject their own via RuntimeOptions.templateKindOf.
  */
 export function catalogKindOf(catalog: Catalog | undefined): TemplateKindOf {
-  return (job) => (job.channel === 'sms' ? catalog?.get(job.skin)?.kind : undefined);
+  // A job names a catalog template by its `skin` (SMS); other jobs have none.
+  return (job) => ('skin' in job ? catalog?.get(job.skin)?.kind : undefined);
 }

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { memoryKey } from '../hash.ts';
 import { type LimitDecision, type Limiter, type LimitRule, makeToken, tokenTime, windowEnd, windowIndex, windowKey } from './limiter.ts';
 
 /** One instance's counters: for local runs and tests. Limits do not hold across instances. */
@@ -14,10 +15,10 @@ export class MemoryLimiter implements Limiter {
     for (const rule of rules) {
       let retryAt: number | undefined;
       if (rule.kind === 'interval') {
-        const last = this.#lastSend.get(rule.key);
+        const last = this.#lastSend.get(memoryKey(rule.key));
         if (last && now - last.at < rule.intervalMs) retryAt = last.at + rule.intervalMs;
       } else {
-        const count = this.#counters.get(windowKey(rule, now))?.count ?? 0;
+        const count = this.#counters.get(memoryKey(windowKey(rule, now)))?.count ?? 0;
         if (count >= rule.limit) retryAt = windowEnd(windowIndex(now, rule.windowMs), rule.windowMs);
       }
       if (retryAt !== undefined && (refusal === undefined || retryAt > refusal.retryAt)) refusal = { retryAt, rule: rule.name };
@@ -26,9 +27,9 @@ export class MemoryLimiter implements Limiter {
     const token = makeToken(now, randomUUID());
     for (const rule of rules) {
       if (rule.kind === 'interval') {
-        this.#lastSend.set(rule.key, { token, at: now, expiresAt: now + rule.intervalMs });
+        this.#lastSend.set(memoryKey(rule.key), { token, at: now, expiresAt: now + rule.intervalMs });
       } else {
-        const key = windowKey(rule, now);
+        const key = memoryKey(windowKey(rule, now));
         const c = this.#counters.get(key);
         if (c) c.count += 1;
         else this.#counters.set(key, { count: 1, expiresAt: windowEnd(windowIndex(now, rule.windowMs), rule.windowMs) });
@@ -41,9 +42,9 @@ export class MemoryLimiter implements Limiter {
     const at = tokenTime(token);
     for (const rule of rules) {
       if (rule.kind === 'interval') {
-        if (this.#lastSend.get(rule.key)?.token === token) this.#lastSend.delete(rule.key);
+        if (this.#lastSend.get(memoryKey(rule.key))?.token === token) this.#lastSend.delete(memoryKey(rule.key));
       } else {
-        const c = this.#counters.get(windowKey(rule, at));
+        const c = this.#counters.get(memoryKey(windowKey(rule, at)));
         if (c && c.count > 0) c.count -= 1;
       }
     }

@@ -1,6 +1,4 @@
-import type { Channel } from '../jobs.ts';
-import { countChars } from '../templates/count.ts';
-import { parseText, variableNames } from '../templates/render.ts';
+import { CHANNELS, type Channel } from '../channels/index.ts';
 import type { Finding, TemplateEntry } from '../templates/rules.ts';
 
 /**
@@ -20,7 +18,7 @@ import type { Finding, TemplateEntry } from '../templates/rules.ts';
  * (`{"value":"…"}`).
  */
 
-/** A rule's channel is a `Channel`: a new channel does not compile until the switches below handle it. */
+/** A rule's channel is a `Channel`; how it is checked and makes its job is in the channel's description (`notify`). */
 export type NotifyChannel = Channel;
 
 export interface ValueSource {
@@ -105,6 +103,11 @@ export function metaNames(rule: NotifyRule): string[] {
   return [...new Set(sourcesOf(rule).flatMap(([, s]) => (s.meta !== undefined ? [s.meta.toLowerCase()] : [])))];
 }
 
+/** `content` with each `{var}` placeholder replaced by its value (one without a value kept as is). */
+function fill(content: string, values: Record<string, string>): string {
+  return content.replace(PLACEHOLDER, (whole, n: string) => values[n] ?? whole);
+}
+
 /** `{var}` placeholders of a voice content, in order, distinct. */
 export function placeholders(content: string): string[] {
   return [...new Set([...content.matchAll(PLACEHOLDER)].map((m) => m[1] as string))];
@@ -171,48 +174,15 @@ export function notifyFindings(rules: readonly NotifyRule[], templates: readonly
       }
     }
 
+    // What a rule of the channel must name (a template, a text) is its description's.
     const params = Object.keys(rule.params ?? {});
-    if (rule.channel === 'sms') {
-      if (rule.content !== undefined)
-        err('.content', 'notify.channel', 'content is for voice rules; an SMS rule names a catalog template with skin');
-      if (rule.skin === undefined) {
-        err('.skin', 'notify.channel', 'an SMS rule needs skin (a long-sms template of this catalog)');
-        return;
-      }
-      const t = templates.find((x) => x.skin === rule.skin && (x.provider ?? 'long-sms') === 'long-sms');
-      if (!t) {
-        err('.skin', 'notify.unknown-skin', `skin "${rule.skin}" is not a long-sms template of this catalog; add it to templates`);
-        return;
-      }
-      const vars = variableNames(parseText(t.text));
-      const missing = vars.filter((v) => !params.includes(v));
-      const extra = params.filter((p) => !vars.includes(p));
-      if (missing.length > 0)
-        err(
-          '.params',
-          'notify.params',
-          `template ${t.skin} needs ${missing.map((v) => `#${v}#`).join(', ')}; give each a source in params`,
-        );
-      if (extra.length > 0) err('.params', 'notify.params', `template ${t.skin} has no variable ${extra.map((v) => `#${v}#`).join(', ')}`);
-    } else if (rule.channel === 'voice') {
-      if (rule.skin !== undefined || rule.sign !== undefined)
-        err('.skin', 'notify.channel', 'skin and sign are for SMS rules; a voice rule speaks its content');
-      if (rule.content === undefined) {
-        err('.content', 'notify.channel', 'a voice rule needs content (the text to speak, with {name} placeholders)');
-        return;
-      }
-      const holes = placeholders(rule.content);
-      const missing = holes.filter((v) => !params.includes(v));
-      const extra = params.filter((p) => !holes.includes(p));
-      if (missing.length > 0)
-        err('.params', 'notify.params', `content uses ${missing.map((v) => `{${v}}`).join(', ')}; give each a source in params`);
-      if (extra.length > 0) err('.params', 'notify.params', `content has no placeholder ${extra.map((v) => `{${v}}`).join(', ')}`);
-      const fixed = countChars(rule.content.replace(PLACEHOLDER, ''));
-      if (fixed > 500) err('.content', 'length.max', `content is ${fixed} characters without its values; voice takes at most 500`);
-    } else {
-      // Unreachable for the channels there are: a new channel does not compile until it has a branch above.
-      rule.channel satisfies never;
-    }
+    const variables = (names: readonly string[], mark: (name: string) => string, needs: string, hasNo: string) => {
+      const missing = names.filter((v) => !params.includes(v));
+      const extra = params.filter((p) => !names.includes(p));
+      if (missing.length > 0) err('.params', 'notify.params', `${needs} ${missing.map(mark).join(', ')}; give each a source in params`);
+      if (extra.length > 0) err('.params', 'notify.params', `${hasNo} ${extra.map(mark).join(', ')}`);
+    };
+    CHANNELS[rule.channel].notify.check(rule, { templates, err, variables, placeholders, fill });
   });
   return out;
 }
@@ -292,15 +262,7 @@ export function buildJob(match: Match, meta: Record<string, string> | undefined)
     if (r.problem) return { problem: r.problem };
     values[name] = r.v as string;
   }
-  // A switch with no default: a new channel does not compile until it says how a rule makes its job.
-  switch (rule.channel) {
-    case 'sms':
-      return { job: { channel: 'sms', phone: phone.v, skin: rule.skin, params: values, ...(rule.sign ? { sign: rule.sign } : {}) } };
-    case 'voice': {
-      const content = (rule.content ?? '').replace(PLACEHOLDER, (whole, n: string) => values[n] ?? whole);
-      return { job: { channel: 'voice', phone: phone.v, content } };
-    }
-  }
+  return { job: CHANNELS[rule.channel].notify.job(rule, phone.v as string, values, { fill }) };
 }
 
 /**

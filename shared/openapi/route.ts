@@ -1,11 +1,10 @@
-import { brotliDecompressSync } from 'node:zlib';
 import type { HttpResponse, Route } from '../fc/adapters/http.ts';
-import { sourceDocument } from './select.ts';
 
 /**
  * `GET /openapi.json`: the OpenAPI 3.1 description of the routes of the function that answers.
  *
- * Bundles carry their function's document as one string constant, Brotli-compressed and base64
+ * Bundles carry their function's document as one string constant (shared/openapi/text.ts, evaluated
+ * on the first request, not at cold start), Brotli-compressed and base64
  * encoded (scripts/build.ts replaces `__FCN_OPENAPI_BR__`): ~5 KB instead of ~16 KB of JSON per
  * bundle, nothing parsed or decompressed at cold start (the first request pays ~0.1 ms), and
  * neither zod's JSON Schema generator nor the route table (shared/openapi/table.ts) is bundled.
@@ -15,28 +14,12 @@ import { sourceDocument } from './select.ts';
  * document holds no configuration, no caller data and nothing about the deployment.
  */
 
-// Replaced by esbuild's `define`; undeclared (typeof → 'undefined') under tsx/vitest.
-declare const __FCN_OPENAPI_BR__: string | undefined;
-
-const texts = new Map<string, string>();
-
-function documentText(functionName: string): string {
-  let text = texts.get(functionName);
-  if (text === undefined) {
-    text =
-      typeof __FCN_OPENAPI_BR__ === 'string'
-        ? brotliDecompressSync(Buffer.from(__FCN_OPENAPI_BR__, 'base64')).toString('utf8')
-        : sourceDocument(functionName);
-    texts.set(functionName, text);
-  }
-  return text;
-}
-
 export const openapiRoute: Route = {
   method: 'GET',
   path: '/openapi.json',
   public: true,
   async handler(_req, { rt }): Promise<HttpResponse> {
+    const { documentText } = await import('./text.ts');
     return {
       statusCode: 200,
       // It changes only with a deploy; a short cache spares repeated fetches by client generators.

@@ -1,10 +1,12 @@
 import * as z from 'zod/mini';
+import { CHANNELS, defaultUrls } from '../channels/index.ts';
 import { NotifyError } from '../errors.ts';
 import type { FunctionName } from '../fc/runtime.ts';
-import { type Channel, FIELD_LIMITS, parseJob, smsJobSchema, voiceJobSchema } from '../jobs.ts';
+import { FIELD_LIMITS, parseJob, smsJobSchema, voiceJobSchema } from '../jobs.ts';
 import { normalizePhone } from '../phone.ts';
 import { validateBody } from '../templates/validate.ts';
 import { parseOrThrow } from '../validation.ts';
+import type { VerifyChannel } from '../verify/flow.ts';
 import { smsVerifySchema, verifyCheckSchema, voiceVerifySchema } from '../verify/schema.ts';
 
 /**
@@ -15,7 +17,7 @@ import { smsVerifySchema, verifyCheckSchema, voiceVerifySchema } from '../verify
  *
  * Build-time only: read by scripts/openapi.ts and scripts/build.ts, never imported by a function
  * (the bundles embed the generated JSON text instead; a bundle test asserts this module is absent).
- * Request bodies reuse the zod schemas the code validates with (shared/jobs.ts) and the template
+ * Request bodies reuse the zod schemas the code validates with (shared/channels/) and the template
  * JSON schema (schemas/templates.schema.json); answers, which the code builds without a schema,
  * are described here and checked against real answers in test/integration/http-openapi.test.ts.
  */
@@ -209,8 +211,13 @@ export interface RouteDoc {
   errors: readonly number[];
 }
 
+/**
+ * The channels whose routes this table documents (texts and examples per channel below). A new
+ * channel's function serves its routes without them; its OpenAPI document lists them once added here.
+ */
+type Documented = 'sms' | 'voice';
+
 const SENDING_ERRORS = [400, 401, 409, 413, 422, 429, 500, 502, 503, 504] as const;
-const SEND_FUNCTION: Record<Channel, FunctionName> = { sms: 'long-sms', voice: 'voice-notify' };
 
 const idempotencyHeader: ParameterDoc = {
   name: 'Idempotency-Key',
@@ -266,8 +273,8 @@ const voiceCounterExamples: CounterExample[] = [
   { summary: 'the other channel', value: { channel: 'sms', phone: PHONE_EXAMPLE, content: '您好' }, code: 'INVALID_REQUEST' },
 ];
 
-function sendRoutes(channel: Channel): RouteDoc[] {
-  const fn = SEND_FUNCTION[channel];
+function sendRoutes(channel: Documented): RouteDoc[] {
+  const fn = CHANNELS[channel].functionName;
   const path = `/${channel}`;
   const what = channel === 'sms' ? 'a long SMS' : 'a voice notification call';
   return [
@@ -420,13 +427,11 @@ schemaDocs.add(verifyChecked, {
     'A phone without a code answers like a wrong guess (a decoy record): the answer never tells which numbers have codes, in shape or in time.',
 });
 
-const VERIFY_FUNCTION: Record<Channel, FunctionName> = { sms: 'long-sms', voice: 'voice-notify' };
-
-function verifyStartRoute(channel: Channel): RouteDoc {
+function verifyStartRoute(channel: VerifyChannel): RouteDoc {
   return {
     method: 'post',
     path: `/${channel}/verify`,
-    functions: [VERIFY_FUNCTION[channel]],
+    functions: [CHANNELS[channel].functionName],
     operationId: channel === 'sms' ? 'startSmsVerification' : 'startVoiceVerification',
     summary:
       channel === 'sms' ? 'Send a verification code by SMS (optionally falling back to a call)' : 'Send a verification code by voice call',
@@ -573,11 +578,11 @@ const jobFateAnswer: JsonSchema = {
   },
 };
 
-function jobRouteDoc(channel: Channel): RouteDoc {
+function jobRouteDoc(channel: Documented): RouteDoc {
   return {
     method: 'get',
     path: `/${channel}/{idempotencyKey}`,
-    functions: [SEND_FUNCTION[channel], 'template-validate'],
+    functions: [CHANNELS[channel].functionName, 'template-validate'],
     operationId: channel === 'sms' ? 'smsJobFate' : 'voiceJobFate',
     summary: `What became of a ${channel} job`,
     description:
@@ -698,7 +703,7 @@ export const ROUTE_DOCS: readonly RouteDoc[] = [
       accept: (body) => {
         const answer = validateBody(body, {
           catalog: undefined,
-          urls: { sms: 'https://sms.invalid/largesms', voice: 'https://voice.invalid/yytz' },
+          urls: defaultUrls(),
           now: new Date(),
         });
         if (!answer.valid)

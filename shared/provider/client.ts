@@ -2,6 +2,7 @@ import http from 'node:http';
 import https from 'node:https';
 import axios, { type AxiosInstance, type AxiosRequestConfig } from 'axios';
 import pRetry from 'p-retry';
+import { monotonicMs } from '../clock.ts';
 import { type Credentials, MAX_BATCH_CONCURRENCY } from '../config.ts';
 import { NotifyError } from '../errors.ts';
 import { type Classified, classifyAnswer } from './classify.ts';
@@ -287,11 +288,11 @@ export function createProviderClient(options: ProviderClientOptions): ProviderCl
 
   return {
     async send(req) {
-      const started = performance.now();
+      const started = monotonicMs();
       let attempts = 1;
       let result = await attempt(req);
       if (result.safeToRetry && options.retries > 0) result = await retry(req, result, () => (attempts += 1));
-      return { ...result, attempts, latencyMs: Math.round(performance.now() - started) };
+      return { ...result, attempts, latencyMs: Math.round(monotonicMs() - started) };
     },
   };
 }

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { memoryKey } from '../hash.ts';
 import { MemoryUsage, type UsageEvent, type UsageWrite } from '../usage/counters.ts';
 import {
   type ClaimResult,
@@ -53,9 +54,9 @@ export class MemoryStore implements Store {
   }
 
   #get(key: string): Entry | undefined {
-    const e = this.#entries.get(key);
+    const e = this.#entries.get(memoryKey(key));
     if (e && e.expiresAt <= this.#now()) {
-      this.#entries.delete(key);
+      this.#entries.delete(memoryKey(key));
       return undefined;
     }
     return e;
@@ -68,7 +69,13 @@ export class MemoryStore implements Store {
       return { kind: 'in-progress', fingerprint: e.fingerprint, stale: e.staleAt <= this.#now(), staleAt: e.staleAt };
     const token = randomUUID();
     const now = this.#now();
-    this.#entries.set(key, { state: 'claimed', token, fingerprint, staleAt: now + staleMs, expiresAt: now + Math.max(holdMs, staleMs) });
+    this.#entries.set(memoryKey(key), {
+      state: 'claimed',
+      token,
+      fingerprint,
+      staleAt: now + staleMs,
+      expiresAt: now + Math.max(holdMs, staleMs),
+    });
     return { kind: 'claimed', token };
   }
 
@@ -77,13 +84,13 @@ export class MemoryStore implements Store {
     const e = this.#get(key);
     // Same rule as Redis: our claim, or nothing (the outcome is known, so it is written).
     if (e !== undefined && (e.state !== 'claimed' || e.token !== token)) return false;
-    this.#entries.set(key, { state: 'done', outcome, expiresAt: this.#now() + ttlMs });
+    this.#entries.set(memoryKey(key), { state: 'done', outcome, expiresAt: this.#now() + ttlMs });
     return true;
   }
 
   async release(key: string, token: string): Promise<void> {
     const e = this.#get(key);
-    if (e?.state === 'claimed' && e.token === token) this.#entries.delete(key);
+    if (e?.state === 'claimed' && e.token === token) this.#entries.delete(memoryKey(key));
   }
 
   async schedule(entry: ScheduledJob, options: ScheduleOptions = {}): Promise<boolean> {

@@ -31,6 +31,11 @@ export interface Catalog {
 /** Long SMS: the 135元/1000 calls package; one send is one call whatever its length. */
 export const DEFAULT_PRICES: Partial<Record<TemplateProvider, number>> = { 'long-sms': 0.135 };
 
+/** Yuan per call for a provider: the catalog's `pricing`, else the default; undefined when unknown. */
+export function priceOf(provider: TemplateProvider | undefined, catalog: Catalog | undefined): number | undefined {
+  return provider && (catalog?.pricePerCall(provider) ?? DEFAULT_PRICES[provider]);
+}
+
 /** Shape (standalone validator) and rules; never throws. */
 export function checkCatalogData(data: unknown): { findings: Finding[]; catalog: CatalogFile | undefined } {
   if (!validateCatalog(data)) return { findings: nameRuleFindings(schemaFindings(validateCatalog.errors ?? []), data), catalog: undefined };

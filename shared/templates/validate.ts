@@ -1,13 +1,13 @@
-import { CHANNELS } from '../channels.ts';
+import type { ChannelSpec } from '../channels/base.ts';
+import { CHANNEL_NAMES, CHANNELS } from '../channels/index.ts';
 import { InvalidRequestError } from '../errors.ts';
 import { validateTemplate } from '../generated/catalog-validator.js';
 import { type Channel, type Job, parseJob } from '../jobs.ts';
-import { encodeQuery, longSmsRequest, type ProviderRequest, requestUrl, voiceRequest } from '../provider/request.ts';
-import type { Catalog } from './catalog.ts';
+import { encodeQuery, type ProviderRequest, requestUrl } from '../provider/request.ts';
+import { type Catalog, priceOf } from './catalog.ts';
 import { schemaFindings } from './catalog-check.ts';
 import { countChars, segmentsFor } from './count.ts';
-import { resolveSms } from './resolve.ts';
-import { checkPlainParams, checkTemplate, checkVoiceContent, type Finding, type RuleId, type TemplateEntry } from './rules.ts';
+import { checkTemplate, checkVoiceContent, type Finding, type RuleId, type TemplateEntry } from './rules.ts';
 
 /**
  * `POST /templates/validate`: a template's rule results, or a dry run of a job (what would be
@@ -33,9 +33,6 @@ export interface ValidationAnswer {
 }
 
 const issue = (f: Finding): Issue => ({ path: f.path, rule: f.rule, message: f.message });
-
-/** The channels there are, from their descriptions (shared/channels.ts). */
-const CHANNEL_NAMES = Object.keys(CHANNELS) as Channel[];
 
 function split(findings: readonly Finding[]): Pick<ValidationAnswer, 'valid' | 'errors' | 'warnings'> {
   const errors = findings.filter((f) => f.severity === 'error').map(issue);
@@ -73,18 +70,6 @@ function describeRequest(req: ProviderRequest): { method: 'GET'; url: string; qu
   return { method: 'GET', url: requestUrl(req), query: Object.fromEntries(req.query), rawQuery: encodeQuery(req.query) };
 }
 
-function rawParamFindings(raw: Record<string, unknown>): Finding[] {
-  // `|` and line breaks get their own rule ids even though the job schema refuses `|` too.
-  const p = raw.params;
-  if (Array.isArray(p) && p.every((v) => typeof v === 'string')) return checkPlainParams(p as string[], 'job.params');
-  if (p && typeof p === 'object' && !Array.isArray(p)) {
-    return Object.entries(p).flatMap(([k, v]) =>
-      typeof v === 'string' ? checkPlainParams([v], `job.params.${k}`).map((f) => ({ ...f, path: `job.params.${k}` })) : [],
-    );
-  }
-  return [];
-}
-
 function parseFailure(err: InvalidRequestError): Finding {
   const rule: RuleId = err.code === 'CONTENT_TOO_LONG' ? 'length.max' : err.code === 'INVALID_PHONE' ? 'phone.invalid' : 'schema';
   return { path: err.path ?? 'job', rule, message: err.message, severity: 'error' };
@@ -118,7 +103,12 @@ export function dryRunJob(raw: unknown, deps: DryRunDeps): ValidationAnswer {
     };
   }
   const channel: Channel = named;
-  const pre = channel === 'sms' ? rawParamFindings(obj) : [];
+  // What differs per channel (what to check, which request to show, the price) is its description's dry run.
+  const spec = CHANNELS[channel] as unknown as ChannelSpec<Job>;
+  const dry = spec.dryRun;
+  // Only a sending function's bundle lacks it (WITH_DRY_RUN), and no sending function dry-runs.
+  if (!dry) throw new Error('no dry run in this bundle');
+  const pre = dry.checkRaw?.(obj) ?? [];
   let job: Job;
   try {
     job = parseJob(obj, channel, 'job.');
@@ -129,46 +119,20 @@ export function dryRunJob(raw: unknown, deps: DryRunDeps): ValidationAnswer {
     return { ...split(covered ? pre : [...pre, f]), ...empty, channel };
   }
 
-  if (job.channel === 'voice') {
-    const findings = checkVoiceContent(job.content, 'job.content');
-    const answer = split(findings);
-    const price = deps.catalog?.pricePerCall('voice');
-    return {
-      ...answer,
-      length: countChars(job.content),
-      segments: null,
-      preview: job.content,
-      channel: 'voice',
-      cost: price === undefined ? null : { calls: 1, yuanPerCall: price, yuan: price },
-      request: answer.valid ? describeRequest(voiceRequest(deps.urls.voice, job)) : null,
-      sent: false,
-    };
-  }
-
-  const r = resolveSms(job, deps.catalog, deps.now, 'job.');
-  const findings = [...r.findings];
-  if (!r.template && Array.isArray(job.params)) {
-    findings.push({
-      path: 'job.skin',
-      rule: 'catalog.unknown-skin',
-      message: `skin "${job.skin}" is not in the template catalog, so the text, its length and the param count cannot be checked; add it to templates.json`,
-      severity: 'warning',
-    });
-  }
-  const answer = split(findings);
-  const length = r.rendered === undefined ? null : countChars(r.rendered);
-  const price = deps.catalog?.pricePerCall('long-sms') ?? 0.135;
+  const r = dry.run(job, { catalog: deps.catalog, url: deps.urls[channel], now: deps.now, checkVoiceContent });
+  const answer = split(r.findings);
+  const length = r.text === undefined ? null : countChars(r.text);
+  const price = priceOf(spec.price, deps.catalog);
   return {
     ...answer,
     length,
-    segments: length === null ? null : segmentsFor(length),
-    preview: r.rendered ?? null,
-    channel: 'sms',
-    skin: job.skin,
-    kind: r.template?.kind ?? null,
-    // One long-SMS send is billed as one call, whatever its segments (vendor package pricing).
-    cost: { calls: 1, yuanPerCall: price, yuan: price },
-    request: answer.valid && r.params ? describeRequest(longSmsRequest(deps.urls.sms, { ...job, sign: r.sign }, r.params)) : null,
+    segments: dry.segments && length !== null ? segmentsFor(length) : null,
+    preview: r.text ?? null,
+    channel,
+    ...r.extra,
+    // One send is billed as one call, whatever its segments (vendor package pricing).
+    cost: price === undefined ? null : { calls: 1, yuanPerCall: price, yuan: price },
+    request: answer.valid && r.request ? describeRequest(r.request) : null,
     sent: false,
   };
 }
@@ -180,8 +144,7 @@ export function dryRunJob(raw: unknown, deps: DryRunDeps): ValidationAnswer {
  */
 function withCost(answer: ValidationAnswer, catalog: Catalog | undefined): ValidationAnswer {
   if (answer.kind === undefined) return answer; // schema failure: nothing to price
-  const provider = answer.provider === 'voice' ? 'voice' : 'long-sms';
-  const price = catalog?.pricePerCall(provider) ?? (provider === 'long-sms' ? 0.135 : undefined);
+  const price = priceOf(answer.provider === 'voice' ? 'voice' : 'long-sms', catalog);
   return { ...answer, cost: price === undefined ? null : { calls: 1, yuanPerCall: price, yuan: price } };
 }
 

@@ -1,3 +1,4 @@
+import { CHANNELS, type Channel } from '../channels/index.ts';
 import { tagged } from '../store/keys.ts';
 
 /**
@@ -12,7 +13,8 @@ import { tagged } from '../store/keys.ts';
 
 export const USAGE_OUTCOMES = ['sent', 'rejected', 'failed', 'unknown', 'refused', 'scheduled'] as const;
 export type UsageOutcome = (typeof USAGE_OUTCOMES)[number];
-export type UsageChannel = 'sms' | 'voice';
+/** Usage is counted per channel (shared/channels/). */
+export type UsageChannel = Channel;
 
 /**
  * Outcomes the marketplace gateway bills: every call the vendor answered. A vendor refusal
@@ -94,7 +96,7 @@ export function rowsOfDay(day: string, hash: Record<string, string | number>): U
     const parts = field.split('|');
     if (parts.length !== 4) continue;
     const [channel, outcome, caller, template] = parts as [UsageChannel, UsageOutcome, string, string];
-    if ((channel !== 'sms' && channel !== 'voice') || !USAGE_OUTCOMES.includes(outcome)) continue;
+    if (!Object.hasOwn(CHANNELS, channel) || !USAGE_OUTCOMES.includes(outcome)) continue;
     const id = `${channel}|${caller}|${template}`;
     let row = rows.get(id);
     if (!row) {

@@ -76,6 +76,9 @@ function statusOf(spec: QuotaSpec, used: number): QuotaStatus {
 }
 
 export type AlertKind = 'quota-low' | 'quota-exhausted';
+/** The channels with a package quota, and the variable that sets it (docs/configuration.md). */
+export const QUOTA_VARIABLES: Partial<Record<UsageChannel, string>> = { sms: 'QUOTA_LONG_SMS', voice: 'QUOTA_VOICE' };
+
 export type SendAlert = (channel: UsageChannel, kind: AlertKind, text: string, logger: Logger) => Promise<void>;
 
 /**
@@ -153,7 +156,7 @@ export class QuotaWatch {
     const last = this.#exhaustedAt.get(channel);
     if (last !== undefined && now - last < 60_000) return;
     this.#exhaustedAt.set(channel, now);
-    const text = `fc-notify: ${channel} package EXHAUSTED, the gateway refuses calls; buy a package and update QUOTA_${channel === 'sms' ? 'LONG_SMS' : 'VOICE'}`;
+    const text = `fc-notify: ${channel} package EXHAUSTED, the gateway refuses calls; buy a package and update ${QUOTA_VARIABLES[channel] ?? 'its quota'}`;
     logger.error({ event: 'quota-exhausted', channel }, text);
     await this.deps.alert?.(channel, 'quota-exhausted', text, logger);
   }

@@ -25,7 +25,7 @@ export interface UsageHooks {
 }
 
 export function usageEvent(job: Job, caller: string, outcome: UsageOutcome, now: number): UsageEvent {
-  return { channel: job.channel, outcome, caller, template: job.channel === 'sms' ? job.skin : '-', day: beijingDay(now) };
+  return { channel: job.channel, outcome, caller, template: 'skin' in job ? job.skin : '-', day: beijingDay(now) };
 }
 
 /** Sends one count without waiting for it; a failure is logged, never thrown. */

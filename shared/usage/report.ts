@@ -1,4 +1,6 @@
+import { CHANNEL_NAMES, CHANNELS } from '../channels/index.ts';
 import { InvalidRequestError } from '../errors.ts';
+import { type Catalog, priceOf } from '../templates/catalog.ts';
 import {
   BILLABLE,
   beijingDay,
@@ -32,11 +34,16 @@ export interface UsageReport {
   quota: Record<UsageChannel, QuotaStatus | null>;
 }
 
+/** Each channel's price per billable call (its description's `price` in the catalog's `pricing`). */
+export function channelPrices(catalog: Catalog | undefined): Record<UsageChannel, number | undefined> {
+  return Object.fromEntries(CHANNEL_NAMES.map((c) => [c, priceOf(CHANNELS[c].price, catalog)])) as Record<UsageChannel, number | undefined>;
+}
+
 export interface ReportOptions {
   from?: string | undefined;
   to?: string | undefined;
   now: number;
-  pricing: Record<UsageChannel, number | undefined>;
+  pricing: Partial<Record<UsageChannel, number | undefined>>;
   quotas: Partial<Record<UsageChannel, QuotaSpec>>;
 }
 
@@ -78,7 +85,7 @@ export async function buildReport(store: UsageStore, o: ReportOptions): Promise<
   const hashes = await store.readUsage(daysBetween(from, to));
   const breakdown: UsageReport['breakdown'] = [];
   const days: UsageReport['days'] = [];
-  const totals: UsageReport['totals'] = { sms: counters(), voice: counters() };
+  const totals = Object.fromEntries(CHANNEL_NAMES.map((c) => [c, counters()])) as UsageReport['totals'];
   for (const [date, hash] of Object.entries(hashes).sort(([a], [b]) => a.localeCompare(b))) {
     const rows = rowsOfDay(date, hash).sort(
       (a, b) => a.channel.localeCompare(b.channel) || a.caller.localeCompare(b.caller) || a.template.localeCompare(b.template),
@@ -95,24 +102,25 @@ export async function buildReport(store: UsageStore, o: ReportOptions): Promise<
         totals[r.channel][k] += r.counts[k];
       }
     }
-    for (const channel of ['sms', 'voice'] as const) {
+    for (const channel of CHANNEL_NAMES) {
       const d = perChannel.get(channel);
       if (d) days.push({ date, channel, ...finish(d, o.pricing[channel]) });
     }
   }
-  finish(totals.sms, o.pricing.sms);
-  finish(totals.voice, o.pricing.voice);
-  const quota: UsageReport['quota'] = { sms: null, voice: null };
-  for (const channel of ['sms', 'voice'] as const) {
+  const quota = {} as UsageReport['quota'];
+  const pricing = {} as UsageReport['pricing'];
+  for (const channel of CHANNEL_NAMES) {
+    finish(totals[channel], o.pricing[channel]);
     const spec = o.quotas[channel];
-    if (spec) quota[channel] = await quotaStatus(store, spec, channel, o.now);
+    quota[channel] = spec ? await quotaStatus(store, spec, channel, o.now) : null;
+    pricing[channel] = o.pricing[channel] ?? null;
   }
   return {
     from,
     to,
     timezone: 'Asia/Shanghai',
     currency: 'CNY',
-    pricing: { sms: o.pricing.sms ?? null, voice: o.pricing.voice ?? null },
+    pricing,
     days,
     breakdown,
     totals,

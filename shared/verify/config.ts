@@ -9,7 +9,7 @@ import { DEFAULT_VOICE_TEXT, spacedDigits } from './codes.ts';
  */
 
 export const MIN_VERIFY_SECRET_LENGTH = 16;
-/** The voice provider's limit on a text (shared/jobs.ts LIMITS.voiceContentLength). */
+/** The voice provider's limit on a text (shared/channels/base.ts FIELD_LIMITS.voiceContentLength). */
 const VOICE_MAX = 500;
 
 /** One random secret per process (sandbox only), shared by the functions `npm start` hosts. */

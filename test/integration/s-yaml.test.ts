@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_LONG_SMS_URL, DEFAULT_VOICE_URL, loadConfig } from '#shared/config';
+import { CHANNEL_NAMES, CHANNELS } from '#shared/channels/index';
+import { loadConfig } from '#shared/config';
 import { discoverFunctions, ROOT } from '../../scripts/build.ts';
 import {
   allDeployProblems,
@@ -187,7 +188,8 @@ describe('s.yaml rendered by `s preview`', () => {
       access: 'default',
     });
     const names = Object.keys(rendered.resources).sort();
-    expect(names).toEqual(['long-sms', 'template-validate', 'voice-notify']);
+    // One sending function per channel (its description's functionName), and template-validate.
+    expect(names).toEqual([...CHANNEL_NAMES.map((c) => CHANNELS[c].functionName), 'template-validate'].sort());
     expect(names).toEqual(discoverFunctions(join(ROOT, 'functions')));
     for (const name of names) expect(rendered.resources[name]?.component).toBe('fc3');
   });
@@ -248,10 +250,10 @@ describe('s.yaml rendered by `s preview`', () => {
       });
     }
     // Defaults are the code's own defaults, so leaving a variable unset changes nothing.
-    expect(rendered.resources['long-sms']!.props.environmentVariables.LONG_SMS_URL).toBe(DEFAULT_LONG_SMS_URL);
-    expect(rendered.resources['voice-notify']!.props.environmentVariables.VOICE_URL).toBe(DEFAULT_VOICE_URL);
+    expect(rendered.resources['long-sms']!.props.environmentVariables.LONG_SMS_URL).toBe(CHANNELS.sms.defaultUrl);
+    expect(rendered.resources['voice-notify']!.props.environmentVariables.VOICE_URL).toBe(CHANNELS.voice.defaultUrl);
     // long-sms reaches the voice API for the verification fallback.
-    expect(rendered.resources['long-sms']!.props.environmentVariables.VOICE_URL).toBe(DEFAULT_VOICE_URL);
+    expect(rendered.resources['long-sms']!.props.environmentVariables.VOICE_URL).toBe(CHANNELS.voice.defaultUrl);
     const validate = rendered.resources['template-validate']!.props.environmentVariables;
     expect(Object.keys(validate)).not.toContain('APPCODE');
     // Issue 13: it reads the store for GET /usage and the job lookups (no credentials, no alerts: it sends nothing).

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_LONG_SMS_URL, DEFAULT_VOICE_URL, loadConfig } from '#shared/config';
+import { CHANNELS } from '#shared/channels/index';
+import { loadConfig } from '#shared/config';
 import { ConfigError } from '#shared/errors';
 
 function problem(env: Record<string, string>, opts?: { requireCredentials?: boolean }): ConfigError {
@@ -26,7 +27,7 @@ describe('loadConfig', () => {
   it('reads AppCode mode with the documented defaults', () => {
     const c = loadConfig({ APPCODE: ' abc123secret ' });
     expect(c.credentials).toEqual({ kind: 'appcode', appCode: 'abc123secret' });
-    expect(c.urls).toEqual({ sms: DEFAULT_LONG_SMS_URL, voice: DEFAULT_VOICE_URL });
+    expect(c.urls).toEqual({ sms: CHANNELS.sms.defaultUrl, voice: CHANNELS.voice.defaultUrl });
     expect(c.upstreamTimeoutMs).toBe(5000);
     expect(c.apiKeys).toEqual([]);
     expect(c.allowUnauthenticated).toBe(false);

@@ -1,5 +1,6 @@
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
+import { defaultUrls } from '#shared/channels/index';
 import { createSender, type SendContext } from '#shared/core/send';
 import { createLogger } from '#shared/log';
 import type { ProviderClient, ProviderResult } from '#shared/provider/client';
@@ -32,7 +33,7 @@ function setup(answer: (req: ProviderRequest) => ProviderResult) {
   const sender = createSender({
     client,
     store: new MemoryStore(),
-    urls: { sms: 'https://sms.test/largesms', voice: 'https://voice.test/yytz' },
+    urls: { ...defaultUrls(), sms: 'https://sms.test/largesms', voice: 'https://voice.test/yytz' },
   });
   const ctx: SendContext = { requestId: 'r1', caller: 'test', logger };
   return { sender, requests, ctx, lines };

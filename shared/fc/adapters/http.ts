@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { monotonicMs } from '../../clock.ts';
 import { DEFAULT_MAX_BODY_BYTES } from '../../config.ts';
 import { InvalidRequestError, NotifyError, toNotifyError } from '../../errors.ts';
 import { errorFields } from '../../log.ts';
@@ -182,7 +183,7 @@ export async function handleHttp(
   routes: readonly Route[],
   authenticate: Authenticate,
 ): Promise<HttpResponse> {
-  const started = performance.now();
+  const started = monotonicMs();
   const log: Record<string, unknown> = { event: 'http', requestId: fc.requestId };
   let res: HttpResponse;
   try {
@@ -215,7 +216,7 @@ export async function handleHttp(
   }
   res.headers['x-request-id'] = fc.requestId ?? '';
   log.status = res.statusCode;
-  log.ms = Math.round(performance.now() - started);
+  log.ms = Math.round(monotonicMs() - started);
   const level = res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info';
   // A send that must alarm the operator (credentials refused) names it in the message itself.
   rt.logger[level](log, typeof log.alert === 'string' ? log.alert : `${log.method ?? '?'} ${log.path ?? '?'} ${res.statusCode}`);

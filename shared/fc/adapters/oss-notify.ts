@@ -1,4 +1,4 @@
-import { DEFAULT_NOTIFY_PREFIX } from '../../config.ts';
+import { defaultNotifyPrefix } from '../../config.ts';
 import { type BatchSummary, type JobResult, runBatch } from '../../core/batch.ts';
 import { sha256 } from '../../hash.ts';
 import { buildJob, decodeMetaValue, keyProblem, matchRule, metaNames } from '../../notify/rules.ts';
@@ -33,7 +33,7 @@ export interface UploadedObject {
 /** The prefix this function treats as notify-on-upload; undefined for a function without a channel. */
 export function notifyPrefixOf(rt: Runtime): string | undefined {
   if (!rt.channel) return undefined;
-  return rt.config?.notifyPrefix ?? DEFAULT_NOTIFY_PREFIX[rt.channel];
+  return rt.config?.notifyPrefix ?? defaultNotifyPrefix(rt.channel);
 }
 
 function summaryOf(results: JobResult[]): BatchSummary {

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { CHANNELS } from '../../channels.ts';
+import { CHANNELS } from '../../channels/index.ts';
+import { monotonicMs } from '../../clock.ts';
 import { claimTtlMs } from '../../core/idempotency.ts';
 import { dueTimeOf, scheduleJob } from '../../core/schedule.ts';
 import type { Outcome } from '../../core/send.ts';
@@ -136,7 +137,7 @@ export const healthRoute: Route = {
     if (rt.configError) return json(503, { ok: false, problem: rt.configError.message });
     const deep = req.query.deep;
     if (deep === undefined || deep === '' || deep === '0' || deep === 'false') return json(200, { ok: true });
-    const started = performance.now();
+    const started = monotonicMs();
     let timer: NodeJS.Timeout | undefined;
     try {
       await Promise.race([
@@ -151,6 +152,6 @@ export const healthRoute: Route = {
     } finally {
       clearTimeout(timer);
     }
-    return json(200, { ok: true, store: rt.store.kind, storeMs: Math.round(performance.now() - started) });
+    return json(200, { ok: true, store: rt.store.kind, storeMs: Math.round(monotonicMs() - started) });
   },
 };

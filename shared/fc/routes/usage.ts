@@ -1,24 +1,18 @@
+import { CHANNELS, type Channel } from '../../channels/index.ts';
 import { InvalidRequestError, NotifyError, storeUnavailable } from '../../errors.ts';
-import type { Channel } from '../../jobs.ts';
 import { FIELD_LIMITS } from '../../jobs.ts';
 import { errorFields } from '../../log.ts';
-import { DEFAULT_PRICES } from '../../templates/catalog.ts';
-import { buildReport, reportCsv } from '../../usage/report.ts';
 import { type HttpResponse, json, type Route } from '../adapters/http.ts';
-import { isOperator, lookupJob } from '../jobs-lookup.ts';
 import type { Runtime } from '../runtime.ts';
 
-/** Issue 13 routes (docs/usage.md): GET /usage for OPS_CALLERS, GET /<channel>/<idempotencyKey> for a job's fate. */
+/**
+ * Issue 13 routes (docs/usage.md): GET /usage for OPS_CALLERS, GET /<channel>/<idempotencyKey> for a job's fate.
+ * The report and the lookup are loaded with `await import()` on first use, not at cold start (issue 15).
+ */
 
-function needOperator(rt: Runtime, caller: string): void {
+async function needOperator(rt: Runtime, caller: string): Promise<void> {
+  const { isOperator } = await import('../jobs-lookup.ts');
   if (!isOperator(rt, caller)) throw new NotifyError('FORBIDDEN', 'only callers named in OPS_CALLERS may read usage');
-}
-
-export function reportPricing(rt: Runtime): { sms: number | undefined; voice: number | undefined } {
-  return {
-    sms: rt.catalog?.pricePerCall('long-sms') ?? DEFAULT_PRICES['long-sms'],
-    voice: rt.catalog?.pricePerCall('voice') ?? DEFAULT_PRICES.voice,
-  };
 }
 
 /** `GET /usage?from=&to=[&format=csv]`: all three functions. */
@@ -27,16 +21,17 @@ export const usageRoute: Route = {
   path: '/usage',
   async handler(req, { rt, log }): Promise<HttpResponse> {
     if (!rt.config) throw rt.configError ?? new NotifyError('INTERNAL', 'function is misconfigured');
-    needOperator(rt, String(log.caller ?? ''));
+    await needOperator(rt, String(log.caller ?? ''));
     const format = req.query.format ?? 'json';
     if (format !== 'json' && format !== 'csv') throw new InvalidRequestError('format must be json or csv', 'format');
+    const { buildReport, channelPrices, reportCsv } = await import('../../usage/report.ts');
     let report: Awaited<ReturnType<typeof buildReport>>;
     try {
       report = await buildReport(rt.store, {
         from: req.query.from,
         to: req.query.to,
         now: rt.now(),
-        pricing: reportPricing(rt),
+        pricing: channelPrices(rt.catalog),
         quotas: rt.config.usage.quotas,
       });
     } catch (err) {
@@ -63,7 +58,7 @@ export const usageRoute: Route = {
 
 /** `GET /sms/<idempotencyKey>`, `GET /voice/<idempotencyKey>` (`?caller=` for operators). */
 export function jobRoute(channel: Channel): Route {
-  const base = channel === 'sms' ? '/sms/' : '/voice/';
+  const base = `${CHANNELS[channel].path}/`;
   return {
     method: 'GET',
     path: `${base}*`,
@@ -79,6 +74,7 @@ export function jobRoute(channel: Channel): Route {
         throw new InvalidRequestError(`idempotencyKey must be 1-${FIELD_LIMITS.idempotencyKeyLength} characters`, '(path)');
       }
       const callerParam = req.query.caller === undefined || req.query.caller === '' ? undefined : req.query.caller;
+      const { lookupJob } = await import('../jobs-lookup.ts');
       try {
         const fate = await lookupJob(rt, channel, key, String(log.caller ?? 'anonymous'), callerParam);
         Object.assign(log, { lookup: fate.status });

@@ -1,7 +1,10 @@
 import { claimTtlMs } from '../../core/idempotency.ts';
 import { NotifyError } from '../../errors.ts';
-import { checkVerification, startVerification, type VerifyChannel } from '../../verify/flow.ts';
+import type { VerifyChannel } from '../../verify/flow.ts';
 import { errorResponse, json, type Route, readJsonBody } from '../adapters/http.ts';
+
+// The verification flow (its zod schemas, code store, signing) is loaded with `await import()` on the
+// first verification request: a cold start that sends does not evaluate it (issue 15).
 
 /** `POST /sms/verify` (long-sms) and `POST /voice/verify` (voice-notify): send a code. */
 export function verifyStartRoute(channel: VerifyChannel): Route {
@@ -16,6 +19,7 @@ export function verifyStartRoute(channel: VerifyChannel): Route {
         throw new NotifyError('INVALID_REQUEST', 'Idempotency-Key header and idempotencyKey field disagree');
       }
       const timeoutS = fc.function?.timeout;
+      const { startVerification } = await import('../../verify/flow.ts');
       const result = await startVerification(rt, channel, body, {
         requestId: req.requestId,
         caller: String(log.caller ?? 'anonymous'),
@@ -34,6 +38,7 @@ export const verifyCheckRoute: Route = {
   path: '/verify/check',
   async handler(req, { rt, log }) {
     const body = readJsonBody(req);
+    const { checkVerification } = await import('../../verify/flow.ts');
     const answer = await checkVerification(rt, body, { requestId: req.requestId, caller: String(log.caller ?? 'anonymous'), log });
     return json(200, answer);
   },
