@@ -57,7 +57,7 @@ export const STDOUT_READER: 'reader' | 'parent' = process.env.BENCH_STDOUT === '
 const LOG_READER = join(dirname(fileURLToPath(import.meta.url)), 'log-reader.cjs');
 
 /** Starts the log reader and waits until it reads (its start-up is not inside the measured run). */
-function startReader(): Promise<{ child: ChildProcess; result: Promise<string> }> {
+export function startLogReader(): Promise<{ child: ChildProcess; result: Promise<string> }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [LOG_READER], { stdio: ['pipe', 'pipe', 'pipe'] });
     let out = '';
@@ -77,7 +77,7 @@ export async function run(
   args: string[],
   env: Record<string, string>,
 ): Promise<{ ms: number; code: number | null; out: string; err: string }> {
-  const reader = STDOUT_READER === 'reader' ? await startReader() : undefined;
+  const reader = STDOUT_READER === 'reader' ? await startLogReader() : undefined;
   return new Promise((resolve) => {
     const t0 = process.hrtime.bigint();
     const child = spawn(process.execPath, args, { env, stdio: ['ignore', reader ? (reader.child.stdin as Writable) : 'pipe', 'pipe'] });
