@@ -3,9 +3,12 @@
  * share: the HTTPS provider stand-in, the child-process runner, the FC HTTP event and the
  * environment every measured bundle gets.
  */
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
+import { dirname, join } from 'node:path';
+import type { Writable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
 
 export const APPCODE = 'bench-appcode-0000000000000000';
 export const CALLER_KEY = 'bench-caller-key-000000000000';
@@ -42,15 +45,53 @@ export async function startProvider(cert: { key: string; cert: string }) {
   };
 }
 
-export function run(args: string[], env: Record<string, string>): Promise<{ ms: number; code: number | null; out: string; err: string }> {
+/**
+ * Who reads a measured process's stdout (its log lines). `reader` (default, BENCH_STDOUT unset):
+ * a process of its own (scripts/bench/log-reader.cjs), as on FC, where a separate agent reads the
+ * function's stdout. `parent`: this process, which is also the provider stand-in, so each log
+ * chunk is handled on the stand-in's event loop (the method before issue 15's second round; kept
+ * to compare figures, see BENCHMARKS.md). The same for every side (ours, baseline, floor).
+ */
+export const STDOUT_READER: 'reader' | 'parent' = process.env.BENCH_STDOUT === 'parent' ? 'parent' : 'reader';
+
+const LOG_READER = join(dirname(fileURLToPath(import.meta.url)), 'log-reader.cjs');
+
+/** Starts the log reader and waits until it reads (its start-up is not inside the measured run). */
+export function startLogReader(): Promise<{ child: ChildProcess; result: Promise<string> }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [LOG_READER], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout?.on('data', (c) => (out += String(c)));
+    const result = new Promise<string>((r) => child.on('exit', () => r(out.trim())));
+    child.once('error', reject);
+    child.stderr?.once('data', () => resolve({ child, result }));
+  });
+}
+
+/**
+ * Runs `node args` with `env`; resolves with its wall time (spawn to exit), exit code and stderr
+ * (the runners print their figures there). Its stdout (the function's log lines) goes to
+ * STDOUT_READER; `out` is what the reader counted ({bytes, lines}) or, with `parent`, the text.
+ */
+export async function run(
+  args: string[],
+  env: Record<string, string>,
+): Promise<{ ms: number; code: number | null; out: string; err: string }> {
+  const reader = STDOUT_READER === 'reader' ? await startLogReader() : undefined;
   return new Promise((resolve) => {
     const t0 = process.hrtime.bigint();
-    const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, args, { env, stdio: ['ignore', reader ? (reader.child.stdin as Writable) : 'pipe', 'pipe'] });
+    // The child holds its own copy of the pipe's write end; ours is closed so the reader sees the end.
+    reader?.child.stdin?.destroy();
     let out = '';
     let err = '';
-    child.stdout.on('data', (c) => (out += String(c)));
-    child.stderr.on('data', (c) => (err += String(c)));
-    child.on('exit', (code) => resolve({ ms: Number(process.hrtime.bigint() - t0) / 1e6, code, out, err }));
+    child.stdout?.on('data', (c) => (out += String(c)));
+    child.stderr?.on('data', (c) => (err += String(c)));
+    child.on('exit', (code) => {
+      const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+      if (!reader) resolve({ ms, code, out, err });
+      else reader.result.then((counted) => resolve({ ms, code, out: counted, err }));
+    });
   });
 }
 

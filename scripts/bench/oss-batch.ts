@@ -17,7 +17,9 @@
 import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { Writable } from 'node:stream';
 import { startFakeOss } from '../../test/support/fake-oss.ts';
+import { STDOUT_READER, startLogReader } from './common.ts';
 
 /** Made-up credentials of the function's role, as FC puts them in the context; the fake OSS checks the signature with them. */
 const CREDS = { accessKeyId: 'STS.bench-oss-key-id', accessKeySecret: 'bench-oss-secret-0000', securityToken: 'bench-sts-token' };
@@ -142,18 +144,21 @@ export async function benchOssOnce(o: OssBenchOptions): Promise<OssBenchRun> {
       BATCH_CONCURRENCY: String(o.concurrency),
       ...(o.redisUrl ? { REDIS_URL: o.redisUrl } : {}),
     };
+    // The function's log lines (one per line of the file) are counted, not kept, by a reader
+    // process of its own (BENCH_STDOUT, scripts/bench/common.ts).
+    const reader = STDOUT_READER === 'reader' ? await startLogReader() : undefined;
     const child = spawn(
       process.execPath,
       [join(import.meta.dirname, 'oss-runner.cjs'), o.bundle, eventFile, String(timeoutS), JSON.stringify(CREDS)],
-      { env, stdio: ['ignore', 'pipe', 'pipe'] },
+      { env, stdio: ['ignore', reader ? (reader.child.stdin as Writable) : 'pipe', 'pipe'] },
     );
-    // The function's log lines (one per line of the file) are counted, not kept.
+    reader?.child.stdin?.destroy();
     let logLines = 0;
-    child.stdout.on('data', (c: Buffer) => {
+    child.stdout?.on('data', (c: Buffer) => {
       for (let i = c.indexOf(10); i >= 0; i = c.indexOf(10, i + 1)) logLines += 1;
     });
     let err = '';
-    child.stderr.on('data', (c) => {
+    child.stderr?.on('data', (c) => {
       err = (err + String(c)).slice(-65536);
     });
     let sampledMaxKb = 0;
@@ -171,6 +176,7 @@ export async function benchOssOnce(o: OssBenchOptions): Promise<OssBenchRun> {
     // Bounded: killed (by its pid, it is our child) if it runs past 4× the ideal plus two minutes.
     const killer = setTimeout(() => child.kill('SIGKILL'), timeoutS * 1000);
     const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    if (reader) logLines = (JSON.parse((await reader.result) || '{}') as { lines?: number }).lines ?? 0;
     clearInterval(sampler);
     clearTimeout(killer);
     const last = err.trim().split('\n').at(-1) ?? '';

@@ -103,10 +103,34 @@ export async function runBatch(items: readonly BatchItem[], deps: BatchDeps, onR
   const { source, now, deadline } = deps;
   const logger = deps.logger.child({ requestId: deps.requestId, source });
   // Never more than the provider client's socket pool (config refuses more; clamped again here
-  // for dependencies built by hand), so no job of a batch waits for a socket.
+  // for dependencies built by hand), so no job of a batch waits for a socket. A job holds its
+  // slot from its start until its provider call is over (or it ends without one); its outcome is
+  // then recorded outside the limit while the next job starts, so that job's claim and limits
+  // travel to the store while this job's record does (issue 15). Every job is still awaited,
+  // record and all, before the batch answers.
   const limit = pLimit(Math.max(1, Math.min(deps.concurrency, MAX_BATCH_CONCURRENCY)));
 
-  async function one(item: BatchItem): Promise<{ result: JobResult; job?: Job }> {
+  /** Runs `one(item)`, holding a slot of `limit` until its provider call is over or it ends. */
+  async function slotted(item: BatchItem, fields: Record<string, unknown>): Promise<{ result: JobResult; job?: Job }> {
+    let whole: Promise<{ result: JobResult; job?: Job }> | undefined;
+    await limit(
+      () =>
+        new Promise<void>((free) => {
+          whole = one(item, free, fields);
+          whole.then(
+            () => free(),
+            () => free(),
+          );
+        }),
+    );
+    return whole as Promise<{ result: JobResult; job?: Job }>;
+  }
+
+  async function one(
+    item: BatchItem,
+    providerDone: () => void,
+    fields: Record<string, unknown>,
+  ): Promise<{ result: JobResult; job?: Job }> {
     const base = { ref: item.ref };
     if (item.problem !== undefined)
       return { result: { ...base, status: 'poison', retry: false, code: 'INVALID_REQUEST', message: item.problem } };
@@ -179,6 +203,10 @@ export async function runBatch(items: readonly BatchItem[], deps: BatchDeps, onR
         claimTtlMs: deps.claimTtlMs,
         fromTrigger,
         source,
+        providerDone,
+        // One line per job (issue 15): the send's fields (outcome, provider code and request id,
+        // attempts, upstream time, …) join the job's `batch-job` line, as they join an HTTP request's.
+        logFields: fields,
       });
       const status: JobStatus = o.replayed ? 'replayed' : o.status;
       const retry = o.status === 'failed' && o.error?.retryable === true;
@@ -224,12 +252,23 @@ export async function runBatch(items: readonly BatchItem[], deps: BatchDeps, onR
   }
 
   const results = await Promise.all(
-    items.map((item) =>
-      limit(async () => {
-        const { result, job } = await one(item);
-        const level = result.status === 'poison' || (result.retry && result.status !== 'in-progress') ? 'warn' : 'info';
+    items.map((item) => {
+      const fields: Record<string, unknown> = {};
+      return slotted(item, fields).then(async ({ result, job }) => {
+        // The send's own level is kept: error when it must alarm (credentials refused, store down:
+        // its message then names it), warn for an outcome someone should look at.
+        const alert = typeof fields.alert === 'string' ? fields.alert : undefined;
+        const level = alert
+          ? 'error'
+          : result.status === 'poison' ||
+              result.status === 'unknown' ||
+              result.status === 'failed' ||
+              (result.retry && result.status !== 'in-progress')
+            ? 'warn'
+            : 'info';
         logger[level](
           {
+            ...fields,
             event: 'batch-job',
             ref: item.ref,
             status: result.status,
@@ -238,12 +277,12 @@ export async function runBatch(items: readonly BatchItem[], deps: BatchDeps, onR
             phone: result.phone,
             ...(result.recorded === false ? { recorded: false } : {}),
           },
-          result.message ? `${result.status}: ${result.message}` : result.status,
+          alert ?? (result.message ? `${result.status}: ${result.message}` : result.status),
         );
         if (onResult) await onResult(item, result, job);
         return result;
-      }),
-    ),
+      });
+    }),
   );
   const counts: BatchSummary['counts'] = {};
   for (const r of results) counts[r.status] = (counts[r.status] ?? 0) + 1;

@@ -61,6 +61,12 @@ export interface SendContext {
   logFields?: Record<string, unknown>;
   /** Where the job came from (http, mns, oss, timer; `alert` for quota alerts): kept with the outcome (issue 13). */
   source?: string;
+  /**
+   * Called once the provider call is over (its socket is free again), before the outcome is
+   * recorded: a batch starts its next job then, so that job's claim travels while this one's
+   * record does (issue 15). Not called for a send that never reaches the provider.
+   */
+  providerDone?: () => void;
 }
 
 type Level = 'info' | 'warn' | 'error';
@@ -420,7 +426,9 @@ export function createSender(deps: SenderDeps): Sender {
       let result: Awaited<ReturnType<ProviderClient['send']>>;
       try {
         result = await deps.client.send(request);
+        ctx.providerDone?.();
       } catch (err) {
+        ctx.providerDone?.();
         // A bug, not an answer: we cannot know whether anything was sent, so keep the claim.
         ctx.logger.error(
           { event: 'send', err: { name: (err as Error)?.name }, channel: job.channel, phone: phoneMasked },

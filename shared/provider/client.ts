@@ -211,19 +211,23 @@ export function createProviderClient(options: ProviderClientOptions): ProviderCl
     maxContentLength: 256 * 1024,
   }) as AxiosInstance;
 
-  const authenticate =
-    options.authenticate ??
-    ((): Record<string, string> => (credentials.kind === 'appcode' ? { Authorization: `APPCODE ${credentials.appCode}` } : {}));
+  const appCodeHeaders = (): Record<string, string> =>
+    credentials.kind === 'appcode' ? { Authorization: `APPCODE ${credentials.appCode}` } : {};
+  const authenticate = options.authenticate ?? appCodeHeaders;
 
   const secret =
     credentials.kind === 'appcode' ? credentials.appCode : credentials.kind === 'signature' ? credentials.appSecret : undefined;
+
+  // AppCode headers do not change from one request to the next: built once (axios copies them
+  // into its own header object per request and never writes to this one).
+  const fixedHeaders = options.authenticate ? undefined : { Accept: 'application/json', 'User-Agent': USER_AGENT, ...appCodeHeaders() };
 
   async function attempt(req: ProviderRequest): Promise<Classified> {
     const url = requestUrl(req);
     const config: AxiosRequestConfig = {
       method: 'GET',
       url,
-      headers: { Accept: 'application/json', 'User-Agent': USER_AGENT, ...authenticate(req, url) },
+      headers: fixedHeaders ?? { Accept: 'application/json', 'User-Agent': USER_AGENT, ...authenticate(req, url) },
     };
     let result: Classified;
     try {

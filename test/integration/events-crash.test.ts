@@ -59,6 +59,6 @@ it('a process killed after claiming, while the provider had the request: never s
   expect(await fn(asBuffer(event), fcContext())).toMatchObject({ ok: true, counts: { unknown: 1 } });
   expect(fake.requests).toHaveLength(1);
   expect(
-    logs.parsed().some((l) => l.event === 'send' && l.staleClaim === true && l.phone === `${phone.slice(0, 3)}****${phone.slice(-4)}`),
+    logs.parsed().some((l) => l.event === 'batch-job' && l.staleClaim === true && l.phone === `${phone.slice(0, 3)}****${phone.slice(-4)}`),
   ).toBe(true);
 });

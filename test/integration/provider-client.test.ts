@@ -359,3 +359,91 @@ describe('keep-alive', () => {
     }
   });
 });
+
+describe('answers axios decodes or refuses (issue 15)', () => {
+  async function serve(answer: (res: import('node:http').ServerResponse) => void) {
+    const { createServer } = await import('node:http');
+    const seen: Array<Record<string, string | string[] | undefined>> = [];
+    const server = createServer((req, res) => {
+      seen.push(req.headers);
+      req.resume();
+      answer(res);
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    const { port } = server.address() as import('node:net').AddressInfo;
+    return {
+      seen,
+      url: `http://127.0.0.1:${port}/largesms`,
+      close: () => new Promise<void>((r) => server.close(() => r())),
+    };
+  }
+  const answer = JSON.stringify({ Message: '发送成功', Code: 'OK', RequestId: 'r-1' });
+
+  it.each(['gzip', 'deflate', 'br'])('a %s-encoded answer is decoded and read', async (encoding) => {
+    const zlib = await import('node:zlib');
+    const body =
+      encoding === 'gzip' ? zlib.gzipSync(answer) : encoding === 'deflate' ? zlib.deflateSync(answer) : zlib.brotliCompressSync(answer);
+    const s = await serve((res) => {
+      res.writeHead(200, { 'content-type': 'application/json', 'content-encoding': encoding });
+      res.end(body);
+    });
+    try {
+      const res = await newClient().send(longSmsRequest(s.url, { phone: PHONE, skin: '1' }, ['1234']));
+      expect(res).toMatchObject({ status: 'sent', provider: { code: 'OK', message: '发送成功' } });
+      expect(s.seen[0]?.['accept-encoding']).toBe('gzip, compress, deflate, br');
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('an answer with a byte-order mark is read', async () => {
+    const s = await serve((res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(`\ufeff${answer}`);
+    });
+    try {
+      const res = await newClient().send(longSmsRequest(s.url, { phone: PHONE, skin: '1' }, ['1234']));
+      expect(res).toMatchObject({ status: 'sent', provider: { code: 'OK' } });
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('an answer over 256 KB is not read: unknown, not retried', async () => {
+    const s = await serve((res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(`{"Code":"OK","Message":"${'x'.repeat(300 * 1024)}"}`);
+    });
+    try {
+      const res = await newClient().send(longSmsRequest(s.url, { phone: PHONE, skin: '1' }, ['1234']));
+      expect(res).toMatchObject({
+        status: 'unknown',
+        attempts: 1,
+        error: { code: 'OUTCOME_UNKNOWN' },
+        provider: { code: 'ERR_BAD_RESPONSE' },
+      });
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('an answer cut short after its headers is unknown, not retried', async () => {
+    const s = await serve((res) => {
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': '100' });
+      res.write('{"Code":');
+      setTimeout(() => res.socket?.destroy(), 20);
+    });
+    try {
+      const res = await newClient().send(longSmsRequest(s.url, { phone: PHONE, skin: '1' }, ['1234']));
+      expect(res).toMatchObject({
+        status: 'unknown',
+        attempts: 1,
+        error: { code: 'OUTCOME_UNKNOWN' },
+        // axios reports it as ERR_BAD_RESPONSE (stream aborted) or a reset, depending on timing.
+        provider: { code: expect.stringMatching(/^(ERR_BAD_RESPONSE|ECONNRESET)$/) },
+      });
+    } finally {
+      await s.close();
+    }
+  });
+});

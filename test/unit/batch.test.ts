@@ -151,3 +151,60 @@ describe('runBatch', () => {
     expect(seen.sort()).toEqual(['msg 1:sent', 'msg 2:sent']);
   });
 });
+
+describe('batch slots (issue 15): a job holds its slot until its provider call is over', () => {
+  it('the next job starts when a job reports providerDone, while that job still records; never more than `concurrency` sending', async () => {
+    let sending = 0;
+    let maxSending = 0;
+    let recording = 0;
+    let startedWhileRecording = 0;
+    const order: string[] = [];
+    const { d } = deps(
+      async (job, ctx) => {
+        if (recording > 0) startedWhileRecording += 1;
+        sending += 1;
+        maxSending = Math.max(maxSending, sending);
+        await new Promise((r) => setTimeout(r, 5)); // the provider
+        sending -= 1;
+        ctx.providerDone?.();
+        recording += 1;
+        order.push(`sent ${job.idempotencyKey}`);
+        await new Promise((r) => setTimeout(r, 20)); // the record, slower than the provider here
+        recording -= 1;
+        order.push(`recorded ${job.idempotencyKey}`);
+        return sent(job, ctx);
+      },
+      undefined,
+      { concurrency: 1 },
+    );
+    const summary = await runBatch([1, 2, 3, 4, 5, 6].map(item), d);
+    expect(summary.counts).toEqual({ sent: 6 });
+    // One slot: without the early release no job could start while another records.
+    expect(maxSending).toBe(1);
+    expect(startedWhileRecording).toBeGreaterThan(0);
+    // Every job's outcome was recorded before the batch answered.
+    expect(order.filter((o) => o.startsWith('recorded'))).toHaveLength(6);
+    expect(recording).toBe(0);
+  });
+
+  it('a job that never reaches the provider frees its slot when it ends; one that throws frees it too', async () => {
+    let running = 0;
+    let maxRunning = 0;
+    const { d, lines } = deps(
+      async (job, ctx) => {
+        running += 1;
+        maxRunning = Math.max(maxRunning, running);
+        await new Promise((r) => setTimeout(r, 2));
+        running -= 1;
+        if (job.idempotencyKey === 'k-2') throw new Error('boom'); // a bug in the sender
+        return sent(job, ctx); // no providerDone: a replay, a refusal
+      },
+      undefined,
+      { concurrency: 3 },
+    );
+    const summary = await runBatch([1, 2, 3, 4, 5, 6, 7].map(item), d);
+    expect(summary.counts).toEqual({ sent: 6, failed: 1 });
+    expect(maxRunning).toBe(3);
+    expect(new Set(lines.filter((l) => l.event === 'batch-job' && l.status).map((l) => l.ref)).size).toBe(7);
+  });
+});

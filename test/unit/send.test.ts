@@ -107,3 +107,36 @@ describe('createSender', () => {
     expect(o.provider?.message).not.toContain('4321');
   });
 });
+
+describe('providerDone (issue 15: a batch starts its next job while this one records)', () => {
+  it('is called once, after the provider answered and before the outcome is in the store; a replay never calls it', async () => {
+    const { sender, ctx } = setup(OK);
+    const seen: string[] = [];
+    const job = { channel: 'sms' as const, phone: '13800138000', skin: '7', params: ['a'], idempotencyKey: 'k-1' };
+    const first = await sender.send(job, { ...ctx, providerDone: () => seen.push('done') });
+    expect(first.status).toBe('sent');
+    expect(seen).toEqual(['done']);
+    const again = await sender.send(job, { ...ctx, providerDone: () => seen.push('again') });
+    expect(again.replayed).toBe(true);
+    expect(seen).toEqual(['done']);
+  });
+
+  it('runs before the record: the key is still claimed (in progress) when it is called', async () => {
+    const store = new MemoryStore();
+    const sender = createSender({
+      client: { send: async () => OK() },
+      store,
+      urls: { sms: 'https://s.test/x', voice: 'https://v.test/y' },
+    });
+    const { ctx } = setup(OK);
+    let claimAtDone: string | undefined;
+    const job = { channel: 'sms' as const, phone: '13800138000', skin: '7', params: ['a'], idempotencyKey: 'k-2' };
+    await sender.send(job, {
+      ...ctx,
+      providerDone: () => {
+        void store.claim('idem:sms:test:k-2', 'other', 1000).then((c) => (claimAtDone = c.kind));
+      },
+    });
+    expect(claimAtDone).toBe('in-progress');
+  });
+});
