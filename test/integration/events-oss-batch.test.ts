@@ -254,7 +254,13 @@ describe('OSS trigger edges', () => {
         most = Math.max(most, open);
         const line = Number(q.phone?.slice(4));
         if (line > 256) release('second chunk');
-        const done = (next: Behaviour): Behaviour => ({ kind: 'echo', make: () => ((open -= 1), next) });
+        const done = (next: Behaviour): Behaviour => ({
+          kind: 'echo',
+          make: () => {
+            open -= 1;
+            return next;
+          },
+        });
         return line === 256 ? { kind: 'wait', until: held, next: done(PROVIDER_OK) } : { kind: 'delay', ms: 2, next: done(PROVIDER_OK) };
       },
     };
