@@ -1,4 +1,4 @@
-import pLimit from 'p-limit';
+import pLimit, { type LimitFunction } from 'p-limit';
 import { MAX_BATCH_CONCURRENCY } from '../config.ts';
 import { ChannelMismatchError, InvalidRequestError, NotifyError, scheduleUnsure } from '../errors.ts';
 import { deferral } from '../guards/contract.ts';
@@ -94,6 +94,16 @@ export interface BatchDeps extends ScheduleDeps {
   claimTtlMs: number;
   /** Jobs in flight at once (clamped to MAX_BATCH_CONCURRENCY, the provider client's socket pool). */
   concurrency: number;
+  /**
+   * The slots to take, when several runBatch calls of one invocation share them (the chunks of an
+   * OSS batch file run overlapped, and together never exceed `concurrency`): `batchLimit()`.
+   */
+  limit?: LimitFunction;
+}
+
+/** The slots of a batch: `concurrency` clamped to 1 … MAX_BATCH_CONCURRENCY. */
+export function batchLimit(concurrency: number): LimitFunction {
+  return pLimit(Math.max(1, Math.min(concurrency, MAX_BATCH_CONCURRENCY)));
 }
 
 /** Called for each finished job (timers ack scheduled jobs, OSS writes a result line). */
@@ -108,7 +118,7 @@ export async function runBatch(items: readonly BatchItem[], deps: BatchDeps, onR
   // then recorded outside the limit while the next job starts, so that job's claim and limits
   // travel to the store while this job's record does (issue 15). Every job is still awaited,
   // record and all, before the batch answers.
-  const limit = pLimit(Math.max(1, Math.min(deps.concurrency, MAX_BATCH_CONCURRENCY)));
+  const limit = deps.limit ?? batchLimit(deps.concurrency);
 
   /** Runs `one(item)`, holding a slot of `limit` until its provider call is over or it ends. */
   async function slotted(item: BatchItem, fields: Record<string, unknown>): Promise<{ result: JobResult; job?: Job }> {

@@ -7,6 +7,7 @@ import { parseCsvRecord } from '#shared/fc/adapters/oss';
 import { MemoryStore } from '#shared/store/memory';
 import { eventFunction, ossContext, ossEvent } from '../support/events.ts';
 import { type FakeOss, OSS_CREDS, startFakeOss } from '../support/fake-oss.ts';
+import type { Behaviour } from '../support/fake-provider.ts';
 import { asBuffer, fcContext } from '../support/fc.ts';
 import { PROVIDER_OK, startWorld } from '../support/world.ts';
 
@@ -219,6 +220,67 @@ describe('OSS trigger edges', () => {
     expect(gate.releasedBy()).toBe('release');
     expect(fake.requests).toHaveLength(n);
     expect(resultsOf(key)).toHaveLength(n);
+  });
+
+  // Chunks overlap (sendInChunks, CHUNKS_IN_FLIGHT): the next chunk's jobs wait on the same slots
+  // while one runs, so a chunk's last slow job no longer holds the whole file up. The last line of
+  // the first chunk is held by the provider until a line of the second chunk has arrived: when
+  // chunks ran one after the other, that line was only sent after the held one was answered, and
+  // the hold ended by its fallback instead. Meanwhile never more than BATCH_CONCURRENCY requests
+  // are open at the provider.
+  it('the next chunk starts while the last job of a chunk is still open; never more than BATCH_CONCURRENCY at once', {
+    timeout: 60_000,
+  }, async () => {
+    const key = `batches/${randomBytes(3).toString('hex')}.jsonl`;
+    const n = 600;
+    const phone = (i: number) => `1382${String(i).padStart(7, '0')}`;
+    put(key, Array.from({ length: n }, (_, i) => JSON.stringify({ phone: phone(i + 1), skin: '7', params: ['1', '2'] })).join('\n'));
+    let releasedBy = '';
+    let release = (_by: string) => {};
+    const held = new Promise<void>((resolve) => {
+      release = (by) => {
+        releasedBy ||= by;
+        resolve();
+      };
+    });
+    // Under the provider deadline (UPSTREAM_TIMEOUT_MS below): the held line is answered, never timed out.
+    const fallback = setTimeout(() => release('fallback'), 10_000);
+    let open = 0;
+    let most = 0;
+    fake.fallback = {
+      kind: 'echo',
+      make: (q) => {
+        open += 1;
+        most = Math.max(most, open);
+        const line = Number(q.phone?.slice(4));
+        if (line > 256) release('second chunk');
+        const done = (next: Behaviour): Behaviour => ({
+          kind: 'echo',
+          make: () => {
+            open -= 1;
+            return next;
+          },
+        });
+        return line === 256 ? { kind: 'wait', until: held, next: done(PROVIDER_OK) } : { kind: 'delay', ms: 2, next: done(PROVIDER_OK) };
+      },
+    };
+    try {
+      const sms = eventFunction(
+        'long-sms',
+        fake,
+        new MemoryStore(),
+        {},
+        { OSS_ENDPOINT: oss.endpoint, BATCH_CONCURRENCY: '4', UPSTREAM_TIMEOUT_MS: '30000' },
+      );
+      const answer = (await sms(asBuffer(ossEvent(key)), ossContext())) as { ok: boolean; total: number };
+      expect(answer).toMatchObject({ ok: true, total: n });
+    } finally {
+      clearTimeout(fallback);
+    }
+    expect(releasedBy).toBe('second chunk');
+    expect(most).toBeLessThanOrEqual(4);
+    expect(fake.requests).toHaveLength(n);
+    expect(resultsOf(key).map((r) => [r.line, r.status])).toEqual(Array.from({ length: n }, (_, i) => [i + 1, 'sent']));
   });
 
   it('refuses a line longer than 64 KB without holding it, and goes on with the next lines', async () => {

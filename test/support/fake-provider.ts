@@ -52,6 +52,8 @@ export type Behaviour =
   | { kind: 'echo'; make: (query: Record<string, string>) => Behaviour }
   /** Waits, then behaves as `next` (not `then`: an object with `then` is a thenable). */
   | { kind: 'delay'; ms: number; next: Behaviour }
+  /** Waits until `until` settles (a test's gate), then behaves as `next`. */
+  | { kind: 'wait'; until: Promise<unknown>; next: Behaviour }
   /** The realistic gateway + vendor logic below. */
   | { kind: 'realistic' };
 
@@ -253,6 +255,9 @@ export async function startFakeProvider(options: FakeProviderOptions = {}): Prom
         return;
       case 'delay':
         await new Promise((r) => setTimeout(r, b.ms));
+        return act(b.next, rec, req, res);
+      case 'wait':
+        await b.until.catch(() => {});
         return act(b.next, rec, req, res);
       case 'echo':
         return act(b.make(rec.query), rec, req, res);

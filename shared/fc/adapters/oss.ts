@@ -1,5 +1,5 @@
 import { DEFAULT_RESULT_PREFIX } from '../../config.ts';
-import { type BatchItem, type BatchSummary, type JobResult, runBatch } from '../../core/batch.ts';
+import { type BatchItem, type BatchSummary, batchLimit, type JobResult, runBatch } from '../../core/batch.ts';
 import { CutShortError } from '../../errors.ts';
 import { isRecord } from '../../jobs.ts';
 import { getObjectStream, type OssCredentials, putObjectStream, signingRegion } from '../../oss/client.ts';
@@ -173,14 +173,11 @@ async function handleObject(rec: OssRecord, fc: FcContext, rt: Runtime, started:
     // Thrown so FC retries and, after its retries, sends the event to the dead-letter queue.
     throw new Error('the OSS trigger needs the function role: context.credentials is empty (set `role` in s.yaml)');
   }
-  return sendBatchFile(
-    at,
-    format,
-    creds,
-    resultPrefix,
-    (items) => runBatch(items, batchDeps(fc, rt, { source: 'oss', startedAt: started })),
-    rt,
-  );
+  // One set of slots for the whole file: its chunks run overlapped (sendInChunks) and together
+  // never have more than BATCH_CONCURRENCY jobs in flight.
+  const deps = batchDeps(fc, rt, { source: 'oss', startedAt: started });
+  const limit = batchLimit(deps.concurrency);
+  return sendBatchFile(at, format, creds, resultPrefix, (items) => runBatch(items, { ...deps, limit }), rt);
 }
 
 /** A batch line as a batch item; `line` tells where its result goes. */
@@ -317,28 +314,60 @@ function headerOf(r: CsvOut): string[] {
   return header;
 }
 
-/** Sends the items CHUNK_LINES at a time and writes each chunk's results as soon as it is done. */
+/**
+ * Chunks in flight at once. Awaiting each chunk before reading the next drained the slots at every
+ * chunk boundary (the last jobs of a chunk ran with the other slots idle, then the next chunk's
+ * jobs all started together): 1.65× the ideal time for a 100,000-line file at 64 × 50 ms on an idle
+ * machine (BENCHMARKS.md). With the next chunk already queued on the same slots (`batchLimit`),
+ * the slots stay busy; memory stays bounded by CHUNKS_IN_FLIGHT × CHUNK_LINES lines.
+ */
+const CHUNKS_IN_FLIGHT = 2;
+
+/**
+ * Sends the items CHUNK_LINES at a time, the next chunk queued while one runs (`run` shares one set
+ * of slots), and writes each chunk's results, in file order, as soon as it is done.
+ */
 async function sendInChunks(
   items: AsyncIterable<LineItem>,
   run: (items: BatchItem[]) => Promise<BatchSummary>,
   results: { write(text: string): void },
 ): Promise<BatchSummary> {
   const summary = emptySummary();
+  const inFlight: Array<{ lineOf: Map<string, number>; part: Promise<BatchSummary> }> = [];
+  /** Waits for the oldest chunk and writes its results. */
+  const settleOldest = async () => {
+    const oldest = inFlight.shift();
+    if (!oldest) return;
+    const part = await oldest.part;
+    // One write per chunk, not per line: each write of the PUT is a chunk of its own on the wire
+    // (a syscall and a chunk header), which cost ~0.1 ms per line of a large file (BENCHMARKS.md).
+    let text = '';
+    for (const r of part.results) text += resultLine(oldest.lineOf.get(r.ref) ?? 0, r);
+    if (text) results.write(text);
+    addUp(summary, part);
+  };
   let chunk: LineItem[] = [];
-  const flush = async () => {
+  const start = async () => {
     if (chunk.length === 0) return;
     const sent = chunk;
     chunk = [];
-    const lineOf = new Map(sent.map((i) => [i.ref, i.line]));
-    const part = await run(sent);
-    for (const r of part.results) results.write(resultLine(lineOf.get(r.ref) ?? 0, r));
-    addUp(summary, part);
+    const part = run(sent);
+    part.catch(() => {}); // awaited in settleOldest; this only keeps a rejection from being "unhandled" meanwhile
+    inFlight.push({ lineOf: new Map(sent.map((i) => [i.ref, i.line])), part });
+    while (inFlight.length >= CHUNKS_IN_FLIGHT) await settleOldest();
   };
-  for await (const item of items) {
-    chunk.push(item);
-    if (chunk.length >= CHUNK_LINES) await flush();
+  try {
+    for await (const item of items) {
+      chunk.push(item);
+      if (chunk.length >= CHUNK_LINES) await start();
+    }
+    await start();
+    while (inFlight.length > 0) await settleOldest();
+  } finally {
+    // Reading the file failed (or a write did): the chunks already started still finish, so every
+    // job that was sent has its outcome recorded before the error reaches FC.
+    await Promise.allSettled(inFlight.map((c) => c.part));
   }
-  await flush();
   return summary;
 }
 
