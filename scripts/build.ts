@@ -184,6 +184,31 @@ const ACCEPT_ENCODING = 'gzip, compress, deflate' + (typeof process.versions.bro
     ['? ACCEPT_ENCODING_WITH_ZSTD', "? ACCEPT_ENCODING + (isZstdSupported() ? ', zstd' : '')"],
     ['if (isBrotliSupported) {', 'if (isBrotliSupported()) {'],
     ['if (isZstdSupported) {', 'if (isZstdSupported()) {'],
+    // `proxy: false` (our provider client) makes axios ask for a direct agent on every request; it reads
+    // process.allowedNodeEnvironmentFlags first, whose first read builds the set of every Node option
+    // (~0.8 ms of a cold start's first request). The flag only matters for an agent with
+    // `options.proxyEnv` (Node's own env proxy); checked after that test, the answer is the same.
+    [
+      `  if (
+    !process.allowedNodeEnvironmentFlags ||
+    !process.allowedNodeEnvironmentFlags.has('--use-env-proxy')
+  ) {
+    return configuredAgent;
+  }
+
+  const agent = configuredAgent || transport.globalAgent;`,
+      '  const agent = configuredAgent || transport.globalAgent;',
+    ],
+    [
+      `    typeof options.proxyEnv !== 'object' ||
+    options.proxyEnv === null
+  ) {`,
+      `    typeof options.proxyEnv !== 'object' ||
+    options.proxyEnv === null ||
+    !process.allowedNodeEnvironmentFlags ||
+    !process.allowedNodeEnvironmentFlags.has('--use-env-proxy')
+  ) {`,
+    ],
   ],
   // pino reads worker_threads' isMainThread at load (node:worker_threads and its internals on
   // every cold start) for asynchronous destinations only; ours is synchronous.
