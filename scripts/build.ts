@@ -11,7 +11,7 @@ import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
+import { createRequire, isBuiltin } from 'node:module';
 import { basename, join, relative, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { brotliCompressSync, constants as zlib } from 'node:zlib';
@@ -272,7 +272,10 @@ ${
     ? ''
     : `try {
   const data = fs.readFileSync(path.join(__dirname, ${JSON.stringify(CACHE_FILE)}));
-  if (require('node:crypto').createHash('sha1').update(data).digest('hex') === ${JSON.stringify(cacheSha1)}) cachedData = data;
+  // crypto.hash (Node >= 20.12): one call, ~0.3 ms less than a Hash object on the first use.
+  const crypto = require('node:crypto');
+  const sha1 = typeof crypto.hash === 'function' ? crypto.hash('sha1', data) : crypto.createHash('sha1').update(data).digest('hex');
+  if (sha1 === ${JSON.stringify(cacheSha1)}) cachedData = data;
 } catch {}
 `
 }const script = new vm.Script(${JSON.stringify(WRAP[0])} + fs.readFileSync(file, 'latin1') + ${JSON.stringify(WRAP[1])}, { filename: file, cachedData });
@@ -280,6 +283,37 @@ script.runInThisContext().call(module.exports, module.exports, require, module, 
 // For tests and the bench: whether the cache was used. Not enumerable, the handler's exports stay as built.
 Object.defineProperty(module.exports, 'codeCache', { value: cachedData === undefined ? 'none' : script.cachedDataRejected ? 'rejected' : 'used' });
 `;
+}
+
+/**
+ * esbuild turns each default or namespace import of a Node built-in (`import http from 'http'`,
+ * axios's style; `import * as crypto from 'node:crypto'`) into its interop helper
+ * `__toESM(require("http"), 1)`, which copies every export of the module onto a new object as a
+ * getter: 15 copies of 6 built-ins at each cold start (util, stream, http and https three times
+ * each), ~250 KB allocated and ~0.5 ms (BENCHMARKS.md, issue 15). This makes the helper's result
+ * for a built-in one per module: the same getters, made once. Other modules' interop is untouched.
+ * The build fails if esbuild's helper no longer has the shape looked for.
+ */
+export function shareBuiltinInterop(code: string): string {
+  const def = /([\w$]+)\s*=\s*\(([\w$]+),\s*([\w$]+),\s*([\w$]+)\)\s*=>\s*\(\4\s*=\s*\2\s*!=\s*null\s*\?/.exec(code);
+  const calls = /([\w$]+)\(require\("((?:node:)?[a-z_\d/]+)"\),\s*1\)/g;
+  if (!def) {
+    if (/\(require\("(?:node:)?[a-z_\d/]+"\),\s*1\)/.test(code))
+      throw new Error("esbuild's __toESM helper not found: shareBuiltinInterop needs updating");
+    return code;
+  }
+  const helper = def[1] as string;
+  let n = 0;
+  const out = code.replace(calls, (all, fn: string, id: string) => {
+    if (fn !== helper || !isBuiltin(id)) return all;
+    n += 1;
+    return `__fcnBuiltinESM(require(${JSON.stringify(id)}),${helper})`;
+  });
+  if (n === 0) return code;
+  // One line, no newline: the bundle's line numbers (stack traces) stay as esbuild wrote them.
+  const shared = 'var __fcnBuiltinESM=((m)=>(mod,toESM)=>{let e=m.get(mod);if(e===void 0){e=toESM(mod,1);m.set(mod,e)}return e})(new Map);';
+  const strict = /^(['"])use strict\1;/.exec(out);
+  return strict ? strict[0] + shared + out.slice(strict[0].length) : shared + out;
 }
 
 /** Runs app.js once in a child node (require, /healthz, sandbox sends) and writes V8's cache for it. */
@@ -646,7 +680,7 @@ export async function build(options: BuildOptions = {}): Promise<BuildResult> {
       await esbuild({ ...COMMON, absWorkingDir: root, entryPoints: [resolve(root, f.path)], outfile: lazyFile, minify });
       lazy.push({ module: f.path, file: lazyFile, bytes: statSync(lazyFile).size });
     }
-    await writeFile(codeFile, asciiOnly(await readFile(codeFile, 'utf8')));
+    await writeFile(codeFile, asciiOnly(shareBuiltinInterop(await readFile(codeFile, 'utf8'))));
     // The repo's package.json says "type": "module"; this keeps the folder CommonJS wherever it is copied.
     await writeFile(join(dir, 'package.json'), `${JSON.stringify({ type: 'commonjs', private: true })}\n`);
 

@@ -77,7 +77,9 @@ describe('loadConfig', () => {
     // Not a string (a caller passing its own object): refused, named, not thrown as a TypeError.
     expect(problem({ APPCODE: 'x', REDIS_URL: 42 as unknown as string }).message).toBe('REDIS_URL has an invalid value');
     // Blank and the listed values pass this check.
-    expect(loadConfig({ APPCODE: 'x', SANDBOX: '', STORE: 'memory', LIMIT_PHONE_DAILY: ' 0 ', LOG_LEVEL: 'warn' }).limits.phoneDaily).toBe(0);
+    expect(loadConfig({ APPCODE: 'x', SANDBOX: '', STORE: 'memory', LIMIT_PHONE_DAILY: ' 0 ', LOG_LEVEL: 'warn' }).limits.phoneDaily).toBe(
+      0,
+    );
   });
 
   it('tells a malformed value from a missing one', () => {
