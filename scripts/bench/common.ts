@@ -129,3 +129,27 @@ export function benchEnv(certPath: string, providerUrl: string): Record<string, 
     LIMIT_VERIFICATION_DAILY: '1000000',
   };
 }
+
+/** The module of a line of an unminified bundle: esbuild writes `// <path>` before each module. */
+export function moduleOfLine(source: string): (line: number) => string {
+  // esbuild writes `// <path>` before each module's code in unminified output.
+  const starts: Array<[number, string]> = [];
+  source.split('\n').forEach((l, i) => {
+    const m = /^\s*\/\/ (node_modules\/\S+|shared\/\S+|functions\/\S+|scripts\/\S+|fcn-\S+)$/.exec(l);
+    if (m) starts.push([i, (m[1] as string).replace(/^node_modules\/((@[^/]+\/)?[^/]+).*$/, '$1')]);
+  });
+  return (line) => {
+    let lo = 0;
+    let hi = starts.length - 1;
+    let found = '(bundle prelude)';
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      const s = starts[mid] as [number, string];
+      if (s[0] <= line) {
+        found = s[1];
+        lo = mid + 1;
+      } else hi = mid - 1;
+    }
+    return found;
+  };
+}

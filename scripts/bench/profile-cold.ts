@@ -13,6 +13,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { build, ROOT } from '../build.ts';
 import { makeSelfSignedCert } from '../dev-cert.ts';
+import { moduleOfLine } from './common.ts';
 
 const RUNS = Number(process.argv[2] || 5);
 const OUT = join(ROOT, '.bench', 'profile');
@@ -24,29 +25,6 @@ type Node = {
   positionTicks?: Array<{ line: number; ticks: number }>;
 };
 type Profile = { nodes: Node[]; samples: number[]; timeDeltas: number[] };
-
-function moduleOfLine(source: string): (line: number) => string {
-  // esbuild writes `// <path>` before each module's code in unminified output.
-  const starts: Array<[number, string]> = [];
-  source.split('\n').forEach((l, i) => {
-    const m = /^\s*\/\/ (node_modules\/\S+|shared\/\S+|functions\/\S+|fcn-\S+)$/.exec(l);
-    if (m) starts.push([i, (m[1] as string).replace(/^node_modules\/((@[^/]+\/)?[^/]+).*$/, '$1')]);
-  });
-  return (line) => {
-    let lo = 0;
-    let hi = starts.length - 1;
-    let found = '(bundle prelude)';
-    while (lo <= hi) {
-      const mid = (lo + hi) >> 1;
-      const s = starts[mid] as [number, string];
-      if (s[0] <= line) {
-        found = s[1];
-        lo = mid + 1;
-      } else hi = mid - 1;
-    }
-    return found;
-  };
-}
 
 async function main(): Promise<void> {
   rmSync(OUT, { recursive: true, force: true });

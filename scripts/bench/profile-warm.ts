@@ -10,35 +10,18 @@
  */
 import { spawn } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import https from 'node:https';
-import type { AddressInfo } from 'node:net';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { build as esbuild } from 'esbuild';
 import { build, ROOT } from '../build.ts';
 import { makeSelfSignedCert } from '../dev-cert.ts';
+import { benchEnv, httpEvent, moduleOfLine, startProvider } from './common.ts';
 
 const CALLS = Number(process.argv[2] || 4000);
 const OUT = join(ROOT, '.bench', 'profile-warm');
 
 type Node = { id: number; callFrame: { url: string; lineNumber: number; functionName: string } };
 type Profile = { nodes: Node[]; samples: number[]; timeDeltas: number[] };
-
-function moduleOfLine(source: string): (line: number) => string {
-  const starts: Array<[number, string]> = [];
-  source.split('\n').forEach((l, i) => {
-    const m = /^\s*\/\/ (node_modules\/\S+|shared\/\S+|functions\/\S+|scripts\/\S+|fcn-\S+)$/.exec(l);
-    if (m) starts.push([i, (m[1] as string).replace(/^node_modules\/((@[^/]+\/)?[^/]+).*$/, '$1')]);
-  });
-  return (line) => {
-    let found = '(bundle prelude)';
-    for (const [start, name] of starts) {
-      if (start > line) break;
-      found = name;
-    }
-    return found;
-  };
-}
 
 function spawnNode(args: string[], env: Record<string, string>): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -71,42 +54,10 @@ async function main(): Promise<void> {
   const oursModule = moduleOfLine(readFileSync(codeFile, 'utf8'));
   const baseModule = moduleOfLine(readFileSync(baselineFile, 'utf8'));
 
-  const server = https.createServer({ key: cert.key, cert: cert.cert }, (req, res) => {
-    req.resume();
-    res.writeHead(200, { 'content-type': 'application/json; charset=utf-8' });
-    res.end('{"Message":"发送成功","Code":"OK"}');
-  });
-  server.keepAliveTimeout = 60_000;
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const url = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const provider = await startProvider(cert);
   const eventFile = join(OUT, 'event.json');
-  writeFileSync(
-    eventFile,
-    JSON.stringify({
-      version: 'v1',
-      rawPath: '/sms',
-      headers: { 'Content-Type': 'application/json', Authorization: 'Bearer bench-caller-key-000000000000' },
-      queryParameters: {},
-      body: JSON.stringify({ phone: '13800138000', skin: '1', params: ['1234'], sign: '1' }),
-      isBase64Encoded: false,
-      requestContext: { http: { method: 'POST', path: '/sms', sourceIp: '127.0.0.1' }, requestId: 'p' },
-    }),
-  );
-  const env = {
-    PATH: process.env.PATH ?? '',
-    NODE_EXTRA_CA_CERTS: cert.certPath,
-    APPCODE: 'x'.repeat(30),
-    API_KEYS: 'bench:bench-caller-key-000000000000',
-    LONG_SMS_URL: `${url}/largesms`,
-    LIMIT_PHONE_INTERVAL_S: '0',
-    LIMIT_PHONE_DAILY: '1000000',
-    LIMIT_CALLER_PER_MINUTE: '1000000',
-    LIMIT_CALLER_DAILY: '1000000',
-    LIMIT_GLOBAL_DAILY: '1000000',
-    LIMIT_VERIFICATION_INTERVAL_S: '0',
-    LIMIT_VERIFICATION_HOURLY: '1000000',
-    LIMIT_VERIFICATION_DAILY: '1000000',
-  };
+  writeFileSync(eventFile, httpEvent());
+  const env = benchEnv(cert.certPath, provider.url);
   const load = () => (loadavg()[0] as number).toFixed(2);
   console.log(`load average (1 min) before: ${load()}`);
 
@@ -131,7 +82,7 @@ async function main(): Promise<void> {
     ],
     env,
   );
-  server.close();
+  await provider.close();
   const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile')) as string;
   const p = JSON.parse(readFileSync(join(dir, file), 'utf8')) as Profile;
   const byId = new Map(p.nodes.map((n) => [n.id, n]));

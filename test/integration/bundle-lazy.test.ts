@@ -9,6 +9,7 @@ import { promisify } from 'node:util';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type BuildResult, build, LAZY_FILES, ROOT } from '../../scripts/build.ts';
+import { toAnswers } from '../support/bundle-answers.ts';
 import { type FakeOss, startFakeOss } from '../support/fake-oss.ts';
 import { type FakeProvider, selfSignedCert, startFakeProvider, TEST_APPCODE } from '../support/fake-provider.ts';
 import { fcContext, fixture, httpEvent } from '../support/fc.ts';
@@ -50,13 +51,6 @@ const [bundle, input, output] = process.argv.slice(2);
 });
 `;
 
-interface Answer {
-  statusCode: number;
-  headers: Record<string, string>;
-  body: string;
-  json: any;
-}
-
 let seq = 0;
 async function invoke(name: string, env: Record<string, string>, calls: Array<{ event: Buffer; context?: object }>) {
   seq += 1;
@@ -77,16 +71,7 @@ async function invoke(name: string, env: Record<string, string>, calls: Array<{ 
     error?: string;
   };
   if (out.error) throw new Error(`bundle failed in the child: ${out.error}`);
-  const answers = (out.results ?? []).map((r) => {
-    const a = r as Omit<Answer, 'json'>;
-    let json: unknown;
-    try {
-      json = JSON.parse(a.body);
-    } catch {
-      json = undefined;
-    }
-    return { ...a, json } as Answer;
-  });
+  const answers = toAnswers(out.results ?? []);
   return {
     codeCache: out.codeCache,
     answers,

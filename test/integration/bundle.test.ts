@@ -11,6 +11,7 @@ import { CHANNEL_NAMES, CHANNELS } from '#shared/channels/index';
 import { CONSOLE_CSP } from '#shared/console/route';
 import { documentFor } from '#shared/openapi/select';
 import { type BuildResult, build, bundlesOverBudget, discoverFunctions, ROOT, sizeTable } from '../../scripts/build.ts';
+import { type Answer, toAnswers } from '../support/bundle-answers.ts';
 import { type FakeProvider, startFakeProvider, TEST_APPCODE } from '../support/fake-provider.ts';
 import { fcContext, httpEvent } from '../support/fc.ts';
 
@@ -54,13 +55,6 @@ interface Invocation {
   context?: Record<string, unknown>;
 }
 
-interface Answer {
-  statusCode: number;
-  headers: Record<string, string>;
-  body: string;
-  json: any;
-}
-
 let seq = 0;
 /** Runs `<dir>/index.js` in a fresh `node` with only `env` (plus PATH), invoking the handler once per event. */
 async function invoke(dir: string, env: Record<string, string>, calls: Invocation[]) {
@@ -75,16 +69,7 @@ async function invoke(dir: string, env: Record<string, string>, calls: Invocatio
   });
   const out = JSON.parse(readFileSync(output, 'utf8')) as { handlerType?: string; codeCache?: string; results?: unknown[]; error?: string };
   if (out.error) throw new Error(`bundle failed in the child: ${out.error}`);
-  const answers = (out.results ?? []).map((r) => {
-    const a = r as Omit<Answer, 'json'>;
-    let json: unknown;
-    try {
-      json = JSON.parse(a.body);
-    } catch {
-      json = undefined;
-    }
-    return { ...a, json } as Answer;
-  });
+  const answers = toAnswers(out.results ?? []);
   return { handlerType: out.handlerType, codeCache: out.codeCache, answers, logs: stdout, raw: out.results ?? [] };
 }
 
