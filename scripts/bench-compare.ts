@@ -9,6 +9,7 @@
  * provider stand-in with the same event and environment as `npm run bench` (scripts/bench/common.ts):
  *
  * - cold: a fresh node per start, the two bundles alternating, median of BENCH_COLD_RUNS (21) each;
+ *   also the child's CPU time up to the answer (cold-runner.cjs's `cpu` line), less load-sensitive;
  * - warm: BENCH_WARM_RUNS (5) processes that load both bundles and call them in turn
  *   (scripts/bench/warm-pair-runner.cjs), the median of the per-process p50 ratios;
  * - code size of both (index.js + app.js, or index.js alone for a build without the loader).
@@ -82,12 +83,15 @@ async function main(): Promise<number> {
   const runner = (name: string) => join(ROOT, 'scripts', 'bench', name);
 
   const cold: Record<'head' | 'base', number[]> = { head: [], base: [] };
+  const coldCpu: Record<'head' | 'base', number[]> = { head: [], base: [] };
   for (let i = 0; i < COLD_RUNS; i++) {
     const order = i % 2 === 0 ? (['head', 'base'] as const) : (['base', 'head'] as const);
     for (const side of order) {
       const r = await run([runner('cold-runner.cjs'), side === 'head' ? head : base.file, eventFile], env);
       if (r.code !== 0 || r.err.trim().split('\n').at(-1) !== '200') throw new Error(`cold run of ${side} failed: ${r.err.slice(0, 300)}`);
       cold[side].push(r.ms);
+      const cpu = /^cpu (\d+)$/m.exec(r.err);
+      if (cpu) coldCpu[side].push(Number(cpu[1]) / 1000);
     }
   }
   const warm: number[] = [];
@@ -109,6 +113,10 @@ async function main(): Promise<number> {
   console.log(
     `cold        this tree ${median(cold.head).toFixed(1)} ms   ${rev} ${median(cold.base).toFixed(1)} ms   ratio ${coldRatio.toFixed(3)}× (median of ${COLD_RUNS} each, alternated)`,
   );
+  if (coldCpu.head.length > 0 && coldCpu.base.length > 0)
+    console.log(
+      `cold CPU    this tree ${median(coldCpu.head).toFixed(1)} ms   ${rev} ${median(coldCpu.base).toFixed(1)} ms   ratio ${(median(coldCpu.head) / median(coldCpu.base)).toFixed(3)}× (user + system up to the answer, process.cpuUsage; informative)`,
+    );
   console.log(
     `warm p50    ratio ${warmRatio.toFixed(3)}× (median of ${WARM_RUNS} processes, side by side; per process ${warm.map((r) => r.toFixed(3)).join(' ')})`,
   );
@@ -116,7 +124,7 @@ async function main(): Promise<number> {
   console.log(`${ok ? 'PASS' : 'FAIL'}  no worse than ${rev} (each ratio ≤ ${TOLERANCE}×)`);
   writeFileSync(
     join(OUT, 'last.json'),
-    `${JSON.stringify({ rev, sha: base.sha, date: new Date().toISOString(), cold, warm, coldRatio, warmRatio, ok }, null, 2)}\n`,
+    `${JSON.stringify({ rev, sha: base.sha, date: new Date().toISOString(), cold, coldCpu, warm, coldRatio, warmRatio, ok }, null, 2)}\n`,
   );
   rmSync(join(OUT, `dist-${base.sha.slice(0, 12)}`), { recursive: true, force: true });
   return ok ? 0 : 1;

@@ -1,4 +1,3 @@
-import * as z from 'zod/mini';
 import { CHANNELS } from './channels/index.ts';
 import { ConfigError } from './errors.ts';
 import type { Channel } from './jobs.ts';
@@ -10,45 +9,58 @@ import { loadVerifyConfig, type VerifyConfig } from './verify/config.ts';
  * Messages name the variable and never echo a value: several of these are secrets.
  */
 
-const flag = z.optional(z.enum(['0', '1', 'true', 'false', '']));
-const positiveInt = (name: string) =>
-  z.optional(z.string().check(z.regex(/^\d+$/, { error: `${name} must be a whole number of milliseconds or a count` })));
+/**
+ * How each variable is checked before the rules below read it: `text` (any string), `enum` (one
+ * of the values), or `pattern` (a string matching `re`, else `error`). Plain data, not zod
+ * schemas: a cold start validates the environment once, and building ~50 zod objects at require
+ * cost more than the check itself (BENCHMARKS.md, issue 15). A value that is not a string, or an
+ * enum value not listed without an `error`, reads "<NAME> has an invalid value".
+ */
+type EnvRule =
+  | { kind: 'text' }
+  | { kind: 'enum'; values: readonly string[]; error?: string }
+  | { kind: 'pattern'; re: RegExp; error: string };
 
-const count = (name: string) =>
-  z.optional(z.string().check(z.regex(/^\s*\d{0,9}\s*$/, { error: `${name} must be a whole number (0 turns the limit off)` })));
+const TEXT: EnvRule = { kind: 'text' };
+const FLAG: EnvRule = { kind: 'enum', values: ['0', '1', 'true', 'false', ''] };
+const WHOLE = /^\d+$/;
+const COUNT = /^\s*\d{0,9}\s*$/;
+const positiveInt = (name: string): EnvRule => ({
+  kind: 'pattern',
+  re: WHOLE,
+  error: `${name} must be a whole number of milliseconds or a count`,
+});
+const count = (name: string): EnvRule => ({ kind: 'pattern', re: COUNT, error: `${name} must be a whole number (0 turns the limit off)` });
 
-export const envSchema = z.object({
-  // Each channel's provider URL variable (LONG_SMS_URL, VOICE_URL), from its description.
-  // (The names in the type are for reading `e.X`; config reads them through CHANNELS, so a new
-  // channel's variable is validated and read without a change here.)
-  ...(Object.fromEntries(Object.values(CHANNELS).map((c) => [c.urlVariable, z.optional(z.string())])) as Record<
-    'LONG_SMS_URL' | 'VOICE_URL',
-    ReturnType<typeof z.optional<ReturnType<typeof z.string>>>
-  >),
-  APPCODE: z.optional(z.string()),
-  APP_KEY: z.optional(z.string()),
-  APP_SECRET: z.optional(z.string()),
-  SANDBOX: flag,
-  API_KEYS: z.optional(z.string()),
-  ALLOW_UNAUTHENTICATED: flag,
-  REDIS_URL: z.optional(z.string()),
-  REDIS_CLUSTER: flag,
-  STORE: z.optional(z.enum(['redis', 'memory', ''], { error: 'STORE must be redis or memory' })),
+/** Every variable the functions validate, in the order problems are listed. */
+export const ENV_RULES: Readonly<Record<string, EnvRule>> = {
+  // Each channel's provider URL variable (LONG_SMS_URL, VOICE_URL), from its description: config
+  // reads them through CHANNELS, so a new channel's variable is validated and read without a change here.
+  ...Object.fromEntries(Object.values(CHANNELS).map((c) => [c.urlVariable, TEXT])),
+  APPCODE: TEXT,
+  APP_KEY: TEXT,
+  APP_SECRET: TEXT,
+  SANDBOX: FLAG,
+  API_KEYS: TEXT,
+  ALLOW_UNAUTHENTICATED: FLAG,
+  REDIS_URL: TEXT,
+  REDIS_CLUSTER: FLAG,
+  STORE: { kind: 'enum', values: ['redis', 'memory', ''], error: 'STORE must be redis or memory' },
   /** Set by Function Compute in every instance (FC_* names are reserved); tells a deployed function from `npm start`. */
-  FC_FUNCTION_NAME: z.optional(z.string()),
+  FC_FUNCTION_NAME: TEXT,
   UPSTREAM_TIMEOUT_MS: positiveInt('UPSTREAM_TIMEOUT_MS'),
   UPSTREAM_RETRIES: positiveInt('UPSTREAM_RETRIES'),
   MAX_BODY_BYTES: positiveInt('MAX_BODY_BYTES'),
-  OSS_ENDPOINT: z.optional(z.string()),
-  RESULT_PREFIX: z.optional(z.string()),
-  NOTIFY_PREFIX: z.optional(z.string()),
+  OSS_ENDPOINT: TEXT,
+  RESULT_PREFIX: TEXT,
+  NOTIFY_PREFIX: TEXT,
   BATCH_CONCURRENCY: positiveInt('BATCH_CONCURRENCY'),
   MAX_EVENT_BYTES: positiveInt('MAX_EVENT_BYTES'),
   MAX_JOBS_PER_EVENT: positiveInt('MAX_JOBS_PER_EVENT'),
   SCHEDULE_MAX_PENDING: count('SCHEDULE_MAX_PENDING'),
   SCHEDULE_MAX_DAYS: positiveInt('SCHEDULE_MAX_DAYS'),
   SCHEDULE_EXPIRE_HOURS: positiveInt('SCHEDULE_EXPIRE_HOURS'),
-  LOG_LEVEL: z.optional(z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent', ''])),
+  LOG_LEVEL: { kind: 'enum', values: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent', ''] },
   LIMIT_PHONE_INTERVAL_S: count('LIMIT_PHONE_INTERVAL_S'),
   LIMIT_PHONE_DAILY: count('LIMIT_PHONE_DAILY'),
   LIMIT_VERIFICATION_INTERVAL_S: count('LIMIT_VERIFICATION_INTERVAL_S'),
@@ -57,21 +69,30 @@ export const envSchema = z.object({
   LIMIT_CALLER_PER_MINUTE: count('LIMIT_CALLER_PER_MINUTE'),
   LIMIT_CALLER_DAILY: count('LIMIT_CALLER_DAILY'),
   LIMIT_GLOBAL_DAILY: count('LIMIT_GLOBAL_DAILY'),
-  LIMIT_ACTION: z.optional(z.enum(['defer', 'report', ''], { error: 'LIMIT_ACTION must be defer or report' })),
-  PHONE_ALLOWLIST: z.optional(z.string()),
-  PHONE_DENYLIST: z.optional(z.string()),
-  QUIET_HOURS: z.optional(z.string()),
-  QUIET_HOURS_ACTION: z.optional(z.enum(['defer', 'refuse', ''], { error: 'QUIET_HOURS_ACTION must be defer or refuse' })),
-  VERIFY_SECRET: z.optional(z.string()),
-  VERIFY_SMS_SKIN: z.optional(z.string()),
-  VERIFY_VOICE_TEXT: z.optional(z.string()),
+  LIMIT_ACTION: { kind: 'enum', values: ['defer', 'report', ''], error: 'LIMIT_ACTION must be defer or report' },
+  PHONE_ALLOWLIST: TEXT,
+  PHONE_DENYLIST: TEXT,
+  QUIET_HOURS: TEXT,
+  QUIET_HOURS_ACTION: { kind: 'enum', values: ['defer', 'refuse', ''], error: 'QUIET_HOURS_ACTION must be defer or refuse' },
+  VERIFY_SECRET: TEXT,
+  VERIFY_SMS_SKIN: TEXT,
+  VERIFY_VOICE_TEXT: TEXT,
   // Issue 13 (docs/usage.md).
-  OPS_CALLERS: z.optional(z.string()),
-  QUOTA_LONG_SMS: z.optional(z.string()),
-  QUOTA_VOICE: z.optional(z.string()),
-  ALERT_PHONES: z.optional(z.string()),
-  ALERT_SKIN: z.optional(z.string()),
-});
+  OPS_CALLERS: TEXT,
+  QUOTA_LONG_SMS: TEXT,
+  QUOTA_VOICE: TEXT,
+  ALERT_PHONES: TEXT,
+  ALERT_SKIN: TEXT,
+};
+
+/** The problem with one variable's value, or undefined (an unset variable is never a problem here). */
+function envProblem(name: string, rule: EnvRule, value: unknown): string | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string') return `${name} has an invalid value`;
+  if (rule.kind === 'enum' && !rule.values.includes(value)) return rule.error ?? `${name} has an invalid value`;
+  if (rule.kind === 'pattern' && !rule.re.test(value)) return rule.error;
+  return undefined;
+}
 
 export type Credentials =
   | { kind: 'sandbox' }
@@ -345,15 +366,17 @@ function chooseStore(
 
 /** Reads and validates the environment. Throws ConfigError listing every problem. */
 export function loadConfig(env: Record<string, string | undefined> = process.env, options: LoadConfigOptions = {}): Config {
-  const parsed = envSchema.safeParse(env);
-  if (!parsed.success) {
-    const vars = [...new Set(parsed.error.issues.map((i) => String(i.path[0])))];
-    const problems = parsed.error.issues.map((i) =>
-      i.message && i.message !== 'Invalid input' ? i.message : `${String(i.path[0])} has an invalid value`,
-    );
-    throw new ConfigError(problems.join('; '), vars);
+  const invalid: string[] = [];
+  const invalidVars: string[] = [];
+  for (const name in ENV_RULES) {
+    const p = envProblem(name, ENV_RULES[name] as EnvRule, env[name]);
+    if (p !== undefined) {
+      invalid.push(p);
+      invalidVars.push(name);
+    }
   }
-  const e = parsed.data;
+  if (invalid.length > 0) throw new ConfigError(invalid.join('; '), invalidVars);
+  const e = env;
   const problems: string[] = [];
   const vars: string[] = [];
 

@@ -42,6 +42,8 @@ const [bundle, input, output] = process.argv.slice(2);
   }
   out.builtins = process.moduleLoadList.filter((m) => !before.has(m) && m.startsWith('NativeModule ')).map((m) => m.slice(13));
   out.files = Object.keys(require.cache).map((f) => f.split(/[\\\\/]/).pop());
+  // Node builds this set on its first read (a getter replaced by the value).
+  out.nodeOptionSetBuilt = typeof Object.getOwnPropertyDescriptor(process, 'allowedNodeEnvironmentFlags').get !== 'function';
   fs.writeFileSync(output, JSON.stringify(out));
 })().catch((err) => {
   fs.writeFileSync(output, JSON.stringify({ error: String((err && err.stack) || err) }));
@@ -65,11 +67,20 @@ async function invoke(name: string, env: Record<string, string>, calls: Array<{ 
     results?: unknown[];
     builtins?: string[];
     files?: string[];
+    nodeOptionSetBuilt?: boolean;
     error?: string;
   };
   if (out.error) throw new Error(`bundle failed in the child: ${out.error}`);
   const answers = toAnswers(out.results ?? []);
-  return { codeCache: out.codeCache, answers, raw: out.results ?? [], builtins: out.builtins ?? [], files: out.files ?? [], logs: stdout };
+  return {
+    codeCache: out.codeCache,
+    answers,
+    raw: out.results ?? [],
+    builtins: out.builtins ?? [],
+    files: out.files ?? [],
+    nodeOptionSetBuilt: out.nodeOptionSetBuilt,
+    logs: stdout,
+  };
 }
 
 const send = (body: Record<string, unknown> = { phone: '13800138000', skin: '1', params: ['1234'] }) => ({
@@ -242,7 +253,7 @@ describe('axios without zlib at load', () => {
   });
 
   it('still asks for compressed answers and reads a gzip answer', async () => {
-    const { answers, builtins } = await invoke(
+    const { answers, builtins, nodeOptionSetBuilt } = await invoke(
       'long-sms',
       { APPCODE: TEST_APPCODE, LONG_SMS_URL: url, API_KEYS: `app:${CALLER_KEY}`, NODE_EXTRA_CA_CERTS: cert.caPath, QUIET_HOURS: 'off' },
       [send()],
@@ -252,5 +263,8 @@ describe('axios without zlib at load', () => {
     expect(seen[0]?.['accept-encoding']).toBe('gzip, compress, deflate, br');
     // Loaded on this answer, not at require.
     expect(builtins).toContain('zlib');
+    // axios's direct-agent check (proxy: false) no longer reads process.allowedNodeEnvironmentFlags
+    // for an agent without Node's proxyEnv, so Node never builds its option set (scripts/build.ts).
+    expect(nodeOptionSetBuilt).toBe(false);
   });
 });

@@ -461,6 +461,12 @@ describe('V8 code cache (index.js loads app.js with app.cache)', () => {
     expectSent(answers);
   });
 
+  it('is made with a real send per sending function (to a loopback stand-in), so the HTTP adapter is in it', () => {
+    const sends = Object.fromEntries(result.bundles.map((b) => [b.name, b.cacheSends]));
+    // One provider request each from long-sms (POST /sms) and voice-notify (POST /voice); template-validate sends nothing.
+    expect(sends).toEqual({ 'long-sms': 1, 'template-validate': 0, 'voice-notify': 1 });
+  });
+
   it('ignores a damaged cache (same length, bytes changed): never given to V8, the bundle compiles from source and answers', async () => {
     const dir = variant('damaged', (d) => {
       const data = readFileSync(join(d, 'app.cache'));

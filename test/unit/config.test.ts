@@ -54,6 +54,34 @@ describe('loadConfig', () => {
     expect(err2.message).not.toContain('very-secret-value');
   });
 
+  it('names every malformed value at once, with the same texts as before (no value echoed)', () => {
+    const err = problem({
+      APPCODE: 'x',
+      SANDBOX: 'yes-secret-ish',
+      STORE: 'disk',
+      UPSTREAM_RETRIES: 'two',
+      LIMIT_PHONE_DAILY: '-1',
+      LOG_LEVEL: 'loud',
+    });
+    expect(err.message).toBe(
+      [
+        'SANDBOX has an invalid value',
+        'STORE must be redis or memory',
+        'UPSTREAM_RETRIES must be a whole number of milliseconds or a count',
+        'LOG_LEVEL has an invalid value',
+        'LIMIT_PHONE_DAILY must be a whole number (0 turns the limit off)',
+      ].join('; '),
+    );
+    expect(err.variables).toEqual(['SANDBOX', 'STORE', 'UPSTREAM_RETRIES', 'LOG_LEVEL', 'LIMIT_PHONE_DAILY']);
+    expect(err.message).not.toContain('yes-secret-ish');
+    // Not a string (a caller passing its own object): refused, named, not thrown as a TypeError.
+    expect(problem({ APPCODE: 'x', REDIS_URL: 42 as unknown as string }).message).toBe('REDIS_URL has an invalid value');
+    // Blank and the listed values pass this check.
+    expect(loadConfig({ APPCODE: 'x', SANDBOX: '', STORE: 'memory', LIMIT_PHONE_DAILY: ' 0 ', LOG_LEVEL: 'warn' }).limits.phoneDaily).toBe(
+      0,
+    );
+  });
+
   it('tells a malformed value from a missing one', () => {
     const err = problem({ APPCODE: 'x', UPSTREAM_TIMEOUT_MS: 'soon' });
     expect(err.message).toContain('UPSTREAM_TIMEOUT_MS must be a whole number');
