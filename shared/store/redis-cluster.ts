@@ -1,4 +1,5 @@
 import type { Cluster, ClusterNode, ClusterOptions, Redis, RedisOptions } from 'ioredis';
+import { coalesceWrites } from './redis-writes.ts';
 
 /**
  * REDIS_CLUSTER=1: a Redis Cluster (or Tair cluster edition in direct mode) through ioredis's
@@ -59,6 +60,8 @@ export async function connectCluster(url: string, base: RedisOptions): Promise<R
     // "failed, retry") before the connection is ready; it must not run afterwards.
     node.sendCommand = ((command: { isSettled?: boolean; promise: Promise<unknown> }, stream?: unknown) =>
       command.isSettled ? command.promise : send(command as never, stream as never)) as Redis['sendCommand'];
+    // Issue 15: commands for this node issued in one tick share one socket write (redis-writes.ts).
+    coalesceWrites(node);
   });
   cluster.on('error', () => undefined);
   // ioredis does not reconnect a node connection that closed (the server dropped it, a network

@@ -1,5 +1,6 @@
 import type { Redis, RedisOptions } from 'ioredis';
 import { connectCluster } from './redis-cluster.ts';
+import { coalesceWrites } from './redis-writes.ts';
 
 /**
  * One Redis connection per instance, opened on first use. ioredis is loaded lazily so the
@@ -41,6 +42,7 @@ export const REDIS_OPTIONS: RedisOptions = {
 export async function createRedisClient(url: string, keyPrefix = ''): Promise<Redis> {
   const { Redis: RedisClient } = await import('ioredis');
   const r = new RedisClient(url, { ...REDIS_OPTIONS, keyPrefix });
+  coalesceWrites(r);
   // Connection errors surface through the commands that fail (STORE_UNAVAILABLE); without a
   // listener ioredis would also print every reconnect failure to stderr, outside our logger.
   r.on('error', () => undefined);

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_RATE_LIMITS } from '#shared/config';
 import { limitRules } from '#shared/guards/rate-limit';
@@ -15,6 +15,7 @@ import { invoker } from '../support/functions.ts';
 import { globalBudgetContract, limiterContract, partialFailure, uniquePhone } from '../support/limiter-contract.ts';
 import { type LocalCluster, startCluster } from '../support/redis-cluster.ts';
 import { slotWatch } from '../support/slot-check.ts';
+import { countSocketWrites } from '../support/socket-writes.ts';
 import { storeContract } from '../support/store-contract.ts';
 import { startWorld } from '../support/world.ts';
 
@@ -90,6 +91,22 @@ describe('limits spanning slots on the cluster', () => {
     expect(new Set(rules.map((r) => r.group)).size).toBe(3);
     expect((await l.consume(rules, Date.now())).allowed).toBe(true);
     expect(most).toBe(3);
+  });
+});
+
+describe('socket writes on the cluster (issue 15)', () => {
+  it('commands for one node issued in one tick leave in one write on that node, answered right', async () => {
+    const c = await client();
+    const store = new RedisStore(() => Promise.resolve(c), { prefix: prefix() });
+    await store.claim('{w}warm', 'fp', 60_000);
+    const count = countSocketWrites((c as unknown as Cluster).nodes('master').map((n) => n.stream));
+    const claims = await Promise.all(['{w}a', '{w}b', '{w}c'].map((k) => store.claim(k, 'fp', 60_000)));
+    expect(claims.map((r) => r.kind)).toEqual(['claimed', 'claimed', 'claimed']);
+    expect(count.chunks()).toBe(3);
+    expect(count.writes()).toBe(1);
+    count.reset();
+    expect((await store.claim('{w}a', 'fp', 60_000)).kind).toBe('in-progress');
+    expect(count.writes()).toBe(2); // SET NX refused, then GET
   });
 });
 
