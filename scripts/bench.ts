@@ -16,9 +16,8 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { build as esbuild } from 'esbuild';
 import { startRedisChild } from '../test/support/redis-child.ts';
-import { benchEnv, httpEvent, median, run, startProvider } from './bench/common.ts';
+import { benchEnv, bundleHandler, httpEvent, median, run, startProvider } from './bench/common.ts';
 import { benchOss } from './bench/oss-batch.ts';
 import { benchRedis } from './bench-redis.ts';
 import { build, ROOT } from './build.ts';
@@ -81,32 +80,11 @@ async function main(): Promise<void> {
     file: string;
   };
   const baselineFile = join(OUT, 'baseline', 'index.js');
-  await esbuild({
-    entryPoints: [join(ROOT, 'scripts', 'bench', 'baseline-handler.cjs')],
-    outfile: baselineFile,
-    bundle: true,
-    platform: 'node',
-    target: 'node20',
-    format: 'cjs',
-    minify: true,
-    logLevel: 'error',
-  });
-  // The repo is "type": "module"; the bundles are CommonJS, as FC loads them.
-  writeFileSync(join(OUT, 'baseline', 'package.json'), '{"type":"commonjs"}\n');
+  await bundleHandler('baseline-handler.cjs', baselineFile);
   const baselineBytes = readFileSync(baselineFile).length;
   // The floor: one HTTPS GET with Node's own `https`, nothing else (scripts/bench/floor-handler.cjs).
   const floorFile = join(OUT, 'floor', 'index.js');
-  await esbuild({
-    entryPoints: [join(ROOT, 'scripts', 'bench', 'floor-handler.cjs')],
-    outfile: floorFile,
-    bundle: true,
-    platform: 'node',
-    target: 'node20',
-    format: 'cjs',
-    minify: true,
-    logLevel: 'error',
-  });
-  writeFileSync(join(OUT, 'floor', 'package.json'), '{"type":"commonjs"}\n');
+  await bundleHandler('floor-handler.cjs', floorFile);
   const smsBundle = ours.bundles.find((b) => b.name === 'long-sms');
   if (!smsBundle) throw new Error('no long-sms bundle');
 

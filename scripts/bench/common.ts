@@ -4,11 +4,13 @@
  * environment every measured bundle gets.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { dirname, join } from 'node:path';
 import type { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
+import { build as esbuild } from 'esbuild';
 
 export const APPCODE = 'bench-appcode-0000000000000000';
 export const CALLER_KEY = 'bench-caller-key-000000000000';
@@ -152,4 +154,24 @@ export function moduleOfLine(source: string): (line: number) => string {
     }
     return found;
   };
+}
+
+/**
+ * Bundles one of the bench's hand-written handlers (`baseline-handler.cjs`, `floor-handler.cjs`)
+ * with esbuild like ours (CommonJS, node20) into `outfile`, with a package.json that marks its
+ * folder CommonJS (the repo is "type": "module").
+ */
+export async function bundleHandler(name: string, outfile: string, minify = true): Promise<void> {
+  mkdirSync(dirname(outfile), { recursive: true });
+  await esbuild({
+    entryPoints: [join(import.meta.dirname, name)],
+    outfile,
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'cjs',
+    minify,
+    logLevel: 'error',
+  });
+  writeFileSync(join(dirname(outfile), 'package.json'), '{"type":"commonjs"}\n');
 }

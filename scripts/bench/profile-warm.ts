@@ -12,10 +12,9 @@ import { spawn } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
-import { build as esbuild } from 'esbuild';
 import { build, ROOT } from '../build.ts';
 import { makeSelfSignedCert } from '../dev-cert.ts';
-import { benchEnv, httpEvent, moduleOfLine, startProvider } from './common.ts';
+import { benchEnv, bundleHandler, httpEvent, moduleOfLine, startProvider } from './common.ts';
 
 const CALLS = Number(process.argv[2] || 4000);
 const OUT = join(ROOT, '.bench', 'profile-warm');
@@ -41,16 +40,7 @@ async function main(): Promise<void> {
   const ours = await build({ outdir: join(OUT, 'dist'), minify: false, functions: ['long-sms'], codeCache: false });
   const { file: oursFile, codeFile } = ours.bundles[0] as { file: string; codeFile: string };
   const baselineFile = join(OUT, 'baseline', 'index.js');
-  await esbuild({
-    entryPoints: [join(ROOT, 'scripts', 'bench', 'baseline-handler.cjs')],
-    outfile: baselineFile,
-    bundle: true,
-    platform: 'node',
-    target: 'node20',
-    format: 'cjs',
-    logLevel: 'error',
-  });
-  writeFileSync(join(OUT, 'baseline', 'package.json'), '{"type":"commonjs"}\n');
+  await bundleHandler('baseline-handler.cjs', baselineFile, false);
   const oursModule = moduleOfLine(readFileSync(codeFile, 'utf8'));
   const baseModule = moduleOfLine(readFileSync(baselineFile, 'utf8'));
 
