@@ -21,6 +21,7 @@ import { MemoryStore } from '../shared/store/memory.ts';
 import { RedisStore } from '../shared/store/redis.ts';
 import type { Store } from '../shared/store/types.ts';
 import { httpEvent } from '../test/support/fc.ts';
+import { LIMITS_AND_QUIET_HOURS_OFF } from '../test/support/functions.ts';
 import { startRedisChild } from '../test/support/redis-child.ts';
 
 const arg = process.argv.indexOf('--n');
@@ -42,14 +43,8 @@ async function run(name: string, store: Store): Promise<string> {
         SANDBOX: '1',
         API_KEYS: `bench:${KEY}`,
         VERIFY_SECRET: 'bench-verify-secret-0123456789',
-        QUIET_HOURS: 'off',
         LOG_LEVEL: 'silent',
-        LIMIT_PHONE_INTERVAL_S: '0',
-        LIMIT_PHONE_DAILY: '0',
-        LIMIT_VERIFICATION_INTERVAL_S: '0',
-        LIMIT_VERIFICATION_HOURLY: '0',
-        LIMIT_VERIFICATION_DAILY: '0',
-        LIMIT_CALLER_PER_MINUTE: '0',
+        ...LIMITS_AND_QUIET_HOURS_OFF,
         LIMIT_CALLER_DAILY: '0',
         LIMIT_GLOBAL_DAILY: '0',
       },

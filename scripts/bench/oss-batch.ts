@@ -18,11 +18,10 @@ import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Writable } from 'node:stream';
-import { startFakeOss } from '../../test/support/fake-oss.ts';
+// Made-up credentials of the function's role, as FC puts them in the context; the fake OSS checks the signature with them.
+import { OSS_CREDS as CREDS, startFakeOss } from '../../test/support/fake-oss.ts';
 import { STDOUT_READER, startLogReader } from './common.ts';
 
-/** Made-up credentials of the function's role, as FC puts them in the context; the fake OSS checks the signature with them. */
-const CREDS = { accessKeyId: 'STS.bench-oss-key-id', accessKeySecret: 'bench-oss-secret-0000', securityToken: 'bench-sts-token' };
 const REGION = 'cn-hangzhou';
 const BUCKET = 'bench-bucket';
 const KEY = 'batches/sms/bench-100k.csv';
