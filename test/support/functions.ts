@@ -54,8 +54,9 @@ export function invoker(fn: keyof typeof SPECS, options: RuntimeOptions): Invoke
 }
 
 /**
- * Env that turns every limit and the quiet hours off, for tests that send to one phone many
- * times at any hour (limits and sending hours have their own tests).
+ * Env that turns the per-phone, verification and caller-per-minute limits and the quiet hours off,
+ * for tests that send to one phone many times at any hour (limits and sending hours have their own
+ * tests). The caller's and the global daily limits stay at their defaults; add them where needed.
  */
 export const LIMITS_AND_QUIET_HOURS_OFF: Readonly<Record<string, string>> = {
   QUIET_HOURS: 'off',
